@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Rebuilds src/plan/pins.txt: downloads the server stack's wheels from PyPI for every
+# supported Python, checks they are pure-Python (one wheel serves every platform) and
+# prints the pin table with each wheel's sha256. Review the diff, then run the tests.
+#
+#   scripts/refresh-pins.sh gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0 > src/plan/pins.txt
+set -euo pipefail
+[ $# -gt 0 ] || set -- gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for py in 3.11 3.12 3.13 3.14; do
+  pip download --quiet --no-cache-dir --only-binary=:all: --python-version "$py" -d "$work/all" "$@" >&2
+done
+pip download --quiet --no-cache-dir --only-binary=:all: --no-deps -d "$work/wsgi" "gunicorn==$(printf '%s\n' "$@" | sed -n 's/^gunicorn==//p')" >&2
+echo "# The server stack fabuild installs, each pinned to one wheel by its sha256."
+echo "# Regenerate with scripts/refresh-pins.sh (downloads the wheels from PyPI and hashes them)."
+echo "# name            version  for   sha256 of the py3-none-any wheel"
+for wheel in "$work"/all/*.whl; do
+  file=$(basename "$wheel")
+  case "$file" in *-py3-none-any.whl) ;; *) echo "not a pure-Python wheel: $file" >&2; exit 1 ;; esac
+  name=$(unzip -p "$wheel" '*.dist-info/METADATA' | sed -n 's/^Name: //p' | tr 'A-Z_' 'a-z-' | tr -d '\r')
+  version=$(unzip -p "$wheel" '*.dist-info/METADATA' | sed -n 's/^Version: //p' | tr -d '\r')
+  role=asgi
+  [ -e "$work/wsgi/$file" ] && role=all
+  printf '%-17s %-8s %-5s %s\n' "$name" "$version" "$role" "$(sha256sum "$wheel" | cut -d' ' -f1)"
+done | sort

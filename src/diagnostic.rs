@@ -1,0 +1,183 @@
+//! Findings: what fabuild tells a user about their input, pointing at the place it came from.
+//!
+//! A finding carries a rule id, a severity, a one-line message in lower case, the span of the
+//! offending value and a help line saying what to do. `render_text` draws one the way
+//! compilers do; the CLI decides whether to colour it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::rules::Rule;
+
+/// How serious a finding is. Errors stop generation; warnings are reported and let it go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Where a finding points: byte range for the caret, line and column (1-based) for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    #[serde(skip)]
+    pub offset: usize,
+    #[serde(skip)]
+    pub len: usize,
+    pub line: u64,
+    pub column: u64,
+}
+
+/// One thing wrong (or worth knowing) about an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub message: String,
+    pub span: Option<Span>,
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn error(rule: Rule, message: impl Into<String>) -> Self {
+        Self {
+            rule,
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(rule: Rule, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(rule, message)
+        }
+    }
+
+    #[must_use]
+    pub fn at(mut self, span: Option<Span>) -> Self {
+        self.span = span;
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The text a set of findings points into, with the name to show for it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// Renders a finding the way compilers do: a `severity[id]: message` line, the
+/// `file:line:column`, the source line with a caret under the value, and the help.
+///
+/// `color` adds ANSI styling; the caller decides (terminal, `NO_COLOR`).
+pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let (word, code) = match finding.severity {
+        Severity::Error => ("error", "1;31"),
+        Severity::Warning => ("warning", "1;33"),
+    };
+    let mut out = format!(
+        "{}: {}\n",
+        paint(code, &format!("{word}[{}]", finding.rule.id)),
+        paint("1", &finding.message)
+    );
+    match finding.span {
+        Some(span) => {
+            let line_no = span.line.to_string();
+            let pad = " ".repeat(line_no.len());
+            let line_start = source.text[..span.offset.min(source.text.len())]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            let line = source.text[line_start..].lines().next().unwrap_or("");
+            let before = source.text.get(line_start..span.offset).unwrap_or("");
+            let marked = source
+                .text
+                .get(span.offset..span.offset + span.len)
+                .unwrap_or("");
+            let indent: String = before
+                .chars()
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let carets = "^".repeat(marked.chars().count().max(1));
+            out.push_str(&format!(
+                "{pad}--> {}:{}:{}\n",
+                source.name, span.line, span.column
+            ));
+            out.push_str(&format!(
+                "{pad} |\n{line_no} | {}\n",
+                line.trim_end_matches('\r')
+            ));
+            out.push_str(&format!(
+                "{pad} | {indent}{} {}\n",
+                paint(code, &carets),
+                finding.rule.title
+            ));
+            if let Some(help) = &finding.help {
+                out.push_str(&format!("{pad} = help: {help}\n"));
+            }
+        }
+        None => {
+            out.push_str(&format!("  --> {}\n", source.name));
+            if let Some(help) = &finding.help {
+                out.push_str(&format!("   = help: {help}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// A finding as tools read it (`--format json`).
+#[derive(Serialize)]
+pub struct JsonFinding<'a> {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub file: &'a str,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub help: Option<&'a str>,
+}
+
+impl<'a> JsonFinding<'a> {
+    pub fn new(finding: &'a Finding, file: &'a str) -> Self {
+        Self {
+            rule: finding.rule.id,
+            severity: finding.severity,
+            message: &finding.message,
+            file,
+            line: finding.span.map(|s| s.line),
+            column: finding.span.map(|s| s.column),
+            help: finding.help.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! What fabuild knows about gunicorn: how `GUNICORN_CMD_ARGS` is split and read.
+
+pub mod shlex;

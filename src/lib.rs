@@ -1,0 +1,18 @@
+//! fabuild: one declarative `app.yaml` in, a correct, safe and reproducible container build out.
+//!
+//! The pipeline, one module per stage:
+//! `spec` (load and validate) -> `plan` (decide every value once) -> `render` (templates)
+//! -> `output` (headers, atomic writes, drift checks). `gunicorn` holds the shared knowledge
+//! of gunicorn's settings and how `GUNICORN_CMD_ARGS` is read.
+
+pub mod diagnostic;
+pub mod generate;
+pub mod gunicorn;
+pub mod output;
+pub mod plan;
+pub mod render;
+pub mod rules;
+pub mod spec;
+
+/// The version stamped into every generated file's header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,296 @@
+//! The `fabuild` binary: parses arguments, calls the library, prints, maps to exit codes.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use fabuild::diagnostic::{Finding, JsonFinding, Source, render_text};
+use fabuild::generate::{self, GenError, Generation};
+use fabuild::output::{self, Provenance, Status};
+use fabuild::spec::{self, ImageRef, SpecError};
+
+use cli::{CheckArgs, Cli, Command, Format, GenArgs, PlanArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Gen(args) => generate(&args),
+        Command::Check(args) => check(&args),
+        Command::Plan(args) => plan(&args),
+    };
+    ExitCode::from(code)
+}
+
+fn default_specs(specs: &[PathBuf]) -> Vec<PathBuf> {
+    if specs.is_empty() {
+        vec![PathBuf::from("app.yaml")]
+    } else {
+        specs.to_vec()
+    }
+}
+
+fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Draws findings with a caret under the value, to stderr.
+fn report(findings: &[Finding], source: &Source) {
+    let color = color();
+    for finding in findings {
+        eprintln!("{}", render_text(finding, source, color));
+    }
+}
+
+fn json_findings<'a>(findings: &'a [Finding], file: &'a str) -> Vec<JsonFinding<'a>> {
+    findings.iter().map(|f| JsonFinding::new(f, file)).collect()
+}
+
+fn print_json(value: &serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, value);
+    let _ = writeln!(stdout);
+}
+
+/// Prints a spec failure; returns its exit code.
+fn spec_failure(err: &SpecError, format: Format) -> u8 {
+    match (err, format) {
+        (
+            SpecError::Invalid {
+                input: source,
+                findings,
+            },
+            Format::Text,
+        ) => report(findings, source),
+        (
+            SpecError::Invalid {
+                input: source,
+                findings,
+            },
+            Format::Json,
+        ) => {
+            print_json(
+                &serde_json::json!({"file": source.name, "ok": false, "findings": json_findings(findings, &source.name)}),
+            );
+        }
+        (other, Format::Json) => {
+            print_json(&serde_json::json!({"ok": false, "error": other.to_string()}))
+        }
+        (other, Format::Text) => eprintln!("error: {other}"),
+    }
+    err.exit_code()
+}
+
+fn check(args: &CheckArgs) -> u8 {
+    let mut worst = 0;
+    for path in default_specs(&args.specs) {
+        let display = path.display().to_string();
+        let code = match spec::check(&path, &display) {
+            Ok(checked) => {
+                match args.format {
+                    Format::Text => {
+                        report(&checked.warnings, &checked.source);
+                        let n = checked.warnings.len();
+                        let tail = if n == 0 {
+                            String::new()
+                        } else {
+                            format!(" ({n} warning{})", if n == 1 { "" } else { "s" })
+                        };
+                        println!("{display}: ok{tail}");
+                    }
+                    Format::Json => print_json(&serde_json::json!({
+                        "file": display, "ok": true, "findings": json_findings(&checked.warnings, &display)
+                    })),
+                }
+                0
+            }
+            Err(err) => spec_failure(&err, args.format),
+        };
+        worst = worst.max(code);
+    }
+    worst
+}
+
+fn plan(args: &PlanArgs) -> u8 {
+    let path = args
+        .spec
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("app.yaml"));
+    let base_image = match parse_base(args.base_image.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match spec::check(&path, &path.display().to_string()) {
+        Ok(checked) => {
+            let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides { base_image });
+            print_json(&serde_json::to_value(&plan).unwrap_or_default());
+            0
+        }
+        Err(err) => spec_failure(&err, Format::Text),
+    }
+}
+
+fn parse_base(text: Option<&str>) -> Result<Option<ImageRef>, u8> {
+    match text {
+        None => Ok(None),
+        Some(t) => ImageRef::parse(t).map(Some).ok_or_else(|| {
+            eprintln!("error: --base-image `{t}` is not a valid image reference (write `name:tag`, optionally `@sha256:<digest>`)");
+            2
+        }),
+    }
+}
+
+fn generate(args: &GenArgs) -> u8 {
+    let specs = default_specs(&args.specs);
+    if args.out.is_some() && specs.len() > 1 {
+        eprintln!(
+            "error: --out takes a single spec; each spec's files go next to it when several are given"
+        );
+        return 2;
+    }
+    let base_image = match parse_base(args.base_image.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let options = generate::Options {
+        out: args.out.clone(),
+        templates: args.templates.clone(),
+        base_image,
+    };
+    let mut failed = Vec::new();
+    let mut worst = 0;
+    for spec_path in &specs {
+        let code = gen_one(spec_path, &options, args);
+        if code != 0 {
+            failed.push(spec_path.display().to_string());
+        }
+        worst = worst.max(code);
+    }
+    if specs.len() > 1 {
+        println!(
+            "{} spec(s): {} ok, {} failed{}",
+            specs.len(),
+            specs.len() - failed.len(),
+            failed.len(),
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", failed.join(", "))
+            }
+        );
+    }
+    worst
+}
+
+fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 {
+    let generation = match generate::prepare(spec_path, options) {
+        Ok(g) => g,
+        Err(GenError::Spec(err)) => return spec_failure(&err, args.format),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return err.exit_code();
+        }
+    };
+    if args.format == Format::Text {
+        report(&generation.checked.warnings, &generation.checked.source);
+    }
+    let label = |name: &str| {
+        if generation.out_rel.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", generation.out_rel)
+        }
+    };
+    let shown = |name: &str| generation.out_dir.join(name).display().to_string();
+    let drifted: Vec<_> = generation
+        .changes
+        .iter()
+        .filter(|c| c.status != Status::Unchanged)
+        .collect();
+
+    if args.check || args.diff {
+        for change in &drifted {
+            print!("{}", output::diff(change, &label(&change.name)));
+        }
+        if args.check {
+            for change in &drifted {
+                let what = if change.old.is_none() {
+                    "missing"
+                } else {
+                    "out of date"
+                };
+                eprintln!(
+                    "drift: {} is {what}; run `fabuild gen {}` to update it",
+                    shown(&change.name),
+                    spec_path.display()
+                );
+            }
+            return u8::from(!drifted.is_empty());
+        }
+        return 0;
+    }
+
+    let guarded: Vec<_> = drifted.iter().filter(|c| c.guard.is_some()).collect();
+    if !guarded.is_empty() && !args.force {
+        for change in &guarded {
+            let why = match change.guard {
+                Some(Provenance::HandEdited) => "was edited by hand since fabuild generated it",
+                _ => "was not generated by fabuild",
+            };
+            eprintln!("error: {} {why}; not overwriting it", shown(&change.name));
+            eprint!("{}", output::diff(change, &label(&change.name)));
+        }
+        eprintln!(
+            "help: move the change into app.yaml (or a template with --templates), then rerun; \
+             or pass --force to overwrite. Nothing was written for {}.",
+            spec_path.display()
+        );
+        return 1;
+    }
+    if let Err(err) =
+        std::fs::create_dir_all(&generation.out_dir).map_err(|source| output::OutputError::Write {
+            path: generation.out_dir.clone(),
+            source,
+        })
+    {
+        eprintln!("error: {err}");
+        return 2;
+    }
+    if let Err(err) = output::write_all(&generation.changes) {
+        eprintln!("error: {err}; nothing was changed");
+        return 2;
+    }
+    report_written(&generation, args.format, &shown);
+    0
+}
+
+fn report_written(generation: &Generation, format: Format, shown: &dyn Fn(&str) -> String) {
+    match format {
+        Format::Text => {
+            for change in &generation.changes {
+                let status = match change.status {
+                    Status::Created => "created",
+                    Status::Updated => "updated",
+                    Status::Unchanged => "unchanged",
+                };
+                println!("{status:>9} {}", shown(&change.name));
+            }
+        }
+        Format::Json => {
+            let files: Vec<_> = generation
+                .changes
+                .iter()
+                .map(|c| serde_json::json!({"path": shown(&c.name), "status": c.status}))
+                .collect();
+            let warnings = json_findings(
+                &generation.checked.warnings,
+                &generation.checked.source.name,
+            );
+            print_json(
+                &serde_json::json!({"spec": generation.checked.source.name, "files": files, "findings": warnings}),
+            );
+        }
+    }
+}

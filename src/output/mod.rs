@@ -1,0 +1,177 @@
+//! Writing generated files: only what changed, atomically, never over a person's edits;
+//! or, in check mode, nothing at all and a diff of what would change.
+
+pub mod header;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use header::Provenance;
+
+/// What would happen to one output file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// One output file: where it goes, what is there now and what fabuild wants there.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub name: String,
+    pub path: PathBuf,
+    /// Current content, line endings normalised to `\n`; `None` if there is no file.
+    pub old: Option<String>,
+    pub new: String,
+    pub status: Status,
+    /// Set when the existing file is not fabuild's to overwrite without `--force`.
+    pub guard: Option<Provenance>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Compares each `(name, content)` with what is in `dir`.
+pub fn compare(dir: &Path, files: Vec<(String, String)>) -> Result<Vec<Change>, OutputError> {
+    files
+        .into_iter()
+        .map(|(name, new)| {
+            let path = dir.join(&name);
+            let old = match std::fs::read(&path) {
+                Ok(bytes) => Some(String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => return Err(OutputError::Read { path, source }),
+            };
+            let (status, guard) = match &old {
+                None => (Status::Created, None),
+                // Same text up to line endings (a CRLF checkout): nothing to do.
+                Some(old) if *old == new => (Status::Unchanged, None),
+                Some(old) => match header::provenance(old) {
+                    Provenance::Generated => (Status::Updated, None),
+                    other => (Status::Updated, Some(other)),
+                },
+            };
+            Ok(Change {
+                name,
+                path,
+                old,
+                new,
+                status,
+                guard,
+            })
+        })
+        .collect()
+}
+
+/// A unified diff of one change (empty when unchanged).
+pub fn diff(change: &Change, label: &str) -> String {
+    if change.status == Status::Unchanged {
+        return String::new();
+    }
+    let old = change.old.as_deref().unwrap_or("");
+    let from = if change.old.is_some() {
+        format!("a/{label}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    similar::TextDiff::from_lines(old, &change.new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b/{label}"))
+        .to_string()
+}
+
+/// Writes every changed file, or none.
+///
+/// Each new content first goes to a temporary file in the target's directory and is synced;
+/// only when all are ready are they renamed over the targets, so a crash leaves each file
+/// either old or new. If a rename fails, the files already replaced are put back.
+pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
+    let pending: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.status != Status::Unchanged)
+        .collect();
+    let mut staged = Vec::with_capacity(pending.len());
+    for change in &pending {
+        staged.push(stage(&change.path, &change.new)?);
+    }
+    for (i, (change, temp)) in pending.iter().zip(staged).enumerate() {
+        if let Err(err) = temp.persist(&change.path) {
+            for done in &pending[..i] {
+                restore(done);
+            }
+            return Err(OutputError::Write {
+                path: change.path.clone(),
+                source: err.error,
+            });
+        }
+    }
+    if let Some(dir) = pending.first().and_then(|c| c.path.parent()) {
+        // Make the renames durable; a directory that cannot be opened is not worth failing over.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn stage(path: &Path, content: &str) -> Result<tempfile::NamedTempFile, OutputError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let err = |source| OutputError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".fabuild-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    temp.write_all(content.as_bytes()).map_err(err)?;
+    temp.as_file().sync_all().map_err(err)?;
+    // Generated files are ordinary, readable files (tempfile creates 0600).
+    set_readable(temp.path()).map_err(err)?;
+    Ok(temp)
+}
+
+#[cfg(unix)]
+fn set_readable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Puts back what a change replaced, after a later file in the same set failed.
+fn restore(change: &Change) {
+    match &change.old {
+        Some(old) => {
+            if let Ok(temp) = stage(&change.path, old) {
+                let _ = temp.persist(&change.path);
+            }
+        }
+        None => {
+            let _ = std::fs::remove_file(&change.path);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! How many gunicorn workers, and of which class.
+//!
+//! The count is always explicit: inside a container `os.cpu_count()` sees the host's CPUs,
+//! not the cgroup quota, so gunicorn-side formulas spawn host-sized worker pools in small pods.
+
+use serde::Serialize;
+
+use crate::spec::{Interface, Server};
+
+/// The worker class for ASGI apps: the `uvicorn-worker` package, never the
+/// `uvicorn.workers` module deprecated since uvicorn 0.30.
+pub const ASGI_WORKER_CLASS: &str = "uvicorn_worker.UvicornWorker";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workers {
+    pub count: u32,
+    pub class: String,
+    pub threads: Option<u32>,
+    /// Why this count, for people reading the plan.
+    pub reason: String,
+}
+
+pub fn plan(server: &Server, interface: Interface) -> Workers {
+    // Round a fractional CPU limit up: half a CPU still runs one worker well.
+    let cpus = server.cpus.ceil().clamp(1.0, 256.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let cpus = cpus as u32;
+    let (count, reason) = match (server.workers, interface) {
+        (Some(n), _) => (n, "set in app.yaml".to_owned()),
+        (None, Interface::Asgi) => (
+            cpus.max(2),
+            format!(
+                "one event loop per CPU ({} declared), at least 2 so one busy worker does not stall the pod",
+                server.cpus
+            ),
+        ),
+        (None, Interface::Wsgi) => (
+            2 * cpus + 1,
+            format!("2 x CPUs + 1 for sync workers ({} declared)", server.cpus),
+        ),
+    };
+    let class = match (interface, server.threads) {
+        (Interface::Asgi, _) => ASGI_WORKER_CLASS.to_owned(),
+        (Interface::Wsgi, Some(_)) => "gthread".to_owned(),
+        (Interface::Wsgi, None) => "sync".to_owned(),
+    };
+    Workers {
+        count,
+        class,
+        threads: server.threads,
+        reason,
+    }
+}

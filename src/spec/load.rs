@@ -1,0 +1,178 @@
+//! Reading app.yaml from disk into a `RawSpec`, turning every failure into a finding that
+//! points at the line and column.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
+
+use super::SpecError;
+use super::raw::RawSpec;
+use crate::diagnostic::{Finding, Source, Span};
+use crate::rules;
+
+/// No real app.yaml comes near this; anything larger is refused before it is parsed.
+pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
+
+/// Reads and parses the spec at `path`. `display` is the name to show in messages.
+pub fn load(path: &Path, display: &str) -> Result<(Source, RawSpec), SpecError> {
+    let io = |source| SpecError::Io {
+        path: display.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge {
+            path: display.to_owned(),
+            limit: MAX_SPEC_BYTES,
+        });
+    }
+    let text = decode(&bytes).map_err(|(line, column)| SpecError::NotUtf8 {
+        path: display.to_owned(),
+        line,
+        column,
+    })?;
+    let source = Source::new(display, text);
+    match parse(&source.text) {
+        Ok(raw) => Ok((source, raw)),
+        Err(finding) => Err(SpecError::Invalid {
+            input: source,
+            findings: vec![finding],
+        }),
+    }
+}
+
+/// UTF-8 text without a leading byte-order mark; on failure the 1-based line and column
+/// of the first bad byte.
+fn decode(bytes: &[u8]) -> Result<String, (u64, u64)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(err) => {
+            let good = &bytes[..err.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
+            Err((line, column))
+        }
+    }
+}
+
+/// Parses spec text; the error is a finding located in `text`.
+pub fn parse(text: &str) -> Result<RawSpec, Finding> {
+    if text.trim().is_empty() {
+        return Err(Finding::error(rules::INVALID_VALUE, "app.yaml is empty")
+            .help("start from `fabuild init`, or see docs/spec.md for the keys a spec needs"));
+    }
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+    };
+    serde_saphyr::from_str_with_options::<RawSpec>(text, options)
+        .map_err(|err| to_finding(text, &err))
+}
+
+fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
+    let inner = err.without_snippet();
+    let message = UserMessageFormatter.format_message(inner).into_owned();
+    let span = err.location().and_then(|loc| span_of(text, loc));
+    if let Some((unknown, expected)) = parse_unknown_field(&message) {
+        let mut finding =
+            Finding::error(rules::UNKNOWN_KEY, format!("unknown key `{unknown}`")).at(span);
+        finding = match suggest(unknown, &expected) {
+            Some(best) => finding.help(format!("did you mean `{best}`?")),
+            None => finding.help(format!("keys allowed here: {}", expected.join(", "))),
+        };
+        return finding;
+    }
+    let is_schema = matches!(
+        inner,
+        serde_saphyr::Error::Message { .. } | serde_saphyr::Error::Unexpected { .. }
+    ) || message.starts_with("invalid type")
+        || message.starts_with("invalid value")
+        || message.starts_with("missing field");
+    if is_schema {
+        Finding::error(rules::INVALID_VALUE, lower_first(&message))
+            .at(span)
+            .help("see docs/spec.md for every key, its type and its default")
+    } else {
+        Finding::error(rules::YAML_SYNTAX, lower_first(&message))
+            .at(span)
+            .help("fix the YAML syntax at this point; quote values that contain `:`, `#` or start with `*`, `&`, `!`")
+    }
+}
+
+/// The span of a value read with `Spanned`, for findings raised after loading.
+pub fn span<T>(spanned: &Spanned<T>, text: &str) -> Option<Span> {
+    span_of(text, spanned.referenced)
+}
+
+fn span_of(text: &str, loc: serde_saphyr::Location) -> Option<Span> {
+    if loc == serde_saphyr::Location::UNKNOWN || loc.line() == 0 {
+        return None;
+    }
+    let offset = loc
+        .span()
+        .byte_offset()
+        .map_or_else(|| offset_of(text, loc.line(), loc.column()), |o| o as usize);
+    let offset = offset.min(text.len());
+    let len = loc.span().byte_len().map_or(0, |l| l as usize);
+    // A value's span ends at its last character; never let it run past its own line.
+    let line_end = text[offset..]
+        .find(['\n', '\r'])
+        .map_or(text.len(), |i| offset + i);
+    let len = len
+        .min(line_end - offset)
+        .max(usize::from(line_end > offset));
+    Some(Span {
+        offset,
+        len,
+        line: loc.line(),
+        column: loc.column(),
+    })
+}
+
+fn offset_of(text: &str, line: u64, column: u64) -> usize {
+    let line_start = text
+        .split_inclusive('\n')
+        .take(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
+        .map(str::len)
+        .sum::<usize>();
+    let rest = &text[line_start.min(text.len())..];
+    let col = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    line_start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`").
+fn parse_unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((unknown, expected))
+}
+
+/// The closest allowed name, when it is close enough to be what the user meant.
+pub fn suggest<'a>(given: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|name| (strsim::jaro_winkler(given, name), *name))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+fn lower_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first
+            .to_lowercase()
+            .chain(chars)
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_owned(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,109 @@
+//! app.yaml: the raw types with spans, loading, and validation into a typed `Spec`.
+
+mod load;
+pub mod model;
+pub mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use load::{MAX_SPEC_BYTES, parse, suggest};
+pub use model::*;
+
+use crate::diagnostic::{Finding, Source};
+
+/// Why a spec could not be turned into a `Spec`.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is larger than {limit} bytes; an app.yaml is a few hundred bytes")]
+    TooLarge { path: String, limit: u64 },
+    #[error("{path}:{line}:{column}: app.yaml must be UTF-8 text")]
+    NotUtf8 {
+        path: String,
+        line: u64,
+        column: u64,
+    },
+    #[error("{} has {} error(s)", input.name, findings.iter().filter(|f| f.is_error()).count())]
+    Invalid {
+        input: Source,
+        findings: Vec<Finding>,
+    },
+}
+
+impl SpecError {
+    /// Exit code for this failure: 2 when the file could not be read as YAML at all,
+    /// 1 when it was read and its content is wrong.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Invalid { findings, .. }
+                if !findings.iter().any(|f| f.rule == crate::rules::YAML_SYNTAX) =>
+            {
+                1
+            }
+            _ => 2,
+        }
+    }
+}
+
+/// A spec that passed validation, the text it came from, and its warnings.
+#[derive(Debug)]
+pub struct Checked {
+    pub spec: Spec,
+    pub source: Source,
+    pub warnings: Vec<Finding>,
+}
+
+/// Loads and validates the spec at `path`. `display` names it in messages.
+///
+/// Relative paths inside the spec (the requirements file) are resolved against the
+/// directory holding it.
+pub fn check(path: &Path, display: &str) -> Result<Checked, SpecError> {
+    let (source, raw) = load::load(path, display)?;
+    let project = project_dir(path);
+    let findings = validate::validate(&raw, &source.text, &project);
+    match findings {
+        Ok((spec, warnings)) => Ok(Checked {
+            spec,
+            source,
+            warnings,
+        }),
+        Err(findings) => Err(SpecError::Invalid {
+            input: source,
+            findings,
+        }),
+    }
+}
+
+/// Validates spec text that is not on disk (tests, fuzzing); `project` is where relative
+/// paths resolve.
+pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
+    let source = Source::new(name, text);
+    let raw = parse(text).map_err(|f| SpecError::Invalid {
+        input: source.clone(),
+        findings: vec![f],
+    })?;
+    match validate::validate(&raw, text, project) {
+        Ok((spec, warnings)) => Ok(Checked {
+            spec,
+            source,
+            warnings,
+        }),
+        Err(findings) => Err(SpecError::Invalid {
+            input: source,
+            findings,
+        }),
+    }
+}
+
+/// The directory a spec's relative paths are resolved against: the one that holds it.
+pub fn project_dir(spec_path: &Path) -> PathBuf {
+    match spec_path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -1,0 +1,223 @@
+//! `Spec`: a validated app.yaml, with every default filled in and every value typed.
+
+use serde::Serialize;
+
+pub use super::raw::Interface;
+
+/// The Python versions fabuild builds for: what gunicorn 27 supports (>= 3.10) minus the
+/// releases past their end of life (3.10 ended in October 2026).
+pub const PYTHON_VERSIONS: &[&str] = &["3.11", "3.12", "3.13", "3.14"];
+pub const DEFAULT_PYTHON: &str = "3.12";
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Spec {
+    pub name: String,
+    pub app: App,
+    pub python: Python,
+    pub server: Server,
+    pub tls: Option<Tls>,
+    pub user: User,
+    pub labels: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
+    /// Id of the optional build secret carrying a CA bundle for pip.
+    pub ca_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct App {
+    pub module: String,
+    pub interface: Interface,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Python {
+    pub version: String,
+    pub base_image: ImageRef,
+    /// The app's own requirements file, relative to the project directory, `/`-separated.
+    pub requirements: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Server {
+    pub port: u16,
+    /// Set explicitly in the spec; when `None` the plan derives it from `cpus`.
+    pub workers: Option<u32>,
+    pub cpus: f64,
+    pub threads: Option<u32>,
+    pub timeout: u32,
+    pub graceful_timeout: u32,
+    pub keepalive: u32,
+    pub max_requests: u32,
+    pub max_requests_jitter: u32,
+    pub forwarded_allow_ips: Vec<String>,
+    pub access_log: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tls {
+    /// The mount point, absolute and normalised.
+    pub dir: String,
+    /// Absolute paths, each under `dir`.
+    pub certfile: String,
+    pub keyfile: String,
+    pub ca_certs: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// An image reference: `[registry/]path[:tag][@sha256:hex]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageRef {
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Parses a reference; `None` if it is not one a builder would accept.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (rest, digest) = match text.split_once('@') {
+            Some((rest, digest)) => {
+                let hex = digest.strip_prefix("sha256:")?;
+                if hex.len() != 64
+                    || !hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return None;
+                }
+                (rest, Some(digest.to_owned()))
+            }
+            None => (text, None),
+        };
+        // A tag follows the last `:` that comes after the last `/` (a registry may have a port).
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if !valid_name(name) || tag.is_some_and(|t| !valid_tag(t)) {
+            return None;
+        }
+        Some(Self {
+            name: name.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest,
+        })
+    }
+
+    /// The last path component: `python` for `docker.io/library/python`.
+    pub fn repository(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+
+    /// Name and tag without the digest, as `org.opencontainers.image.base.name` wants it.
+    pub fn without_digest(&self) -> String {
+        match &self.tag {
+            Some(tag) => format!("{}:{tag}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.without_digest())?;
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut parts = name.split('/').peekable();
+    let mut first = true;
+    while let Some(part) = parts.next() {
+        let is_registry =
+            first && parts.peek().is_some() && (part.contains(['.', ':']) || part == "localhost");
+        first = false;
+        let ok = if is_registry {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+        } else {
+            valid_path_component(part)
+        };
+        if !ok {
+            return false;
+        }
+    }
+    !name.is_empty() && name.len() <= 255
+}
+
+/// `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`, as the distribution spec says.
+fn valid_path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    if bytes.is_empty()
+        || !bytes[0].is_ascii_alphanumeric()
+        || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
+    {
+        return false;
+    }
+    part.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && part
+            .split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            .filter(|sep| !sep.is_empty())
+            .all(|sep| sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-'))
+}
+
+fn valid_tag(tag: &str) -> bool {
+    let bytes = tag.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageRef;
+
+    #[test]
+    fn parses_references_builders_accept() {
+        let r = ImageRef::parse("python:3.12-slim").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_deref(), r.digest),
+            ("python", Some("3.12-slim"), None)
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!(
+            "registry.example.com:5000/team/python:3.12@{digest}"
+        ))
+        .unwrap();
+        assert_eq!(r.name, "registry.example.com:5000/team/python");
+        assert_eq!(r.repository(), "python");
+        assert_eq!(r.digest.as_deref(), Some(digest.as_str()));
+        assert!(ImageRef::parse("localhost/fabuild-e2e/python-base:bookworm").is_some());
+    }
+
+    #[test]
+    fn rejects_what_builders_reject() {
+        for bad in [
+            "",
+            "Python:3.12",
+            "python:",
+            "python@sha256:abc",
+            "py thon",
+            "python:3.12 slim",
+            "-python",
+            "a//b",
+        ] {
+            assert!(ImageRef::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `RawSpec`: app.yaml exactly as written, every leaf value with its source location.
+//!
+//! No defaults and no checks live here beyond what serde enforces (types, unknown keys);
+//! `validate` turns a `RawSpec` into a `Spec`. No `#[serde(flatten)]`: it would lose spans.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// The top level of app.yaml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    pub version: Spanned<u32>,
+    pub name: Spanned<String>,
+    pub app: RawApp,
+    #[serde(default)]
+    pub python: RawPython,
+    #[serde(default)]
+    pub server: RawServer,
+    pub tls: Option<RawTls>,
+    #[serde(default)]
+    pub user: RawUser,
+    #[serde(default)]
+    pub labels: SpannedMap,
+    #[serde(default)]
+    pub env: SpannedMap,
+    #[serde(default)]
+    pub build: RawBuild,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub module: Spanned<String>,
+    pub interface: Spanned<Interface>,
+}
+
+/// How the app talks to the server; decides the worker class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    Asgi,
+    Wsgi,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPython {
+    pub version: Option<Spanned<String>>,
+    pub base_image: Option<Spanned<String>>,
+    pub requirements: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub port: Option<Spanned<i64>>,
+    pub workers: Option<Spanned<i64>>,
+    pub cpus: Option<Spanned<f64>>,
+    pub threads: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<i64>>,
+    pub graceful_timeout: Option<Spanned<i64>>,
+    pub keepalive: Option<Spanned<i64>>,
+    pub max_requests: Option<Spanned<i64>>,
+    pub max_requests_jitter: Option<Spanned<i64>>,
+    pub forwarded_allow_ips: Option<Vec<Spanned<String>>>,
+    pub access_log: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub dir: Spanned<String>,
+    pub certfile: Option<Spanned<String>>,
+    pub keyfile: Option<Spanned<String>>,
+    pub ca_certs: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub uid: Option<Spanned<i64>>,
+    pub gid: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuild {
+    /// Id of the optional build secret holding a CA bundle for pip; `false` turns it off.
+    pub ca_secret: Option<Spanned<CaSecret>>,
+}
+
+/// `build.ca_secret`: a secret id, or `false` for none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaSecret {
+    Id(String),
+    Off,
+}
+
+impl<'de> Deserialize<'de> for CaSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CaSecret;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a secret id or false")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<CaSecret, E> {
+                if v {
+                    Err(E::custom("expected a secret id or false"))
+                } else {
+                    Ok(CaSecret::Off)
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CaSecret, E> {
+                Ok(CaSecret::Id(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A string-to-string mapping that keeps the order written and the span of every key and value.
+#[derive(Debug, Default)]
+pub struct SpannedMap(pub Vec<(Spanned<String>, Spanned<String>)>);
+
+impl<'de> Deserialize<'de> for SpannedMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SpannedMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of names to strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpannedMap, A::Error> {
+                let mut entries: Vec<(Spanned<String>, Spanned<String>)> = Vec::new();
+                while let Some((key, value)) =
+                    map.next_entry::<Spanned<String>, Spanned<String>>()?
+                {
+                    if entries.iter().any(|(k, _)| k.value == key.value) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate key `{}`",
+                            key.value
+                        )));
+                    }
+                    entries.push((key, value));
+                }
+                Ok(SpannedMap(entries))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}

@@ -1,0 +1,847 @@
+//! `RawSpec` -> `Spec`: every rule about a single spec, each finding with its rule id,
+//! the span of the offending value and a help line.
+//!
+//! The facts behind each rule are in `docs/rules.md`.
+
+use std::path::{Component, Path};
+
+use serde_saphyr::Spanned;
+
+use super::load::span;
+use super::model::{
+    App, DEFAULT_PYTHON, ImageRef, PYTHON_VERSIONS, Python, Server, Spec, Tls, User,
+};
+use super::raw::{CaSecret, Interface, RawServer, RawSpec, RawTls, SpannedMap};
+use crate::diagnostic::Finding;
+use crate::rules::{self, Rule};
+
+pub const DEFAULT_UID: u32 = 10001;
+pub const DEFAULT_TIMEOUT: u32 = 30;
+pub const DEFAULT_GRACEFUL_TIMEOUT: u32 = 30;
+/// Longer than the 60 s idle timeout of common load balancers (AWS ALB), so the balancer,
+/// not gunicorn, closes idle connections and no request races a close.
+pub const DEFAULT_KEEPALIVE: u32 = 75;
+pub const LB_IDLE_TIMEOUT: i64 = 60;
+pub const DEFAULT_CA_SECRET: &str = "pip_ca";
+pub const APP_DIR: &str = "/app";
+pub const VENV_DIR: &str = "/opt/venv";
+
+/// Variables the generated image sets itself; a spec may not override them.
+const RESERVED_ENV: &[&str] = &[
+    "GUNICORN_CMD_ARGS",
+    "PATH",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "HOME",
+];
+/// Labels fabuild writes itself.
+const RESERVED_LABELS: &[&str] = &[
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.base.name",
+    "org.opencontainers.image.base.digest",
+];
+/// Directories a TLS mount must never shadow.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr",
+    APP_DIR, VENV_DIR,
+];
+
+struct Validator<'a> {
+    text: &'a str,
+    findings: Vec<Finding>,
+}
+
+/// Validates `raw` (read from `text`); relative paths resolve against `project`.
+/// Returns the spec and its warnings, or every finding when any is an error.
+pub fn validate(
+    raw: &RawSpec,
+    text: &str,
+    project: &Path,
+) -> Result<(Spec, Vec<Finding>), Vec<Finding>> {
+    let mut v = Validator {
+        text,
+        findings: Vec::new(),
+    };
+    let spec = v.spec(raw, project);
+    if v.findings.iter().any(Finding::is_error) {
+        Err(v.findings)
+    } else {
+        Ok((spec, v.findings))
+    }
+}
+
+impl Validator<'_> {
+    fn error<T>(
+        &mut self,
+        rule: Rule,
+        at: &Spanned<T>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let finding = Finding::error(rule, message)
+            .at(span(at, self.text))
+            .help(help);
+        self.findings.push(finding);
+    }
+
+    fn warn<T>(
+        &mut self,
+        rule: Rule,
+        at: &Spanned<T>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let finding = Finding::warning(rule, message)
+            .at(span(at, self.text))
+            .help(help);
+        self.findings.push(finding);
+    }
+
+    /// A string value, refused if it holds a control character (a newline would add a
+    /// line, and so an instruction, to a Dockerfile).
+    fn text(&mut self, field: &str, value: &Spanned<String>) -> String {
+        if let Some(c) = value
+            .value
+            .chars()
+            .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
+            self.error(
+                rules::CONTROL_CHARACTER,
+                value,
+                format!("{field} contains the control character {:?}", c),
+                "remove it: generated files are line-based and a control character would change their meaning",
+            );
+        }
+        value.value.clone()
+    }
+
+    fn spec(&mut self, raw: &RawSpec, project: &Path) -> Spec {
+        if raw.version.value != 1 {
+            self.error(
+                rules::SPEC_VERSION,
+                &raw.version,
+                format!("spec version {} is not supported", raw.version.value),
+                "this fabuild reads `version: 1`",
+            );
+        }
+        let name = self.text("name", &raw.name);
+        if !valid_image_name(&name) {
+            self.error(
+                rules::IMAGE_NAME,
+                &raw.name,
+                format!("`{name}` cannot be used as an image name"),
+                "use lowercase letters, digits and single `.`, `_` or `-` between them, at most 128 characters (for example `orders-api`)",
+            );
+        }
+        let app = self.app(raw);
+        let python = self.python(raw, project);
+        let user = self.user(raw);
+        let tls = raw.tls.as_ref().and_then(|tls| self.tls(tls));
+        let server = self.server(&raw.server, app.interface, tls.is_some(), user);
+        let labels = self.labels(&raw.labels);
+        let env = self.env(&raw.env);
+        let ca_secret = self.ca_secret(raw);
+        Spec {
+            name,
+            app,
+            python,
+            server,
+            tls,
+            user,
+            labels,
+            env,
+            ca_secret,
+        }
+    }
+
+    fn app(&mut self, raw: &RawSpec) -> App {
+        let module = self.text("app.module", &raw.app.module);
+        if !valid_app_module(&module) {
+            self.error(
+                rules::APP_MODULE,
+                &raw.app.module,
+                format!("`{module}` is not a gunicorn app module"),
+                "write `package.module:attribute`, for example `main:app`, `orders.api:app` or `orders:create_app()`",
+            );
+        }
+        App {
+            module,
+            interface: raw.app.interface.value,
+        }
+    }
+
+    fn python(&mut self, raw: &RawSpec, project: &Path) -> Python {
+        let py = &raw.python;
+        let version = match &py.version {
+            Some(v) => {
+                let version = self.text("python.version", v);
+                if !PYTHON_VERSIONS.contains(&version.as_str()) {
+                    self.error(
+                        rules::PYTHON_VERSION,
+                        v,
+                        format!("Python {version} is not supported"),
+                        format!(
+                            "use one of {}; gunicorn 27 needs Python >= 3.10 and 3.10 reached its end of life in October 2026",
+                            PYTHON_VERSIONS.join(", ")
+                        ),
+                    );
+                }
+                version
+            }
+            None => DEFAULT_PYTHON.to_owned(),
+        };
+        let base_image = match &py.base_image {
+            Some(b) => {
+                let text = self.text("python.base_image", b);
+                match ImageRef::parse(&text) {
+                    Some(image) => {
+                        self.check_base_python(&image, &version, b, py.version.is_some());
+                        if image.digest.is_none() {
+                            self.warn(
+                                rules::BASE_IMAGE_DIGEST,
+                                b,
+                                format!("base image `{text}` is not pinned by digest"),
+                                "append `@sha256:<digest>` (keep the tag so update bots still work); without it the same app.yaml builds different images over time",
+                            );
+                        }
+                        image
+                    }
+                    None => {
+                        self.error(
+                            rules::BASE_IMAGE_REFERENCE,
+                            b,
+                            format!("`{text}` is not a valid image reference"),
+                            "write `name:tag`, optionally with `@sha256:<64 hex digits>`, for example `python:3.12-slim`",
+                        );
+                        default_base(&version)
+                    }
+                }
+            }
+            None => default_base(&version),
+        };
+        let requirements = match &py.requirements {
+            Some(r) => {
+                let path = self.text("python.requirements", r);
+                self.project_file(&path, r, project);
+                Some(path)
+            }
+            None => project
+                .join("requirements.txt")
+                .is_file()
+                .then(|| "requirements.txt".to_owned()),
+        };
+        Python {
+            version,
+            base_image,
+            requirements,
+        }
+    }
+
+    fn check_base_python(
+        &mut self,
+        image: &ImageRef,
+        version: &str,
+        at: &Spanned<String>,
+        version_given: bool,
+    ) {
+        let Some(tag) = image.tag.as_deref() else {
+            return;
+        };
+        if image.repository() != "python" {
+            return;
+        }
+        let tag_version: String = tag
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".");
+        if tag_version.contains('.') && tag_version != version {
+            let help = if version_given {
+                format!(
+                    "use a `python:{version}-...` base image, or set python.version to {tag_version}"
+                )
+            } else {
+                format!("set python.version to {tag_version} (the default is {DEFAULT_PYTHON})")
+            };
+            self.error(
+                rules::BASE_IMAGE_PYTHON,
+                at,
+                format!(
+                    "base image `{tag}` is Python {tag_version}, but the spec says Python {version}"
+                ),
+                help,
+            );
+        }
+    }
+
+    fn project_file(&mut self, path: &str, at: &Spanned<String>, project: &Path) {
+        let p = Path::new(path);
+        let escapes = p.is_absolute()
+            || p.components().any(|c| {
+                matches!(
+                    c,
+                    Component::ParentDir | Component::Prefix(_) | Component::RootDir
+                )
+            });
+        if escapes {
+            return self.error(
+                rules::REQUIREMENTS_FILE,
+                at,
+                format!("`{path}` is outside the project"),
+                "give a path relative to the directory holding app.yaml; the build context cannot reach anything else",
+            );
+        }
+        if !path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        {
+            return self.error(
+                rules::REQUIREMENTS_FILE,
+                at,
+                format!("`{path}` has characters fabuild does not put in a Dockerfile path"),
+                "rename it using letters, digits, `.`, `_`, `-` and `/`",
+            );
+        }
+        let full = project.join(p);
+        match (full.canonicalize(), project.canonicalize()) {
+            (Ok(file), Ok(root)) if file.starts_with(&root) && file.is_file() => {}
+            (Ok(file), Ok(root)) if !file.starts_with(&root) => self.error(
+                rules::REQUIREMENTS_FILE,
+                at,
+                format!("`{path}` is a link to a file outside the project"),
+                "copy the file into the project; the build context cannot follow links out of it",
+            ),
+            _ => self.error(
+                rules::REQUIREMENTS_FILE,
+                at,
+                format!("requirements file `{path}` does not exist"),
+                format!(
+                    "create it next to app.yaml (in {}) or fix the path",
+                    project.display()
+                ),
+            ),
+        }
+    }
+
+    fn user(&mut self, raw: &RawSpec) -> User {
+        let uid = self.id("user.uid", raw.user.uid.as_ref());
+        let gid = self.id("user.gid", raw.user.gid.as_ref());
+        User { uid, gid }
+    }
+
+    fn id(&mut self, field: &str, value: Option<&Spanned<i64>>) -> u32 {
+        let Some(value) = value else {
+            return DEFAULT_UID;
+        };
+        match value.value {
+            0 => self.error(
+                rules::ROOT_USER,
+                value,
+                format!("{field} 0 is root"),
+                format!("pick a numeric id above 0, for example {DEFAULT_UID}; running as root is what fabuild exists to prevent"),
+            ),
+            n if !(1..=2_147_483_646).contains(&n) => self.error(
+                rules::ID_RANGE,
+                value,
+                format!("{field} {n} is out of range"),
+                "use an id from 1 to 2147483646",
+            ),
+            n => return u32::try_from(n).unwrap_or(DEFAULT_UID),
+        }
+        DEFAULT_UID
+    }
+
+    fn tls(&mut self, raw: &RawTls) -> Option<Tls> {
+        let dir = self.text("tls.dir", &raw.dir);
+        let dir_ok = self.tls_dir(&dir, &raw.dir);
+        let certfile = raw
+            .certfile
+            .as_ref()
+            .map(|c| (self.text("tls.certfile", c), c));
+        let keyfile = raw
+            .keyfile
+            .as_ref()
+            .map(|k| (self.text("tls.keyfile", k), k));
+        let ca_certs = raw
+            .ca_certs
+            .as_ref()
+            .map(|c| (self.text("tls.ca_certs", c), c));
+        let (certfile, keyfile) = match (certfile, keyfile) {
+            (Some(c), Some(k)) => (c, k),
+            (Some((_, at)), None) => {
+                self.error(
+                    rules::TLS_PAIR,
+                    at,
+                    "certfile without keyfile",
+                    "add `keyfile:`; gunicorn needs both to serve TLS",
+                );
+                return None;
+            }
+            (None, Some((_, at))) => {
+                self.error(
+                    rules::TLS_PAIR,
+                    at,
+                    "keyfile without certfile",
+                    "add `certfile:`; gunicorn needs both to serve TLS",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.error(
+                    rules::TLS_PAIR,
+                    &raw.dir,
+                    "tls has neither keyfile nor certfile",
+                    "add `certfile:` and `keyfile:` (file names inside tls.dir), or remove the tls section to serve plain HTTP",
+                );
+                return None;
+            }
+        };
+        let certfile = self.tls_file("tls.certfile", &dir, certfile);
+        let keyfile = self.tls_file("tls.keyfile", &dir, keyfile);
+        let ca_certs = ca_certs.map(|c| self.tls_file("tls.ca_certs", &dir, c));
+        dir_ok.then_some(Tls {
+            dir,
+            certfile,
+            keyfile,
+            ca_certs,
+        })
+    }
+
+    fn tls_dir(&mut self, dir: &str, at: &Spanned<String>) -> bool {
+        if !is_clean_absolute(dir) {
+            self.error(
+                rules::TLS_DIR_LOCATION,
+                at,
+                format!("tls.dir `{dir}` is not a clean absolute path"),
+                "write an absolute directory without `.`, `..`, `//` or a trailing `/`, for example `/opt/key`",
+            );
+            return false;
+        }
+        if let Some(system) = SYSTEM_DIRS
+            .iter()
+            .find(|s| dir == "/" || under(dir, s) || under(s, dir))
+        {
+            let why = if dir == "/" || under(system, dir) {
+                format!("a volume at `{dir}` would hide `{system}`")
+            } else if *system == APP_DIR {
+                "it is inside the app directory: the keys would sit with the code and could be copied into the image".to_owned()
+            } else {
+                format!("it is inside `{system}`, which the image needs")
+            };
+            self.error(
+                rules::TLS_DIR_LOCATION,
+                at,
+                format!("tls.dir `{dir}` cannot be used: {why}"),
+                "mount the key and certificate in a directory of their own, for example `/opt/key`",
+            );
+            return false;
+        }
+        true
+    }
+
+    fn tls_file(
+        &mut self,
+        field: &str,
+        dir: &str,
+        (name, at): (String, &Spanned<String>),
+    ) -> String {
+        let full = if name.starts_with('/') {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        if !is_clean_absolute(&full) || !under(&full, dir) || full == dir {
+            self.error(
+                rules::TLS_FILE_OUTSIDE_DIR,
+                at,
+                format!("{field} `{name}` is not under the TLS mount `{dir}`"),
+                format!("give a file name inside {dir}; only that directory is mounted, and nothing else may hold key material"),
+            );
+        } else if !full
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        {
+            self.error(
+                rules::TLS_FILE_OUTSIDE_DIR,
+                at,
+                format!("{field} `{name}` has characters fabuild does not put in a path"),
+                "rename it using letters, digits, `.`, `_`, `-`",
+            );
+        }
+        full
+    }
+
+    fn server(&mut self, raw: &RawServer, interface: Interface, tls: bool, user: User) -> Server {
+        let port = match &raw.port {
+            Some(p) if !(1..=65535).contains(&p.value) => {
+                self.error(
+                    rules::PORT_RANGE,
+                    p,
+                    format!("port {} is out of range", p.value),
+                    "use a port from 1024 to 65535, for example 8443 for TLS or 8000",
+                );
+                0
+            }
+            Some(p) if p.value < 1024 => {
+                self.error(
+                    rules::PRIVILEGED_PORT,
+                    p,
+                    format!("port {} needs root or CAP_NET_BIND_SERVICE, and the server runs as uid {}", p.value, user.uid),
+                    "listen on a port >= 1024 (8443 for TLS, 8000 for HTTP) and map it to 443/80 in the Service or load balancer",
+                );
+                u16::try_from(p.value).unwrap_or(0)
+            }
+            Some(p) => u16::try_from(p.value).unwrap_or(0),
+            None if tls => 8443,
+            None => 8000,
+        };
+        let workers = raw.workers.as_ref().map(|w| {
+            if !(1..=256).contains(&w.value) {
+                self.error(rules::WORKERS, w, format!("{} workers is out of range", w.value), "use 1 to 256 workers; or leave workers out and set server.cpus to the container's CPU limit");
+            }
+            u32::try_from(w.value.clamp(1, 256)).unwrap_or(1)
+        });
+        let cpus = match &raw.cpus {
+            Some(c) if !(c.value > 0.0 && c.value <= 256.0) => {
+                self.error(
+                    rules::WORKERS,
+                    c,
+                    format!("cpus {} is out of range", c.value),
+                    "set server.cpus to the container's CPU limit, for example 1 or 0.5",
+                );
+                1.0
+            }
+            Some(c) => c.value,
+            None => 1.0,
+        };
+        let threads = raw.threads.as_ref().map(|t| {
+            if interface == Interface::Asgi {
+                self.error(rules::THREADS_ASGI, t, "threads only apply to WSGI apps", "remove server.threads: an ASGI worker runs one event loop; scale with workers instead");
+            } else if !(1..=1024).contains(&t.value) {
+                self.error(rules::WORKERS, t, format!("{} threads is out of range", t.value), "use 1 to 1024 threads per worker");
+            }
+            u32::try_from(t.value.clamp(1, 1024)).unwrap_or(1)
+        });
+        let seconds =
+            |v: &mut Self, field: &str, value: Option<&Spanned<i64>>, default: u32| match value {
+                Some(s) if !(0..=86_400).contains(&s.value) => {
+                    v.error(
+                        rules::INVALID_VALUE,
+                        s,
+                        format!("{field} {} is out of range", s.value),
+                        "give a number of seconds from 0 to 86400",
+                    );
+                    default
+                }
+                Some(s) => u32::try_from(s.value).unwrap_or(default),
+                None => default,
+            };
+        let timeout = seconds(
+            self,
+            "server.timeout",
+            raw.timeout.as_ref(),
+            DEFAULT_TIMEOUT,
+        );
+        if let Some(t) = raw.timeout.as_ref().filter(|t| t.value == 0) {
+            self.warn(rules::TIMEOUT_ZERO, t, "timeout 0 turns off gunicorn's worker heartbeat", "a hung worker is then never restarted; keep a timeout (it is a heartbeat, not a request timeout, under async workers)");
+        }
+        let graceful_timeout = seconds(
+            self,
+            "server.graceful_timeout",
+            raw.graceful_timeout.as_ref(),
+            DEFAULT_GRACEFUL_TIMEOUT,
+        );
+        let keepalive = seconds(
+            self,
+            "server.keepalive",
+            raw.keepalive.as_ref(),
+            DEFAULT_KEEPALIVE,
+        );
+        if let Some(k) = raw
+            .keepalive
+            .as_ref()
+            .filter(|k| (0..=LB_IDLE_TIMEOUT).contains(&k.value))
+        {
+            self.warn(
+                rules::KEEPALIVE_SHORT,
+                k,
+                format!("keep-alive {} s is not longer than a load balancer's idle timeout (AWS ALB: 60 s)", k.value),
+                format!("behind a load balancer, use a keep-alive above its idle timeout (fabuild's default is {DEFAULT_KEEPALIVE}); otherwise gunicorn closes connections the balancer still uses and clients see sporadic 502s"),
+            );
+        }
+        let count = |v: &mut Self, field: &str, value: Option<&Spanned<i64>>| match value {
+            Some(s) if !(0..=10_000_000).contains(&s.value) => {
+                v.error(
+                    rules::INVALID_VALUE,
+                    s,
+                    format!("{field} {} is out of range", s.value),
+                    "give a count from 0 to 10000000 (0 turns it off)",
+                );
+                0
+            }
+            Some(s) => u32::try_from(s.value).unwrap_or(0),
+            None => 0,
+        };
+        let max_requests = count(self, "server.max_requests", raw.max_requests.as_ref());
+        let max_requests_jitter = count(
+            self,
+            "server.max_requests_jitter",
+            raw.max_requests_jitter.as_ref(),
+        );
+        if let Some(j) = raw
+            .max_requests_jitter
+            .as_ref()
+            .filter(|j| j.value > 0 && max_requests == 0)
+        {
+            self.warn(
+                rules::JITTER_WITHOUT_MAX_REQUESTS,
+                j,
+                "max_requests_jitter has no effect without max_requests",
+                "set server.max_requests, or remove the jitter",
+            );
+        }
+        let forwarded_allow_ips = raw
+            .forwarded_allow_ips
+            .iter()
+            .flatten()
+            .map(|entry| {
+                let text = self.text("server.forwarded_allow_ips", entry);
+                if text == "*" {
+                    self.warn(rules::FORWARDED_ALLOW_ALL, entry, "`*` trusts X-Forwarded-* headers from any client", "list the proxy's address or network instead; `*` is safe only when the port is reachable through the proxy alone");
+                } else if let Err(why) = check_network(&text) {
+                    self.error(rules::FORWARDED_ALLOW_IPS, entry, format!("`{text}` {why}"), "give an IP address or a network in CIDR form with no host bits set, for example 10.0.0.0/8");
+                }
+                text
+            })
+            .collect();
+        let access_log = raw.access_log.as_ref().is_none_or(|a| a.value);
+        Server {
+            port,
+            workers,
+            cpus,
+            threads,
+            timeout,
+            graceful_timeout,
+            keepalive,
+            max_requests,
+            max_requests_jitter,
+            forwarded_allow_ips,
+            access_log,
+        }
+    }
+
+    fn labels(&mut self, raw: &SpannedMap) -> Vec<(String, String)> {
+        let mut labels = Vec::new();
+        for (key, value) in &raw.0 {
+            let k = self.text("label key", key);
+            let v = self.text("label value", value);
+            if RESERVED_LABELS.contains(&k.as_str()) {
+                self.error(rules::LABEL_KEY, key, format!("label `{k}` is set by fabuild"), "remove it: fabuild fills it from the spec so it cannot disagree with the image");
+            } else if !valid_label_key(&k) {
+                self.error(rules::LABEL_KEY, key, format!("`{k}` is not a usable label key"), "use lowercase letters, digits, `.` and `-`, in reverse-DNS form, for example `com.example.team`");
+            }
+            labels.push((k, v));
+        }
+        labels
+    }
+
+    fn env(&mut self, raw: &SpannedMap) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        for (key, value) in &raw.0 {
+            let k = self.text("env name", key);
+            let v = self.text("env value", value);
+            if RESERVED_ENV.contains(&k.as_str()) {
+                self.error(rules::ENV_NAME, key, format!("`{k}` is set by fabuild"), "remove it; use the server section (or server.extra_args) for gunicorn settings");
+            } else if !valid_env_name(&k) {
+                self.error(
+                    rules::ENV_NAME,
+                    key,
+                    format!("`{k}` is not a valid environment variable name"),
+                    "use letters, digits and `_`, not starting with a digit",
+                );
+            } else if k == "WEB_CONCURRENCY" && v.trim().parse::<i64>().is_err() {
+                self.error(rules::ENV_NAME, value, "WEB_CONCURRENCY must be an integer", "gunicorn reads it with int() at import and crashes before starting; use server.workers instead");
+            }
+            env.push((k, v));
+        }
+        env
+    }
+
+    fn ca_secret(&mut self, raw: &RawSpec) -> Option<String> {
+        match raw.build.ca_secret.as_ref() {
+            None => Some(DEFAULT_CA_SECRET.to_owned()),
+            Some(s) => match &s.value {
+                CaSecret::Off => None,
+                CaSecret::Id(id) => {
+                    let ok = !id.is_empty()
+                        && id.len() <= 64
+                        && id
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                    if !ok {
+                        self.error(
+                            rules::CA_SECRET_ID,
+                            s,
+                            format!("`{id}` cannot be a build secret id"),
+                            "use letters, digits, `_`, `-` and `.`, for example `pip_ca`",
+                        );
+                    }
+                    Some(id.clone())
+                }
+            },
+        }
+    }
+}
+
+fn default_base(version: &str) -> ImageRef {
+    ImageRef {
+        name: "python".to_owned(),
+        tag: Some(format!("{version}-slim")),
+        digest: None,
+    }
+}
+
+fn valid_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `pkg.mod:attr` or `pkg.mod:factory()`, the forms gunicorn's APP_MODULE takes.
+fn valid_app_module(module: &str) -> bool {
+    let Some((path, attr)) = module.split_once(':') else {
+        return false;
+    };
+    let attr = attr.strip_suffix("()").unwrap_or(attr);
+    path.split('.').all(valid_identifier) && valid_identifier(attr)
+}
+
+fn valid_image_name(name: &str) -> bool {
+    name.len() <= 128
+        && ImageRef::parse(name)
+            .is_some_and(|r| r.tag.is_none() && r.digest.is_none() && !r.name.contains('/'))
+}
+
+fn valid_label_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= 255
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-'))
+        && !key.contains("..")
+}
+
+fn valid_env_name(name: &str) -> bool {
+    valid_identifier(name)
+}
+
+fn is_clean_absolute(path: &str) -> bool {
+    path.starts_with('/')
+        && (path == "/" || !path.ends_with('/'))
+        && path[1..]
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// `path` is `dir` or inside it.
+fn under(path: &str, dir: &str) -> bool {
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// An IP address, or a network whose host bits are zero (gunicorn rejects `192.168.1.1/24`).
+fn check_network(text: &str) -> Result<(), &'static str> {
+    use std::net::IpAddr;
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| "is not an IP address")?;
+    let Some(prefix) = prefix else { return Ok(()) };
+    let bits: u32 = prefix
+        .parse()
+        .map_err(|_| "has a prefix length that is not a number")?;
+    let (max, value): (u32, u128) = match ip {
+        IpAddr::V4(v4) => (32, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (128, u128::from(v6)),
+    };
+    if bits > max {
+        return Err("has a prefix length longer than the address");
+    }
+    let host_bits = max - bits;
+    let host_mask = if host_bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << host_bits) - 1
+    };
+    if value & host_mask != 0 {
+        return Err("has host bits set; gunicorn refuses it");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_modules() {
+        for ok in ["main:app", "orders.api:app", "pkg:create_app()", "_x.y_2:z"] {
+            assert!(valid_app_module(ok), "{ok}");
+        }
+        for bad in [
+            "main",
+            "main:",
+            ":app",
+            "main:app:x",
+            "1main:app",
+            "main.:app",
+            "main:app(1)",
+            "main:app()()",
+            "ma in:app",
+        ] {
+            assert!(!valid_app_module(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn networks_follow_gunicorn() {
+        assert!(check_network("10.0.0.0/8").is_ok());
+        assert!(check_network("192.168.1.7").is_ok());
+        assert!(check_network("fd00::/8").is_ok());
+        assert!(check_network("0.0.0.0/0").is_ok());
+        assert_eq!(
+            check_network("192.168.1.1/24"),
+            Err("has host bits set; gunicorn refuses it")
+        );
+        assert!(check_network("10.0.0.0/33").is_err());
+        assert!(check_network("example.com").is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert!(is_clean_absolute("/opt/key"));
+        for bad in [
+            "opt/key",
+            "/opt/key/",
+            "/opt//key",
+            "/opt/../etc",
+            "/opt/./key",
+            "",
+        ] {
+            assert!(!is_clean_absolute(bad), "{bad}");
+        }
+        assert!(under("/opt/key/a.pem", "/opt/key"));
+        assert!(!under("/opt/keys/a.pem", "/opt/key"));
+    }
+}

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Helpers for tests/e2e/run.sh: load the expectation JSON and check what the
+real engine produced against it. Standard library only.
+
+  expect.py load EXPECT_JSON            -> shell assignments (eval-able) for run.sh
+  expect.py check-config EXPECT_JSON CONFIG_JSON
+                                        -> checks `skopeo inspect --config` output
+  expect.py probe                       -> (runs INSIDE the image) prints JSON facts
+  expect.py check-probe EXPECT_JSON PROBE_JSON DOCKERIGNORE
+                                        -> checks versions, /app contents, secrets
+  expect.py check-procs EXPECT_JSON PROCS_JSON
+                                        -> checks uid/gid of every process, PID 1,
+                                           worker count
+See run.sh for the expectation format.
+"""
+import json
+import os
+import shlex
+import sys
+
+DEFAULT_PINS = {
+    "asgi": {"gunicorn": "27.0.1", "uvicorn": "0.54.0", "uvicorn-worker": "0.4.0"},
+    "wsgi": {"gunicorn": "27.0.1"},
+}
+DEFAULT_ABSENT = {"asgi": [], "wsgi": ["uvicorn", "uvicorn-worker"]}
+
+
+def die(msg):
+    print(f"expect.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def gunicorn_opt(args, flag):
+    """Value of --flag=VALUE / --flag VALUE in a shlex-split arg list, else None."""
+    val = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            val = args[i + 1]
+        elif a.startswith(flag + "="):
+            val = a[len(flag) + 1:]
+    return val
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        e = json.load(f)
+    if not isinstance(e, dict):
+        die(f"{path}: top level must be an object")
+    for k in ("name", "uid", "gid", "port", "gunicorn_cmd_args", "interface"):
+        if k not in e:
+            die(f"{path}: missing required key {k!r}")
+    if e["interface"] not in ("asgi", "wsgi"):
+        die(f"{path}: interface must be 'asgi' or 'wsgi', not {e['interface']!r}")
+    for k in ("uid", "gid", "port"):
+        if not isinstance(e[k], int) or isinstance(e[k], bool):
+            die(f"{path}: {k} must be an integer")
+    try:
+        args = shlex.split(e["gunicorn_cmd_args"])
+    except ValueError as exc:
+        die(f"{path}: gunicorn_cmd_args does not shlex-split: {exc}")
+    e.setdefault("tls_dir", None)
+    e.setdefault("labels", [])
+    if e["tls_dir"]:
+        key = e.get("tls_key") or gunicorn_opt(args, "--keyfile")
+        cert = e.get("tls_cert") or gunicorn_opt(args, "--certfile")
+        if not key or not cert:
+            die(f"{path}: tls_dir set but no --keyfile/--certfile in gunicorn_cmd_args "
+                "(or tls_key/tls_cert keys)")
+        for what, p in (("key", key), ("cert", cert)):
+            if os.path.dirname(p) != e["tls_dir"].rstrip("/"):
+                die(f"{path}: TLS {what} {p!r} is not directly inside tls_dir {e['tls_dir']!r}")
+        e["tls_key"], e["tls_cert"] = key, cert
+    else:
+        e["tls_key"] = e["tls_cert"] = ""
+    gt = gunicorn_opt(args, "--graceful-timeout")
+    e.setdefault("graceful_timeout", int(float(gt)) if gt else 30)
+    w = gunicorn_opt(args, "--workers") or gunicorn_opt(args, "-w")
+    e.setdefault("workers", int(w) if w else None)
+    e.setdefault("pins", DEFAULT_PINS[e["interface"]])
+    e.setdefault("absent", DEFAULT_ABSENT[e["interface"]])
+    e.setdefault("slow_path", "/slow?seconds=3")
+    e.setdefault("image", f"localhost/fabuild-e2e/{e['name']}:e2e")
+    return e
+
+
+def cmd_load(path):
+    e = load(path)
+    out = {
+        "EX_NAME": e["name"],
+        "EX_UID": e["uid"],
+        "EX_GID": e["gid"],
+        "EX_PORT": e["port"],
+        "EX_TLS_DIR": e["tls_dir"] or "",
+        "EX_TLS_KEY": os.path.basename(e["tls_key"]),
+        "EX_TLS_CERT": os.path.basename(e["tls_cert"]),
+        "EX_INTERFACE": e["interface"],
+        "EX_GRACEFUL": e["graceful_timeout"],
+        "EX_WORKERS": e["workers"] if e["workers"] is not None else "",
+        "EX_SLOW_PATH": e["slow_path"],
+        "EX_IMAGE": e["image"],
+    }
+    for k, v in out.items():
+        print(f"{k}={shlex.quote(str(v))}")
+
+
+class Checker:
+    def __init__(self, what):
+        self.what = what
+        self.failed = []
+
+    def check(self, ok, desc, detail=""):
+        mark = "ok  " if ok else "FAIL"
+        print(f"    [{mark}] {self.what}: {desc}" + ("" if ok or not detail else f"\n           {detail}"))
+        if not ok:
+            self.failed.append(desc)
+
+    def done(self):
+        if self.failed:
+            print(f"    {self.what}: {len(self.failed)} check(s) failed: {'; '.join(self.failed)}")
+            sys.exit(1)
+
+
+def cmd_check_config(exp_path, cfg_path):
+    e = load(exp_path)
+    with open(cfg_path, encoding="utf-8") as f:
+        full = json.load(f)
+    cfg = full.get("config") or {}
+    c = Checker("image config")
+    want_user = f"{e['uid']}:{e['gid']}"
+    c.check(cfg.get("User") == want_user, f"User == {want_user!r}", f"got {cfg.get('User')!r}")
+
+    env = {}
+    for item in cfg.get("Env") or []:
+        k, _, v = item.partition("=")
+        env[k] = v
+    got = env.get("GUNICORN_CMD_ARGS")
+    c.check(got == e["gunicorn_cmd_args"], "Env GUNICORN_CMD_ARGS byte-equal to expected",
+            f"expected {e['gunicorn_cmd_args']!r}\n           got      {got!r}")
+    if got is not None:
+        try:
+            shlex.split(got)
+            c.check(True, "GUNICORN_CMD_ARGS shlex-splits (as gunicorn reads it)")
+        except ValueError as exc:
+            c.check(False, "GUNICORN_CMD_ARGS shlex-splits (as gunicorn reads it)", str(exc))
+    for bad in ("PIP_CERT", "WEB_CONCURRENCY", "PORT"):
+        c.check(bad not in env, f"Env has no {bad}", f"got {bad}={env.get(bad)!r}")
+
+    ports = cfg.get("ExposedPorts") or {}
+    c.check(f"{e['port']}/tcp" in ports, f"ExposedPorts has {e['port']}/tcp", f"got {sorted(ports)}")
+    if e["tls_dir"]:
+        vols = cfg.get("Volumes") or {}
+        c.check(e["tls_dir"] in vols, f"Volumes has {e['tls_dir']}", f"got {sorted(vols)}")
+
+    cmd = cfg.get("Cmd")
+    c.check(isinstance(cmd, list) and len(cmd) >= 1 and cmd[0] == "gunicorn",
+            "Cmd is an exec-form JSON array starting with \"gunicorn\"", f"got {cmd!r}")
+    c.check(not cfg.get("Entrypoint"), "no Entrypoint (gunicorn is PID 1)", f"got {cfg.get('Entrypoint')!r}")
+    sig = cfg.get("StopSignal")
+    c.check(sig in (None, "", "SIGTERM", "15"), "StopSignal is SIGTERM/default", f"got {sig!r}")
+
+    labels = cfg.get("Labels") or {}
+    want = e["labels"]
+    if isinstance(want, dict):
+        for k, v in want.items():
+            if v is None:
+                c.check(k in labels, f"label {k} present", f"labels: {sorted(labels)}")
+            else:
+                c.check(labels.get(k) == v, f"label {k} == {v!r}", f"got {labels.get(k)!r}")
+    else:
+        for k in want:
+            c.check(k in labels and labels[k] != "", f"label {k} present and non-empty",
+                    f"got {labels.get(k)!r}; labels: {sorted(labels)}")
+    c.done()
+
+
+PROBE_DISTS = ("gunicorn", "uvicorn", "uvicorn-worker", "uvicorn_worker", "click", "h11")
+
+
+def cmd_probe(extra):
+    """Runs inside the image with the image's python."""
+    import importlib.metadata as m
+    names = set(PROBE_DISTS) | set(extra)
+    versions = {}
+    for n in sorted(names):
+        try:
+            versions[n] = m.version(n)
+        except m.PackageNotFoundError:
+            versions[n] = None
+    try:
+        app = sorted(os.listdir("/app"))
+    except OSError:
+        app = None
+    print(json.dumps({
+        "versions": versions,
+        "app": app,
+        "uid": os.getuid(), "gid": os.getgid(),
+        "run_secrets": os.path.exists("/run/secrets/pip_ca"),
+        "tmp_fabuild": os.path.exists("/tmp/fabuild"),
+        "python": sys.version.split()[0],
+    }))
+
+
+def canon(n):
+    return n.lower().replace("_", "-").replace(".", "-")
+
+
+def cmd_check_probe(exp_path, probe_path, dockerignore):
+    e = load(exp_path)
+    with open(probe_path, encoding="utf-8") as f:
+        p = json.load(f)
+    vers = {canon(k): v for k, v in p["versions"].items() if v is not None}
+    c = Checker("image contents")
+    for name, want in e["pins"].items():
+        got = vers.get(canon(name))
+        c.check(got == want, f"{name}=={want} installed", f"got {got!r}")
+    for name in e["absent"]:
+        got = vers.get(canon(name))
+        c.check(got is None, f"{name} absent", f"found {name}=={got}")
+    c.check(p["uid"] == e["uid"] and p["gid"] == e["gid"],
+            f"default process runs as {e['uid']}:{e['gid']}", f"got {p['uid']}:{p['gid']}")
+    c.check(not p["run_secrets"], "no /run/secrets/pip_ca in the image")
+    c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the final stage")
+    app = p["app"] or []
+    c.check(bool(app), "/app is populated", f"got {app!r}")
+    # Plain names in .dockerignore (no wildcards, no negation) must not be in /app.
+    if dockerignore and os.path.exists(dockerignore):
+        with open(dockerignore, encoding="utf-8") as f:
+            for line in f:
+                pat = line.strip().strip("/")
+                if not pat or pat.startswith("#") or pat.startswith("!") or any(ch in pat for ch in "*?[/"):
+                    continue
+                c.check(pat not in app, f".dockerignore'd {pat!r} not copied into /app")
+    c.done()
+
+
+def cmd_check_procs(exp_path, procs_path):
+    e = load(exp_path)
+    with open(procs_path, encoding="utf-8") as f:
+        procs = json.load(f)
+    c = Checker("processes")
+    for pr in procs:
+        ok = all(x == e["uid"] for x in pr["uid"]) and all(x == e["gid"] for x in pr["gid"])
+        c.check(ok, f"pid {pr['pid']} ({pr['cmd'][:40]}) runs as {e['uid']}:{e['gid']}",
+                f"Uid {pr['uid']} Gid {pr['gid']}")
+    one = [pr for pr in procs if pr["pid"] == 1]
+    c.check(bool(one) and "gunicorn" in one[0]["cmd"], "PID 1 is gunicorn (exec-form CMD)",
+            f"got {one[0]['cmd'] if one else None!r}")
+    if e["workers"] is not None:
+        n = sum(1 for pr in procs if "gunicorn" in pr["cmd"])
+        c.check(n == e["workers"] + 1, f"{e['workers']} workers + 1 master", f"saw {n} gunicorn processes")
+    c.done()
+
+
+# Inside-the-container process lister (passed to `podman exec ... python -c`).
+PROCS_SNIPPET = r"""
+import json, os
+out = []
+for d in os.listdir('/proc'):
+    if not d.isdigit():
+        continue
+    try:
+        st = open('/proc/%s/status' % d).read().splitlines()
+        cmd = open('/proc/%s/cmdline' % d, 'rb').read().replace(b'\0', b' ').decode(errors='replace').strip()
+    except OSError:
+        continue
+    f = dict(l.split(':', 1) for l in st if ':' in l)
+    if int(d) == os.getpid():
+        continue
+    out.append({'pid': int(d), 'cmd': cmd,
+                'uid': [int(x) for x in f['Uid'].split()], 'gid': [int(x) for x in f['Gid'].split()]})
+print(json.dumps(out))
+"""
+
+
+def main(argv):
+    if len(argv) < 2:
+        die(__doc__)
+    cmd, rest = argv[1], argv[2:]
+    if cmd == "load" and len(rest) == 1:
+        cmd_load(rest[0])
+    elif cmd == "check-config" and len(rest) == 2:
+        cmd_check_config(*rest)
+    elif cmd == "probe":
+        cmd_probe(rest)
+    elif cmd == "check-probe" and len(rest) == 3:
+        cmd_check_probe(*rest)
+    elif cmd == "check-procs" and len(rest) == 2:
+        cmd_check_procs(*rest)
+    elif cmd == "procs-snippet":
+        print(PROCS_SNIPPET)
+    elif cmd == "pins" and len(rest) == 1:
+        e = load(rest[0])
+        print(" ".join(sorted(set(e["pins"]) | set(e["absent"]))))
+    else:
+        die(f"bad usage: {' '.join(argv[1:])}\n{__doc__}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
