@@ -76,7 +76,7 @@ fn spec_failure(err: &SpecError, format: Format) -> u8 {
             );
         }
         (other, Format::Json) => {
-            print_json(&serde_json::json!({"ok": false, "error": other.to_string()}))
+            print_json(&serde_json::json!({"ok": false, "error": other.to_string()}));
         }
         (other, Format::Text) => eprintln!("error: {other}"),
     }
@@ -203,7 +203,13 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
             format!("{}/{name}", generation.out_rel)
         }
     };
-    let shown = |name: &str| generation.out_dir.join(name).display().to_string();
+    let shown = |name: &str| {
+        if generation.out_dir == Path::new(".") {
+            name.to_owned()
+        } else {
+            generation.out_dir.join(name).display().to_string()
+        }
+    };
     let drifted: Vec<_> = generation
         .changes
         .iter()

@@ -49,10 +49,13 @@ pub fn provenance(content: &str) -> Provenance {
 }
 
 pub fn sha256_hex(data: &str) -> String {
+    use std::fmt::Write;
     Sha256::digest(data.as_bytes())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 #[cfg(test)]

@@ -102,6 +102,9 @@ pub fn diff(change: &Change, label: &str) -> String {
 /// only when all are ready are they renamed over the targets, so a crash leaves each file
 /// either old or new. If a rename fails, the files already replaced are put back.
 pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
+    if let Some(dir) = changes.first().and_then(|c| c.path.parent()) {
+        remove_stale_temps(dir);
+    }
     let pending: Vec<&Change> = changes
         .iter()
         .filter(|c| c.status != Status::Unchanged)
@@ -129,6 +132,24 @@ pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
     }
     Ok(())
 }
+
+/// Temporary files a killed run left behind (the rename never happened, so they hold
+/// nothing anyone relies on).
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+const TEMP_PREFIX: &str = ".fabuild-";
+const TEMP_SUFFIX: &str = ".tmp";
 
 fn stage(path: &Path, content: &str) -> Result<tempfile::NamedTempFile, OutputError> {
     let dir = path
@@ -173,5 +194,64 @@ fn restore(change: &Change) {
         None => {
             let _ = std::fs::remove_file(&change.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(dir: &Path, name: &str, old: Option<&str>, new: &str) -> Change {
+        let status = if old.is_some() {
+            Status::Updated
+        } else {
+            Status::Created
+        };
+        Change {
+            name: name.into(),
+            path: dir.join(name),
+            old: old.map(Into::into),
+            new: new.into(),
+            status,
+            guard: None,
+        }
+    }
+
+    /// A rename that fails part-way puts back the files already replaced: all or nothing.
+    #[test]
+    fn a_failed_rename_rolls_back_the_files_already_written() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "old a\n").unwrap();
+        // A non-empty directory where the third file should go: its rename fails.
+        std::fs::create_dir_all(dir.path().join("c/blocker")).unwrap();
+        let changes = [
+            change(dir.path(), "a", Some("old a\n"), "new a\n"),
+            change(dir.path(), "b", None, "new b\n"),
+            change(dir.path(), "c", None, "new c\n"),
+        ];
+        assert!(write_all(&changes).is_err());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!dir.path().join("b").exists());
+        let temps = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .count();
+        assert_eq!(temps, 0);
+    }
+
+    #[test]
+    fn written_files_are_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        write_all(&[change(dir.path(), "Dockerfile", None, "FROM x\n")]).unwrap();
+        let mode = std::fs::metadata(dir.path().join("Dockerfile"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 }

@@ -20,7 +20,10 @@ pub fn argv(spec: &Spec, workers: &Workers) -> Vec<String> {
     }
     argv.push(format!("--timeout={}", server.timeout));
     argv.push(format!("--graceful-timeout={}", server.graceful_timeout));
-    argv.push(format!("--keep-alive={}", server.keepalive));
+    // The sync worker closes every connection after one request and ignores keep-alive.
+    if workers.class != "sync" {
+        argv.push(format!("--keep-alive={}", server.keepalive));
+    }
     if server.max_requests > 0 {
         argv.push(format!("--max-requests={}", server.max_requests));
         if server.max_requests_jitter > 0 {

@@ -1,6 +1,6 @@
 //! The pinned server stack: gunicorn for every app, uvicorn and uvicorn-worker (with their
 //! dependencies) for ASGI apps. The table is data (`pins.txt`), refreshed by
-//! `scripts/refresh-pins.sh` from the real wheels on PyPI.
+//! `scripts/refresh-pins.sh` from the real wheels on `PyPI`.
 
 use serde::Serialize;
 

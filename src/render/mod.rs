@@ -146,11 +146,7 @@ pub fn render(
 fn exec_form(value: &Value) -> Result<String, minijinja::Error> {
     let items: Vec<String> = value
         .try_iter()?
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string())
-        })
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
         .collect();
     serde_json::to_string(&items)
         .map(|json| json.replace("\",\"", "\", \""))

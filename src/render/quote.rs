@@ -1,19 +1,26 @@
 //! Dockerfile string quoting for ENV and LABEL values.
+//!
+//! Builders disagree on backslashes inside double quotes: current `BuildKit` reads `\\` as one
+//! backslash, the lexer in older Docker releases and in buildah's imagebuilder keeps both.
+//! Outside quotes every one of them reads `\x` as a literal `x`. So a value with a backslash
+//! or a `$` is written unquoted with each special character escaped, and any other value in
+//! double quotes, where only `"` needs escaping: both forms mean the same to every builder.
 
-/// A double-quoted Dockerfile string whose value, after the builder's quote and escape
-/// processing, is exactly `value`. Inside double quotes the builder treats `\`, `"` and `$`
-/// specially, so each is escaped; control characters never get here (the spec refuses them).
+/// A Dockerfile word whose value, after the builder's quote and escape processing, is
+/// exactly `value`. Control characters never get here (the spec refuses them).
 pub fn dockerfile_str(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        if matches!(c, '\\' | '"' | '$') {
-            out.push('\\');
+    if value.contains(['\\', '$']) {
+        let mut out = String::with_capacity(value.len() * 2);
+        for c in value.chars() {
+            if matches!(c, '\\' | '"' | '\'' | '$') || c.is_whitespace() {
+                out.push('\\');
+            }
+            out.push(c);
         }
-        out.push(c);
+        out
+    } else {
+        format!("\"{}\"", value.replace('"', "\\\""))
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -21,8 +28,15 @@ mod tests {
     use super::dockerfile_str;
 
     #[test]
-    fn escapes_what_the_builder_would_interpret() {
+    fn plain_values_are_double_quoted() {
         assert_eq!(dockerfile_str("plain"), "\"plain\"");
-        assert_eq!(dockerfile_str(r#"a"b\c$d"#), r#""a\"b\\c\$d""#);
+        assert_eq!(dockerfile_str(""), "\"\"");
+        assert_eq!(dockerfile_str("say \"hi\" it's"), r#""say \"hi\" it's""#);
+    }
+
+    #[test]
+    fn backslashes_and_dollars_are_escaped_outside_quotes() {
+        assert_eq!(dockerfile_str(r#"a "b" \c $d"#), r#"a\ \"b\"\ \\c\ \$d"#);
+        assert_eq!(dockerfile_str("$HOME"), r"\$HOME");
     }
 }

@@ -41,7 +41,7 @@ pub fn load(path: &Path, display: &str) -> Result<(Source, RawSpec), SpecError> 
         Ok(raw) => Ok((source, raw)),
         Err(finding) => Err(SpecError::Invalid {
             input: source,
-            findings: vec![finding],
+            findings: vec![*finding],
         }),
     }
 }
@@ -54,7 +54,7 @@ fn decode(bytes: &[u8]) -> Result<String, (u64, u64)> {
         Ok(text) => Ok(text.to_owned()),
         Err(err) => {
             let good = &bytes[..err.valid_up_to()];
-            let line = good.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let line = good.split(|&b| b == b'\n').count() as u64;
             let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
             Err((line, column))
@@ -63,45 +63,80 @@ fn decode(bytes: &[u8]) -> Result<String, (u64, u64)> {
 }
 
 /// Parses spec text; the error is a finding located in `text`.
-pub fn parse(text: &str) -> Result<RawSpec, Finding> {
+pub fn parse(text: &str) -> Result<RawSpec, Box<Finding>> {
     if text.trim().is_empty() {
-        return Err(Finding::error(rules::INVALID_VALUE, "app.yaml is empty")
-            .help("start from `fabuild init`, or see docs/spec.md for the keys a spec needs"));
+        return Err(Box::new(
+            Finding::error(rules::INVALID_VALUE, "app.yaml is empty")
+                .help("see docs/spec.md for the keys a spec needs, or copy one from examples/"),
+        ));
     }
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
     serde_saphyr::from_str_with_options::<RawSpec>(text, options)
-        .map_err(|err| to_finding(text, &err))
+        .map_err(|err| Box::new(to_finding(text, &err)))
 }
 
 fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
+    use serde_saphyr::Error as E;
     let inner = err.without_snippet();
-    let message = UserMessageFormatter.format_message(inner).into_owned();
     let span = err.location().and_then(|loc| span_of(text, loc));
-    if let Some((unknown, expected)) = parse_unknown_field(&message) {
-        let mut finding =
-            Finding::error(rules::UNKNOWN_KEY, format!("unknown key `{unknown}`")).at(span);
-        finding = match suggest(unknown, &expected) {
-            Some(best) => finding.help(format!("did you mean `{best}`?")),
-            None => finding.help(format!("keys allowed here: {}", expected.join(", "))),
-        };
-        return finding;
-    }
-    let is_schema = matches!(
-        inner,
-        serde_saphyr::Error::Message { .. } | serde_saphyr::Error::Unexpected { .. }
-    ) || message.starts_with("invalid type")
-        || message.starts_with("invalid value")
-        || message.starts_with("missing field");
-    if is_schema {
-        Finding::error(rules::INVALID_VALUE, lower_first(&message))
-            .at(span)
-            .help("see docs/spec.md for every key, its type and its default")
-    } else {
-        Finding::error(rules::YAML_SYNTAX, lower_first(&message))
-            .at(span)
-            .help("fix the YAML syntax at this point; quote values that contain `:`, `#` or start with `*`, `&`, `!`")
+    let schema_help = "see docs/spec.md for every key, its type and its default";
+    match inner {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let finding =
+                Finding::error(rules::UNKNOWN_KEY, format!("unknown key `{field}`")).at(span);
+            match suggest(field, expected) {
+                Some(best) => finding.help(format!("did you mean `{best}`?")),
+                None => finding.help(format!("keys allowed here: {}", expected.join(", "))),
+            }
+        }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let finding = Finding::error(
+                rules::INVALID_VALUE,
+                format!("`{variant}` is not one of {}", expected.join(", ")),
+            )
+            .at(span);
+            match suggest(variant, expected) {
+                Some(best) => finding.help(format!("did you mean `{best}`?")),
+                None => finding.help(schema_help),
+            }
+        }
+        E::InvalidScalar { ty, .. } => {
+            let what = match *ty {
+                "i64" | "u32" | "u64" | "i32" => "a whole number",
+                "f64" => "a number",
+                "bool" => "true or false",
+                other => other,
+            };
+            Finding::error(rules::INVALID_VALUE, format!("expected {what} here"))
+                .at(span)
+                .help(schema_help)
+        }
+        E::SerdeInvalidType { .. }
+        | E::SerdeInvalidValue { .. }
+        | E::SerdeInvalidLength { .. }
+        | E::SerdeMissingField { .. }
+        | E::InvalidBooleanStrict { .. }
+        | E::NullIntoString { .. }
+        | E::Message { .. }
+        | E::DuplicateMappingKey { .. }
+        | E::Unexpected { .. } => {
+            let message = UserMessageFormatter.format_message(inner).into_owned();
+            Finding::error(rules::INVALID_VALUE, lower_first(&message))
+                .at(span)
+                .help(schema_help)
+        }
+        _ => {
+            let message = UserMessageFormatter.format_message(inner).into_owned();
+            Finding::error(rules::YAML_SYNTAX, lower_first(&message)).at(span).help(
+                "fix the YAML at this point; quote values that contain `: `, ` #` or start with `*`, `&`, `!`, `{` or `[`",
+            )
+        }
     }
 }
 
@@ -114,12 +149,15 @@ fn span_of(text: &str, loc: serde_saphyr::Location) -> Option<Span> {
     if loc == serde_saphyr::Location::UNKNOWN || loc.line() == 0 {
         return None;
     }
-    let offset = loc
-        .span()
-        .byte_offset()
-        .map_or_else(|| offset_of(text, loc.line(), loc.column()), |o| o as usize);
+    let offset = loc.span().byte_offset().map_or_else(
+        || offset_of(text, loc.line(), loc.column()),
+        |o| usize::try_from(o).unwrap_or(usize::MAX),
+    );
     let offset = offset.min(text.len());
-    let len = loc.span().byte_len().map_or(0, |l| l as usize);
+    let len = loc
+        .span()
+        .byte_len()
+        .map_or(0, |l| usize::try_from(l).unwrap_or(0));
     // A value's span ends at its last character; never let it run past its own line.
     let line_end = text[offset..]
         .find(['\n', '\r'])
@@ -144,14 +182,6 @@ fn offset_of(text: &str, line: u64, column: u64) -> usize {
     let rest = &text[line_start.min(text.len())..];
     let col = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
     line_start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
-}
-
-/// serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`").
-fn parse_unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (unknown, rest) = rest.split_once('`')?;
-    let expected = rest.split('`').skip(1).step_by(2).collect();
-    Some((unknown, expected))
 }
 
 /// The closest allowed name, when it is close enough to be what the user meant.

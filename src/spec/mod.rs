@@ -85,7 +85,7 @@ pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, Spe
     let source = Source::new(name, text);
     let raw = parse(text).map_err(|f| SpecError::Invalid {
         input: source.clone(),
-        findings: vec![f],
+        findings: vec![*f],
     })?;
     match validate::validate(&raw, text, project) {
         Ok((spec, warnings)) => Ok(Checked {

@@ -109,7 +109,7 @@ impl Validator<'_> {
             self.error(
                 rules::CONTROL_CHARACTER,
                 value,
-                format!("{field} contains the control character {:?}", c),
+                format!("{field} contains the control character {c:?}"),
                 "remove it: generated files are line-based and a control character would change their meaning",
             );
         }
@@ -475,6 +475,8 @@ impl Validator<'_> {
         full
     }
 
+    // One server setting after another, each with its own rule.
+    #[allow(clippy::too_many_lines)]
     fn server(&mut self, raw: &RawServer, interface: Interface, tls: bool, user: User) -> Server {
         let port = match &raw.port {
             Some(p) if !(1..=65535).contains(&p.value) => {
@@ -713,7 +715,7 @@ fn valid_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `pkg.mod:attr` or `pkg.mod:factory()`, the forms gunicorn's APP_MODULE takes.
+/// `pkg.mod:attr` or `pkg.mod:factory()`, the forms gunicorn's `APP_MODULE` takes.
 fn valid_app_module(module: &str) -> bool {
     let Some((path, attr)) = module.split_once(':') else {
         return false;

@@ -54,6 +54,7 @@
 #
 # Environment:
 #   FABUILD_E2E_STATE (default /var/tmp/fabuild-e2e), FABUILD_E2E_PLAN_CMD,
+#   FABUILD_E2E_KEY_MODE (default 0440; e.g. 0400 to see the unreadable-key failure),
 #   FABUILD_E2E_START_TIMEOUT (s, default 60), FABUILD_E2E_PYTHONWARNINGS
 #   (passed to the container as PYTHONWARNINGS so DeprecationWarnings hidden by
 #   Python's default filters show up; default "default::DeprecationWarning,
@@ -69,6 +70,7 @@ START_TIMEOUT=${FABUILD_E2E_START_TIMEOUT:-60}
 # ssl.SSLContext() in uvicorn/config.py and warns "ssl.PROTOCOL_TLS is deprecated".
 PYWARN=${FABUILD_E2E_PYTHONWARNINGS-default::DeprecationWarning,ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning}
 PIP_CA=/etc/ssl/certs/ca-certificates.crt
+KEY_MODE=${FABUILD_E2E_KEY_MODE:-0440}   # mode of the mounted key/cert (owner root:<gid>)
 RUN_ID=$$
 FORBIDDEN_LOG_PATTERNS=(
   'Control server error'
@@ -210,7 +212,7 @@ run_example() {
       || { cat "$ex/openssl.log" >&2; fail certs "openssl failed"; }
     # Like a Kubernetes secret volume with fsGroup: root-owned, group = app gid, 0440.
     chown "0:$EX_GID" "$certs/$EX_TLS_KEY" "$certs/$EX_TLS_CERT"
-    chmod 0440 "$certs/$EX_TLS_KEY" "$certs/$EX_TLS_CERT"
+    chmod "$KEY_MODE" "$certs/$EX_TLS_KEY" "$certs/$EX_TLS_CERT"
     chmod 0755 "$certs"
     cp "$certs/$EX_TLS_CERT" "$ex/ca.pem"
     curl_tls=(--cacert "$ex/ca.pem")
@@ -229,9 +231,17 @@ run_example() {
   while :; do
     code=$(curl_ -o "$ex/first.body" -w '%{http_code}' --max-time 5 "$base/" 2>/dev/null || true)
     [ "$code" = 200 ] && break
-    if ((++i % 5 == 0)) && [ "$(podman inspect -f '{{.State.Running}}' "$cname")" != true ]; then
-      podman logs "$cname" 2>&1 | tail -40 >&2
-      fail start "container exited before answering 200 (logs above)"
+    if ((++i % 5 == 0)); then
+      if [ "$(podman inspect -f '{{.State.Running}}' "$cname")" != true ]; then
+        podman logs "$cname" 2>&1 | tail -40 >&2
+        fail start "container exited before answering 200 (logs above)"
+      fi
+      # gunicorn respawns crashing workers forever (e.g. unreadable key): fail fast
+      if podman logs "$cname" 2>&1 | head -2000 >"$ex/container.log" \
+         && grep -q -E 'Exception in worker process|Worker failed to boot' "$ex/container.log"; then
+        grep -v '^  ' "$ex/container.log" | head -30 >&2
+        fail start "workers crash at boot and gunicorn keeps respawning them (logs above)"
+      fi
     fi
     if (($(date +%s) >= deadline)); then
       podman logs "$cname" 2>&1 | tail -40 >&2

@@ -1,1 +1,7 @@
-fn main() {}
+//! fabuild's integration tests: one binary, one module per topic.
+
+mod cli;
+mod examples;
+mod oracle_quoting;
+mod regenerate;
+mod util;

@@ -1,0 +1,93 @@
+//! Every example's generated files: snapshotted whole, committed up to date, lint-clean.
+
+use std::process::Command;
+
+use fabuild::generate::{self, Options};
+use fabuild::output::Status;
+
+use crate::util;
+
+/// One snapshot per example holding every generated file, each under `=== name ===`.
+#[test]
+fn generated_files_match_their_snapshots() {
+    for dir in util::examples() {
+        let generation = generate::prepare(&dir.join("app.yaml"), &Options::default()).unwrap();
+        let mut all = String::new();
+        for change in &generation.changes {
+            all.push_str(&format!("=== {} ===\n{}", change.name, change.new));
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        insta::assert_snapshot!(name, all);
+    }
+}
+
+/// The committed files under examples/ are what `fabuild gen` makes today: the same gate
+/// `fabuild gen --check` gives a CI pipeline.
+#[test]
+fn committed_examples_are_up_to_date() {
+    for dir in util::examples() {
+        let output = util::fabuild(&dir)
+            .args(["gen", "--check", "app.yaml"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{} drifted from its app.yaml; run `fabuild gen app.yaml` there:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let generation = generate::prepare(&dir.join("app.yaml"), &Options::default()).unwrap();
+        assert!(
+            generation
+                .changes
+                .iter()
+                .all(|c| c.status == Status::Unchanged)
+        );
+    }
+}
+
+/// hadolint, the Dockerfile linter teams run in CI, has nothing to say about our output.
+#[test]
+fn hadolint_reports_nothing() {
+    let hadolint = util::oracle("FABUILD_HADOLINT", "hadolint");
+    for dir in util::examples() {
+        let dockerfile = dir.join("Dockerfile");
+        let output = Command::new(&hadolint).arg(&dockerfile).output().unwrap();
+        assert!(
+            output.status.success() && output.stdout.is_empty(),
+            "hadolint on {}:\n{}{}",
+            dockerfile.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// A user's requirement on a rule: the Dockerfile never runs as root and never uses the
+/// deprecated worker module, whatever the example.
+#[test]
+fn every_example_runs_as_a_numeric_non_root_user_with_the_current_worker() {
+    for dir in util::examples() {
+        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let user = dockerfile
+            .lines()
+            .find(|l| l.starts_with("USER "))
+            .expect("a USER line");
+        let (uid, gid) = user["USER ".len()..].split_once(':').unwrap();
+        assert!(
+            uid.parse::<u32>().unwrap() > 0 && gid.parse::<u32>().unwrap() > 0,
+            "{user}"
+        );
+        assert!(
+            !dockerfile.contains("uvicorn.workers."),
+            "{}",
+            dir.display()
+        );
+        let last = dockerfile.lines().rfind(|l| !l.starts_with('#')).unwrap();
+        assert!(
+            last.starts_with("CMD [\"gunicorn\", "),
+            "exec-form CMD must be last: {last}"
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn examples() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("app.yaml").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 3, "examples/ lost its examples");
+    dirs
+}
+
+/// A tool the tests use as an oracle: from the environment variable, else from the venv
+/// `scripts/test` sets up. Missing means the suite cannot prove what it claims, so it fails.
+pub fn oracle(var: &str, venv_bin: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    let fallback = repo().join("target/pyenv/bin").join(venv_bin);
+    assert!(
+        fallback.exists(),
+        "{var} is not set and {} does not exist: run the tests with `scripts/test`, which installs the real tools they compare against",
+        fallback.display()
+    );
+    fallback
+}
+
+pub fn python() -> PathBuf {
+    oracle("FABUILD_PYTHON", "python")
+}
+
+pub fn fabuild(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fabuild"));
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
