@@ -86,6 +86,9 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
     if !out_rel.is_empty() {
         regenerate.push_str(&format!(" --out {out_rel}"));
     }
+    if let Some(templates) = &options.templates {
+        regenerate.push_str(&format!(" --templates {}", templates.display()));
+    }
     if let Some(base) = &options.base_image {
         regenerate.push_str(&format!(" --base-image {base}"));
     }

@@ -39,7 +39,6 @@ rules! {
     TLS_PAIR = "FAB040", "keyfile without certfile, or certfile without keyfile";
     TLS_FILE_OUTSIDE_DIR = "FAB041", "TLS file not under the TLS mount directory";
     TLS_DIR_LOCATION = "FAB042", "TLS mount directory in a place it must not be";
-    TLS_CA_WITHOUT_TLS = "FAB043", "ca_certs without keyfile and certfile";
     PYTHON_VERSION = "FAB050", "unsupported Python version";
     BASE_IMAGE_DIGEST = "FAB051", "base image not pinned by digest";
     BASE_IMAGE_REFERENCE = "FAB052", "base image is not a valid image reference";

@@ -4,4 +4,6 @@ mod cli;
 mod examples;
 mod oracle_quoting;
 mod regenerate;
+mod rules_doc;
+mod templates;
 mod util;
