@@ -2,9 +2,6 @@
 //! and LABEL values back, and Python's `shlex.split` (what gunicorn runs) splits
 //! `GUNICORN_CMD_ARGS`; both must give back exactly what the plan decided.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use fabuild::gunicorn::shlex;
 use fabuild::render::dockerfile_str;
 
@@ -83,23 +80,13 @@ fn dockerfile_parser_and_shlex_give_back_the_planned_argv() {
             )
         })
         .collect();
-    let mut child = Command::new(util::python())
-        .args(["-c", READ_BACK])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&dockerfiles).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "python failed");
-    let results: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let read = util::python_json(
+        READ_BACK,
+        serde_json::to_string(&dockerfiles).unwrap().as_bytes(),
+    );
+    let results = read.as_array().unwrap();
     assert_eq!(results.len(), argvs.len());
-    for ((argv, result), dockerfile) in argvs.iter().zip(&results).zip(&dockerfiles) {
+    for ((argv, result), dockerfile) in argvs.iter().zip(results).zip(&dockerfiles) {
         assert_eq!(
             result["env"],
             shlex::join(argv),
@@ -132,21 +119,7 @@ json.dump({"env": p.envs, "labels": p.labels, "argv": shlex.split(p.envs["GUNICO
         let checked = fabuild::spec::check(&dir.join("app.yaml"), "app.yaml").unwrap();
         let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default());
         let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
-        let mut child = Command::new(util::python())
-            .args(["-c", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dockerfile.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success());
-        let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let read = util::python_json(script, dockerfile.as_bytes());
         for (key, value) in &plan.env {
             assert_eq!(read["env"][key], *value, "{}: ENV {key}", dir.display());
         }

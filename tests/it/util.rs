@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,4 +42,19 @@ pub fn fabuild(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fabuild"));
     cmd.current_dir(dir).env("NO_COLOR", "1");
     cmd
+}
+
+/// Runs a Python script with the oracle interpreter, feeding `stdin`; returns its stdout
+/// parsed as JSON.
+pub fn python_json(script: &str, stdin: &[u8]) -> serde_json::Value {
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the python oracle failed");
+    serde_json::from_slice(&output.stdout).unwrap()
 }
