@@ -48,6 +48,13 @@ rules! {
     LABEL_KEY = "FAB061", "label key not usable";
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";
     CA_SECRET_ID = "FAB063", "build secret id not usable";
+    HEALTHCHECK_PATH = "FAB070", "healthcheck path not usable";
+    HEALTHCHECK_TIMING = "FAB071", "healthcheck timing out of range";
+    HEALTHCHECK_OCI = "FAB072", "OCI-format builds drop HEALTHCHECK";
+    DEPLOY_IMAGE = "FAB080", "deploy.image is not a valid image reference";
+    DEPLOY_REPLICAS = "FAB081", "replicas out of range";
+    DEPLOY_MEMORY = "FAB082", "memory is not a Kubernetes quantity";
+    DEPLOY_SECRET_NAME = "FAB083", "tls_secret is not a Kubernetes name";
 }
 
 /// Looks a rule up by its id.

@@ -4,6 +4,7 @@
 //! while rendering.
 
 pub mod args;
+pub mod deploy;
 pub mod pins;
 pub mod workers;
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::gunicorn::shlex;
 use crate::spec::{Interface, Spec};
+pub use deploy::DeployPlan;
 pub use pins::Pin;
 pub use workers::Workers;
 
@@ -18,8 +20,12 @@ pub use workers::Workers;
 pub const VENV_DIR: &str = "/opt/venv";
 /// Where the app's code is copied, root-owned so the server cannot rewrite it.
 pub const APP_DIR: &str = "/app";
+/// fabuild's own runtime files: the preflight that becomes `gunicorn`, the health probe.
+pub const FABUILD_DIR: &str = "/opt/fabuild";
 /// The runtime PATH, written out in full so the image never depends on the base's ENV.
-pub const PATH: &str = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// `/opt/fabuild/bin` comes first: its `gunicorn` is the preflight, which execs the real one.
+pub const PATH: &str =
+    "/opt/fabuild/bin:/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -41,11 +47,30 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub tls_dir: Option<String>,
+    /// The key, certificate and CA paths gunicorn reads, all under `tls_dir`.
+    pub tls: Option<crate::spec::Tls>,
+    pub healthcheck: Option<HealthPlan>,
+    pub deploy: DeployPlan,
     pub server_pins: Vec<Pin>,
     /// The app's requirements file, relative to the project directory.
     pub app_requirements: Option<String>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
+}
+
+/// The container's own health probe and the Kubernetes probes made from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HealthPlan {
+    pub path: String,
+    /// What the in-image probe requests: the server's own port on loopback.
+    pub url: String,
+    pub interval: u32,
+    pub timeout: u32,
+    pub start_period: u32,
+    pub retries: u32,
+    /// Verify the server against its own certificate (the probe dials 127.0.0.1, which the
+    /// certificate does not name, so the host name is not checked).
+    pub certfile: Option<String>,
 }
 
 /// Options that change the plan without changing the spec.
@@ -106,6 +131,22 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         env,
         labels,
         tls_dir: spec.tls.as_ref().map(|t| t.dir.clone()),
+        tls: spec.tls.clone(),
+        healthcheck: spec.healthcheck.as_ref().map(|h| HealthPlan {
+            url: format!(
+                "{}://127.0.0.1:{}{}",
+                if spec.tls.is_some() { "https" } else { "http" },
+                spec.server.port,
+                h.path
+            ),
+            path: h.path.clone(),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            retries: h.retries,
+            certfile: spec.tls.as_ref().map(|t| t.certfile.clone()),
+        }),
+        deploy: deploy::plan(spec),
         server_pins: pins::for_interface(spec.app.interface),
         app_requirements: spec.python.requirements.clone(),
         ca_secret: spec.ca_secret.clone(),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 pub use quote::dockerfile_str;
 
-use crate::plan::{APP_DIR, Plan, VENV_DIR};
+use crate::plan::{APP_DIR, FABUILD_DIR, Plan, VENV_DIR};
 
 /// One generated file: its name in the output directory, the template behind it and its body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,12 +22,30 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// The files `gen` writes, with the template each comes from.
-pub const OUTPUTS: &[(&str, &str)] = &[
-    ("Dockerfile", "Dockerfile.j2"),
-    ("requirements-server.txt", "requirements-server.txt.j2"),
-    (".dockerignore", "dockerignore.j2"),
-];
+/// The files `gen` writes for this plan, each with the template it comes from.
+pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
+    let mut outputs = vec![
+        ("Dockerfile", "Dockerfile.j2"),
+        ("requirements-server.txt", "requirements-server.txt.j2"),
+        (".dockerignore", "dockerignore.j2"),
+        (PREFLIGHT, "preflight.py.j2"),
+    ];
+    if plan.healthcheck.is_some() {
+        outputs.push((HEALTHCHECK, "healthcheck.py.j2"));
+    }
+    if plan.deploy.kubernetes {
+        outputs.push(("kubernetes.yaml", "kubernetes.yaml.j2"));
+    }
+    if plan.deploy.compose {
+        outputs.push(("compose.yaml", "compose.yaml.j2"));
+    }
+    outputs
+}
+
+/// The generated preflight, installed in the image as `/opt/fabuild/bin/gunicorn`.
+pub const PREFLIGHT: &str = "fabuild-preflight.py";
+/// The generated health probe, installed as `/opt/fabuild/healthcheck.py`.
+pub const HEALTHCHECK: &str = "fabuild-healthcheck.py";
 
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -41,6 +59,22 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "dockerignore.j2",
         include_str!("../../templates/dockerignore.j2"),
+    ),
+    (
+        "preflight.py.j2",
+        include_str!("../../templates/preflight.py.j2"),
+    ),
+    (
+        "healthcheck.py.j2",
+        include_str!("../../templates/healthcheck.py.j2"),
+    ),
+    (
+        "kubernetes.yaml.j2",
+        include_str!("../../templates/kubernetes.yaml.j2"),
+    ),
+    (
+        "compose.yaml.j2",
+        include_str!("../../templates/compose.yaml.j2"),
     ),
 ];
 
@@ -80,6 +114,12 @@ impl From<minijinja::Error> for RenderError {
 pub struct Paths {
     pub server_requirements: String,
     pub app_requirements: Option<String>,
+    pub preflight: String,
+    pub healthcheck: String,
+    /// The Dockerfile, relative to the build context.
+    pub dockerfile: String,
+    /// The build context seen from the output directory (`.` or `../..`).
+    pub context_from_out: String,
 }
 
 /// Everything a template can see. Team templates get exactly this.
@@ -89,6 +129,7 @@ struct Context<'a> {
     paths: &'a Paths,
     venv: &'static str,
     app_dir: &'static str,
+    fabuild_dir: &'static str,
     fabuild_version: &'static str,
 }
 
@@ -107,6 +148,11 @@ pub fn render(
     );
     env.add_filter("dockerfile_str", |s: &str| dockerfile_str(s));
     env.add_filter("exec_form", exec_form);
+    env.add_filter("py_str", |v: &Value| literal(v));
+    env.add_filter("yaml_str", |v: &Value| literal(v));
+    env.add_filter("basename", |s: &str| {
+        s.rsplit('/').next().unwrap_or(s).to_owned()
+    });
     for (name, builtin) in BUILTIN {
         let source = match templates.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
             Some(path) => std::fs::read_to_string(&path).map_err(|source| RenderError::Read {
@@ -121,11 +167,12 @@ pub fn render(
         plan,
         paths,
         venv: VENV_DIR,
+        fabuild_dir: FABUILD_DIR,
         app_dir: APP_DIR,
         fabuild_version: crate::VERSION,
     };
-    OUTPUTS
-        .iter()
+    outputs(plan)
+        .into_iter()
         .map(|(name, template)| {
             let mut body = env
                 .get_template(template)?
@@ -140,6 +187,23 @@ pub fn render(
             })
         })
         .collect()
+}
+
+/// A string as a JSON string literal, which is also a valid Python string literal and a
+/// YAML double-quoted scalar; `none` becomes `None`. Used for every value that comes from
+/// the spec, so no value can change the surrounding syntax.
+fn literal(value: &Value) -> Result<String, minijinja::Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok("None".to_owned());
+    }
+    let text = value.as_str().ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("expected a string, got {value}"),
+        )
+    })?;
+    serde_json::to_string(text)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 /// A list as a JSON array, the exec form of CMD and VOLUME.

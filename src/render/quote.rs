@@ -1,10 +1,12 @@
 //! Dockerfile string quoting for ENV and LABEL values.
 //!
-//! Builders disagree on backslashes inside double quotes: current `BuildKit` reads `\\` as one
-//! backslash, the lexer in older Docker releases and in buildah's imagebuilder keeps both.
+//! Parsers disagree on backslashes inside double quotes: BuildKit and buildah read `\\` as
+//! one backslash, the lexer of older Docker releases (and dockerfile-parse) keep both.
 //! Outside quotes every one of them reads `\x` as a literal `x`. So a value with a backslash
 //! or a `$` is written unquoted with each special character escaped, and any other value in
-//! double quotes, where only `"` needs escaping: both forms mean the same to every builder.
+//! double quotes, where only `"` needs escaping: both forms mean the same to every parser.
+//! A word may not end in `\` (at the end of a line the builder reads a continuation), so
+//! such a value is closed with an empty `""`.
 
 /// A Dockerfile word whose value, after the builder's quote and escape processing, is
 /// exactly `value`. Control characters never get here (the spec refuses them).
@@ -16,6 +18,9 @@ pub fn dockerfile_str(value: &str) -> String {
                 out.push('\\');
             }
             out.push(c);
+        }
+        if out.ends_with('\\') {
+            out.push_str("\"\"");
         }
         out
     } else {
@@ -38,5 +43,10 @@ mod tests {
     fn backslashes_and_dollars_are_escaped_outside_quotes() {
         assert_eq!(dockerfile_str(r#"a "b" \c $d"#), r#"a\ \"b\"\ \\c\ \$d"#);
         assert_eq!(dockerfile_str("$HOME"), r"\$HOME");
+    }
+
+    #[test]
+    fn a_trailing_backslash_cannot_continue_the_line() {
+        assert_eq!(dockerfile_str(r"C:\build\"), r#"C:\\build\\"""#);
     }
 }

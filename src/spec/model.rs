@@ -21,6 +21,32 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// Id of the optional build secret carrying a CA bundle for pip.
     pub ca_secret: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub deploy: Deploy,
+}
+
+/// An HTTP(S) GET on the app's own port that must answer 2xx or 3xx.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Healthcheck {
+    pub path: String,
+    pub interval: u32,
+    pub timeout: u32,
+    pub start_period: u32,
+    pub retries: u32,
+}
+
+/// Deploy manifests to generate next to the image's build files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Deploy {
+    pub kubernetes: bool,
+    pub compose: bool,
+    /// The image the manifests run.
+    pub image: String,
+    pub replicas: u32,
+    /// Kubernetes memory quantity for requests and limits, e.g. `512Mi`.
+    pub memory: Option<String>,
+    /// The Kubernetes secret holding the TLS key and certificate.
+    pub tls_secret: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -29,6 +29,29 @@ pub struct RawSpec {
     pub env: SpannedMap,
     #[serde(default)]
     pub build: RawBuild,
+    pub healthcheck: Option<RawHealthcheck>,
+    pub deploy: Option<RawDeploy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthcheck {
+    pub path: Spanned<String>,
+    pub interval: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<i64>>,
+    pub start_period: Option<Spanned<i64>>,
+    pub retries: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    pub kubernetes: Option<Spanned<bool>>,
+    pub compose: Option<Spanned<bool>>,
+    pub image: Option<Spanned<String>>,
+    pub replicas: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
+    pub tls_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
