@@ -51,7 +51,7 @@ pub fn plan(spec: &Spec) -> DeployPlan {
 fn cpu_quantity(cpus: f64) -> String {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let millis = (cpus * 1000.0).round() as u64;
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{millis}m")

@@ -1,6 +1,6 @@
 //! Dockerfile string quoting for ENV and LABEL values.
 //!
-//! Parsers disagree on backslashes inside double quotes: BuildKit and buildah read `\\` as
+//! Parsers disagree on backslashes inside double quotes: `BuildKit` and buildah read `\\` as
 //! one backslash, the lexer of older Docker releases (and dockerfile-parse) keep both.
 //! Outside quotes every one of them reads `\x` as a literal `x`. So a value with a backslash
 //! or a `$` is written unquoted with each special character escaped, and any other value in

@@ -60,6 +60,15 @@ def load(path):
         die(f"{path}: gunicorn_cmd_args does not shlex-split: {exc}")
     e.setdefault("tls_dir", None)
     e.setdefault("labels", [])
+    # `fabuild plan --format json` shapes: [[key, value], ...] pairs, server_pins, workers{}
+    if isinstance(e["labels"], list) and all(isinstance(x, list) and len(x) == 2 for x in e["labels"]):
+        e["labels"] = dict(e["labels"])
+    env = e.get("env") or {}
+    e["env"] = dict(env) if isinstance(env, list) else env
+    if "pins" not in e and isinstance(e.get("server_pins"), list):
+        e["pins"] = {p["name"]: p["version"] for p in e["server_pins"]}
+    if isinstance(e.get("workers"), dict):
+        e["workers"] = e["workers"].get("count")
     if e["tls_dir"]:
         key = e.get("tls_key") or gunicorn_opt(args, "--keyfile")
         cert = e.get("tls_cert") or gunicorn_opt(args, "--certfile")
@@ -142,6 +151,9 @@ def cmd_check_config(exp_path, cfg_path):
             c.check(True, "GUNICORN_CMD_ARGS shlex-splits (as gunicorn reads it)")
         except ValueError as exc:
             c.check(False, "GUNICORN_CMD_ARGS shlex-splits (as gunicorn reads it)", str(exc))
+    for k, v in e["env"].items():
+        c.check(env.get(k) == v, f"Env {k} byte-equal to expected",
+                f"expected {v!r}\n           got      {env.get(k)!r}")
     for bad in ("PIP_CERT", "WEB_CONCURRENCY", "PORT"):
         c.check(bad not in env, f"Env has no {bad}", f"got {bad}={env.get(bad)!r}")
 
@@ -154,6 +166,8 @@ def cmd_check_config(exp_path, cfg_path):
     cmd = cfg.get("Cmd")
     c.check(isinstance(cmd, list) and len(cmd) >= 1 and cmd[0] == "gunicorn",
             "Cmd is an exec-form JSON array starting with \"gunicorn\"", f"got {cmd!r}")
+    if e.get("cmd"):
+        c.check(cmd == e["cmd"], f"Cmd == {e['cmd']!r}", f"got {cmd!r}")
     c.check(not cfg.get("Entrypoint"), "no Entrypoint (gunicorn is PID 1)", f"got {cfg.get('Entrypoint')!r}")
     sig = cfg.get("StopSignal")
     c.check(sig in (None, "", "SIGTERM", "15"), "StopSignal is SIGTERM/default", f"got {sig!r}")
@@ -227,6 +241,8 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
         with open(dockerignore, encoding="utf-8") as f:
             for line in f:
                 pat = line.strip().strip("/")
+                while pat.startswith("**/"):
+                    pat = pat[3:]
                 if not pat or pat.startswith("#") or pat.startswith("!") or any(ch in pat for ch in "*?[/"):
                     continue
                 c.check(pat not in app, f".dockerignore'd {pat!r} not copied into /app")
