@@ -2,6 +2,7 @@
 //! parsed, and the rules a container deployment must follow.
 
 pub mod argparse;
+pub mod cmd_args;
 pub mod pyint;
 pub mod settings;
 pub mod shlex;

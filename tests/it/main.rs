@@ -1,1 +1,3 @@
-fn main() {}
+//! fabuild's integration tests, one binary (linking one is much faster than many).
+
+mod oracle;
