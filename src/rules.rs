@@ -49,6 +49,33 @@ rules! {
     LABEL_KEY = "FAB061", "label key not usable";
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";
     CA_SECRET_ID = "FAB063", "build secret id not usable";
+    CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
+    CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";
+    CMD_ARGS_AMBIGUOUS = "FAB102", "abbreviated flag matches several flags";
+    CMD_ARGS_FLAG_VALUE = "FAB103", "on/off flag given a value";
+    CMD_ARGS_MISSING_VALUE = "FAB104", "flag missing its value";
+    CMD_ARGS_BAD_VALUE = "FAB105", "value argparse refuses (not an integer)";
+    CMD_ARGS_EXITS = "FAB106", "--help or --version: gunicorn exits without serving";
+    CMD_ARGS_ABBREVIATED = "FAB107", "flag written as an abbreviation";
+    CMD_ARGS_POSITIONAL = "FAB108", "positional word ignored by gunicorn";
+    CMD_ARGS_VERSION = "FAB109", "flag removed in, or newer than, the targeted gunicorn";
+    SSL_VERSION = "FAB110", "--ssl-version is deprecated, and fatal under UvicornWorker";
+    UVICORN_WORKERS_DEPRECATED = "FAB111", "deprecated uvicorn.workers worker class";
+    EVENTLET_REMOVED = "FAB112", "eventlet worker removed in gunicorn 26";
+    TLS_HALF_PAIR = "FAB113", "--keyfile without --certfile, or the reverse";
+    NO_ACCESS_LOG = "FAB114", "no access log";
+    BIND_LOOPBACK = "FAB115", "listening on loopback inside a container";
+    PRIVILEGED_PORT_NON_ROOT = "FAB116", "port below 1024 for a non-root uid";
+    DAEMON = "FAB117", "--daemon in a container";
+    RELOAD = "FAB118", "--reload in production";
+    FORWARDED_ALLOW_ALL_IPS = "FAB119", "--forwarded-allow-ips trusts every client";
+    FORWARDED_ALLOW_INVALID = "FAB120", "--forwarded-allow-ips entry gunicorn refuses";
+    WORKER_COUNT = "FAB121", "worker count missing, zero or derived from host CPUs";
+    WORKER_TMP_DIR = "FAB123", "no --worker-tmp-dir";
+    CONTROL_SOCKET = "FAB124", "control socket under an unwritable HOME";
+    KEEPALIVE_BELOW_LB = "FAB125", "keep-alive not longer than a load balancer's idle timeout";
+    TLS_KEY_READABLE = "FAB126", "TLS key must be readable by the worker uid";
+    EXTRA_ARGS_OWNED = "FAB127", "server.extra_args sets a flag the spec already decides";
 }
 
 /// Looks a rule up by its id.

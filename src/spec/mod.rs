@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub use load::{MAX_SPEC_BYTES, parse, suggest};
 pub use model::*;
+pub(crate) use validate::check_network;
 
 use crate::diagnostic::{Finding, Source};
 

@@ -760,7 +760,7 @@ fn under(path: &str, dir: &str) -> bool {
 }
 
 /// An IP address, or a network whose host bits are zero (gunicorn rejects `192.168.1.1/24`).
-fn check_network(text: &str) -> Result<(), &'static str> {
+pub(crate) fn check_network(text: &str) -> Result<(), &'static str> {
     use std::net::IpAddr;
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
