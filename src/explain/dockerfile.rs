@@ -369,7 +369,7 @@ mod tests {
             Err(DockerfileError::Syntax { line: 2, .. })
         ));
         assert_eq!(
-            value("# escape=`\nFROM a\nENV GUNICORN_CMD_ARGS=a`\n  b\n"),
+            value("# escape=`\nFROM a\nENV GUNICORN_CMD_ARGS=a`\nb\n"),
             "ab"
         );
     }
