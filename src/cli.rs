@@ -1,5 +1,8 @@
 //! The command line: arguments only. `main.rs` runs them.
 
+// Doc comments here are the `--help` text users read, not rustdoc.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,6 +1,6 @@
 //! `Description`: what one setting does, its default, and what it means in a container.
 //!
-//! The settings people put in GUNICORN_CMD_ARGS get a hand-written description in both
+//! The settings people put in `GUNICORN_CMD_ARGS` get a hand-written description in both
 //! languages; the rest are described from the settings table.
 
 use serde::Serialize;
@@ -19,6 +19,8 @@ pub struct Description {
 }
 
 /// Describes `setting`, which was given `value`.
+// A table of descriptions in two languages; splitting it would only scatter it.
+#[allow(clippy::too_many_lines)]
 pub fn describe(setting: &Setting, value: &Value, ctx: &Context) -> Description {
     let v = value.display();
     let d = |en: &str, zh: &str| text(en, zh);

@@ -1,4 +1,4 @@
-//! Finds the `GUNICORN_CMD_ARGS` a Dockerfile's final image gets, read the way BuildKit
+//! Finds the `GUNICORN_CMD_ARGS` a Dockerfile's final image gets, read the way `BuildKit`
 //! reads `ENV`: line continuations, both `ENV k=v ...` and the legacy `ENV k v`, quotes,
 //! escapes and `$VAR` expansion.
 //!
@@ -86,10 +86,10 @@ fn escape_directive(text: &str) -> char {
             break;
         };
         if let Some((key, value)) = directive.split_once('=') {
-            if key.trim().eq_ignore_ascii_case("escape") {
-                if let Some(c) = value.trim().chars().next() {
-                    return c;
-                }
+            if key.trim().eq_ignore_ascii_case("escape")
+                && let Some(c) = value.trim().chars().next()
+            {
+                return c;
             }
             continue;
         }
@@ -99,7 +99,7 @@ fn escape_directive(text: &str) -> char {
 }
 
 /// Joins continuation lines into instructions. Comment lines and blank lines inside a
-/// continuation are dropped, as BuildKit does.
+/// continuation are dropped, as `BuildKit` does.
 fn instructions(text: &str, escape: char) -> Vec<Instruction> {
     let mut out = Vec::new();
     let mut current: Option<(String, usize)> = None;
@@ -121,10 +121,8 @@ fn instructions(text: &str, escape: char) -> Vec<Instruction> {
             None if trimmed.is_empty() => continue,
             None => current = Some((piece.trim_start().to_owned(), index + 1)),
         }
-        if !continues {
-            if let Some((acc, line)) = current.take() {
-                out.push(split_instruction(&acc, line));
-            }
+        if !continues && let Some((acc, line)) = current.take() {
+            out.push(split_instruction(&acc, line));
         }
     }
     if let Some((acc, line)) = current {
@@ -225,7 +223,7 @@ fn words(text: &str, escape: char) -> Vec<String> {
     words
 }
 
-/// BuildKit's word processing: quotes removed, escapes applied, `$VAR`, `${VAR}` and
+/// `BuildKit`'s word processing: quotes removed, escapes applied, `$VAR`, `${VAR}` and
 /// `${VAR:-default}` expanded (unset variables expand to nothing), none inside `'...'`.
 fn process_word(word: &str, escape: char, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::new();

@@ -1,4 +1,4 @@
-//! `Explanation`: the review of one GUNICORN_CMD_ARGS value, and its text and JSON forms.
+//! `Explanation`: the review of one `GUNICORN_CMD_ARGS` value, and its text and JSON forms.
 
 use serde::Serialize;
 

@@ -1,4 +1,4 @@
-//! `fabuild explain`: reviews a GUNICORN_CMD_ARGS value exactly as gunicorn reads it.
+//! `fabuild explain`: reviews a `GUNICORN_CMD_ARGS` value exactly as gunicorn reads it.
 //!
 //! The value is split and parsed with `gunicorn::cmd_args` (the oracle-tested model), each
 //! setting is described, `gunicorn::rules` judges the whole, and a corrected value is

@@ -3,7 +3,7 @@
 //! gunicorn hands `shlex.split(GUNICORN_CMD_ARGS)` to the same `ArgumentParser` as its
 //! command line: `-h/--help`, `-v/--version`, a positional `args` (`nargs='*'`) and one
 //! option per setting, `allow_abbrev` on. What argparse accepts, refuses or quietly
-//! reinterprets decides what gunicorn runs with, so this module follows CPython's
+//! reinterprets decides what gunicorn runs with, so this module follows `CPython`'s
 //! `_parse_known_args` step for step (classify every token, then consume options and
 //! positionals in turn) rather than reading the flags the way a person would. The oracle
 //! test compares it with the real parser on a corpus.
@@ -73,7 +73,7 @@ pub struct Parsed {
     pub occurrences: Vec<Occurrence>,
     /// The namespace: setting name -> value, only for settings given.
     pub values: BTreeMap<&'static str, Value>,
-    /// The positional `args` (an APP_MODULE inside the variable, ignored by gunicorn).
+    /// The positional `args` (an `APP_MODULE` inside the variable, ignored by gunicorn).
     pub positionals: Vec<String>,
     pub positional_tokens: Vec<usize>,
 }
@@ -216,11 +216,7 @@ impl Parser {
         let mut start = 0;
         let max_option = tuples.keys().next_back().copied();
         while max_option.is_some_and(|max| start <= max) {
-            let next_option = *tuples
-                .range(start..)
-                .next()
-                .map(|(i, _)| i)
-                .unwrap_or(&start);
+            let next_option = *tuples.range(start..).next().map_or(&start, |(i, _)| i);
             if start != next_option {
                 let end = run.consume_positionals(start);
                 if end > start {
@@ -262,10 +258,10 @@ impl Parser {
         if arg.chars().count() == 1 {
             return Ok(None);
         }
-        if let Some((option, explicit)) = arg.split_once('=') {
-            if let Some((option, target)) = self.exact(option) {
-                return Ok(Some(tuple(Some(target), option, Some(explicit), false)));
-            }
+        if let Some((option, explicit)) = arg.split_once('=')
+            && let Some((option, target)) = self.exact(option)
+        {
+            return Ok(Some(tuple(Some(target), option, Some(explicit), false)));
         }
         let mut matches = self.option_tuples(arg);
         if matches.len() > 1 {
@@ -409,7 +405,7 @@ impl Run<'_> {
                     let rest = chars.as_str();
                     if let Some((o, t)) = self.parser.exact(&next) {
                         target = Some(t);
-                        option = o.to_owned();
+                        o.clone_into(&mut option);
                         explicit = (!rest.is_empty()).then(|| rest.to_owned());
                     } else {
                         return Err(ParseError::IgnoredExplicit {
@@ -470,7 +466,7 @@ impl Run<'_> {
             self.take_action(
                 target,
                 &option,
-                values,
+                &values,
                 start,
                 value_token,
                 shown,
@@ -485,7 +481,7 @@ impl Run<'_> {
         &mut self,
         target: Target,
         option: &str,
-        values: Vec<String>,
+        values: &[String],
         token: usize,
         value_token: Option<usize>,
         written: String,

@@ -2,12 +2,12 @@
 //! gunicorn's numeric flags before anything else sees them.
 //!
 //! They decide whether `--workers ' 3 '`, `--workers 1_0`, `--workers ３` (a full-width
-//! digit) or `--umask 0o22` get past argparse, so they follow CPython's rules exactly:
+//! digit) or `--umask 0o22` get past argparse, so they follow `CPython`'s rules exactly:
 //! Unicode decimal digits count, surrounding whitespace is dropped, one `_` may sit
 //! between digits, and the result has no size limit.
 
 /// The first code point of every run of ten Unicode decimal digits (category Nd) in the
-/// Unicode 14 tables CPython 3.11 uses; each run holds the values 0 to 9 in order.
+/// Unicode 14 tables `CPython` 3.11 uses; each run holds the values 0 to 9 in order.
 const DIGIT_ZEROS: &[u32] = &[
     0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
     0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,

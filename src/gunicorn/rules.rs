@@ -343,6 +343,8 @@ fn worker_class(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
     }
 }
 
+// One rule per branch, each with its wording in two languages: long, but read top to bottom.
+#[allow(clippy::too_many_lines)]
 fn tls(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
     let uvicorn = is_uvicorn(parsed);
     if let Some((token, version)) = last(parsed, "ssl_version") {
@@ -411,8 +413,8 @@ fn tls(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
                         format!("只有 {given} 没有 {missing}：gunicorn 会开启 TLS，却无法组成证书链，TLS 无法启动"),
                     ),
                     text(
-                        format!("give both --keyfile and --certfile, or neither (terminate TLS at the proxy)"),
-                        format!("同时提供 --keyfile 和 --certfile，或者两者都不给（在代理层终止 TLS）"),
+                        "give both --keyfile and --certfile, or neither (terminate TLS at the proxy)".to_string(),
+                        "同时提供 --keyfile 和 --certfile，或者两者都不给（在代理层终止 TLS）".to_string(),
                     ),
                 )
                 .at(Some(*token)),
@@ -602,7 +604,7 @@ fn processes(parsed: &Parsed, out: &mut Vec<Advice>) {
             .edit(Fix::Drop("reload")),
         );
     }
-    if parsed.values.get("accesslog").is_none() {
+    if !parsed.values.contains_key("accesslog") {
         out.push(
             Advice::new(
                 rules::NO_ACCESS_LOG,
@@ -716,7 +718,7 @@ fn non_root(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
             ),
         )
     };
-    if parsed.values.get("worker_tmp_dir").is_none() {
+    if !parsed.values.contains_key("worker_tmp_dir") {
         out.push(
             Advice::new(
                 rules::WORKER_TMP_DIR,
@@ -733,8 +735,8 @@ fn non_root(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
     }
     let has_socket = settings::by_flag("--no-control-socket", ctx.version).is_some();
     if has_socket
-        && parsed.values.get("control_socket_disable").is_none()
-        && parsed.values.get("control_socket").is_none()
+        && !parsed.values.contains_key("control_socket_disable")
+        && !parsed.values.contains_key("control_socket")
         && ctx.uid != 0
     {
         out.push(

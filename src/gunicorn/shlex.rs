@@ -1,6 +1,6 @@
 //! Python's `shlex` in POSIX mode, the way gunicorn splits `GUNICORN_CMD_ARGS`.
 //!
-//! `split` is `shlex.split(s)` (posix=True, comments=False) as CPython 3.11 runs it;
+//! `split` is `shlex.split(s)` (posix=True, comments=False) as `CPython` 3.11 runs it;
 //! `quote` and `join` produce a string that `split` turns back into exactly the given argv.
 //! The oracle test runs the real Python on both.
 
@@ -21,7 +21,7 @@ pub struct Word {
     pub offset: usize,
 }
 
-/// The states of CPython's `shlex.read_token` that POSIX splitting reaches.
+/// The states of `CPython`'s `shlex.read_token` that POSIX splitting reaches.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Between,

@@ -86,10 +86,10 @@ fn fabuild(input: &str) -> Value {
 /// the program name in it; the class carries the verdict).
 fn comparable(v: &Value) -> Value {
     let mut v = v.clone();
-    if let Some(map) = v.as_object_mut() {
-        if map.get("class") != Some(&json!("shlex")) {
-            map.remove("message");
-        }
+    if let Some(map) = v.as_object_mut()
+        && map.get("class") != Some(&json!("shlex"))
+    {
+        map.remove("message");
     }
     v
 }
