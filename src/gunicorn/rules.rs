@@ -521,8 +521,24 @@ fn binding(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
         let Some((host, port)) = bind_address(&bind) else {
             continue;
         };
-        if is_loopback(&host) {
-            let fixed = format!("0.0.0.0:{}", port.unwrap_or(8000));
+        let loopback = is_loopback(&host);
+        let privileged = port.filter(|p| *p < 1024 && ctx.uid != 0);
+        // One replacement for both findings, so fixing one does not undo the other.
+        let fixed = {
+            let host = match host.as_str() {
+                _ if loopback => "0.0.0.0".to_owned(),
+                "" => "0.0.0.0".to_owned(),
+                h if h.contains(':') => format!("[{h}]"),
+                h => h.to_owned(),
+            };
+            let port = match privileged {
+                Some(443) => 8443,
+                Some(_) => 8000,
+                None => port.unwrap_or(8000),
+            };
+            format!("{host}:{port}")
+        };
+        if loopback {
             out.push(
                 Advice::new(
                     rules::BIND_LOOPBACK,
@@ -535,15 +551,11 @@ fn binding(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
                     text(format!("bind all interfaces: --bind={fixed}"), format!("监听所有网卡：--bind={fixed}")),
                 )
                 .at(Some(o.token))
-                .edit(Fix::Replace { setting: "bind", from: bind.clone(), to: fixed }),
+                .edit(Fix::Replace { setting: "bind", from: bind.clone(), to: fixed.clone() }),
             );
         }
-        if let Some(port) = port.filter(|p| *p < 1024 && ctx.uid != 0) {
+        if let Some(port) = privileged {
             let suggested = if port == 443 { 8443 } else { 8000 };
-            let fixed = format!(
-                "{}:{suggested}",
-                if host.is_empty() { "0.0.0.0" } else { &host }
-            );
             out.push(
                 Advice::new(
                     rules::PRIVILEGED_PORT_NON_ROOT,
