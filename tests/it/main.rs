@@ -1,3 +1,4 @@
 //! fabuild's integration tests, one binary (linking one is much faster than many).
 
+mod explain;
 mod oracle;
