@@ -71,11 +71,11 @@ rules! {
     FORWARDED_ALLOW_ALL_IPS = "FAB119", "--forwarded-allow-ips trusts every client";
     FORWARDED_ALLOW_INVALID = "FAB120", "--forwarded-allow-ips entry gunicorn refuses";
     WORKER_COUNT = "FAB121", "worker count missing, zero or derived from host CPUs";
-    WORKER_TMP_DIR = "FAB123", "no --worker-tmp-dir";
-    CONTROL_SOCKET = "FAB124", "control socket under an unwritable HOME";
-    KEEPALIVE_BELOW_LB = "FAB125", "keep-alive not longer than a load balancer's idle timeout";
-    TLS_KEY_READABLE = "FAB126", "TLS key must be readable by the worker uid";
-    EXTRA_ARGS_OWNED = "FAB127", "server.extra_args sets a flag the spec already decides";
+    WORKER_TMP_DIR = "FAB122", "no --worker-tmp-dir";
+    CONTROL_SOCKET = "FAB123", "control socket under an unwritable HOME";
+    KEEPALIVE_BELOW_LB = "FAB124", "keep-alive not longer than a load balancer's idle timeout";
+    TLS_KEY_READABLE = "FAB125", "TLS key must be readable by the worker uid";
+    EXTRA_ARGS_OWNED = "FAB126", "server.extra_args sets a flag the spec already decides";
 }
 
 /// Looks a rule up by its id.

@@ -62,7 +62,7 @@ fn the_one_flag_line_is_accepted_with_container_warnings() {
     assert_eq!(code, 0);
     assert_eq!(report["accepted"], true);
     let warnings = rules_of(&report, "warning");
-    for rule in ["FAB114", "FAB121", "FAB124", "FAB125"] {
+    for rule in ["FAB114", "FAB121", "FAB123", "FAB124"] {
         assert!(
             warnings.contains(&rule.to_owned()),
             "{rule} missing: {warnings:?}"
@@ -85,7 +85,7 @@ fn the_users_line_warns_about_the_deprecated_worker_class() {
     let (report, code) = json(&[ORIGINAL]);
     assert_eq!(code, 0, "{report}");
     assert!(rules_of(&report, "warning").contains(&"FAB111".to_owned()));
-    assert!(rules_of(&report, "note").contains(&"FAB126".to_owned()));
+    assert!(rules_of(&report, "note").contains(&"FAB125".to_owned()));
     let corrected = report["corrected"].as_str().unwrap();
     assert!(corrected.contains("--worker-class=uvicorn_worker.UvicornWorker"));
     assert!(corrected.contains("--keyfile=/opt/key/abc-key.pem"));
@@ -171,7 +171,7 @@ fn context_flags_change_the_verdict() {
     assert!(rules_of(&report, "error").contains(&"FAB112".to_owned()));
 
     let (report, _) = json(&["--tls-mounted", ORIGINAL]);
-    assert!(rules_of(&report, "warning").contains(&"FAB126".to_owned()));
+    assert!(rules_of(&report, "warning").contains(&"FAB125".to_owned()));
 }
 
 #[test]
@@ -287,5 +287,18 @@ fn json_has_a_stable_shape() {
     let finding = &report["findings"][0];
     for key in ["rule", "title", "severity", "token", "why", "fix"] {
         assert!(finding.get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn every_explain_rule_is_documented_under_its_title() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    for rule in fabuild::rules::ALL
+        .iter()
+        .filter(|r| r.id.starts_with("FAB1"))
+    {
+        let heading = format!("### {} {}", rule.id, rule.title);
+        assert!(doc.contains(&heading), "docs/rules.md needs `{heading}`");
     }
 }
