@@ -1,5 +1,6 @@
 //! app.yaml: the raw types with spans, loading, and validation into a typed `Spec`.
 
+mod extra_args;
 mod load;
 pub mod model;
 pub mod raw;

@@ -619,6 +619,12 @@ impl Validator<'_> {
             })
             .collect();
         let access_log = raw.access_log.as_ref().is_none_or(|a| a.value);
+        let (extra_args, findings) = super::extra_args::check(
+            raw.extra_args.as_deref().unwrap_or_default(),
+            self.text,
+            user.uid,
+        );
+        self.findings.extend(findings);
         Server {
             port,
             workers,
@@ -631,6 +637,7 @@ impl Validator<'_> {
             max_requests_jitter,
             forwarded_allow_ips,
             access_log,
+            extra_args,
         }
     }
 
