@@ -122,3 +122,35 @@ fn agrees_with_gunicorn_on_every_corpus_string() {
     );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+#[test]
+fn every_corrected_line_is_accepted_by_gunicorn_word_for_word() {
+    let ctx = fabuild::gunicorn::rules::Context::default();
+    let mut lines = Vec::new();
+    let mut argvs = Vec::new();
+    for input in corpus() {
+        let explanation = fabuild::explain::explain(&input, "corpus", &ctx);
+        if let (Some(line), Some(argv)) = (explanation.corrected_line(), explanation.corrected) {
+            lines.push(line);
+            argvs.push(argv);
+        }
+    }
+    assert!(lines.len() > 200, "only {} corrected lines", lines.len());
+    let answers = gunicorn(&lines);
+    for ((line, argv), answer) in lines.iter().zip(&argvs).zip(&answers) {
+        assert_eq!(
+            answer["ok"],
+            json!(true),
+            "gunicorn refuses the corrected line {line:?}: {answer}"
+        );
+        assert_eq!(
+            answer["argv"],
+            json!(argv),
+            "shlex.split does not give back the argv of {line:?}"
+        );
+    }
+    eprintln!(
+        "oracle: {} corrected lines, all accepted by gunicorn",
+        lines.len()
+    );
+}
