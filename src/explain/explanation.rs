@@ -64,6 +64,8 @@ impl Explanation {
                 en.to_owned()
             }
         };
+        // Chinese text takes the full-width colon.
+        let colon = if zh { "：" } else { ": " };
         let mut out = String::new();
         let ctx = &self.context;
         out.push_str(&if zh {
@@ -103,7 +105,7 @@ impl Explanation {
                 ];
                 for (en, zh_label, text) in rows {
                     let label = if zh { zh_label } else { en };
-                    out.push_str(&format!("    {label}: {}\n", text.get(lang)));
+                    out.push_str(&format!("    {label}{colon}{}\n", text.get(lang)));
                 }
             }
         }
@@ -122,8 +124,16 @@ impl Explanation {
                 (Severity::Note, true) => "提示",
             };
             out.push_str(&format!("\n  {word}[{}]: {}\n", a.rule.id, a.offending));
-            out.push_str(&format!("    {}: {}\n", t("why", "原因"), a.why.get(lang)));
-            out.push_str(&format!("    {}: {}\n", t("fix", "修复"), a.fix.get(lang)));
+            out.push_str(&format!(
+                "    {}{colon}{}\n",
+                t("why", "原因"),
+                a.why.get(lang)
+            ));
+            out.push_str(&format!(
+                "    {}{colon}{}\n",
+                t("fix", "修复"),
+                a.fix.get(lang)
+            ));
         }
 
         out.push_str(&t(

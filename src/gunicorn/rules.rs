@@ -351,7 +351,7 @@ fn tls(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
         let two = if version.trim() == "2" {
             text(
                 " `2` never meant \"TLS 1.2 or newer\": 2 is ssl.PROTOCOL_TLS, the default; Python >= 3.10 already refuses anything below TLS 1.2.",
-                " `2` 从来不表示“TLS 1.2 及以上”：2 是 ssl.PROTOCOL_TLS，也就是默认值；Python >= 3.10 本来就拒绝低于 TLS 1.2 的连接。",
+                "`2` 从来不表示“TLS 1.2 及以上”：2 是 ssl.PROTOCOL_TLS，也就是默认值；Python >= 3.10 本来就拒绝低于 TLS 1.2 的连接。",
             )
         } else {
             text("", "")
