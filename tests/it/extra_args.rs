@@ -1,5 +1,5 @@
 //! `server.extra_args` in app.yaml: checked with gunicorn's parser and the explain rules,
-//! then passed to gunicorn in GUNICORN_CMD_ARGS.
+//! then passed to gunicorn in `GUNICORN_CMD_ARGS`.
 
 use std::path::Path;
 
