@@ -33,6 +33,54 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the build plan, every value the generated files are made from, as JSON
     Plan(PlanArgs),
+    /// Review a GUNICORN_CMD_ARGS value exactly as gunicorn reads it
+    ///
+    /// Prints what each setting does, its default and what it means in a container; then
+    /// findings (FAB1xx, see docs/rules.md), each with the offending token, why and the fix;
+    /// then a corrected value. Exit 1 if any finding is an error, 0 otherwise.
+    /// Options go before ARGS: everything after the first ARGS word is part of the value.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The value to review, quoted as one argument ('--bind=0.0.0.0:8443 --workers=3');
+    /// several words are joined as the shell split them
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+    /// Review the value of $GUNICORN_CMD_ARGS
+    #[arg(long, conflicts_with_all = ["args", "dockerfile"])]
+    pub env: bool,
+    /// Review the GUNICORN_CMD_ARGS the final stage of this Dockerfile sets with ENV
+    #[arg(long, value_name = "FILE", conflicts_with = "args")]
+    pub dockerfile: Option<PathBuf>,
+    /// The uid the container runs gunicorn as (0 for root)
+    #[arg(long, value_name = "UID", default_value_t = 10001)]
+    pub uid: u32,
+    /// The gunicorn release the image installs; flags it lacks are errors
+    #[arg(long, value_name = "VERSION", default_value = "27.0.1")]
+    pub gunicorn_version: String,
+    /// The TLS key and certificate are mounted at run time (a secret, a bind mount),
+    /// read-only and owned by someone else, not copied into the image
+    #[arg(long)]
+    pub tls_mounted: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The language of explanations and findings (rule ids, flags and values stay as is)
+    #[arg(long, value_enum, default_value_t = Language::En)]
+    pub lang: Language,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    /// English
+    En,
+    /// Simplified Chinese
+    Zh,
 }
 
 #[derive(Debug, Args)]

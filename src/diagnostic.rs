@@ -10,12 +10,14 @@ use serde::Serialize;
 
 use crate::rules::Rule;
 
-/// How serious a finding is. Errors stop generation; warnings are reported and let it go on.
+/// How serious a finding is. Errors stop generation; warnings are reported and let it go on;
+/// notes are facts worth knowing that need no change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
+    Note,
 }
 
 /// Where a finding points: byte range for the caret, line and column (1-based) for people.
@@ -105,6 +107,7 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
     let (word, code) = match finding.severity {
         Severity::Error => ("error", "1;31"),
         Severity::Warning => ("warning", "1;33"),
+        Severity::Note => ("note", "1;36"),
     };
     let mut out = format!(
         "{}: {}\n",

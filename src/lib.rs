@@ -6,6 +6,7 @@
 //! of gunicorn's settings and how `GUNICORN_CMD_ARGS` is read.
 
 pub mod diagnostic;
+pub mod explain;
 pub mod generate;
 pub mod gunicorn;
 pub mod output;

@@ -12,7 +12,7 @@ use fabuild::generate::{self, GenError, Generation};
 use fabuild::output::{self, Provenance, Status};
 use fabuild::spec::{self, ImageRef, SpecError};
 
-use cli::{CheckArgs, Cli, Command, Format, GenArgs, PlanArgs};
+use cli::{CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, Language, PlanArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => generate(&args),
         Command::Check(args) => check(&args),
         Command::Plan(args) => plan(&args),
+        Command::Explain(args) => explain(&args),
     };
     ExitCode::from(code)
 }
@@ -299,4 +300,69 @@ fn report_written(generation: &Generation, format: Format, shown: &dyn Fn(&str) 
             );
         }
     }
+}
+
+fn explain(args: &ExplainArgs) -> u8 {
+    use fabuild::explain::dockerfile;
+    use fabuild::gunicorn::advice::Lang;
+    use fabuild::gunicorn::rules::Context;
+    use fabuild::gunicorn::settings::Version;
+
+    let Some(version) = Version::parse(&args.gunicorn_version) else {
+        eprintln!(
+            "error: --gunicorn-version `{}` is not a version like 27.0.1",
+            args.gunicorn_version
+        );
+        return 2;
+    };
+    let (input, source) = if args.env {
+        match std::env::var("GUNICORN_CMD_ARGS") {
+            Ok(value) => (value, "$GUNICORN_CMD_ARGS".to_owned()),
+            Err(_) => {
+                eprintln!("error: --env: GUNICORN_CMD_ARGS is not set (or not UTF-8)");
+                return 2;
+            }
+        }
+    } else if let Some(path) = &args.dockerfile {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                eprintln!("error: cannot read {}: {err}", path.display());
+                return 2;
+            }
+        };
+        match dockerfile::find_env(&text, "GUNICORN_CMD_ARGS") {
+            Ok(found) => (found.value, format!("{}:{}", path.display(), found.line)),
+            Err(err) => {
+                eprintln!("error: {}: {err}", path.display());
+                return 2;
+            }
+        }
+    } else {
+        match args.args.as_slice() {
+            [] => {
+                eprintln!(
+                    "error: give the value to review (fabuild explain '--bind=0.0.0.0:8443 --workers=3'), or --env, or --dockerfile FILE"
+                );
+                return 2;
+            }
+            [one] => (one.clone(), "argument".to_owned()),
+            many => (fabuild::gunicorn::shlex::join(many), "arguments".to_owned()),
+        }
+    };
+    let ctx = Context {
+        uid: args.uid,
+        version,
+        tls_mounted: args.tls_mounted,
+    };
+    let lang = match args.lang {
+        Language::En => Lang::En,
+        Language::Zh => Lang::Zh,
+    };
+    let explanation = fabuild::explain::explain(&input, &source, &ctx);
+    match args.format {
+        Format::Text => print!("{}", explanation.render_text(lang)),
+        Format::Json => print_json(&explanation.to_json(lang)),
+    }
+    u8::from(explanation.has_errors())
 }

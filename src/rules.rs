@@ -55,6 +55,33 @@ rules! {
     DEPLOY_REPLICAS = "FAB081", "replicas out of range";
     DEPLOY_MEMORY = "FAB082", "memory is not a Kubernetes quantity";
     DEPLOY_SECRET_NAME = "FAB083", "tls_secret is not a Kubernetes name";
+    CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
+    CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";
+    CMD_ARGS_AMBIGUOUS = "FAB102", "abbreviated flag matches several flags";
+    CMD_ARGS_FLAG_VALUE = "FAB103", "on/off flag given a value";
+    CMD_ARGS_MISSING_VALUE = "FAB104", "flag missing its value";
+    CMD_ARGS_BAD_VALUE = "FAB105", "value argparse refuses (not an integer)";
+    CMD_ARGS_EXITS = "FAB106", "--help or --version: gunicorn exits without serving";
+    CMD_ARGS_ABBREVIATED = "FAB107", "flag written as an abbreviation";
+    CMD_ARGS_POSITIONAL = "FAB108", "positional word ignored by gunicorn";
+    CMD_ARGS_VERSION = "FAB109", "flag removed in, or newer than, the targeted gunicorn";
+    SSL_VERSION = "FAB110", "--ssl-version is deprecated, and fatal under UvicornWorker";
+    UVICORN_WORKERS_DEPRECATED = "FAB111", "deprecated uvicorn.workers worker class";
+    EVENTLET_REMOVED = "FAB112", "eventlet worker removed in gunicorn 26";
+    TLS_HALF_PAIR = "FAB113", "--keyfile without --certfile, or the reverse";
+    NO_ACCESS_LOG = "FAB114", "no access log";
+    BIND_LOOPBACK = "FAB115", "listening on loopback inside a container";
+    PRIVILEGED_PORT_NON_ROOT = "FAB116", "port below 1024 for a non-root uid";
+    DAEMON = "FAB117", "--daemon in a container";
+    RELOAD = "FAB118", "--reload in production";
+    FORWARDED_ALLOW_ALL_IPS = "FAB119", "--forwarded-allow-ips trusts every client";
+    FORWARDED_ALLOW_INVALID = "FAB120", "--forwarded-allow-ips entry gunicorn refuses";
+    WORKER_COUNT = "FAB121", "worker count missing, zero or derived from host CPUs";
+    WORKER_TMP_DIR = "FAB122", "no --worker-tmp-dir";
+    CONTROL_SOCKET = "FAB123", "control socket under an unwritable HOME";
+    KEEPALIVE_BELOW_LB = "FAB124", "keep-alive not longer than a load balancer's idle timeout";
+    TLS_KEY_READABLE = "FAB125", "TLS key must be readable by the worker uid";
+    EXTRA_ARGS_OWNED = "FAB126", "server.extra_args sets a flag the spec already decides";
 }
 
 /// Looks a rule up by its id.

@@ -47,6 +47,8 @@ pub fn argv(spec: &Spec, workers: &Workers) -> Vec<String> {
     // gunicorn >= 25.1 opens a control socket under $HOME; a non-root user with an
     // unwritable HOME (or a read-only root filesystem) gets "Permission denied" at start.
     argv.push("--no-control-socket".to_owned());
+    // Checked against gunicorn's parser in spec/extra_args.rs; none repeats a flag above.
+    argv.extend(server.extra_args.iter().cloned());
     if let Some(tls) = &spec.tls {
         argv.push(format!("--keyfile={}", tls.keyfile));
         argv.push(format!("--certfile={}", tls.certfile));

@@ -1,5 +1,6 @@
 //! app.yaml: the raw types with spans, loading, and validation into a typed `Spec`.
 
+mod extra_args;
 mod load;
 pub mod model;
 pub mod raw;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use load::{MAX_SPEC_BYTES, parse, suggest};
 pub use model::*;
+pub(crate) use validate::check_network;
 
 use crate::diagnostic::{Finding, Source};
 

@@ -77,6 +77,8 @@ pub struct Server {
     pub max_requests_jitter: u32,
     pub forwarded_allow_ips: Vec<String>,
     pub access_log: bool,
+    /// Checked gunicorn flags the spec has no key for, appended to the argv as given.
+    pub extra_args: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -91,6 +91,8 @@ pub struct RawServer {
     pub max_requests_jitter: Option<Spanned<i64>>,
     pub forwarded_allow_ips: Option<Vec<Spanned<String>>>,
     pub access_log: Option<Spanned<bool>>,
+    /// More gunicorn flags, one argv word per item (`--limit-request-line=8190`).
+    pub extra_args: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

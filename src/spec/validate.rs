@@ -628,6 +628,12 @@ impl Validator<'_> {
             })
             .collect();
         let access_log = raw.access_log.as_ref().is_none_or(|a| a.value);
+        let (extra_args, findings) = super::extra_args::check(
+            raw.extra_args.as_deref().unwrap_or_default(),
+            self.text,
+            user.uid,
+        );
+        self.findings.extend(findings);
         Server {
             port,
             workers,
@@ -640,6 +646,7 @@ impl Validator<'_> {
             max_requests_jitter,
             forwarded_allow_ips,
             access_log,
+            extra_args,
         }
     }
 
@@ -898,7 +905,7 @@ fn under(path: &str, dir: &str) -> bool {
 }
 
 /// An IP address, or a network whose host bits are zero (gunicorn rejects `192.168.1.1/24`).
-fn check_network(text: &str) -> Result<(), &'static str> {
+pub(crate) fn check_network(text: &str) -> Result<(), &'static str> {
     use std::net::IpAddr;
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),

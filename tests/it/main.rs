@@ -1,7 +1,11 @@
-//! fabuild's integration tests: one binary, one module per topic.
+//! fabuild's integration tests: one binary (linking one is much faster than many), one
+//! module per topic.
 
 mod cli;
 mod examples;
+mod explain;
+mod extra_args;
+mod oracle;
 mod oracle_quoting;
 mod regenerate;
 mod rules_doc;

@@ -1,0 +1,129 @@
+//! `fabuild explain`: reviews a `GUNICORN_CMD_ARGS` value exactly as gunicorn reads it.
+//!
+//! The value is split and parsed with the oracle-tested model in `gunicorn`, each setting
+//! is described, `gunicorn::rules` judges the whole, and a corrected value is proposed.
+//! Nothing here prints: the binary renders an `Explanation`.
+
+pub mod correct;
+pub mod describe;
+pub mod dockerfile;
+pub mod explanation;
+mod repair;
+
+pub use explanation::{Explanation, SettingLine};
+
+use crate::gunicorn::argparse::{Parsed, Parser};
+use crate::gunicorn::cmd_args::ReadError;
+use crate::gunicorn::rules::{self, Context};
+use crate::gunicorn::shlex::{self, Word};
+
+/// Reviews `input` (from `source`, a name for messages) under `ctx`.
+pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
+    let mut explanation = Explanation {
+        input: input.to_owned(),
+        source: source.to_owned(),
+        context: *ctx,
+        argv: None,
+        accepted: false,
+        settings: Vec::new(),
+        advice: Vec::new(),
+        corrected: None,
+    };
+    let words = match shlex::split_words(input) {
+        Ok(words) => words,
+        Err(err) => {
+            explanation.advice = vec![rules::refusal(&ReadError::Split(err), ctx)];
+            return explanation;
+        }
+    };
+    explanation.argv = Some(words.iter().map(|w| w.text.clone()).collect());
+    let (parsed, refusals) = parse_repairing(&words, ctx);
+    explanation.accepted = refusals.is_empty();
+    explanation.advice = refusals;
+    if let Some(parsed) = parsed {
+        explanation.settings = settings(&words, &parsed, ctx);
+        let advice = rules::check(&parsed, ctx);
+        explanation.corrected = Some(correct::corrected(&parsed, &advice));
+        explanation.advice.extend(advice);
+    }
+    explanation
+        .advice
+        .sort_by_key(|a| (a.severity, a.token.unwrap_or(usize::MAX)));
+    explanation
+}
+
+/// Parses like gunicorn; where gunicorn would stop at the first error, records it, repairs
+/// the argv the way its fix says (drop an unknown flag, `--preload=true` -> `--preload`)
+/// and goes on, so one run reports every error. Returns no parse when an error needs a
+/// person's decision (an ambiguous prefix, a missing or non-numeric value).
+/// Token indices in the result are the original argv's.
+fn parse_repairing(
+    words: &[Word],
+    ctx: &Context,
+) -> (Option<Parsed>, Vec<crate::gunicorn::advice::Advice>) {
+    let parser = Parser::new(ctx.version);
+    // (index in `words`, text gunicorn would now get)
+    let mut current: Vec<(usize, String)> =
+        words.iter().map(|w| w.text.clone()).enumerate().collect();
+    let mut refusals = Vec::new();
+    // Each repair removes or shortens a token, so this ends; the bound is a safety net.
+    for _ in 0..=words.len() {
+        let argv: Vec<&str> = current.iter().map(|(_, t)| t.as_str()).collect();
+        match parser.parse(&argv) {
+            Ok(mut parsed) => {
+                let original = |i: usize| current[i].0;
+                for o in &mut parsed.occurrences {
+                    o.token = original(o.token);
+                    o.value_token = o.value_token.map(original);
+                }
+                for t in &mut parsed.positional_tokens {
+                    *t = original(*t);
+                }
+                return (Some(parsed), refusals);
+            }
+            Err(error) => {
+                let seen: Vec<Word> = current
+                    .iter()
+                    .map(|(i, t)| Word {
+                        text: t.clone(),
+                        offset: words[*i].offset,
+                    })
+                    .collect();
+                let fix = repair::repair(&error, &argv);
+                let mut advice = rules::refusal(&ReadError::Parse { words: seen, error }, ctx);
+                advice.token = advice.token.map(|t| current[t].0);
+                refusals.push(advice);
+                let Some(fix) = fix else {
+                    return (None, refusals);
+                };
+                fix.apply(&mut current);
+            }
+        }
+    }
+    (None, refusals)
+}
+
+/// One line per setting, in the order each first appears, with every token it came from.
+fn settings(words: &[Word], parsed: &Parsed, ctx: &Context) -> Vec<SettingLine> {
+    let mut lines: Vec<SettingLine> = Vec::new();
+    for o in &parsed.occurrences {
+        let mut tokens = vec![words[o.token].text.clone()];
+        if let Some(v) = o.value_token {
+            tokens.push(words[v].text.clone());
+        }
+        let Some(value) = parsed.values.get(o.setting.name) else {
+            continue;
+        };
+        match lines.iter_mut().find(|l| l.name == o.setting.name) {
+            Some(line) => line.tokens.extend(tokens),
+            None => lines.push(SettingLine {
+                name: o.setting.name,
+                flag: o.setting.flag(),
+                tokens,
+                value: value.clone(),
+                description: describe::describe(o.setting, value, ctx),
+            }),
+        }
+    }
+    lines
+}
