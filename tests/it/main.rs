@@ -7,6 +7,7 @@ mod explain;
 mod extra_args;
 mod oracle;
 mod oracle_quoting;
+mod preflight;
 mod regenerate;
 mod rules_doc;
 mod templates;
