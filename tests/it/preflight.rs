@@ -1,5 +1,5 @@
 //! The generated preflight, run by the real Python against real files: what a user sees
-//! when the container is given a bad key mount or a bad WEB_CONCURRENCY.
+//! when the container is given a bad key mount or a bad `WEB_CONCURRENCY`.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
