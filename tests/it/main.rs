@@ -5,6 +5,7 @@ mod cli;
 mod examples;
 mod explain;
 mod extra_args;
+mod manifests;
 mod oracle;
 mod oracle_quoting;
 mod preflight;
