@@ -162,7 +162,7 @@ fn manifests_agree_with_the_image_and_meet_the_restricted_profile() {
     );
 }
 
-/// The real validators: kubernetes-validate (the API's own OpenAPI schemas, strict) and the
+/// The real validators: kubernetes-validate (the API's own `OpenAPI` schemas, strict) and the
 /// compose specification's JSON schema (vendored by check-jsonschema).
 #[test]
 fn manifests_pass_their_schemas() {
