@@ -35,6 +35,19 @@ pub struct Dependencies {
     pub project_name: Option<String>,
 }
 
+impl Source {
+    /// Where the dependencies are declared, for messages.
+    pub fn file(&self) -> &str {
+        match self {
+            Self::Requirements(path) => path,
+            Self::UvLock => "uv.lock",
+            Self::Poetry { .. } => "pyproject.toml [tool.poetry.dependencies]",
+            Self::Pep621 => "pyproject.toml [project] dependencies",
+            Self::None => "no dependency file",
+        }
+    }
+}
+
 /// The parts of pyproject.toml init reads; every other table is ignored.
 #[derive(Debug, Default, Deserialize)]
 pub struct PyProject {
@@ -198,7 +211,11 @@ impl Dependencies {
             Source::Poetry { locked: true } => {
                 Some("poetry export --only main -f requirements.txt -o requirements.txt")
             }
-            Source::Poetry { locked: false } | Source::Pep621 => {
+            // uv and pip-tools read PEP 621 metadata, not [tool.poetry]: lock with Poetry itself.
+            Source::Poetry { locked: false } => Some(
+                "poetry lock && poetry export --only main -f requirements.txt -o requirements.txt",
+            ),
+            Source::Pep621 => {
                 Some("uv pip compile --generate-hashes pyproject.toml -o requirements.txt")
             }
             Source::Requirements(_) | Source::None => None,

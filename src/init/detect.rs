@@ -74,7 +74,7 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppCandidate {
-    /// gunicorn's APP_MODULE: `pkg.mod:attr` or `pkg.mod:factory()`.
+    /// gunicorn's `APP_MODULE`: `pkg.mod:attr` or `pkg.mod:factory()`.
     pub module: String,
     pub interface: Interface,
     pub framework: &'static str,
@@ -111,7 +111,7 @@ struct Found {
 /// Every app candidate in the project at `root`, in file order.
 pub fn detect(root: &Path) -> std::io::Result<Vec<AppCandidate>> {
     let mut paths = Vec::new();
-    walk(root, root, 0, &mut paths)?;
+    walk(root, 0, &mut paths)?;
     let files: Vec<PyFile> = paths.iter().filter_map(|p| read(root, p)).collect();
 
     let mut found: Vec<Found> = Vec::new();
@@ -170,12 +170,12 @@ pub fn detect(root: &Path) -> std::io::Result<Vec<AppCandidate>> {
             src_layout: file.src_layout,
         });
     }
-    Ok(prefer_conventional_names(candidates))
+    Ok(prefer_conventional_names(&candidates))
 }
 
 /// Several apps in one file are usually a main app and sub-apps mounted on it: keep the
 /// one named `app` or `application` when there is one.
-fn prefer_conventional_names(candidates: Vec<AppCandidate>) -> Vec<AppCandidate> {
+fn prefer_conventional_names(candidates: &[AppCandidate]) -> Vec<AppCandidate> {
     let conventional =
         |c: &AppCandidate| c.module.ends_with(":app") || c.module.ends_with(":application");
     candidates
@@ -204,7 +204,7 @@ fn absolute(name: &str, package: &str) -> String {
     parts.join(".")
 }
 
-fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if depth > MAX_DEPTH || out.len() >= MAX_FILES || dir.join("pyvenv.cfg").exists() {
         return Ok(());
     }
@@ -227,7 +227,7 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::i
         };
         if meta.is_dir() {
             if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(root, &path, depth + 1, out)?;
+                walk(&path, depth + 1, out)?;
             }
         } else if meta.is_file()
             && std::path::Path::new(&name)

@@ -156,7 +156,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     if let Err(Some(command)) = &requirements {
         warnings.push(format!(
             "the app's dependencies are declared in {} but fabuild installs a requirements file: run `{command}` and uncomment python.requirements in app.yaml",
-            dependencies.evidence
+            dependencies.source.file()
         ));
     }
     let name = name(options, root, &dependencies);

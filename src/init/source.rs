@@ -38,8 +38,7 @@ impl PySource {
             }
             let code = strip_comment(raw);
             if let Some((mut line, depth)) = pending.take() {
-                line.text.push(' ');
-                line.text.push_str(code.trim());
+                join(&mut line.text, code.trim());
                 let depth = depth + bracket_depth(code);
                 if depth > 0 && line.text.len() < 4096 {
                     pending = Some((line, depth));
@@ -70,6 +69,18 @@ impl PySource {
     }
 }
 
+/// Appends a continuation line the way a person would write the statement on one line:
+/// `f(a, b)`, not `f( a, b, )`.
+fn join(text: &mut String, next: &str) {
+    if next.starts_with([')', ']', '}']) {
+        let trimmed = text.trim_end_matches([',', ' ']).len();
+        text.truncate(trimmed);
+    } else if !text.ends_with(['(', '[', '{']) && !next.is_empty() {
+        text.push(' ');
+    }
+    text.push_str(next);
+}
+
 /// The line up to a `#` that is not inside a string literal.
 fn strip_comment(line: &str) -> &str {
     let mut quote: Option<char> = None;
@@ -79,10 +90,9 @@ fn strip_comment(line: &str) -> &str {
             Some(_) if escaped => escaped = false,
             Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
-            Some(_) => {}
             None if c == '#' => return &line[..i],
             None if c == '"' || c == '\'' => quote = Some(c),
-            None => {}
+            Some(_) | None => {}
         }
     }
     line
@@ -124,7 +134,7 @@ mod tests {
         assert_eq!(
             texts,
             [
-                (5, "from fastapi import ( FastAPI, )"),
+                (5, "from fastapi import (FastAPI)"),
                 (8, "app = FastAPI(title=\"a # b\")")
             ]
         );

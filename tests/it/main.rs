@@ -2,8 +2,10 @@
 
 mod cli;
 mod examples;
+mod init;
 mod oracle_quoting;
 mod regenerate;
 mod rules_doc;
+mod schema;
 mod templates;
 mod util;
