@@ -33,6 +33,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the build plan, every value the generated files are made from, as JSON
     Plan(PlanArgs),
+    /// Write a first app.yaml for an existing project, from what its code and files show
+    ///
+    /// Detects the framework and the app object, the dependency file and the Python
+    /// version, and says which file and line each came from. Every answer can be given as a
+    /// flag instead, so it runs in scripts. Never replaces an app.yaml without --force.
+    Init(InitArgs),
+    /// Print the JSON Schema (draft 2020-12) of app.yaml, for editors and linters
+    Schema,
     /// Review a GUNICORN_CMD_ARGS value exactly as gunicorn reads it
     ///
     /// Prints what each setting does, its default and what it means in a container; then
@@ -128,6 +136,52 @@ pub struct PlanArgs {
     /// Plan on IMAGE instead of python.base_image
     #[arg(long, value_name = "IMAGE")]
     pub base_image: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory (default: the current directory)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Replace an existing app.yaml
+    #[arg(long)]
+    pub force: bool,
+    /// The gunicorn app module, `pkg.mod:attr` or `pkg:factory()`; skips app detection
+    #[arg(long, value_name = "M")]
+    pub module: Option<String>,
+    /// asgi or wsgi; needed with --module unless the framework can be detected
+    #[arg(long, value_enum)]
+    pub interface: Option<InterfaceArg>,
+    /// The image name (default: from pyproject.toml, else the directory name)
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// The Python version, X.Y (default: from .python-version, requires-python or uv.lock)
+    #[arg(long, value_name = "X.Y")]
+    pub python: Option<String>,
+    /// The port gunicorn listens on (default: 8443 with TLS, else 8000)
+    #[arg(long, value_name = "P")]
+    pub port: Option<u16>,
+    /// Serve TLS from a key and certificate mounted in D at run time
+    #[arg(long, value_name = "D", requires_all = ["certfile", "keyfile"])]
+    pub tls_dir: Option<String>,
+    /// The certificate's file name inside --tls-dir
+    #[arg(long, value_name = "F", requires = "tls_dir")]
+    pub certfile: Option<String>,
+    /// The private key's file name inside --tls-dir
+    #[arg(long, value_name = "F", requires = "tls_dir")]
+    pub keyfile: Option<String>,
+    /// What the `$schema` line in app.yaml points at: a URL, or a path relative to
+    /// app.yaml (default: .fabuild/app.schema.json, which init writes)
+    #[arg(long, value_name = "REF")]
+    pub schema_ref: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InterfaceArg {
+    Asgi,
+    Wsgi,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,10 +9,12 @@ pub mod diagnostic;
 pub mod explain;
 pub mod generate;
 pub mod gunicorn;
+pub mod init;
 pub mod output;
 pub mod plan;
 pub mod render;
 pub mod rules;
+pub mod schema;
 pub mod spec;
 
 /// The version stamped into every generated file's header.

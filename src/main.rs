@@ -12,7 +12,10 @@ use fabuild::generate::{self, GenError, Generation};
 use fabuild::output::{self, Provenance, Status};
 use fabuild::spec::{self, ImageRef, SpecError};
 
-use cli::{CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, Language, PlanArgs};
+use cli::{
+    CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, InitArgs, InterfaceArg, Language,
+    PlanArgs,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +24,11 @@ fn main() -> ExitCode {
         Command::Check(args) => check(&args),
         Command::Plan(args) => plan(&args),
         Command::Explain(args) => explain(&args),
+        Command::Init(args) => init(&args),
+        Command::Schema => {
+            print!("{}", fabuild::schema::APP_SCHEMA);
+            0
+        }
     };
     ExitCode::from(code)
 }
@@ -365,4 +373,82 @@ fn explain(args: &ExplainArgs) -> u8 {
         Format::Json => print_json(&explanation.to_json(lang)),
     }
     u8::from(explanation.has_errors())
+}
+
+fn init(args: &InitArgs) -> u8 {
+    let options = fabuild::init::Options {
+        dir: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        force: args.force,
+        module: args.module.clone(),
+        interface: args.interface.map(|i| match i {
+            InterfaceArg::Asgi => fabuild::spec::Interface::Asgi,
+            InterfaceArg::Wsgi => fabuild::spec::Interface::Wsgi,
+        }),
+        name: args.name.clone(),
+        python: args.python.clone(),
+        port: args.port,
+        tls: args.tls_dir.as_ref().map(|dir| fabuild::init::TlsFlags {
+            dir: dir.clone(),
+            certfile: args.certfile.clone().unwrap_or_default(),
+            keyfile: args.keyfile.clone().unwrap_or_default(),
+        }),
+        schema_ref: args.schema_ref.clone(),
+    };
+    let outcome = fabuild::init::plan(&options).and_then(|outcome| {
+        fabuild::init::write(&outcome)?;
+        Ok(outcome)
+    });
+    match (outcome, args.format) {
+        (Ok(outcome), Format::Text) => {
+            for note in &outcome.notes {
+                println!("{:>12}: {} ({})", note.what, note.value, note.why);
+            }
+            for warning in &outcome.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!("     wrote {}", outcome.app_yaml.display());
+            if let Some(schema) = &outcome.schema_file {
+                println!(
+                    "     wrote {} (the schema editors check app.yaml against)",
+                    schema.display()
+                );
+            }
+            0
+        }
+        (Ok(outcome), Format::Json) => {
+            print_json(&serde_json::json!({
+                "ok": true,
+                "app_yaml": outcome.app_yaml.display().to_string(),
+                "schema": outcome.schema_file.as_ref().map(|s| s.display().to_string()),
+                "found": outcome.notes,
+                "warnings": outcome.warnings,
+            }));
+            0
+        }
+        (Err(err), Format::Text) => {
+            eprintln!("error: {err}");
+            if let fabuild::init::InitError::Ambiguous { candidates } = &err {
+                for c in candidates {
+                    eprintln!("  {}:{}: {} ({})", c.file, c.line, c.module, c.framework);
+                }
+            }
+            if let Some(help) = err.help() {
+                eprintln!("help: {help}");
+            }
+            err.exit_code()
+        }
+        (Err(err), Format::Json) => {
+            let candidates = match &err {
+                fabuild::init::InitError::Ambiguous { candidates } => candidates
+                    .iter()
+                    .map(|c| serde_json::json!({"file": c.file, "line": c.line, "module": c.module, "framework": c.framework}))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            print_json(&serde_json::json!({
+                "ok": false, "error": err.to_string(), "help": err.help(), "candidates": candidates,
+            }));
+            err.exit_code()
+        }
+    }
 }

@@ -1,0 +1,275 @@
+//! `Dependencies`: where the project declares what it needs, and the package names it
+//! declares (to tell Django from Django Channels, and to report what was found).
+//!
+//! Read in this order: `requirements.txt`, `uv.lock`, `pyproject.toml` (`[project]` per
+//! PEP 621, then `[tool.poetry]`). Only a requirements file is installed by `gen` today;
+//! for the others init says how to export one from the project's own lock.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A pip requirements file, relative to the project.
+    Requirements(String),
+    /// `uv.lock`: a full lock with hashes; `uv export` turns it into a requirements file.
+    UvLock,
+    /// `[tool.poetry]`; `locked` when `poetry.lock` is present.
+    Poetry {
+        locked: bool,
+    },
+    /// `[project] dependencies` with no lock next to it.
+    Pep621,
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dependencies {
+    pub source: Source,
+    /// Normalised names (PEP 503): lowercase, runs of `-_.` as `-`.
+    pub names: Vec<String>,
+    /// What was read, for the report: `pyproject.toml [project] dependencies (3)`.
+    pub evidence: String,
+    /// `[project] name` or `[tool.poetry] name`.
+    pub project_name: Option<String>,
+}
+
+impl Source {
+    /// Where the dependencies are declared, for messages.
+    pub fn file(&self) -> &str {
+        match self {
+            Self::Requirements(path) => path,
+            Self::UvLock => "uv.lock",
+            Self::Poetry { .. } => "pyproject.toml [tool.poetry.dependencies]",
+            Self::Pep621 => "pyproject.toml [project] dependencies",
+            Self::None => "no dependency file",
+        }
+    }
+}
+
+/// The parts of pyproject.toml init reads; every other table is ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct PyProject {
+    #[serde(default)]
+    pub project: Option<Project>,
+    #[serde(default)]
+    pub tool: Option<Tool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Project {
+    pub name: Option<String>,
+    #[serde(rename = "requires-python")]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Tool {
+    pub poetry: Option<Poetry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Poetry {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub dependencies: toml::Table,
+}
+
+/// The parts of uv.lock init reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct UvLock {
+    #[serde(rename = "requires-python")]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub package: Vec<UvPackage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UvPackage {
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {file}: {message}")]
+pub struct DepsError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Reads a TOML file if it exists; `None` when it does not.
+pub fn read_toml<T: serde::de::DeserializeOwned>(
+    root: &Path,
+    name: &str,
+) -> Result<Option<T>, DepsError> {
+    let path = root.join(name);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let err = |message: String| DepsError {
+        file: name.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| err(e.message().to_owned()))
+}
+
+impl Dependencies {
+    pub fn detect(
+        root: &Path,
+        pyproject: Option<&PyProject>,
+        uv_lock: Option<&UvLock>,
+    ) -> Result<Self, DepsError> {
+        let project = pyproject.and_then(|p| p.project.as_ref());
+        let poetry = pyproject
+            .and_then(|p| p.tool.as_ref())
+            .and_then(|t| t.poetry.as_ref());
+        let project_name = project
+            .and_then(|p| p.name.clone())
+            .or_else(|| poetry.and_then(|p| p.name.clone()));
+        let requirements = root.join("requirements.txt");
+        if requirements.is_file() {
+            let text = std::fs::read_to_string(&requirements).map_err(|e| DepsError {
+                file: "requirements.txt".to_owned(),
+                message: e.to_string(),
+            })?;
+            let names: Vec<String> = text.lines().filter_map(requirement_name).collect();
+            return Ok(Self {
+                source: Source::Requirements("requirements.txt".to_owned()),
+                evidence: format!("requirements.txt lists {}", packages(names.len())),
+                names,
+                project_name,
+            });
+        }
+        if let Some(lock) = uv_lock {
+            let names: Vec<String> = lock.package.iter().map(|p| normalise(&p.name)).collect();
+            return Ok(Self {
+                source: Source::UvLock,
+                evidence: format!("uv.lock locks {}", packages(names.len())),
+                names,
+                project_name,
+            });
+        }
+        if let Some(project) = project.filter(|p| !p.dependencies.is_empty()) {
+            let names: Vec<String> = project
+                .dependencies
+                .iter()
+                .filter_map(|d| requirement_name(d))
+                .collect();
+            return Ok(Self {
+                source: Source::Pep621,
+                evidence: format!(
+                    "pyproject.toml [project] dependencies lists {}",
+                    packages(names.len())
+                ),
+                names,
+                project_name,
+            });
+        }
+        if let Some(poetry) = poetry {
+            let names: Vec<String> = poetry
+                .dependencies
+                .keys()
+                .filter(|k| k.as_str() != "python")
+                .map(|k| normalise(k))
+                .collect();
+            let locked = root.join("poetry.lock").is_file();
+            return Ok(Self {
+                source: Source::Poetry { locked },
+                evidence: format!(
+                    "pyproject.toml [tool.poetry.dependencies] lists {}{}",
+                    packages(names.len()),
+                    if locked { " and poetry.lock" } else { "" }
+                ),
+                names,
+                project_name,
+            });
+        }
+        Ok(Self {
+            source: Source::None,
+            names: Vec::new(),
+            evidence: "no requirements.txt, uv.lock or pyproject.toml dependencies".to_owned(),
+            project_name,
+        })
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// The command that writes a hashed requirements.txt from the project's own files,
+    /// when they are not one already.
+    pub fn export_command(&self) -> Option<&'static str> {
+        match self.source {
+            Source::UvLock => {
+                Some("uv export --frozen --no-dev --no-emit-project -o requirements.txt")
+            }
+            Source::Poetry { locked: true } => {
+                Some("poetry export --only main -f requirements.txt -o requirements.txt")
+            }
+            // uv and pip-tools read PEP 621 metadata, not [tool.poetry]: lock with Poetry itself.
+            Source::Poetry { locked: false } => Some(
+                "poetry lock && poetry export --only main -f requirements.txt -o requirements.txt",
+            ),
+            Source::Pep621 => {
+                Some("uv pip compile --generate-hashes pyproject.toml -o requirements.txt")
+            }
+            Source::Requirements(_) | Source::None => None,
+        }
+    }
+}
+
+fn packages(n: usize) -> String {
+    format!("{n} package{}", if n == 1 { "" } else { "s" })
+}
+
+/// The package name a requirement line or PEP 508 string starts with; `None` for options
+/// (`-r`, `--hash`), URLs and comments.
+fn requirement_name(line: &str) -> Option<String> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if line.is_empty() || line.starts_with('-') || line.contains("://") {
+        return None;
+    }
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(line.len());
+    (end > 0).then(|| normalise(&line[..end]))
+}
+
+pub fn normalise(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{normalise, requirement_name};
+
+    #[test]
+    fn names_from_requirement_lines() {
+        assert_eq!(
+            requirement_name("Django>=5.0 ; python_version>'3'").as_deref(),
+            Some("django")
+        );
+        assert_eq!(
+            requirement_name("channels[daphne]==4.1").as_deref(),
+            Some("channels")
+        );
+        assert_eq!(requirement_name("-r base.txt"), None);
+        assert_eq!(requirement_name("  # comment"), None);
+        assert_eq!(normalise("Typing_Extensions"), "typing-extensions");
+    }
+}

@@ -1,0 +1,424 @@
+//! `fabuild init`: look at an existing project and write a first app.yaml, saying for
+//! every value which file and line it came from.
+//!
+//! Detection reads files, never runs them: `detect` (the app object), `deps` (where
+//! dependencies are declared), `python_version`; `write` renders the commented YAML. The
+//! result is validated like any app.yaml before it is written.
+
+mod deps;
+mod detect;
+mod imports;
+mod python_version;
+mod source;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use deps::{Dependencies, Source as DependencySource};
+pub use detect::AppCandidate;
+use python_version::Hint;
+pub use python_version::PythonChoice;
+pub use write::{AppYaml, TlsFlags};
+
+use crate::spec::{self, Interface};
+
+/// Where the `$schema` line points unless told otherwise; init writes the schema there.
+pub const DEFAULT_SCHEMA_REF: &str = ".fabuild/app.schema.json";
+
+/// Every question init would ask, answered by a flag or left to detection.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub dir: PathBuf,
+    pub force: bool,
+    pub module: Option<String>,
+    pub interface: Option<Interface>,
+    pub name: Option<String>,
+    pub python: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsFlags>,
+    /// A URL, or a path relative to app.yaml; `None` for `DEFAULT_SCHEMA_REF`.
+    pub schema_ref: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{path} already exists; not overwriting it")]
+    Exists { path: String },
+    #[error("found {} candidate apps", candidates.len())]
+    Ambiguous { candidates: Vec<AppCandidate> },
+    #[error("no app found in {dir}")]
+    NotFound { dir: String },
+    #[error("cannot tell whether `{module}` is an ASGI or a WSGI app")]
+    NoInterface { module: String },
+    #[error(transparent)]
+    Version(#[from] python_version::VersionError),
+    #[error(transparent)]
+    Deps(#[from] deps::DepsError),
+    #[error("the app.yaml init would write is not valid:\n{0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl InitError {
+    /// 2 when the project could not be read, 1 when init could not decide or would overwrite.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Io { .. } | Self::Deps(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// What to do about it, shown under the error.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Self::Exists { .. } => Some("pass --force to replace it".to_owned()),
+            Self::Ambiguous { candidates } => Some(format!(
+                "pick one with --module, for example `fabuild init --module {}`",
+                candidates[0].module
+            )),
+            Self::NotFound { .. } => Some(
+                "looked in .py files (not tests, virtualenvs or hidden directories) for a module-level \
+                 `app = FastAPI(...)` (or Starlette, Litestar, Quart, Flask, falcon.App, Bottle), a \
+                 `def create_app()` factory returning one, and Django's <project>/wsgi.py or asgi.py \
+                 `application`; name the app with --module pkg.module:attr --interface asgi|wsgi"
+                    .to_owned(),
+            ),
+            Self::NoInterface { .. } => Some("pass --interface asgi or --interface wsgi".to_owned()),
+            Self::Version(_) => Some(format!(
+                "pass --python with one of {}",
+                spec::PYTHON_VERSIONS.join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// One thing init found, and why it believes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Note {
+    pub what: &'static str,
+    pub value: String,
+    pub why: String,
+}
+
+/// What init decided and the text it wrote (or would write).
+#[derive(Debug)]
+pub struct Outcome {
+    pub app_yaml: PathBuf,
+    pub text: String,
+    pub notes: Vec<Note>,
+    /// The schema file written next to app.yaml, when `$schema` points at a local path.
+    pub schema_file: Option<PathBuf>,
+    /// Things the user must still do (dependencies not installable yet).
+    pub warnings: Vec<String>,
+}
+
+/// Detects, renders and validates; writes nothing.
+pub fn plan(options: &Options) -> Result<Outcome, InitError> {
+    let root = &options.dir;
+    let app_yaml = root.join("app.yaml");
+    if app_yaml.exists() && !options.force {
+        return Err(InitError::Exists {
+            path: app_yaml.display().to_string(),
+        });
+    }
+    let pyproject: Option<deps::PyProject> = deps::read_toml(root, "pyproject.toml")?;
+    let uv_lock: Option<deps::UvLock> = deps::read_toml(root, "uv.lock")?;
+    let dependencies = Dependencies::detect(root, pyproject.as_ref(), uv_lock.as_ref())?;
+    let mut notes = Vec::new();
+    let mut warnings = Vec::new();
+
+    let (module, interface, src_layout) = app(options, &dependencies, &mut notes)?;
+    let python = python(options, root, pyproject.as_ref(), uv_lock.as_ref())?;
+    notes.push(Note {
+        what: "python",
+        value: python.version.clone(),
+        why: python.evidence.clone(),
+    });
+    let requirements = match &dependencies.source {
+        DependencySource::Requirements(path) => Ok(path.clone()),
+        _ => Err(dependencies.export_command().map(str::to_owned)),
+    };
+    notes.push(Note {
+        what: "dependencies",
+        value: match &requirements {
+            Ok(path) => path.clone(),
+            Err(_) => "not installed".to_owned(),
+        },
+        why: dependencies.evidence.clone(),
+    });
+    if let Err(Some(command)) = &requirements {
+        warnings.push(format!(
+            "the app's dependencies are declared in {} but fabuild installs a requirements file: run `{command}` and uncomment python.requirements in app.yaml",
+            dependencies.source.file()
+        ));
+    }
+    let name = name(options, root, &dependencies);
+    notes.push(Note {
+        what: "name",
+        value: name.0.clone(),
+        why: name.1.clone(),
+    });
+    let schema_ref = options
+        .schema_ref
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
+    let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
+    let yaml = AppYaml {
+        schema_ref,
+        name,
+        interface: (interface.0, interface.1),
+        module,
+        python: (python.version.clone(), python.evidence.clone()),
+        requirements,
+        port: options.port,
+        tls: options.tls.clone(),
+        src_layout,
+    };
+    let text = yaml.render();
+    validate(&text, root)?;
+    Ok(Outcome {
+        app_yaml,
+        text,
+        notes,
+        schema_file,
+        warnings,
+    })
+}
+
+/// Writes what `plan` decided: app.yaml, and the schema file when it is local.
+pub fn write(outcome: &Outcome) -> Result<(), InitError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| InitError::Io { path, source }
+    };
+    if let Some(schema) = &outcome.schema_file {
+        if let Some(parent) = schema.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(schema, crate::schema::APP_SCHEMA).map_err(io(schema))?;
+    }
+    std::fs::write(&outcome.app_yaml, &outcome.text).map_err(io(&outcome.app_yaml))
+}
+
+type Decided<T> = (T, String);
+
+fn app(
+    options: &Options,
+    dependencies: &Dependencies,
+    notes: &mut Vec<Note>,
+) -> Result<(Decided<String>, Decided<Interface>, bool), InitError> {
+    let root = &options.dir;
+    let candidates = detect::detect(root).map_err(|source| InitError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let chosen: Option<AppCandidate> = match &options.module {
+        Some(module) => candidates.iter().find(|c| &c.module == module).cloned(),
+        None => Some(pick(candidates, dependencies, root)?),
+    };
+    let module = match (&options.module, &chosen) {
+        (Some(m), _) => (m.clone(), "from --module".to_owned()),
+        (None, Some(c)) => (
+            c.module.clone(),
+            format!(
+                "{} app at {}:{}: {}",
+                c.framework, c.file, c.line, c.evidence
+            ),
+        ),
+        (None, None) => unreachable!("pick returns a candidate or an error"),
+    };
+    let interface = match (options.interface, &chosen) {
+        (Some(i), _) => (i, "from --interface".to_owned()),
+        (None, Some(c)) => (
+            c.interface,
+            format!(
+                "{} is served as {}",
+                c.framework,
+                match c.interface {
+                    Interface::Asgi => "ASGI (worker: uvicorn_worker.UvicornWorker)",
+                    Interface::Wsgi => "WSGI (worker: sync)",
+                }
+            ),
+        ),
+        (None, None) => {
+            return Err(InitError::NoInterface {
+                module: options.module.clone().unwrap_or_default(),
+            });
+        }
+    };
+    notes.push(Note {
+        what: "app",
+        value: module.0.clone(),
+        why: module.1.clone(),
+    });
+    notes.push(Note {
+        what: "interface",
+        value: format!("{:?}", interface.0).to_lowercase(),
+        why: interface.1.clone(),
+    });
+    let src_layout = chosen.is_some_and(|c| c.src_layout)
+        || options.module.as_ref().is_some_and(|m| {
+            !root.join(module_dir(m)).exists() && root.join("src").join(module_dir(m)).exists()
+        });
+    Ok((module, interface, src_layout))
+}
+
+/// The first path part of a module, `orders` for `orders.api:app`.
+fn module_dir(module: &str) -> String {
+    module.split([':', '.']).next().unwrap_or("").to_owned()
+}
+
+/// One candidate, or the error listing them.
+fn pick(
+    mut candidates: Vec<AppCandidate>,
+    dependencies: &Dependencies,
+    root: &Path,
+) -> Result<AppCandidate, InitError> {
+    // Every Django project has both wsgi.py and asgi.py: serve WSGI unless the project
+    // shows it is an ASGI one (Channels installed or its router in asgi.py).
+    let django = |c: &AppCandidate| c.framework.starts_with("Django");
+    if candidates.len() > 1 && candidates.iter().all(django) {
+        let package = |c: &AppCandidate| c.module.rsplit_once('.').map(|(p, _)| p.to_owned());
+        if candidates
+            .iter()
+            .all(|c| package(c) == package(&candidates[0]))
+        {
+            let want_asgi = dependencies.has("channels")
+                || candidates.iter().any(|c| c.framework == "Django Channels");
+            candidates.retain(|c| (c.interface == Interface::Asgi) == want_asgi);
+            if let Some(c) = candidates.first_mut() {
+                c.evidence.push_str(if want_asgi {
+                    " (asgi.py: channels is a dependency or asgi.py routes protocols)"
+                } else {
+                    " (wsgi.py, not asgi.py: no channels dependency)"
+                });
+            }
+        }
+    }
+    match candidates.len() {
+        0 => Err(InitError::NotFound {
+            dir: root.display().to_string(),
+        }),
+        1 => Ok(candidates.remove(0)),
+        _ => Err(InitError::Ambiguous { candidates }),
+    }
+}
+
+fn python(
+    options: &Options,
+    root: &Path,
+    pyproject: Option<&deps::PyProject>,
+    uv_lock: Option<&deps::UvLock>,
+) -> Result<PythonChoice, InitError> {
+    if let Some(version) = &options.python {
+        return Ok(PythonChoice::choose(&[Hint {
+            file: "--python".to_owned(),
+            text: version.clone(),
+            exact: true,
+        }])?);
+    }
+    let mut hints = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(root.join(".python-version"))
+        && let Some((i, line)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    {
+        hints.push(Hint {
+            file: format!(".python-version:{}", i + 1),
+            text: line.trim().to_owned(),
+            exact: true,
+        });
+    }
+    if let Some(text) = pyproject
+        .and_then(|p| p.project.as_ref())
+        .and_then(|p| p.requires_python.clone())
+    {
+        hints.push(Hint {
+            file: "pyproject.toml [project] requires-python".to_owned(),
+            text,
+            exact: false,
+        });
+    }
+    if let Some(text) = pyproject
+        .and_then(|p| p.tool.as_ref())
+        .and_then(|t| t.poetry.as_ref())
+        .and_then(|p| p.dependencies.get("python"))
+        .and_then(|v| v.as_str())
+    {
+        hints.push(Hint {
+            file: "pyproject.toml [tool.poetry.dependencies] python".to_owned(),
+            text: text.to_owned(),
+            exact: false,
+        });
+    }
+    if let Some(text) = uv_lock.and_then(|l| l.requires_python.clone()) {
+        hints.push(Hint {
+            file: "uv.lock requires-python".to_owned(),
+            text,
+            exact: false,
+        });
+    }
+    Ok(PythonChoice::choose(&hints)?)
+}
+
+fn name(options: &Options, root: &Path, dependencies: &Dependencies) -> Decided<String> {
+    if let Some(name) = &options.name {
+        return (name.clone(), "from --name".to_owned());
+    }
+    if let Some(project) = &dependencies.project_name {
+        return (
+            image_name(project),
+            format!("the project name `{project}` in pyproject.toml"),
+        );
+    }
+    let dir = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".to_owned());
+    (image_name(&dir), format!("the directory name `{dir}`"))
+}
+
+/// A project or directory name as an image name: lowercase, other characters as `-`.
+fn image_name(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "app".to_owned()
+    } else {
+        out
+    }
+}
+
+/// The written app.yaml must pass `fabuild check`; a flag with a bad value fails here,
+/// with the validator's own message, before anything is written.
+fn validate(text: &str, root: &Path) -> Result<(), InitError> {
+    match spec::check_text(text, "app.yaml", root) {
+        Ok(_) => Ok(()),
+        Err(spec::SpecError::Invalid { input, findings }) => Err(InitError::Invalid(
+            findings
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| crate::diagnostic::render_text(f, &input, false))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        Err(other) => Err(InitError::Invalid(other.to_string())),
+    }
+}

@@ -1,0 +1,114 @@
+//! `AppYaml`: the app.yaml text init writes, every value with a comment saying where it
+//! came from, so the reader can check each one against the project.
+
+use crate::spec::Interface;
+
+/// Everything init decided, with the reason for each value.
+#[derive(Clone, Debug)]
+pub struct AppYaml {
+    pub schema_ref: String,
+    pub name: (String, String),
+    pub module: (String, String),
+    pub interface: (Interface, String),
+    pub python: (String, String),
+    /// The requirements file, or the command that would make one.
+    pub requirements: Result<String, Option<String>>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsFlags>,
+    pub src_layout: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFlags {
+    pub dir: String,
+    pub certfile: String,
+    pub keyfile: String,
+}
+
+impl AppYaml {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "# yaml-language-server: $schema={}\n",
+            self.schema_ref
+        ));
+        out.push_str(
+            "# Written by `fabuild init`; each value says where it came from. Check them,\n",
+        );
+        out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
+        out.push_str("version: 1\n");
+        out.push_str(&format!("# {}\n", self.name.1));
+        out.push_str(&format!("name: {}\n", scalar(&self.name.0)));
+        out.push_str("\napp:\n");
+        out.push_str(&format!("  # {}\n", self.module.1));
+        out.push_str(&format!("  module: {}\n", scalar(&self.module.0)));
+        out.push_str(&format!("  # {}\n", self.interface.1));
+        let interface = match self.interface.0 {
+            Interface::Asgi => "asgi",
+            Interface::Wsgi => "wsgi",
+        };
+        out.push_str(&format!("  interface: {interface}\n"));
+        out.push_str("\npython:\n");
+        out.push_str(&format!("  # {}\n", self.python.1));
+        out.push_str(&format!("  version: \"{}\"\n", self.python.0));
+        out.push_str(&format!(
+            "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
+            self.python.0
+        ));
+        match &self.requirements {
+            Ok(path) => out.push_str(&format!(
+                "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
+                scalar(path)
+            )),
+            Err(Some(command)) => out.push_str(&format!(
+                "  # NOT INSTALLED YET: fabuild installs a requirements file. Write one with hashes\n  # from the project's own dependency files, then uncomment the line:\n  #   {command}\n  # requirements: requirements.txt\n"
+            )),
+            Err(None) => out.push_str(
+                "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
+            ),
+        }
+        out.push_str("\nserver:\n");
+        match self.port {
+            Some(port) => out.push_str(&format!("  port: {port}\n")),
+            None => out.push_str(&format!(
+                "  # port: {}   # the default\n",
+                if self.tls.is_some() { 8443 } else { 8000 }
+            )),
+        }
+        out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
+        if let Some(tls) = &self.tls {
+            out.push_str(
+                "\n# The key and certificate are mounted here at run time, never built in.\ntls:\n",
+            );
+            out.push_str(&format!("  dir: {}\n", scalar(&tls.dir)));
+            out.push_str(&format!("  certfile: {}\n", scalar(&tls.certfile)));
+            out.push_str(&format!("  keyfile: {}\n", scalar(&tls.keyfile)));
+        }
+        if self.src_layout {
+            out.push_str(
+                "\nenv:\n  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
+            );
+        }
+        out
+    }
+}
+
+/// A YAML scalar: plain when it cannot be read as anything but this string, else JSON
+/// double-quoted (valid YAML).
+fn scalar(value: &str) -> String {
+    let plain = value.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':' | b'(' | b')')
+    }) && value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'/');
+    let ambiguous = matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+    );
+    if plain && !ambiguous && !value.ends_with(':') {
+        value.to_owned()
+    } else {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+}

@@ -1,0 +1,242 @@
+//! `fabuild init` on small projects laid out like real ones (tests/fixtures/init): the
+//! app.yaml it writes (snapshotted, reviewed), that `check` and `gen` accept it and a real
+//! JSON Schema validator does too, and its errors word for word.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::{schema, util};
+
+/// Fixtures init must turn into a working app.yaml.
+const VALID: &[&str] = &[
+    "bottle",
+    "django",
+    "falcon",
+    "fastapi-app-main",
+    "fastapi-main",
+    "flask-app",
+    "flask-factory",
+    "flask-factory-wsgi",
+    "litestar",
+    "pep621",
+    "poetry",
+    "quart",
+    "src-layout",
+    "starlette",
+    "uv-lock",
+];
+
+fn fixtures() -> PathBuf {
+    util::repo().join("tests/fixtures/init")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the fixture under a temporary directory, keeping its name (init names the
+/// image after the directory).
+fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    copy_dir(&fixtures().join(name), &dir);
+    (tmp, dir)
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = util::fabuild(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn every_fixture_is_listed() {
+    let mut all: Vec<String> = fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    let mut listed: Vec<&str> = VALID.to_vec();
+    listed.extend(["ambiguous", "empty"]);
+    listed.sort_unstable();
+    assert_eq!(all, listed);
+}
+
+/// init, then check and gen on what it wrote, for every layout; each app.yaml and init's
+/// report are snapshotted together.
+#[test]
+fn init_writes_an_app_yaml_that_check_gen_and_the_schema_accept() {
+    let mut written = Vec::new();
+    let mut keep = Vec::new();
+    for name in VALID {
+        let (tmp, dir) = copy(name);
+        let (code, stdout, stderr) = run(&dir, &["init"]);
+        assert_eq!(code, 0, "init in {name}: {stderr}");
+        let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+        assert!(app_yaml.starts_with("# yaml-language-server: $schema=.fabuild/app.schema.json\n"));
+        assert_eq!(
+            fs::read_to_string(dir.join(".fabuild/app.schema.json")).unwrap(),
+            fabuild::schema::APP_SCHEMA
+        );
+        insta::assert_snapshot!(
+            format!("init-{name}"),
+            format!("=== stdout ===\n{stdout}=== stderr ===\n{stderr}=== app.yaml ===\n{app_yaml}")
+        );
+
+        let (code, stdout, stderr) = run(&dir, &["check"]);
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (0, "app.yaml: ok\n", ""),
+            "check in {name}"
+        );
+        let (code, _, stderr) = run(&dir, &["gen"]);
+        assert_eq!(code, 0, "gen in {name}: {stderr}");
+        let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let module = app_yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("module: "))
+            .unwrap();
+        assert!(
+            dockerfile.contains(&format!("CMD [\"gunicorn\", \"{module}\"]")),
+            "{name}: {dockerfile}"
+        );
+
+        // Never replaced without --force; replaced with it.
+        let (code, _, stderr) = run(&dir, &["init"]);
+        assert_eq!(
+            (code, stderr.as_str()),
+            (
+                1,
+                "error: ./app.yaml already exists; not overwriting it\nhelp: pass --force to replace it\n"
+            ),
+            "{name}"
+        );
+        let (code, _, _) = run(&dir, &["init", "--force"]);
+        assert_eq!(code, 0, "{name}");
+
+        let target = tmp.path().join(format!("{name}.yaml"));
+        fs::copy(dir.join("app.yaml"), &target).unwrap();
+        written.push(target);
+        keep.push(tmp);
+    }
+    let (errors, parse_errors) = schema::check_jsonschema(&written);
+    assert!(
+        errors.is_empty() && parse_errors.is_empty(),
+        "{errors:?} {parse_errors:?}"
+    );
+}
+
+#[test]
+fn two_candidate_apps_are_an_error_listing_both() {
+    let (tmp, _) = copy("ambiguous");
+    let (code, stdout, stderr) = run(tmp.path(), &["init", "ambiguous"]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: found 2 candidate apps\n  admin.py:3: admin:app (Flask)\n  api.py:3: api:app (FastAPI)\n\
+         help: pick one with --module, for example `fabuild init --module admin:app`\n"
+    );
+    assert!(!tmp.path().join("ambiguous/app.yaml").exists());
+    // The flag picks one; its framework still decides the interface.
+    let (code, _, stderr) = run(tmp.path(), &["init", "ambiguous", "--module", "api:app"]);
+    assert_eq!(code, 0, "{stderr}");
+    let yaml = fs::read_to_string(tmp.path().join("ambiguous/app.yaml")).unwrap();
+    assert!(
+        yaml.contains("  module: api:app\n") && yaml.contains("  interface: asgi\n"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn no_app_is_an_error_saying_what_was_looked_for() {
+    let (tmp, _) = copy("empty");
+    let (code, stdout, stderr) = run(tmp.path(), &["init", "empty"]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr,
+        "error: no app found in empty\n\
+         help: looked in .py files (not tests, virtualenvs or hidden directories) for a module-level \
+         `app = FastAPI(...)` (or Starlette, Litestar, Quart, Flask, falcon.App, Bottle), a \
+         `def create_app()` factory returning one, and Django's <project>/wsgi.py or asgi.py \
+         `application`; name the app with --module pkg.module:attr --interface asgi|wsgi\n"
+    );
+    // A module nobody can detect needs its interface said.
+    let (code, _, stderr) = run(
+        tmp.path(),
+        &["init", "empty", "--module", "scripts.tool:app"],
+    );
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            1,
+            "error: cannot tell whether `scripts.tool:app` is an ASGI or a WSGI app\nhelp: pass --interface asgi or --interface wsgi\n"
+        )
+    );
+    let (code, _, stderr) = run(
+        tmp.path(),
+        &[
+            "init",
+            "empty",
+            "--module",
+            "scripts.tool:app",
+            "--interface",
+            "wsgi",
+            "--name",
+            "tool",
+            "--python",
+            "3.13",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_bad_flag_value_fails_with_the_validators_message_and_writes_nothing() {
+    let (tmp, dir) = copy("flask-app");
+    let (code, _, stderr) = run(tmp.path(), &["init", "flask-app", "--port", "443"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error[FAB021]: port 443 needs root"),
+        "{stderr}"
+    );
+    assert!(!dir.join("app.yaml").exists());
+    let (code, _, stderr) = run(tmp.path(), &["init", "flask-app", "--python", "3.9"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            1,
+            "error: --python asks for Python 3.9, which fabuild does not build for\nhelp: pass --python with one of 3.11, 3.12, 3.13, 3.14\n"
+        )
+    );
+}
+
+#[test]
+fn json_output_lists_what_was_found() {
+    let (_tmp, dir) = copy("fastapi-main");
+    let out = util::fabuild(&dir)
+        .args(["init", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["found"][0]["what"], "app");
+    assert_eq!(report["found"][0]["value"], "main:app");
+    assert_eq!(
+        report["found"][0]["why"],
+        "FastAPI app at main.py:3: app = FastAPI(title=\"orders\")"
+    );
+}
