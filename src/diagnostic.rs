@@ -92,11 +92,27 @@ impl Source {
     }
 }
 
+/// `text` with every control character but tab shown as U+FFFD: input is echoed to a
+/// terminal, and an escape sequence or NUL from a spec must not reach it. One character
+/// for one, so carets stay aligned.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Renders a finding the way compilers do: a `severity[id]: message` line, the
 /// `file:line:column`, the source line with a caret under the value, and the help.
 ///
 /// `color` adds ANSI styling; the caller decides (terminal, `NO_COLOR`).
 pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
+    let help = finding.help.as_deref().map(printable);
     let paint = |code: &str, text: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -112,7 +128,7 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
     let mut out = format!(
         "{}: {}\n",
         paint(code, &format!("{word}[{}]", finding.rule.id)),
-        paint("1", &finding.message)
+        paint("1", &printable(&finding.message))
     );
     match finding.span {
         Some(span) => {
@@ -121,7 +137,7 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
             let line_start = source.text[..span.offset.min(source.text.len())]
                 .rfind('\n')
                 .map_or(0, |i| i + 1);
-            let line = source.text[line_start..].lines().next().unwrap_or("");
+            let line = printable(source.text[line_start..].lines().next().unwrap_or(""));
             let before = source.text.get(line_start..span.offset).unwrap_or("");
             let marked = source
                 .text
@@ -136,22 +152,19 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
                 "{pad}--> {}:{}:{}\n",
                 source.name, span.line, span.column
             ));
-            out.push_str(&format!(
-                "{pad} |\n{line_no} | {}\n",
-                line.trim_end_matches('\r')
-            ));
+            out.push_str(&format!("{pad} |\n{line_no} | {line}\n"));
             out.push_str(&format!(
                 "{pad} | {indent}{} {}\n",
                 paint(code, &carets),
                 finding.rule.title
             ));
-            if let Some(help) = &finding.help {
+            if let Some(help) = &help {
                 out.push_str(&format!("{pad} = help: {help}\n"));
             }
         }
         None => {
             out.push_str(&format!("  --> {}\n", source.name));
-            if let Some(help) = &finding.help {
+            if let Some(help) = &help {
                 out.push_str(&format!("   = help: {help}\n"));
             }
         }

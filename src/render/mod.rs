@@ -139,6 +139,13 @@ pub fn render(
     paths: &Paths,
     templates: Option<&Path>,
 ) -> Result<Vec<Rendered>, RenderError> {
+    if let Some(dir) = templates.filter(|d| !d.is_dir()) {
+        // A mistyped --templates must not fall back to the built-in templates unnoticed.
+        return Err(RenderError::Read {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+        });
+    }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -154,11 +161,12 @@ pub fn render(
         s.rsplit('/').next().unwrap_or(s).to_owned()
     });
     for (name, builtin) in BUILTIN {
-        let source = match templates.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
-            Some(path) => std::fs::read_to_string(&path).map_err(|source| RenderError::Read {
-                path: path.display().to_string(),
-                source,
-            })?,
+        // Present in the directory at all (a dangling link included) means: use it, or fail.
+        let custom = templates
+            .map(|dir| dir.join(name))
+            .filter(|p| p.symlink_metadata().is_ok());
+        let source = match custom {
+            Some(path) => read_template(&path)?,
             None => (*builtin).to_owned(),
         };
         env.add_template_owned(*name, source)?;
@@ -187,6 +195,29 @@ pub fn render(
             })
         })
         .collect()
+}
+
+/// Templates are small; anything larger is refused before it is read whole.
+const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+fn read_template(path: &Path) -> Result<String, RenderError> {
+    use std::io::Read;
+    let err = |source| RenderError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(err)?
+        .take(MAX_TEMPLATE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(err)?;
+    if text.len() as u64 > MAX_TEMPLATE_BYTES {
+        return Err(err(std::io::Error::other(format!(
+            "larger than {MAX_TEMPLATE_BYTES} bytes"
+        ))));
+    }
+    Ok(text)
 }
 
 /// A string as a JSON string literal, which is also a valid Python string literal and a

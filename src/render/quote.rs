@@ -5,8 +5,8 @@
 //! Outside quotes every one of them reads `\x` as a literal `x`. So a value with a backslash
 //! or a `$` is written unquoted with each special character escaped, and any other value in
 //! double quotes, where only `"` needs escaping: both forms mean the same to every parser.
-//! A word may not end in `\` (at the end of a line the builder reads a continuation), so
-//! such a value is closed with an empty `""`.
+//! A word may not end in `\` (at the end of a line the builder reads a continuation) or in
+//! an escaped space (some parsers trim it), so such a value is closed with an empty `""`.
 
 /// A Dockerfile word whose value, after the builder's quote and escape processing, is
 /// exactly `value`. Control characters never get here (the spec refuses them).
@@ -19,7 +19,9 @@ pub fn dockerfile_str(value: &str) -> String {
             }
             out.push(c);
         }
-        if out.ends_with('\\') {
+        // A word ending in `\` continues the line; one ending in an escaped space can lose
+        // the space to a parser that trims lines (dockerfile-parse trims Unicode spaces).
+        if value.ends_with(|c: char| c == '\\' || c.is_whitespace()) {
             out.push_str("\"\"");
         }
         out
@@ -48,5 +50,6 @@ mod tests {
     #[test]
     fn a_trailing_backslash_cannot_continue_the_line() {
         assert_eq!(dockerfile_str(r"C:\build\"), r#"C:\\build\\"""#);
+        assert_eq!(dockerfile_str("$x\u{a0}"), "\\$x\\\u{a0}\"\"");
     }
 }

@@ -14,7 +14,9 @@ use crate::gunicorn::argparse::Parser;
 use crate::gunicorn::cmd_args::ReadError;
 use crate::gunicorn::rules::{self as gunicorn_rules, Context};
 use crate::gunicorn::shlex::Word;
+use crate::plan::workers::ASGI_WORKER_CLASS;
 use crate::rules;
+use crate::spec::Interface;
 
 /// Settings the plan decides, and the spec key that decides each.
 const OWNED: &[(&str, &str)] = &[
@@ -49,7 +51,12 @@ const OWNED: &[(&str, &str)] = &[
 ];
 
 /// Checks the items; returns them (to append to the argv) and the findings.
-pub fn check(items: &[Spanned<String>], text: &str, uid: u32) -> (Vec<String>, Vec<Finding>) {
+pub fn check(
+    items: &[Spanned<String>],
+    text: &str,
+    uid: u32,
+    interface: Interface,
+) -> (Vec<String>, Vec<Finding>) {
     let mut findings = Vec::new();
     let at = |i: usize| items.get(i).and_then(|item| span(item, text));
     for item in items {
@@ -121,10 +128,21 @@ pub fn check(items: &[Spanned<String>], text: &str, uid: u32) -> (Vec<String>, V
         rules::SSL_VERSION,
         rules::RELOAD,
     ];
-    for advice in gunicorn_rules::check(&parsed, &ctx)
-        .into_iter()
-        .filter(|a| relevant.contains(&a.rule))
-    {
+    // Judge the flags next to the worker class the plan will write: `--ssl-version` is
+    // ignored by gunicorn's own workers but kills every UvicornWorker.
+    let advices = match interface {
+        Interface::Asgi => {
+            let class = format!("--worker-class={ASGI_WORKER_CLASS}");
+            let mut with_class = argv.clone();
+            with_class.push(&class);
+            match Parser::new(ctx.version).parse(&with_class) {
+                Ok(p) => gunicorn_rules::check(&p, &ctx),
+                Err(_) => gunicorn_rules::check(&parsed, &ctx),
+            }
+        }
+        Interface::Wsgi => gunicorn_rules::check(&parsed, &ctx),
+    };
+    for advice in advices.into_iter().filter(|a| relevant.contains(&a.rule)) {
         // In a spec these are all errors: a production image should not carry them, and
         // the spec is the place to fix them before an image exists.
         findings.push(

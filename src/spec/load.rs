@@ -117,6 +117,17 @@ fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
                 .at(span)
                 .help(schema_help)
         }
+        E::Unexpected { expected, .. } => {
+            let what = match *expected {
+                "string scalar" => "a single value (a string)",
+                "mapping start" => "a mapping of `key: value` lines",
+                "sequence start" => "a list",
+                other => other,
+            };
+            Finding::error(rules::INVALID_VALUE, format!("expected {what} here"))
+                .at(span)
+                .help(schema_help)
+        }
         E::SerdeInvalidType { .. }
         | E::SerdeInvalidValue { .. }
         | E::SerdeInvalidLength { .. }
@@ -124,8 +135,7 @@ fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
         | E::InvalidBooleanStrict { .. }
         | E::NullIntoString { .. }
         | E::Message { .. }
-        | E::DuplicateMappingKey { .. }
-        | E::Unexpected { .. } => {
+        | E::DuplicateMappingKey { .. } => {
             let message = UserMessageFormatter.format_message(inner).into_owned();
             Finding::error(rules::INVALID_VALUE, lower_first(&message))
                 .at(span)

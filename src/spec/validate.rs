@@ -316,6 +316,12 @@ impl Validator<'_> {
         let full = project.join(p);
         match (full.canonicalize(), project.canonicalize()) {
             (Ok(file), Ok(root)) if file.starts_with(&root) && file.is_file() => {}
+            (Ok(file), Ok(root)) if file.starts_with(&root) => self.error(
+                rules::REQUIREMENTS_FILE,
+                at,
+                format!("`{path}` is not a file"),
+                "point python.requirements at a requirements file, such as requirements.txt",
+            ),
             (Ok(file), Ok(root)) if !file.starts_with(&root) => self.error(
                 rules::REQUIREMENTS_FILE,
                 at,
@@ -407,10 +413,14 @@ impl Validator<'_> {
                 return None;
             }
         };
+        if !dir_ok {
+            // Where the files are cannot be judged against a directory that is itself wrong.
+            return None;
+        }
         let certfile = self.tls_file("tls.certfile", &dir, certfile);
         let keyfile = self.tls_file("tls.keyfile", &dir, keyfile);
         let ca_certs = ca_certs.map(|c| self.tls_file("tls.ca_certs", &dir, c));
-        dir_ok.then_some(Tls {
+        Some(Tls {
             dir,
             certfile,
             keyfile,
@@ -632,6 +642,7 @@ impl Validator<'_> {
             raw.extra_args.as_deref().unwrap_or_default(),
             self.text,
             user.uid,
+            interface,
         );
         self.findings.extend(findings);
         Server {

@@ -1,0 +1,247 @@
+//! Hostile input: every bad spec in the committed corpus, plus inputs too large or too
+//! binary to commit, gets a clear error within bounded time and memory, never a panic,
+//! and `gen` writes nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::util;
+
+/// Address space allowed to one fabuild run: a spec reader has no business near this.
+const MEMORY_LIMIT: &str = "--as=1073741824";
+const TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `fabuild ARGS` in `dir` under the memory limit, timing it.
+fn bounded(dir: &Path, args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let output = Command::new("prlimit")
+        .arg(MEMORY_LIMIT)
+        .arg(env!("CARGO_BIN_EXE_fabuild"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (output, start.elapsed())
+}
+
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut all: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = if p.is_file() {
+                fs::read(&p).unwrap()
+            } else {
+                Vec::new()
+            };
+            (p, bytes)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// `gen` on `spec_bytes` in a fresh project: refused with `code`, quickly, with a message
+/// naming the file, and nothing written.
+fn refused(spec_bytes: &[u8], extra: &[&str], code: i32) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("app.yaml"), spec_bytes).unwrap();
+    let before = files(dir.path());
+    let mut args = vec!["gen", "app.yaml"];
+    args.extend_from_slice(extra);
+    let (out, took) = bounded(dir.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_ne!(out.status.code(), Some(101), "panicked:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(
+        !stderr.is_empty() && stderr.contains("error"),
+        "no error message"
+    );
+    assert_eq!(
+        before,
+        files(dir.path()),
+        "a refused run changed the project"
+    );
+    stderr
+}
+
+fn good_spec() -> String {
+    fs::read_to_string(util::repo().join("tests/cmd/check.in/good.yaml")).unwrap()
+}
+
+/// Every committed bad spec, run through `gen` (the transcripts cover `check`'s exact
+/// output): refused, in bounded time and memory, nothing written.
+#[test]
+fn the_committed_corpus_is_refused_by_gen_without_writing() {
+    let mut seen = 0;
+    for corpus in ["tests/cmd/check.in", "tests/cmd/hostile.in"] {
+        for entry in fs::read_dir(util::repo().join(corpus)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.extension().is_none_or(|e| e != "yaml")
+                || name == "good.yaml"
+                || name == "no-digest.yaml"
+            {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            fs::copy(&path, dir.path().join("app.yaml")).unwrap();
+            // The corpus's neighbours (a link out of the project, a directory).
+            std::os::unix::fs::symlink("/etc/hostname", dir.path().join("outside-link.txt"))
+                .unwrap();
+            fs::create_dir(dir.path().join("somedir")).unwrap();
+            let before = files(dir.path());
+            let (out, took) = bounded(dir.path(), &["gen", "app.yaml"]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(took < TIME_LIMIT, "{name} took {took:?}");
+            assert!(
+                matches!(out.status.code(), Some(1 | 2)),
+                "{name}: exit {:?}\n{stderr}",
+                out.status.code()
+            );
+            assert!(stderr.contains("error"), "{name}: no error message");
+            assert_eq!(
+                before,
+                files(dir.path()),
+                "{name}: gen wrote into the project"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 70, "the bad-input corpus shrank to {seen}");
+}
+
+#[test]
+fn a_100_mb_spec_is_refused_before_it_is_read() {
+    let mut big = good_spec().into_bytes();
+    big.extend(std::iter::repeat_n(b'#', 100 * 1024 * 1024));
+    let stderr = refused(&big, &[], 2);
+    assert!(
+        stderr.contains("app.yaml is larger than 1048576 bytes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn binary_input_is_refused_with_its_position() {
+    let stderr = refused(b"version: 1\nname: \xff\xfe\x00\x01", &[], 2);
+    assert!(
+        stderr.contains("app.yaml:2:7: app.yaml must be UTF-8 text"),
+        "{stderr}"
+    );
+    let stderr = refused(b"version: 1\x00\nname: x\n", &[], 2);
+    assert!(stderr.contains("error[FAB001]"), "{stderr}");
+}
+
+#[test]
+fn deep_nesting_and_alias_bombs_stay_bounded() {
+    let deep = format!(
+        "{}labels: {}{}\n",
+        good_spec(),
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    refused(deep.as_bytes(), &[], 1);
+    let mut bomb = String::from("labels:\n  a: &a \"lol\"\n");
+    let mut prev = "a".to_owned();
+    for level in 0..12 {
+        let name = format!("l{level}");
+        bomb.push_str(&format!(
+            "  {name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 10].join(", ")
+        ));
+        prev = name;
+    }
+    let spec = format!("{}{bomb}", good_spec());
+    let stderr = refused(spec.as_bytes(), &[], 1);
+    assert!(stderr.contains("error[FAB003]"), "{stderr}");
+}
+
+#[test]
+fn an_output_directory_outside_the_project_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let link_target = outside.path().to_str().unwrap().to_owned();
+    for out in [
+        "../elsewhere",
+        "/tmp/fabuild-absolute-out",
+        "link-out",
+        "link-out/sub",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("app.yaml"), good_spec()).unwrap();
+        std::os::unix::fs::symlink(&link_target, dir.path().join("link-out")).unwrap();
+        let (output, _) = bounded(dir.path(), &["gen", "app.yaml", "--out", out]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "--out {out}: {stderr}");
+        assert!(
+            stderr.contains("is outside the project"),
+            "--out {out}: {stderr}"
+        );
+        assert!(
+            fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "--out {out} wrote outside the project"
+        );
+    }
+    assert!(!Path::new("/tmp/fabuild-absolute-out").exists());
+}
+
+#[test]
+fn bad_template_directories_are_errors_not_silent_fallbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = good_spec();
+    // A mistyped directory.
+    let stderr = refused(spec.as_bytes(), &["--templates", "no-such-dir"], 2);
+    assert!(
+        stderr.contains("no-such-dir") && stderr.contains("no such directory"),
+        "{stderr}"
+    );
+    // A dangling link where a template should be; a template that errors; one that loops.
+    for (name, body, want) in [
+        ("Dockerfile.j2", None, "Dockerfile.j2"),
+        (
+            "dockerignore.j2",
+            Some("{{ plan.missing.deeper }}"),
+            "template dockerignore.j2:1",
+        ),
+        (
+            "dockerignore.j2",
+            Some("{% for i in range(1000000000) %}x{% endfor %}"),
+            "dockerignore.j2",
+        ),
+        (
+            "dockerignore.j2",
+            Some("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"),
+            "dockerignore.j2",
+        ),
+    ] {
+        let tpl = dir
+            .path()
+            .join(format!("tpl-{}", want.len() + body.map_or(0, str::len)));
+        fs::create_dir_all(&tpl).unwrap();
+        match body {
+            Some(text) => fs::write(tpl.join(name), text).unwrap(),
+            None => {
+                std::os::unix::fs::symlink("/nonexistent/Dockerfile.j2", tpl.join(name)).unwrap();
+            }
+        }
+        let tpl_arg = tpl.to_str().unwrap().to_owned();
+        let stderr = refused(spec.as_bytes(), &["--templates", &tpl_arg], 2);
+        assert!(stderr.contains(want), "{name}: {stderr}");
+    }
+}
