@@ -3,9 +3,13 @@
 # supported Python, checks they are pure-Python (one wheel serves every platform) and
 # prints the pin table with each wheel's sha256. Review the diff, then run the tests.
 #
-#   scripts/refresh-pins.sh gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0 > src/plan/pins.txt
+#   UV=uv==0.13.9 scripts/refresh-pins.sh gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0 > src/plan/pins.txt
+#
+# uv (role "tool": builder stage only, for python.lock) ships platform wheels, so it gets
+# one row per Linux platform wheel; pip accepts whichever hash matches.
 set -euo pipefail
 [ $# -gt 0 ] || set -- gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0
+UV=${UV:-uv==0.13.9}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for py in 3.11 3.12 3.13 3.14; do
@@ -24,3 +28,8 @@ for wheel in "$work"/all/*.whl; do
   [ -e "$work/wsgi/$file" ] && role=all
   printf '%-17s %-8s %-5s %s\n' "$name" "$version" "$role" "$(sha256sum "$wheel" | cut -d' ' -f1)"
 done | sort
+for platform in manylinux_2_17_x86_64 manylinux_2_17_aarch64; do
+  pip download --quiet --no-cache-dir --only-binary=:all: --no-deps --platform "$platform" -d "$work/uv-$platform" "$UV" >&2
+  wheel=$(ls "$work/uv-$platform"/*.whl)
+  printf '%-17s %-8s %-5s %s\n' uv "${UV#uv==}" tool "$(sha256sum "$wheel" | cut -d' ' -f1)"
+done

@@ -76,6 +76,7 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
         server_requirements: format!("{prefix}requirements-server.txt"),
         app_requirements: plan.app_requirements.clone(),
         preflight: format!("{prefix}{}", render::PREFLIGHT),
+        uv_requirements: format!("{prefix}requirements-uv.txt"),
         healthcheck: format!("{prefix}{}", render::HEALTHCHECK),
         dockerfile: format!("{prefix}Dockerfile"),
         context_from_out: if depth == 0 {

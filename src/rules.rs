@@ -44,6 +44,8 @@ rules! {
     BASE_IMAGE_REFERENCE = "FAB052", "base image is not a valid image reference";
     BASE_IMAGE_PYTHON = "FAB053", "base image tag names another Python version";
     REQUIREMENTS_FILE = "FAB054", "requirements file missing or outside the project";
+    LOCK_FILE = "FAB055", "python.lock unusable";
+    LOCK_CONFLICT = "FAB056", "the lock pins a server package at another version";
     IMAGE_NAME = "FAB060", "name not usable as an image name";
     LABEL_KEY = "FAB061", "label key not usable";
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";

@@ -20,7 +20,7 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, TlsFlags};
+pub use write::{AppYaml, DependencyInstall, TlsFlags};
 
 use crate::spec::{self, Interface};
 
@@ -141,19 +141,24 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         value: python.version.clone(),
         why: python.evidence.clone(),
     });
-    let requirements = match &dependencies.source {
-        DependencySource::Requirements(path) => Ok(path.clone()),
-        _ => Err(dependencies.export_command().map(str::to_owned)),
+    let deps = match &dependencies.source {
+        DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
+        DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
+        _ => dependencies
+            .export_command()
+            .map_or(DependencyInstall::None, |c| {
+                DependencyInstall::Export(c.to_owned())
+            }),
     };
     notes.push(Note {
         what: "dependencies",
-        value: match &requirements {
-            Ok(path) => path.clone(),
-            Err(_) => "not installed".to_owned(),
+        value: match &deps {
+            DependencyInstall::Requirements(path) | DependencyInstall::UvLock(path) => path.clone(),
+            DependencyInstall::Export(_) | DependencyInstall::None => "not installed".to_owned(),
         },
         why: dependencies.evidence.clone(),
     });
-    if let Err(Some(command)) = &requirements {
+    if let DependencyInstall::Export(command) = &deps {
         warnings.push(format!(
             "the app's dependencies are declared in {} but fabuild installs a requirements file: run `{command}` and uncomment python.requirements in app.yaml",
             dependencies.source.file()
@@ -176,7 +181,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         interface: (interface.0, interface.1),
         module,
         python: (python.version.clone(), python.evidence.clone()),
-        requirements,
+        dependencies: deps,
         port: options.port,
         tls: options.tls.clone(),
         src_layout,

@@ -11,11 +11,22 @@ pub struct AppYaml {
     pub module: (String, String),
     pub interface: (Interface, String),
     pub python: (String, String),
-    /// The requirements file, or the command that would make one.
-    pub requirements: Result<String, Option<String>>,
+    pub dependencies: DependencyInstall,
     pub port: Option<u16>,
     pub tls: Option<TlsFlags>,
     pub src_layout: bool,
+}
+
+/// How the image gets the app's dependencies.
+#[derive(Clone, Debug)]
+pub enum DependencyInstall {
+    /// A requirements file.
+    Requirements(String),
+    /// A uv lock, installed exactly (`python.lock`).
+    UvLock(String),
+    /// Declared somewhere fabuild cannot install from; the command that exports them.
+    Export(String),
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -55,15 +66,19 @@ impl AppYaml {
             "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
             self.python.0
         ));
-        match &self.requirements {
-            Ok(path) => out.push_str(&format!(
+        match &self.dependencies {
+            DependencyInstall::Requirements(path) => out.push_str(&format!(
                 "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
                 scalar(path)
             )),
-            Err(Some(command)) => out.push_str(&format!(
+            DependencyInstall::UvLock(path) => out.push_str(&format!(
+                "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
+                scalar(path)
+            )),
+            DependencyInstall::Export(command) => out.push_str(&format!(
                 "  # NOT INSTALLED YET: fabuild installs a requirements file. Write one with hashes\n  # from the project's own dependency files, then uncomment the line:\n  #   {command}\n  # requirements: requirements.txt\n"
             )),
-            Err(None) => out.push_str(
+            DependencyInstall::None => out.push_str(
                 "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
             ),
         }

@@ -54,8 +54,19 @@ pub struct Plan {
     pub server_pins: Vec<Pin>,
     /// The app's requirements file, relative to the project directory.
     pub app_requirements: Option<String>,
+    /// Or the app's uv lock, exported and installed with hashes in the builder stage.
+    pub app_lock: Option<AppLock>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
+}
+
+/// A `uv.lock` project: uv (pinned, hashed, builder stage only) exports the lock to a hashed
+/// requirements list, leaving out the packages the server stack already pins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppLock {
+    pub lock: String,
+    pub pyproject: String,
+    pub uv: pins::ToolPin,
 }
 
 /// The container's own health probe and the Kubernetes probes made from it.
@@ -149,6 +160,14 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         deploy: deploy::plan(spec),
         server_pins: pins::for_interface(spec.app.interface),
         app_requirements: spec.python.requirements.clone(),
+        app_lock: spec.python.lock.as_ref().map(|lock| AppLock {
+            lock: lock.clone(),
+            pyproject: std::path::Path::new(lock)
+                .with_file_name("pyproject.toml")
+                .to_string_lossy()
+                .into_owned(),
+            uv: pins::uv(),
+        }),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
     }

@@ -1,5 +1,6 @@
 //! The pinned server stack: gunicorn for every app, uvicorn and uvicorn-worker (with their
-//! dependencies) for ASGI apps. The table is data (`pins.txt`), refreshed by
+//! dependencies) for ASGI apps; and the build tools (uv, for apps locked with uv), which
+//! stay in the builder stage. The table is data (`pins.txt`), refreshed by
 //! `scripts/refresh-pins.sh` from the real wheels on `PyPI`.
 
 use serde::Serialize;
@@ -21,6 +22,28 @@ pub fn for_interface(interface: Interface) -> Vec<Pin> {
         .filter(|(_, role)| *role == "all" || (*role == "asgi" && interface == Interface::Asgi))
         .map(|(pin, _)| pin)
         .collect()
+}
+
+/// A build tool with one hash per platform wheel (pip accepts any of them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolPin {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub hashes: Vec<&'static str>,
+}
+
+/// The pinned `uv`, used in the builder stage to export a `uv.lock`.
+pub fn uv() -> ToolPin {
+    let rows: Vec<Pin> = table()
+        .filter(|(p, role)| *role == "tool" && p.name == "uv")
+        .map(|(p, _)| p)
+        .collect();
+    let first = rows.first().expect("pins.txt pins uv");
+    ToolPin {
+        name: first.name,
+        version: first.version,
+        hashes: rows.iter().map(|p| p.sha256).collect(),
+    }
 }
 
 /// The pinned version of one package, if fabuild pins it.
@@ -56,7 +79,10 @@ mod tests {
     #[test]
     fn table_is_well_formed() {
         for (pin, role) in table() {
-            assert!(matches!(role, "all" | "asgi"), "{pin:?}: role {role}");
+            assert!(
+                matches!(role, "all" | "asgi" | "tool"),
+                "{pin:?}: role {role}"
+            );
             assert_eq!(pin.sha256.len(), 64, "{pin:?}");
             assert!(
                 pin.sha256
@@ -85,6 +111,16 @@ mod tests {
         assert_eq!(
             names,
             ["click", "gunicorn", "h11", "uvicorn", "uvicorn-worker"]
+        );
+    }
+
+    #[test]
+    fn uv_has_a_hash_per_linux_platform_and_stays_out_of_the_server_stack() {
+        assert_eq!(uv().hashes.len(), 2);
+        assert!(
+            for_interface(Interface::Asgi)
+                .iter()
+                .all(|p| p.name != "uv")
         );
     }
 

@@ -30,6 +30,9 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
         (".dockerignore", "dockerignore.j2"),
         (PREFLIGHT, "preflight.py.j2"),
     ];
+    if plan.app_lock.is_some() {
+        outputs.push(("requirements-uv.txt", "requirements-uv.txt.j2"));
+    }
     if plan.healthcheck.is_some() {
         outputs.push((HEALTHCHECK, "healthcheck.py.j2"));
     }
@@ -63,6 +66,10 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "preflight.py.j2",
         include_str!("../../templates/preflight.py.j2"),
+    ),
+    (
+        "requirements-uv.txt.j2",
+        include_str!("../../templates/requirements-uv.txt.j2"),
     ),
     (
         "healthcheck.py.j2",
@@ -115,6 +122,7 @@ pub struct Paths {
     pub server_requirements: String,
     pub app_requirements: Option<String>,
     pub preflight: String,
+    pub uv_requirements: String,
     pub healthcheck: String,
     /// The Dockerfile, relative to the build context.
     pub dockerfile: String,

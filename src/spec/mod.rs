@@ -2,6 +2,7 @@
 
 mod extra_args;
 mod load;
+pub mod lock;
 pub mod model;
 pub mod raw;
 mod validate;

@@ -61,6 +61,8 @@ pub struct Python {
     pub base_image: ImageRef,
     /// The app's own requirements file, relative to the project directory, `/`-separated.
     pub requirements: Option<String>,
+    /// Or the app's `uv.lock` (with its `pyproject.toml` beside it), relative likewise.
+    pub lock: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -75,6 +75,8 @@ pub struct RawPython {
     pub version: Option<Spanned<String>>,
     pub base_image: Option<Spanned<String>>,
     pub requirements: Option<Spanned<String>>,
+    /// A `uv.lock` to install the app's dependencies from, instead of a requirements file.
+    pub lock: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

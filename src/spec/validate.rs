@@ -227,13 +227,28 @@ impl Validator<'_> {
             }
             None => default_base(&version),
         };
-        let requirements = match &py.requirements {
-            Some(r) => {
+        let lock = py.lock.as_ref().map(|l| {
+            let path = self.text("python.lock", l);
+            self.lock(&path, l, project, raw.app.interface.value);
+            path
+        });
+        let requirements = match (&py.requirements, &py.lock) {
+            (Some(r), Some(_)) => {
+                self.error(
+                    rules::LOCK_FILE,
+                    r,
+                    "python.requirements and python.lock both name the app's dependencies",
+                    "keep one: the lock (exact and hashed) or the requirements file",
+                );
+                None
+            }
+            (Some(r), None) => {
                 let path = self.text("python.requirements", r);
                 self.project_file(&path, r, project);
                 Some(path)
             }
-            None => project
+            (None, Some(_)) => None,
+            (None, None) => project
                 .join("requirements.txt")
                 .is_file()
                 .then(|| "requirements.txt".to_owned()),
@@ -242,6 +257,7 @@ impl Validator<'_> {
             version,
             base_image,
             requirements,
+            lock,
         }
     }
 
@@ -282,6 +298,57 @@ impl Validator<'_> {
                 ),
                 help,
             );
+        }
+    }
+
+    /// `python.lock`: a `uv.lock` inside the project, its `pyproject.toml` beside it, and no
+    /// pin that contradicts the server stack fabuild installs.
+    fn lock(&mut self, path: &str, at: &Spanned<String>, project: &Path, interface: Interface) {
+        if Path::new(path).file_name().is_none_or(|n| n != "uv.lock") {
+            return self.error(
+                rules::LOCK_FILE,
+                at,
+                format!("`{path}` is not a uv.lock"),
+                "python.lock takes a uv lock file; export other locks to a hashed requirements file (poetry export, pip-compile --generate-hashes) and use python.requirements",
+            );
+        }
+        let before = self.findings.len();
+        self.project_file(path, at, project);
+        if self.findings.len() > before {
+            return;
+        }
+        let pyproject = Path::new(path).with_file_name("pyproject.toml");
+        if !project.join(&pyproject).is_file() {
+            return self.error(
+                rules::LOCK_FILE,
+                at,
+                format!("`{path}` has no pyproject.toml beside it"),
+                "uv exports a lock together with its project: keep pyproject.toml next to uv.lock",
+            );
+        }
+        let lock = match super::lock::read(&project.join(path)) {
+            Ok(lock) => lock,
+            Err(why) => {
+                return self.error(
+                    rules::LOCK_FILE,
+                    at,
+                    format!("`{path}` {why}"),
+                    "regenerate it with `uv lock`",
+                );
+            }
+        };
+        for pin in crate::plan::pins::for_interface(interface) {
+            if let Some(locked) = lock.version_of(pin.name).filter(|v| *v != pin.version) {
+                self.error(
+                    rules::LOCK_CONFLICT,
+                    at,
+                    format!("`{path}` pins {} {locked}; fabuild installs {} {}", pin.name, pin.name, pin.version),
+                    format!(
+                        "align the project: `uv add {}=={}` (or drop it from the project's dependencies and let fabuild provide it), then `uv lock`",
+                        pin.name, pin.version
+                    ),
+                );
+            }
         }
     }
 

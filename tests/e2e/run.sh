@@ -5,7 +5,8 @@
 #   bash tests/e2e/run.sh [options] EXAMPLE_DIR[=EXPECT_JSON] ...
 #
 #   EXAMPLE_DIR holds generated build files: Dockerfile, .dockerignore,
-#   requirements-server.txt, requirements.txt, the app code, app.yaml. It is the
+#   requirements-server.txt, fabuild-preflight.py, requirements.txt (or uv.lock and
+#   requirements-uv.txt), the app code, app.yaml. It is the
 #   build context. EXPECT_JSON describes what the image must look like; when not
 #   given, EXAMPLE_DIR/.e2e-expect.json is used, else the output of
 #   $FABUILD_E2E_PLAN_CMD run inside EXAMPLE_DIR (e.g. "fabuild plan --format json").
@@ -164,9 +165,15 @@ run_example() {
 
   step files
   local f
-  for f in Dockerfile .dockerignore requirements-server.txt requirements.txt; do
+  for f in Dockerfile .dockerignore requirements-server.txt fabuild-preflight.py; do
     [ -f "$dir/$f" ] || fail files "$dir/$f missing"
   done
+  # The app's dependencies: a requirements file, or a uv lock with the pinned uv to export it.
+  if [ -f "$dir/uv.lock" ]; then
+    [ -f "$dir/requirements-uv.txt" ] || fail files "$dir/requirements-uv.txt missing next to uv.lock"
+  else
+    [ -f "$dir/requirements.txt" ] || fail files "$dir/requirements.txt missing"
+  fi
   [ -f "$dir/app.yaml" ] || log "[$EX_NAME] note: no app.yaml in $dir"
 
   step hadolint

@@ -122,6 +122,7 @@ fn render_dockerfile(text: &str) -> Option<(fabuild::plan::Plan, String)> {
         server_requirements: "requirements-server.txt".into(),
         app_requirements: None,
         preflight: render::PREFLIGHT.into(),
+        uv_requirements: "requirements-uv.txt".into(),
         healthcheck: render::HEALTHCHECK.into(),
         dockerfile: "Dockerfile".into(),
         context_from_out: ".".into(),
