@@ -317,14 +317,14 @@ fn is_attestation(descriptor: &Descriptor) -> bool {
         .is_some_and(|p| p.os().to_string() == "unknown")
 }
 
-fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result<(), OciError> {
-    let bytes = image
-        .store
-        .read_small("index.json", SMALL_BLOB_LIMIT)?
-        .ok_or_else(|| not_an_image(shown, "index.json is missing"))?;
-    let index = ImageIndex::from_reader(&bytes[..])
-        .map_err(|e| not_an_image(shown, format!("index.json is not an OCI image index: {e}")))?;
-
+/// The manifest to check: the only one, or the one for the platform asked for (the
+/// host's by default), looking through nested indexes.
+fn choose_manifest(
+    image: &mut Image,
+    shown: &str,
+    index: &ImageIndex,
+    wanted: Option<&Platform>,
+) -> Result<Descriptor, OciError> {
     // Flatten nested indexes (a multi-platform image exported whole) into manifests.
     let mut candidates: Vec<Descriptor> = Vec::new();
     let mut queue: Vec<(Descriptor, usize)> =
@@ -395,6 +395,17 @@ fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result
         ));
         candidates.remove(0)
     };
+    Ok(chosen)
+}
+
+fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result<(), OciError> {
+    let bytes = image
+        .store
+        .read_small("index.json", SMALL_BLOB_LIMIT)?
+        .ok_or_else(|| not_an_image(shown, "index.json is missing"))?;
+    let index = ImageIndex::from_reader(&bytes[..])
+        .map_err(|e| not_an_image(shown, format!("index.json is not an OCI image index: {e}")))?;
+    let chosen = choose_manifest(image, shown, &index, wanted)?;
     image.platform = chosen.platform().as_ref().map(Platform::of);
     image.manifest_digest = Some(chosen.digest().to_string());
 

@@ -155,7 +155,7 @@ fn command(plan: &Plan, config: &Config) -> Check {
             format!("the command {shown} does not start gunicorn as PID 1; {fix}"),
         );
     }
-    if !argv[1..].iter().any(|a| *a == plan.module) {
+    if !argv[1..].contains(&plan.module) {
         return Check::fail(
             "command",
             format!(

@@ -30,7 +30,7 @@ const SYSTEM_PATHS: [&str; 9] = [
     "/var/lib/",
 ];
 
-/// Where build secrets are mounted (BuildKit, buildah) and Kubernetes puts its own.
+/// Where build secrets are mounted (`BuildKit`, buildah) and Kubernetes puts its own.
 const SECRET_DIRS: [&str; 2] = ["/run/secrets/", "/var/run/secrets/"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,7 +91,7 @@ pub struct Scan {
     pub layers: Vec<LayerOutcome>,
     state: BTreeMap<String, Vec<Tracked>>,
     hidden: Vec<Hidden>,
-    /// Layers not read to their end: their files were not all checked.
+    /// Layers not read to their end (by role): their files were not all checked.
     incomplete: Vec<String>,
 }
 
@@ -105,11 +105,10 @@ pub fn scan(image: &Image) -> Scan {
     };
     let mut pem = PemScanner::new();
     for (index, layer) in image.layers.iter().enumerate() {
-        let what = format!("{} ({})", layer.role, layer.name);
         let opened = match image.store.open(&layer.name) {
             Ok(Some(o)) => o,
             Ok(None) => {
-                scan.incomplete.push(format!("{what} is missing"));
+                scan.incomplete.push(layer.role.clone());
                 scan.layers.push(LayerOutcome {
                     blob: BlobCheck {
                         role: layer.role.clone(),
@@ -123,8 +122,7 @@ pub fn scan(image: &Image) -> Scan {
                 continue;
             }
             Err(e) => {
-                scan.incomplete
-                    .push(format!("{what} cannot be opened: {e}"));
+                scan.incomplete.push(layer.role.clone());
                 scan.layers.push(LayerOutcome {
                     blob: BlobCheck {
                         role: layer.role.clone(),
@@ -150,11 +148,8 @@ pub fn scan(image: &Image) -> Scan {
                 }
             }
         }
-        if let Some(e) = &read.error {
-            scan.incomplete.push(format!(
-                "{what} could not be read to its end ({} layer: {e})",
-                read.compression.name()
-            ));
+        if read.error.is_some() {
+            scan.incomplete.push(layer.role.clone());
         }
         scan.layers.push(LayerOutcome {
             blob: BlobCheck {
@@ -273,7 +268,10 @@ impl Scan {
         }
         if is_file {
             let name = path.rsplit('/').next().unwrap_or("");
-            if name.ends_with(".key") {
+            if std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("key"))
+            {
                 marks.push(Mark::KeyFile);
             }
             if (name == ".env" || name.starts_with(".env."))
@@ -287,11 +285,7 @@ impl Scan {
             }
         }
         match &entry.kind {
-            Kind::File => {
-                if pem.has_private_key(content)? {
-                    marks.push(Mark::PemKey);
-                }
-            }
+            Kind::File if pem.has_private_key(content)? => marks.push(Mark::PemKey),
             Kind::HardLink(target) => {
                 let linked = current
                     .get(target)
@@ -323,23 +317,28 @@ impl Scan {
 
     /// The contents checks, in report order.
     pub fn checks(&self, plan: &Plan, layer_count: usize) -> Vec<Check> {
-        let layer_name = |i: usize| format!("layer {} of {layer_count}", i + 1);
-        let incomplete = if self.incomplete.is_empty() {
-            None
-        } else {
-            Some(format!(
-                "not every file could be checked: {}",
-                self.incomplete.join("; ")
-            ))
-        };
-        let finish = |name: &'static str, mut problems: Vec<String>, ok: String| {
-            if let Some(why) = &incomplete {
-                problems.push(why.clone());
-            }
-            Check::from_problems(name, &problems, ok)
-        };
+        vec![
+            self.private_keys(layer_count),
+            self.env_files(layer_count),
+            self.build_secrets(plan, layer_count),
+            self.server_pins(plan),
+            self.app_files(plan),
+        ]
+    }
 
-        // Private keys.
+    /// Fails the check when some layer could not be read: unread files are not clean.
+    fn finish(&self, name: &'static str, mut problems: Vec<String>, ok: String) -> Check {
+        if !self.incomplete.is_empty() {
+            problems.push(format!(
+                "not every file could be checked: {} could not be read to the end (see integrity and layer-diff-ids)",
+                self.incomplete.join(", ")
+            ));
+        }
+        Check::from_problems(name, &problems, ok)
+    }
+
+    fn private_keys(&self, layer_count: usize) -> Check {
+        let layer_name = |i: usize| layer_name(i, layer_count);
         let mut problems: Vec<String> = self
             .marked(|m| matches!(m, Mark::PemKey | Mark::KeyFile))
             .map(|(path, t)| {
@@ -367,23 +366,30 @@ impl Scan {
                 layer_name(hidden.added)
             ));
         }
-        let mut checks = vec![finish("private-keys", problems, ok)];
+        self.finish("private-keys", problems, ok)
+    }
 
-        // .env files.
+    fn env_files(&self, layer_count: usize) -> Check {
         let mut problems: Vec<String> = self
             .marked(|m| *m == Mark::DotEnv)
-            .map(|(path, t)| format!("{path} ({}) is a .env file", layer_name(t.layer)))
+            .map(|(path, t)| {
+                format!(
+                    "{path} ({}) is a .env file",
+                    layer_name(t.layer, layer_count)
+                )
+            })
             .collect();
         if !problems.is_empty() {
             problems.push("environment files hold secrets: keep them out of the build context (.dockerignore) and pass settings at run time".to_owned());
         }
-        checks.push(finish(
+        self.finish(
             "env-files",
             problems,
             "no .env file outside system paths".to_owned(),
-        ));
+        )
+    }
 
-        // Build secrets.
+    fn build_secrets(&self, plan: &Plan, layer_count: usize) -> Check {
         let problems: Vec<String> = self
             .marked(|m| matches!(m, Mark::Secret { .. }))
             .map(|(path, t)| {
@@ -399,17 +405,18 @@ impl Scan {
                 };
                 format!(
                     "{path}{whose} ({}, {size} bytes) is in the image: a build secret must be mounted with `RUN --mount=type=secret`, never copied",
-                    layer_name(t.layer)
+                    layer_name(t.layer, layer_count)
                 )
             })
             .collect();
-        checks.push(finish(
+        self.finish(
             "build-secrets",
             problems,
             "nothing under /run/secrets".to_owned(),
-        ));
+        )
+    }
 
-        // Installed server versions.
+    fn server_pins(&self, plan: &Plan) -> Check {
         let mut installed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (_, t) in self.marked(|m| matches!(m, Mark::DistInfo { .. })) {
             if let Mark::DistInfo { name, version } = &t.mark {
@@ -441,13 +448,14 @@ impl Scan {
                 )),
             }
         }
-        checks.push(finish(
+        self.finish(
             "server-pins",
             problems,
             format!("{} as pinned", seen.join(", ")),
-        ));
+        )
+    }
 
-        // App files not writable by the runtime user.
+    fn app_files(&self, plan: &Plan) -> Check {
         let mut problems = Vec::new();
         let mut count = 0usize;
         for (path, t) in self.marked(|m| matches!(m, Mark::App { .. })) {
@@ -492,16 +500,19 @@ impl Scan {
                 "nothing under {APP_DIR}: the app code is not where the plan puts it"
             ));
         }
-        checks.push(finish(
+        self.finish(
             "app-files-read-only",
             problems,
             format!(
                 "{count} entries under {APP_DIR}, none writable by {}:{}",
                 plan.uid, plan.gid
             ),
-        ));
-        checks
+        )
     }
+}
+
+fn layer_name(index: usize, count: usize) -> String {
+    format!("layer {} of {count}", index + 1)
 }
 
 /// Finds PEM private key blocks in a stream, one window at a time, carrying the end of
