@@ -430,7 +430,8 @@ fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result
             let digest = d.digest().to_string();
             LayerRef {
                 role: format!("layer {} of {count}", i + 1),
-                name: sha256_hex(&digest).map_or(digest.clone(), |h| format!("blobs/sha256/{h}")),
+                // blobs/<algorithm>/<hex>, as the layout spec puts any digest.
+                name: format!("blobs/{}", digest.replacen(':', "/", 1)),
                 expected: Some(Expected {
                     digest,
                     size: Some(d.size()),
