@@ -34,7 +34,12 @@ pub fn blobs(image: &Image, layers: &[LayerOutcome]) -> Check {
     let docker = image.layers.iter().all(|l| l.expected.is_none());
     let detail = if docker {
         format!(
-            "{checked} blob{plural} named by digest match (sha256); {} in {} layers, which a docker archive does not describe: they are checked against the config's diff ids (layer-diff-ids)",
+            "{checked} blob{plural} named by digest {} (sha256); {} in {} layers, which a docker archive does not describe: they are checked against the config's diff ids (layer-diff-ids)",
+            if checked == 1 {
+                "matches its name"
+            } else {
+                "match their names"
+            },
             human(bytes),
             layers.len()
         )
