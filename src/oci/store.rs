@@ -114,6 +114,10 @@ impl Store {
     pub fn open(&self, name: &str) -> Result<Option<Opened>, OciError> {
         match &self.0 {
             Backing::Dir(root) => {
+                // Names come from the image's own JSON: never let one lead outside it.
+                if name.starts_with('/') || name.split('/').any(|part| part == "..") {
+                    return Ok(None);
+                }
                 let path = root.join(name);
                 match File::open(&path) {
                     Ok(file) => {
@@ -221,6 +225,16 @@ fn resolve(base: &str, target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_store_stays_inside_its_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("image")).unwrap();
+        std::fs::write(dir.path().join("outside"), "x").unwrap();
+        let store = Store::dir(&dir.path().join("image"));
+        assert!(store.open("../outside").unwrap().is_none());
+        assert!(store.open("/etc/hostname").unwrap().is_none());
+    }
 
     #[test]
     fn names_are_normalised() {

@@ -224,6 +224,36 @@ pub fn write_layout(dir: &Path, images: &[(&Image, Option<&str>)]) {
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
 
+/// Writes an OCI image layout whose index.json points at one nested image index that
+/// lists the platform images, as `skopeo copy --all` exports a multi-platform image.
+pub fn write_nested_layout(dir: &Path, images: &[(&Image, &str)]) {
+    write_layout(
+        dir,
+        &images
+            .iter()
+            .map(|(i, p)| (*i, Some(*p)))
+            .collect::<Vec<_>>(),
+    );
+    let manifests: Vec<Value> = images.iter().map(|(i, p)| i.descriptor(Some(p))).collect();
+    let nested = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let hex = sha256(&nested);
+    std::fs::write(dir.join("blobs/sha256").join(&hex), &nested).unwrap();
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{hex}"),
+            "size": nested.len(),
+        }],
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
 /// Packs the layout directory `dir` into an oci-archive tar at `out`.
 pub fn write_oci_archive(dir: &Path, out: &Path) {
     let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::image_writer::{
     Compression, Image, Item, dir, file, owned_file, write_docker_archive, write_layout,
-    write_oci_archive,
+    write_nested_layout, write_oci_archive,
 };
 use crate::util::{fabuild, repo};
 
@@ -244,6 +244,33 @@ fn a_docker_archive_is_checked_against_its_diff_ids() {
     assert!(
         run.row("PASS", "integrity")
             .contains("checked against the config's diff ids")
+    );
+}
+
+#[test]
+fn a_docker_25_archive_is_read_through_its_oci_index() {
+    // `docker save` from Docker 25 on writes an OCI layout with a manifest.json beside it.
+    let image = good_image();
+    let (tmp, path) = layout(&image);
+    let layers: Vec<String> = image
+        .layers
+        .iter()
+        .map(|h| format!("blobs/sha256/{h}"))
+        .collect();
+    let manifest = json!([{"Config": format!("blobs/sha256/{}", image.config), "RepoTags": ["orders-api:test"], "Layers": layers}]);
+    std::fs::write(
+        path.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let archive = tmp.path().join("docker25.tar");
+    write_oci_archive(&path, &archive);
+    let run = verify(&archive, &[]);
+    assert_all_pass(&run);
+    assert!(run.has("(docker-archive)"), "{}", run.stdout);
+    assert!(
+        run.row("PASS", "integrity")
+            .contains("match their descriptors (sha256 and size)")
     );
 }
 
@@ -573,6 +600,51 @@ fn a_multi_platform_index_checks_the_platform_asked_for() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_nested_index_is_followed_to_the_platform_images() {
+    let plan = plan();
+    let amd = Image::build(
+        &good_config(&plan),
+        "amd64",
+        &good_layers(&plan),
+        Compression::Gzip,
+    );
+    let mut named = good_config(&plan);
+    named["User"] = json!("app");
+    let arm = Image::build(&named, "arm64", &good_layers(&plan), Compression::Gzip);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("image");
+    write_nested_layout(&path, &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+    let run = verify(&path, &["--platform", "linux/amd64"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // The nested index is a blob like any other: checked, and counted.
+    assert!(
+        run.row("PASS", "integrity")
+            .contains("6 blobs match their descriptors"),
+        "{}",
+        run.stdout
+    );
+    let run = verify(&path, &["--platform", "linux/arm64"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.row("FAIL", "user")
+            .contains("User is \"app\", not numeric uid:gid")
+    );
+}
+
+#[test]
+fn an_invalid_spec_exits_2_before_reading_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("app.yaml");
+    std::fs::write(&spec, "version: 1\nname: x\n").unwrap();
+    let output = fabuild(tmp.path())
+        .args(["verify", "app.yaml", "--image", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("error["));
 }
 
 #[test]
