@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use memchr::memmem;
 
 use super::Check;
-use crate::oci::layer::{self, Entry, Kind};
+use crate::oci::layer::{self, Compression, Entry, Kind};
 use crate::oci::{BlobCheck, Found, Image};
 use crate::plan::{APP_DIR, Plan, VENV_DIR};
 
@@ -81,6 +81,8 @@ struct Hidden {
 #[derive(Debug)]
 pub struct LayerOutcome {
     pub blob: BlobCheck,
+    /// How the blob was compressed, as its first bytes told.
+    pub compression: Option<Compression>,
     pub diff: Option<crate::oci::digest::Sum>,
     pub error: Option<String>,
 }
@@ -116,6 +118,7 @@ pub fn scan(image: &Image) -> Scan {
                         expected: layer.expected.clone(),
                         found: Found::Missing,
                     },
+                    compression: None,
                     diff: None,
                     error: None,
                 });
@@ -130,6 +133,7 @@ pub fn scan(image: &Image) -> Scan {
                         expected: layer.expected.clone(),
                         found: Found::Unreadable(e.to_string()),
                     },
+                    compression: None,
                     diff: None,
                     error: Some(e.to_string()),
                 });
@@ -158,6 +162,7 @@ pub fn scan(image: &Image) -> Scan {
                 expected: layer.expected.clone(),
                 found: Found::Read(read.blob),
             },
+            compression: Some(read.compression),
             diff: read.diff,
             error: read.error,
         });

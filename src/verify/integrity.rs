@@ -71,7 +71,8 @@ pub fn diff_ids(image: &Image, layers: &[LayerOutcome]) -> Check {
                     continue; // already reported by `integrity`
                 }
                 problems.push(format!(
-                    "{what} could not be decompressed to its end: {}",
+                    "{what} could not be read to its end as a {} tar: {}",
+                    outcome.compression.map_or("", |c| c.name()),
                     outcome.error.as_deref().unwrap_or("unknown error")
                 ));
             }
