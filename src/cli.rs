@@ -41,6 +41,12 @@ pub enum Command {
     Init(InitArgs),
     /// Print the JSON Schema (draft 2020-12) of app.yaml, for editors and linters
     Schema,
+    /// Check a built image against the spec: integrity, config, and the files in its layers
+    ///
+    /// Reads an OCI image layout directory, an oci-archive tar or a `docker save` archive
+    /// (found out from the contents). Every check is listed with PASS, FAIL or SKIP; exit 1
+    /// when any fails, 2 when the spec or the image cannot be read. See docs/verify.md.
+    Verify(VerifyArgs),
     /// Review a GUNICORN_CMD_ARGS value exactly as gunicorn reads it
     ///
     /// Prints what each setting does, its default and what it means in a container; then
@@ -174,6 +180,25 @@ pub struct InitArgs {
     /// app.yaml (default: .fabuild/app.schema.json, which init writes)
     #[arg(long, value_name = "REF")]
     pub schema_ref: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The spec the image was built from (default: app.yaml in the current directory)
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The image: an OCI layout directory, an oci-archive tar or a docker-archive tar
+    /// (a skopeo-style `oci:`, `oci-archive:` or `docker-archive:` prefix is accepted)
+    #[arg(long, value_name = "PATH")]
+    pub image: PathBuf,
+    /// Which image of a multi-platform index to check (os/arch[/variant]; default: the host's)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// The base image the build used instead of python.base_image (as given to `gen`)
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

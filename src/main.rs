@@ -9,12 +9,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use fabuild::diagnostic::{Finding, JsonFinding, Source, render_text};
 use fabuild::generate::{self, GenError, Generation};
+use fabuild::oci::Platform;
 use fabuild::output::{self, Provenance, Status};
 use fabuild::spec::{self, ImageRef, SpecError};
 
 use cli::{
     CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, InitArgs, InterfaceArg, Language,
-    PlanArgs,
+    PlanArgs, VerifyArgs,
 };
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
             print!("{}", fabuild::schema::APP_SCHEMA);
             0
         }
+        Command::Verify(args) => verify(&args),
     };
     ExitCode::from(code)
 }
@@ -449,6 +451,70 @@ fn init(args: &InitArgs) -> u8 {
                 "ok": false, "error": err.to_string(), "help": err.help(), "candidates": candidates,
             }));
             err.exit_code()
+        }
+    }
+}
+
+/// `--image` with an optional skopeo-style transport prefix removed.
+fn image_path(given: &Path) -> PathBuf {
+    let text = given.to_string_lossy();
+    for prefix in ["oci-archive:", "docker-archive:", "oci:"] {
+        if let Some(rest) = text.strip_prefix(prefix)
+            && !given.exists()
+        {
+            return PathBuf::from(rest);
+        }
+    }
+    given.to_path_buf()
+}
+
+fn verify(args: &VerifyArgs) -> u8 {
+    let path = args
+        .spec
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("app.yaml"));
+    let base_image = match parse_base(args.base_image.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let platform = match args.platform.as_deref().map(Platform::parse).transpose() {
+        Ok(p) => p,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return 2;
+        }
+    };
+    let checked = match spec::check(&path, &path.display().to_string()) {
+        Ok(checked) => checked,
+        Err(err) => {
+            // The image cannot be judged against a spec that does not stand.
+            spec_failure(&err, args.format);
+            return 2;
+        }
+    };
+    let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides { base_image });
+    let options = fabuild::verify::Options { platform };
+    match fabuild::verify::verify(&plan, &image_path(&args.image), &options) {
+        Ok(report) => {
+            match args.format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => print_json(&serde_json::json!({
+                    "spec": path.display().to_string(),
+                    "ok": report.ok(),
+                    "image": report.image,
+                    "checks": report.checks,
+                })),
+            }
+            report.exit_code()
+        }
+        Err(err) => {
+            match args.format {
+                Format::Text => eprintln!("error: {err}"),
+                Format::Json => {
+                    print_json(&serde_json::json!({"ok": false, "error": err.to_string()}));
+                }
+            }
+            2
         }
     }
 }

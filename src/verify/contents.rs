@@ -1,0 +1,670 @@
+//! The image's files, layer by layer with whiteouts applied: key material, `.env` files,
+//! build secrets, the installed server versions and the app files' permissions.
+//!
+//! Only the paths that matter are remembered (a finding, a dist-info directory, an entry
+//! under /app), so memory grows with those, never with the size of a layer.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use memchr::memmem;
+
+use super::Check;
+use crate::oci::layer::{self, Compression, Entry, Kind};
+use crate::oci::{BlobCheck, Found, Image};
+use crate::plan::{APP_DIR, Plan, VENV_DIR};
+
+/// The packages whose installed version must equal the plan's pin.
+const SERVER_PACKAGES: [&str; 3] = ["gunicorn", "uvicorn", "uvicorn-worker"];
+
+/// Where a `.env` file belongs to the system or an installed package, not to the app.
+const SYSTEM_PATHS: [&str; 9] = [
+    "/usr/",
+    "/lib/",
+    "/lib32/",
+    "/lib64/",
+    "/libx32/",
+    "/bin/",
+    "/sbin/",
+    "/etc/",
+    "/var/lib/",
+];
+
+/// Where build secrets are mounted (`BuildKit`, buildah) and Kubernetes puts its own.
+const SECRET_DIRS: [&str; 2] = ["/run/secrets/", "/var/run/secrets/"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Mark {
+    PemKey,
+    KeyFile,
+    DotEnv,
+    Secret {
+        size: u64,
+    },
+    DistInfo {
+        name: String,
+        version: String,
+    },
+    App {
+        uid: u64,
+        gid: u64,
+        mode: u32,
+        dir: bool,
+    },
+}
+
+impl Mark {
+    fn is_secret(&self) -> bool {
+        matches!(
+            self,
+            Self::PemKey | Self::KeyFile | Self::DotEnv | Self::Secret { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Tracked {
+    /// 0-based index of the layer that added it.
+    layer: usize,
+    mark: Mark,
+}
+
+/// A secret a later layer deleted: gone from the running container, still in the blob.
+#[derive(Debug)]
+struct Hidden {
+    path: String,
+    added: usize,
+    removed: usize,
+}
+
+/// What reading one layer gave.
+#[derive(Debug)]
+pub struct LayerOutcome {
+    pub blob: BlobCheck,
+    /// How the blob was compressed, as its first bytes told.
+    pub compression: Option<Compression>,
+    pub diff: Option<crate::oci::digest::Sum>,
+    pub error: Option<String>,
+}
+
+/// The filesystem's interesting paths after all layers, and how reading went.
+#[derive(Debug)]
+pub struct Scan {
+    pub layers: Vec<LayerOutcome>,
+    state: BTreeMap<String, Vec<Tracked>>,
+    hidden: Vec<Hidden>,
+    /// Layers not read to their end (by role): their files were not all checked.
+    incomplete: Vec<String>,
+}
+
+/// Streams every layer of `image` once, applying whiteouts in order.
+pub fn scan(image: &Image) -> Scan {
+    let mut scan = Scan {
+        layers: Vec::new(),
+        state: BTreeMap::new(),
+        hidden: Vec::new(),
+        incomplete: Vec::new(),
+    };
+    let mut pem = PemScanner::new();
+    for (index, layer) in image.layers.iter().enumerate() {
+        let opened = match image.store.open(&layer.name) {
+            Ok(Some(o)) => o,
+            Ok(None) => {
+                scan.incomplete.push(layer.role.clone());
+                scan.layers.push(LayerOutcome {
+                    blob: BlobCheck {
+                        role: layer.role.clone(),
+                        name: layer.name.clone(),
+                        expected: layer.expected.clone(),
+                        found: Found::Missing,
+                    },
+                    compression: None,
+                    diff: None,
+                    error: None,
+                });
+                continue;
+            }
+            Err(e) => {
+                scan.incomplete.push(layer.role.clone());
+                scan.layers.push(LayerOutcome {
+                    blob: BlobCheck {
+                        role: layer.role.clone(),
+                        name: layer.name.clone(),
+                        expected: layer.expected.clone(),
+                        found: Found::Unreadable(e.to_string()),
+                    },
+                    compression: None,
+                    diff: None,
+                    error: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        let mut current: BTreeMap<String, Vec<Tracked>> = BTreeMap::new();
+        let read = layer::read_layer(opened.reader, &mut |entry, content| {
+            scan.visit(index, entry, content, &mut current, &mut pem)
+        });
+        for (path, marks) in current {
+            let slot = scan.state.entry(path).or_default();
+            for mark in marks {
+                if !slot.iter().any(|t| t.mark == mark.mark) {
+                    slot.push(mark);
+                }
+            }
+        }
+        if read.error.is_some() {
+            scan.incomplete.push(layer.role.clone());
+        }
+        scan.layers.push(LayerOutcome {
+            blob: BlobCheck {
+                role: layer.role.clone(),
+                name: layer.name.clone(),
+                expected: layer.expected.clone(),
+                found: Found::Read(read.blob),
+            },
+            compression: Some(read.compression),
+            diff: read.diff,
+            error: read.error,
+        });
+    }
+    scan
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    path == dir || path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/')
+}
+
+/// `gunicorn-27.0.1.dist-info` directories in the venv: (directory, name, version).
+fn dist_info(path: &str) -> Option<(String, String, String)> {
+    if !under(path, VENV_DIR) {
+        return None;
+    }
+    let mut offset = 0;
+    let mut previous = "";
+    for part in path.split('/') {
+        let end = offset + part.len();
+        if previous == "site-packages"
+            && let Some(stem) = part.strip_suffix(".dist-info")
+        {
+            let (name, version) = stem.split_once('-')?;
+            let name = name.to_ascii_lowercase().replace(['_', '.'], "-");
+            return Some((path[..end].to_owned(), name, version.to_owned()));
+        }
+        previous = part;
+        offset = end + 1;
+    }
+    None
+}
+
+impl Scan {
+    /// Forgets what lower layers put at `path` (and below it, when `children`).
+    fn remove_lower(&mut self, path: &str, itself: bool, children: bool, layer: usize) {
+        let mut gone: Vec<String> = Vec::new();
+        if itself && self.state.contains_key(path) {
+            gone.push(path.to_owned());
+        }
+        if children {
+            let prefix = if path == "/" {
+                "/".to_owned()
+            } else {
+                format!("{path}/")
+            };
+            gone.extend(
+                self.state
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        for key in gone {
+            if let Some(marks) = self.state.remove(&key) {
+                for t in marks.iter().filter(|t| t.mark.is_secret()) {
+                    self.hidden.push(Hidden {
+                        path: key.clone(),
+                        added: t.layer,
+                        removed: layer,
+                    });
+                }
+            }
+        }
+    }
+
+    fn visit(
+        &mut self,
+        layer: usize,
+        entry: &Entry,
+        content: &mut dyn Read,
+        current: &mut BTreeMap<String, Vec<Tracked>>,
+        pem: &mut PemScanner,
+    ) -> io::Result<()> {
+        let path = entry.path.as_str();
+        match &entry.kind {
+            Kind::Whiteout(hidden) => {
+                self.remove_lower(hidden, true, true, layer);
+                return Ok(());
+            }
+            Kind::Opaque(dir) => {
+                self.remove_lower(dir, false, true, layer);
+                return Ok(());
+            }
+            kind => {
+                // An entry replaces what lower layers had at its path (and, unless it is
+                // a directory merging with theirs, everything below it).
+                self.remove_lower(path, true, *kind != Kind::Dir, layer);
+                current.remove(path);
+            }
+        }
+        let mut marks = Vec::new();
+        let is_file = matches!(entry.kind, Kind::File | Kind::HardLink(_));
+        if under(path, APP_DIR) && (is_file || entry.kind == Kind::Dir) {
+            marks.push(Mark::App {
+                uid: entry.uid,
+                gid: entry.gid,
+                mode: entry.mode,
+                dir: entry.kind == Kind::Dir,
+            });
+        }
+        if let Some((dir, name, version)) = dist_info(path) {
+            let mark = Mark::DistInfo { name, version };
+            let slot = current.entry(dir).or_default();
+            if !slot.iter().any(|t| t.mark == mark) {
+                slot.push(Tracked { layer, mark });
+            }
+        }
+        if is_file {
+            let name = path.rsplit('/').next().unwrap_or("");
+            if std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("key"))
+            {
+                marks.push(Mark::KeyFile);
+            }
+            if (name == ".env" || name.starts_with(".env."))
+                && !SYSTEM_PATHS.iter().any(|p| path.starts_with(p))
+                && !under(path, &format!("{VENV_DIR}/lib"))
+            {
+                marks.push(Mark::DotEnv);
+            }
+            if SECRET_DIRS.iter().any(|d| path.starts_with(d)) {
+                marks.push(Mark::Secret { size: entry.size });
+            }
+        }
+        match &entry.kind {
+            Kind::File if pem.has_private_key(content)? => marks.push(Mark::PemKey),
+            Kind::HardLink(target) => {
+                let linked = current
+                    .get(target)
+                    .into_iter()
+                    .chain(self.state.get(target))
+                    .flatten()
+                    .any(|t| t.mark == Mark::PemKey);
+                if linked {
+                    marks.push(Mark::PemKey);
+                }
+            }
+            _ => {}
+        }
+        if !marks.is_empty() {
+            current
+                .entry(path.to_owned())
+                .or_default()
+                .extend(marks.into_iter().map(|mark| Tracked { layer, mark }));
+        }
+        Ok(())
+    }
+
+    fn marked(&self, want: impl Fn(&Mark) -> bool) -> impl Iterator<Item = (&String, &Tracked)> {
+        self.state
+            .iter()
+            .flat_map(|(path, marks)| marks.iter().map(move |t| (path, t)))
+            .filter(move |(_, t)| want(&t.mark))
+    }
+
+    /// The contents checks, in report order.
+    pub fn checks(&self, plan: &Plan, layer_count: usize) -> Vec<Check> {
+        vec![
+            self.private_keys(layer_count),
+            self.env_files(layer_count),
+            self.build_secrets(plan, layer_count),
+            self.server_pins(plan),
+            self.app_files(plan),
+        ]
+    }
+
+    /// Fails the check when some layer could not be read: unread files are not clean.
+    fn finish(&self, name: &'static str, mut problems: Vec<String>, ok: String) -> Check {
+        if !self.incomplete.is_empty() {
+            problems.push(format!(
+                "not every file could be checked: {} could not be read to the end (see integrity and layer-diff-ids)",
+                self.incomplete.join(", ")
+            ));
+        }
+        Check::from_problems(name, &problems, ok)
+    }
+
+    fn private_keys(&self, layer_count: usize) -> Check {
+        let layer_name = |i: usize| layer_name(i, layer_count);
+        let mut problems: Vec<String> = self
+            .marked(|m| matches!(m, Mark::PemKey | Mark::KeyFile))
+            .map(|(path, t)| {
+                let what = if t.mark == Mark::PemKey {
+                    "holds a PEM private key block"
+                } else {
+                    "is a .key file"
+                };
+                format!("{path} ({}) {what}", layer_name(t.layer))
+            })
+            .collect();
+        if !problems.is_empty() {
+            problems.push(
+                "keys are mounted at run time, never built in: remove the file from the build context (.dockerignore) or the step that creates it, rotate the key, rebuild".to_owned(),
+            );
+        }
+        let mut ok =
+            "no PEM private key block and no .key file in the image's filesystem".to_owned();
+        for hidden in self.hidden.iter().take(10) {
+            ok.push_str(&format!(
+                "\nnote: {} was added in {} and deleted in {}: it is not in the running container, but its bytes are still in {}'s blob; rotate that secret and keep it out of the build",
+                hidden.path,
+                layer_name(hidden.added),
+                layer_name(hidden.removed),
+                layer_name(hidden.added)
+            ));
+        }
+        self.finish("private-keys", problems, ok)
+    }
+
+    fn env_files(&self, layer_count: usize) -> Check {
+        let mut problems: Vec<String> = self
+            .marked(|m| *m == Mark::DotEnv)
+            .map(|(path, t)| {
+                format!(
+                    "{path} ({}) is a .env file",
+                    layer_name(t.layer, layer_count)
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            problems.push("environment files hold secrets: keep them out of the build context (.dockerignore) and pass settings at run time".to_owned());
+        }
+        self.finish(
+            "env-files",
+            problems,
+            "no .env file outside system paths".to_owned(),
+        )
+    }
+
+    fn build_secrets(&self, plan: &Plan, layer_count: usize) -> Check {
+        let problems: Vec<String> = self
+            .marked(|m| matches!(m, Mark::Secret { .. }))
+            .map(|(path, t)| {
+                let size = match t.mark {
+                    Mark::Secret { size } => size,
+                    _ => 0,
+                };
+                let whose = match &plan.ca_secret {
+                    Some(id) if path.ends_with(&format!("/{id}")) => {
+                        format!(" (the `{id}` build secret)")
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{path}{whose} ({}, {size} bytes) is in the image: a build secret must be mounted with `RUN --mount=type=secret`, never copied",
+                    layer_name(t.layer, layer_count)
+                )
+            })
+            .collect();
+        self.finish(
+            "build-secrets",
+            problems,
+            "nothing under /run/secrets".to_owned(),
+        )
+    }
+
+    fn server_pins(&self, plan: &Plan) -> Check {
+        let mut installed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (_, t) in self.marked(|m| matches!(m, Mark::DistInfo { .. })) {
+            if let Mark::DistInfo { name, version } = &t.mark {
+                installed.entry(name).or_default().push(version);
+            }
+        }
+        let mut problems = Vec::new();
+        let mut seen = Vec::new();
+        for pin in plan
+            .server_pins
+            .iter()
+            .filter(|p| SERVER_PACKAGES.contains(&p.name))
+        {
+            match installed.get(pin.name).map(Vec::as_slice) {
+                None | Some([]) => problems.push(format!(
+                    "{} is not installed in {VENV_DIR} (no {}-*.dist-info); the plan pins {}",
+                    pin.name,
+                    pin.name.replace('-', "_"),
+                    pin.version
+                )),
+                Some([version]) if *version == pin.version => {
+                    seen.push(format!("{} {version}", pin.name));
+                }
+                Some(versions) => problems.push(format!(
+                    "{} {} is installed in {VENV_DIR}, the plan pins {}: install the server from the generated requirements-server.txt (--require-hashes)",
+                    pin.name,
+                    versions.join(" and "),
+                    pin.version
+                )),
+            }
+        }
+        self.finish(
+            "server-pins",
+            problems,
+            format!("{} as pinned", seen.join(", ")),
+        )
+    }
+
+    fn app_files(&self, plan: &Plan) -> Check {
+        let mut problems = Vec::new();
+        let mut count = 0usize;
+        for (path, t) in self.marked(|m| matches!(m, Mark::App { .. })) {
+            let Mark::App {
+                uid,
+                gid,
+                mode,
+                dir,
+            } = t.mark
+            else {
+                continue;
+            };
+            count += 1;
+            let why = if uid == u64::from(plan.uid) {
+                Some("is owned by the runtime uid")
+            } else if mode & 0o002 != 0 {
+                Some("is writable by everyone")
+            } else if mode & 0o020 != 0 && gid == u64::from(plan.gid) {
+                Some("is group-writable and its group is the runtime gid")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let kind = if dir { "directory" } else { "file" };
+                problems.push(format!(
+                    "{path} ({kind}, {uid}:{gid}, mode {mode:04o}) {why}"
+                ));
+            }
+        }
+        let total = problems.len();
+        if total > 10 {
+            problems.truncate(10);
+            problems.push(format!("... and {} more", total - 10));
+        }
+        if total > 0 {
+            problems.push(format!(
+                "a server that can rewrite its own code turns a bug into a persistent compromise: COPY the code without --chown (root-owned) and without group/other write bits, then `USER {}:{}`",
+                plan.uid, plan.gid
+            ));
+        } else if count == 0 {
+            problems.push(format!(
+                "nothing under {APP_DIR}: the app code is not where the plan puts it"
+            ));
+        }
+        self.finish(
+            "app-files-read-only",
+            problems,
+            format!(
+                "{count} entries under {APP_DIR}, none writable by {}:{}",
+                plan.uid, plan.gid
+            ),
+        )
+    }
+}
+
+fn layer_name(index: usize, count: usize) -> String {
+    format!("layer {} of {count}", index + 1)
+}
+
+/// Finds PEM private key blocks in a stream, one window at a time, carrying the end of
+/// each window over so a block split between two reads is still found.
+///
+/// A block is `-----BEGIN <label >PRIVATE KEY-----`, a line break, then base64 (or the
+/// `Proc-Type:` header of an encrypted legacy key). The bare marker alone is not a key:
+/// TLS libraries carry it as a string constant for their PEM parsers. Compiled binaries
+/// (ELF) are not scanned at all: libgnutls embeds the public self-test keys of its FIPS
+/// checks, and a key a team leaks arrives as a file, not inside a shared library.
+struct PemScanner {
+    buf: Vec<u8>,
+    finder: memmem::Finder<'static>,
+}
+
+const NEEDLE: &[u8] = b"PRIVATE KEY-----";
+const WINDOW: usize = 64 * 1024;
+/// Room before the needle for `-----BEGIN ` and the longest label (`ENCRYPTED `, `OPENSSH `).
+const LOOKBACK: usize = 40;
+/// Bytes after the needle that decide whether a body follows: a line break and 16 more.
+const LOOKAHEAD: usize = 18 + 16;
+/// Longer than lookback, needle and lookahead together, so no candidate is lost at a seam.
+const CARRY: usize = 128;
+
+impl PemScanner {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; WINDOW + CARRY],
+            finder: memmem::Finder::new(NEEDLE),
+        }
+    }
+
+    fn has_private_key(&mut self, reader: &mut dyn Read) -> io::Result<bool> {
+        let mut kept = 0;
+        loop {
+            let n = match reader.read(&mut self.buf[kept..]) {
+                // A marker too close to the end to have a body is not a key.
+                Ok(0) => return Ok(false),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let end = kept + n;
+            let hay = &self.buf[..end];
+            if kept == 0 && hay.starts_with(b"\x7fELF") {
+                return Ok(false);
+            }
+            for at in self.finder.find_iter(hay) {
+                // Decided in the next window, which carries this candidate over.
+                if at + NEEDLE.len() + LOOKAHEAD > end {
+                    break;
+                }
+                if is_key_block(hay, at) {
+                    return Ok(true);
+                }
+            }
+            let keep = end.min(CARRY);
+            self.buf.copy_within(end - keep..end, 0);
+            kept = keep;
+        }
+    }
+}
+
+/// Whether the needle at `at` ends a BEGIN line of a PEM block with a body.
+fn is_key_block(hay: &[u8], at: usize) -> bool {
+    let before = &hay[at.saturating_sub(LOOKBACK)..at];
+    let Some(begin) = memmem::rfind(before, b"-----BEGIN ") else {
+        return false;
+    };
+    if before[begin..].contains(&b'\n') {
+        return false;
+    }
+    let mut rest = &hay[at + NEEDLE.len()..];
+    if let Some(r) = rest.strip_prefix(b"\r") {
+        rest = r;
+    }
+    let Some(body) = rest.strip_prefix(b"\n") else {
+        return false;
+    };
+    body.starts_with(b"Proc-Type:")
+        || body.len() >= 16
+            && body[..16]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(bytes: &[u8]) -> bool {
+        PemScanner::new().has_private_key(&mut &bytes[..]).unwrap()
+    }
+
+    #[test]
+    fn finds_private_key_blocks_not_certificates() {
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n";
+        for label in ["", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED "] {
+            let pem = format!("x\n-----BEGIN {label}PRIVATE KEY-----\n{body}");
+            assert!(scan(pem.as_bytes()), "{label}");
+            let crlf = format!("-----BEGIN {label}PRIVATE KEY-----\r\n{body}");
+            assert!(scan(crlf.as_bytes()), "{label} crlf");
+        }
+        assert!(scan(
+            b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n"
+        ));
+        assert!(!scan(
+            format!("-----BEGIN CERTIFICATE-----\n{body}").as_bytes()
+        ));
+        assert!(!scan(
+            format!("-----BEGIN\nPRIVATE KEY-----\n{body}").as_bytes()
+        ));
+        // The marker as a C string constant, as libgnutls and libssl carry it.
+        assert!(!scan(
+            b"\0-----BEGIN PRIVATE KEY-----\0-----END PRIVATE KEY-----\0padding padding padding"
+        ));
+        let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+        elf.extend_from_slice(format!("-----BEGIN RSA PRIVATE KEY-----\n{body}").as_bytes());
+        assert!(!scan(&elf), "self-test keys inside a shared library");
+    }
+
+    #[test]
+    fn finds_a_block_split_between_reads() {
+        for offset in [40, 30, 20, 10, 0] {
+            let mut data = vec![b'a'; WINDOW - offset];
+            data.extend_from_slice(
+                b"\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n",
+            );
+            assert!(scan(&data), "split {offset} bytes before the window's end");
+        }
+    }
+
+    #[test]
+    fn dist_info_names_are_normalised() {
+        assert_eq!(
+            dist_info(
+                "/opt/venv/lib/python3.12/site-packages/uvicorn_worker-0.4.0.dist-info/METADATA"
+            ),
+            Some((
+                "/opt/venv/lib/python3.12/site-packages/uvicorn_worker-0.4.0.dist-info".to_owned(),
+                "uvicorn-worker".to_owned(),
+                "0.4.0".to_owned()
+            ))
+        );
+        assert_eq!(
+            dist_info("/usr/lib/python3/dist-packages/gunicorn-20.dist-info"),
+            None
+        );
+    }
+}
