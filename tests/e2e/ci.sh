@@ -71,3 +71,8 @@ for arg in "${args[@]}"; do
     bash "$HERE/failfast.sh" "localhost/fabuild-e2e/$name:e2e" "$plan"
   fi
 done
+
+# The images run.sh built, exported as oci-archive and docker-archive, pass fabuild verify.
+dirs=()
+for arg in "${args[@]}"; do dirs+=("${arg%%=*}"); done
+bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
