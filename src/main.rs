@@ -125,12 +125,8 @@ fn check(args: &CheckArgs) -> u8 {
 }
 
 fn plan(args: &PlanArgs) -> u8 {
-    let path = args
-        .spec
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("app.yaml"));
-    let base_image = match parse_base(args.base_image.as_deref()) {
-        Ok(b) => b,
+    let (path, base_image) = match spec_and_base(args.spec.as_ref(), args.base_image.as_deref()) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     match spec::check(&path, &path.display().to_string()) {
@@ -141,6 +137,15 @@ fn plan(args: &PlanArgs) -> u8 {
         }
         Err(err) => spec_failure(&err, Format::Text),
     }
+}
+
+/// The spec path (default `app.yaml`) and the parsed `--base-image` of `plan` and `verify`.
+fn spec_and_base(
+    spec: Option<&PathBuf>,
+    base: Option<&str>,
+) -> Result<(PathBuf, Option<ImageRef>), u8> {
+    let path = spec.cloned().unwrap_or_else(|| PathBuf::from("app.yaml"));
+    Ok((path, parse_base(base)?))
 }
 
 fn parse_base(text: Option<&str>) -> Result<Option<ImageRef>, u8> {
@@ -469,12 +474,8 @@ fn image_path(given: &Path) -> PathBuf {
 }
 
 fn verify(args: &VerifyArgs) -> u8 {
-    let path = args
-        .spec
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("app.yaml"));
-    let base_image = match parse_base(args.base_image.as_deref()) {
-        Ok(b) => b,
+    let (path, base_image) = match spec_and_base(args.spec.as_ref(), args.base_image.as_deref()) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let platform = match args.platform.as_deref().map(Platform::parse).transpose() {
