@@ -51,7 +51,12 @@ pub fn compare(dir: &Path, files: Vec<(String, String)>) -> Result<Vec<Change>, 
     files
         .into_iter()
         .map(|(name, new)| {
-            let path = dir.join(&name);
+            // `./Dockerfile` reads worse in messages than `Dockerfile`.
+            let path = if dir == Path::new(".") {
+                PathBuf::from(&name)
+            } else {
+                dir.join(&name)
+            };
             let old = match std::fs::read(&path) {
                 Ok(bytes) => Some(String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

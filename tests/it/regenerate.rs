@@ -315,6 +315,59 @@ fn an_unwritable_output_fails_cleanly() {
     assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
 }
 
+/// A read-only project (a read-only bind mount as root, as in CI; mode 0555 otherwise):
+/// `gen` fails cleanly with nothing written, and `--check` still works, since it only reads.
+#[test]
+fn a_read_only_directory_fails_cleanly_and_check_still_works() {
+    let dir = project(SPEC);
+    let path = dir.path().to_str().unwrap().to_owned();
+    let bin = env!("CARGO_BIN_EXE_fabuild");
+    let as_root = fs::metadata(dir.path())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap();
+    let run_ro = |args: &str| -> Output {
+        if as_root {
+            let script = format!(
+                "mount --bind {path} {path} && mount -o remount,bind,ro {path} && cd {path} && exec {bin} {args}"
+            );
+            std::process::Command::new("unshare")
+                .args(["-m", "sh", "-c", &script])
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+            let out = util::fabuild(dir.path())
+                .args(args.split(' '))
+                .output()
+                .unwrap();
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            out
+        }
+    };
+    let out = run_ro("gen app.yaml");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: cannot write Dockerfile: "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing was changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only app.yaml is there"
+    );
+    let check = run_ro("gen --check app.yaml");
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert!(stdout(&check).contains("+++ b/Dockerfile"));
+}
+
 #[test]
 fn many_specs_one_failure_does_not_stop_the_rest() {
     let root = tempfile::tempdir().unwrap();
