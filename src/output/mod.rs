@@ -107,8 +107,8 @@ pub fn diff(change: &Change, label: &str) -> String {
 /// only when all are ready are they renamed over the targets, so a crash leaves each file
 /// either old or new. If a rename fails, the files already replaced are put back.
 pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
-    if let Some(dir) = changes.first().and_then(|c| c.path.parent()) {
-        remove_stale_temps(dir);
+    if let Some(change) = changes.first() {
+        remove_stale_temps(parent(&change.path));
     }
     let pending: Vec<&Change> = changes
         .iter()
@@ -129,13 +129,20 @@ pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
             });
         }
     }
-    if let Some(dir) = pending.first().and_then(|c| c.path.parent()) {
+    if let Some(dir) = pending.first().map(|c| parent(&c.path)) {
         // Make the renames durable; a directory that cannot be opened is not worth failing over.
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
     }
     Ok(())
+}
+
+/// The directory a file is in; `.` for a bare file name (whose `parent()` is empty).
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Temporary files a killed run left behind (the rename never happened, so they hold
@@ -157,17 +164,14 @@ const TEMP_PREFIX: &str = ".fabuild-";
 const TEMP_SUFFIX: &str = ".tmp";
 
 fn stage(path: &Path, content: &str) -> Result<tempfile::NamedTempFile, OutputError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent(path);
     let err = |source| OutputError::Write {
         path: path.to_path_buf(),
         source,
     };
     let mut temp = tempfile::Builder::new()
-        .prefix(".fabuild-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .map_err(err)?;
     temp.write_all(content.as_bytes()).map_err(err)?;

@@ -433,7 +433,11 @@ fn a_killed_run_never_leaves_a_partial_file() {
             );
         }
     }
-    // Whatever a kill left behind, the next run finishes the job and cleans up.
+    // Whatever a kill left behind (a stale temporary file is planted so this always runs),
+    // the next run finishes the job and cleans up, even when nothing else changes.
+    fs::write(dir.path().join(".fabuild-planted.tmp"), "half a Docker").unwrap();
+    assert!(run(dir.path(), &["gen", "--force"]).status.success());
+    fs::write(dir.path().join(".fabuild-planted.tmp"), "half a Docker").unwrap();
     assert!(run(dir.path(), &["gen", "--force"]).status.success());
     let leftovers: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
