@@ -76,3 +76,6 @@ done
 dirs=()
 for arg in "${args[@]}"; do dirs+=("${arg%%=*}"); done
 bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
+
+# fabuild init on fixture projects: what it writes must build and serve.
+bash "$HERE/init.sh" "$FAB"
