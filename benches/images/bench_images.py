@@ -30,11 +30,17 @@ PORT = 8443
 SERVER_CPU, CLIENT_CPU = "1", "0"
 HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANTS = ["a", "b", "c"]
-# a0: diagnostic, served only: the same example without its max_requests/max_requests_jitter
-# lines (fabuild's default is 0, no worker recycling), built from (a)'s cached layers.
-SERVE_VARIANTS = ["a", "a0", "b", "c"]
-LABEL = {"a": "fabuild (a)", "a0": "fabuild, no max_requests (a0)", "b": "hand-written (b)",
-         "c": "tiangolo pattern (c)"}
+# Diagnostics, not alternatives: they say where (a)'s gaps come from.
+#   a0 (served): the example without its max_requests/max_requests_jitter lines (fabuild's
+#       default is 0: no worker recycling);
+#   a1 (served): a0 with `access_log: false` too (gunicorn's own default, as in (b));
+#   ar (built): (a)'s generated Dockerfile with the steps after `COPY . /app` moved before
+#       it, so the code is the last layer (what a reordered template would give).
+BUILD_VARIANTS = ["a", "b", "c", "ar"]
+SERVE_VARIANTS = ["a", "b", "c", "a0", "a1"]
+LABEL = {"a": "fabuild (a)", "b": "hand-written (b)", "c": "tiangolo pattern (c)",
+         "a0": "fabuild, no max_requests (a0)", "a1": "fabuild, no max_requests, no access log (a1)",
+         "ar": "fabuild, code layer last (ar)"}
 STARTED = []  # container names this run started: removed at exit, by name
 
 
@@ -77,6 +83,21 @@ def prepare(repo, fab, work):
         f.writelines(lines)
     sh(fab, "gen", "--base-image", BASE, "app.yaml", cwd=a0)
     ctx["a0"] = a0
+    a1 = os.path.join(work, "ctx", "a1")
+    shutil.copytree(a0, a1)
+    text = open(os.path.join(a1, "app.yaml")).read().replace("\nserver:\n", "\nserver:\n  access_log: false\n", 1)
+    with open(os.path.join(a1, "app.yaml"), "w") as f:
+        f.write(text)
+    sh(fab, "gen", "--base-image", BASE, "app.yaml", cwd=a1)
+    assert "--access-logfile" not in open(os.path.join(a1, "Dockerfile")).read()
+    ctx["a1"] = a1
+    ar = os.path.join(work, "ctx", "ar")
+    shutil.copytree(a, ar)
+    dockerfile = open(os.path.join(ar, "Dockerfile")).read()
+    head, tail = dockerfile.split("COPY . /app\n")
+    with open(os.path.join(ar, "Dockerfile"), "w") as f:
+        f.write(head + tail + "COPY . /app\n")
+    ctx["ar"] = ar
     b = os.path.join(work, "ctx", "b")
     os.makedirs(b)
     shutil.copy(os.path.join(src_app, "main.py"), b)
@@ -108,11 +129,24 @@ def image_size(tag):
     return int(sh("podman", "image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
 
 
+def package_sizes(v):
+    """KiB of the installed Python packages, and of the build tools among them (pip,
+    setuptools, pkg_resources): where the images' sizes differ."""
+    site = "/usr/local/lib/python3.11/dist-packages" if v in ("b", "c") else "/opt/venv/lib/python3.11/site-packages"
+    name = f"fabuild-bench-du-{v}-{os.getpid()}"
+    STARTED.append(name)
+    out = sh("podman", "run", "--rm", "--network=none", "--name", name, "--entrypoint", "sh", image(v), "-c",
+             f"cd {site} && du -sk . && du -sk pip setuptools pkg_resources _distutils_hack 2>/dev/null; true").stdout
+    sizes = {line.split()[1]: int(line.split()[0]) for line in out.splitlines() if line.strip()}
+    return {"packages_kib": sizes.pop("."), "build_tools_kib": sum(sizes.values())}
+
+
 def build_runs(ctx, runs):
-    out = {v: {"full_s": [], "rebuild_s": []} for v in VARIANTS}
-    originals = {v: open(os.path.join(ctx[v], "main.py")).read() for v in VARIANTS}
+    out = {v: {"full_s": [], "rebuild_s": []} for v in BUILD_VARIANTS}
+    originals = {v: open(os.path.join(ctx[v], "main.py")).read() for v in BUILD_VARIANTS}
+    n = len(BUILD_VARIANTS)
     for r in range(runs):
-        order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
+        order = BUILD_VARIANTS[r % n:] + BUILD_VARIANTS[:r % n]
         for v in order:
             main = os.path.join(ctx[v], "main.py")
             with open(main, "w") as f:
@@ -124,9 +158,11 @@ def build_runs(ctx, runs):
             out[v]["full_s"].append(full)
             out[v]["rebuild_s"].append(rebuild)
             log(f"build run {r + 1}/{runs} {v}: full {full:.1f}s, code-only rebuild {rebuild:.2f}s")
-    build(ctx["a0"], image("a0"), no_cache=False)  # (a)'s layers; only GUNICORN_CMD_ARGS differs
-    for v in VARIANTS + ["a0"]:
+    for v in ("a0", "a1"):  # (a)'s layers; only GUNICORN_CMD_ARGS differs
+        build(ctx[v], image(v), no_cache=False)
+    for v in BUILD_VARIANTS + ["a0", "a1"]:
         out.setdefault(v, {})["size_bytes"] = image_size(image(v))
+        out[v].update(package_sizes(v))
     out["base_size_bytes"] = image_size(BASE)
     return out
 
@@ -142,7 +178,8 @@ def make_certs(work):
     mounts = {}
     # (a) like a Kubernetes secret with fsGroup: root:<gid> 0440, read by uid 10001.
     # (b), (c) run as root, as they would be: root:root 0400.
-    for v, (gid, mode) in {"a": (10001, 0o440), "a0": (10001, 0o440), "b": (0, 0o400), "c": (0, 0o400)}.items():
+    for v, (gid, mode) in {"a": (10001, 0o440), "a0": (10001, 0o440), "a1": (10001, 0o440),
+                           "b": (0, 0o400), "c": (0, 0o400)}.items():
         m = os.path.join(d, v)
         os.makedirs(m)
         for f in ("abc-key.pem", "abc-cert.pem"):
@@ -214,8 +251,11 @@ def serve_once(v, r, cafile, mounts, opts, logdir):
             f.write(top)
     finally:
         logs = sh("podman", "logs", name, check=False)
-        with open(os.path.join(logdir, f"{v}-{r}.log"), "w") as f:
-            f.write((logs.stdout or "") + (logs.stderr or ""))
+        lines = ((logs.stdout or "") + (logs.stderr or "")).splitlines()
+        access = [l for l in lines if '"GET / HTTP/1.1" 200' in l]
+        with open(os.path.join(logdir, f"{v}-{r}.log"), "w") as f:  # without the access lines
+            f.write("\n".join(l for l in lines if '"GET / HTTP/1.1" 200' not in l))
+            f.write(f"\n[bench: {len(access)} access-log lines of GET / 200 left out]\n")
         rm_container(name)
     w = parse_wrk(res)
     workers = sum(1 for line in top.splitlines()[1:] if "gunicorn" in line) - 1
@@ -239,18 +279,21 @@ def serve_runs(cafile, mounts, opts, logdir):
 
 def median_table(builds, serves):
     med = {}
-    for v in SERVE_VARIANTS:
-        m = {"size_bytes": builds[v]["size_bytes"]}
-        if v in VARIANTS:
+    for v in SERVE_VARIANTS + ["ar"]:
+        m = {k: builds[v][k] for k in ("size_bytes", "packages_kib", "build_tools_kib")}
+        if v in BUILD_VARIANTS:
             m["full_build_s"] = statistics.median(builds[v]["full_s"])
             m["rebuild_s"] = statistics.median(builds[v]["rebuild_s"])
+        if v not in SERVE_VARIANTS:
+            med[v] = m
+            continue
         for k in ("rps", "p50_ms", "p99_ms", "first200_s", "mem_idle_bytes", "mem_load_bytes"):
             m[k] = statistics.median(row[k] for row in serves[v])
         m["gunicorn_workers"] = sorted({row["gunicorn_workers"] for row in serves[v]})
         m["users"] = sorted({u for row in serves[v] for u in row["users"]})
         med[v] = m
     ratios = {}
-    for other in ("b", "c", "a0"):
+    for other in ("b", "c", "a0", "a1"):
         ratios[f"rps_a_over_{other}"] = statistics.median(
             a["rps"] / o["rps"] for a, o in zip(serves["a"], serves[other]))
         ratios[f"p99_a_over_{other}"] = statistics.median(
@@ -261,13 +304,15 @@ def median_table(builds, serves):
             a["first200_s"] / o["first200_s"] for a, o in zip(serves["a"], serves[other]))
         ratios[f"mem_a_over_{other}"] = statistics.median(
             a["mem_load_bytes"] / o["mem_load_bytes"] for a, o in zip(serves["a"], serves[other]))
-        if other == "a0":
+        if other in ("a0", "a1"):
             continue
         ratios[f"full_build_a_over_{other}"] = statistics.median(
             a / o for a, o in zip(builds["a"]["full_s"], builds[other]["full_s"]))
         ratios[f"rebuild_a_over_{other}"] = statistics.median(
             a / o for a, o in zip(builds["a"]["rebuild_s"], builds[other]["rebuild_s"]))
         ratios[f"size_a_over_{other}"] = builds["a"]["size_bytes"] / builds[other]["size_bytes"]
+    ratios["rebuild_a_over_ar"] = statistics.median(
+        a / o for a, o in zip(builds["a"]["rebuild_s"], builds["ar"]["rebuild_s"]))
     return med, ratios
 
 
