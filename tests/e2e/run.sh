@@ -270,6 +270,15 @@ run_example() {
   t1=$(now); first_s=$(secs "$t0" "$t1"); echo "$first_s" >"$ex/first_s"
   log "[$EX_NAME] first 200 from $base/ after ${first_s}s: $(head -c 200 "$ex/first.body")"
 
+  if [ -f "$dir/fabuild-healthcheck.py" ]; then
+    # The image's own probe (what Docker's HEALTHCHECK runs), inside the running container.
+    step healthcheck
+    local hc
+    hc=$(podman exec "$cname" /opt/fabuild/healthcheck.py 2>&1) \
+      || fail healthcheck "/opt/fabuild/healthcheck.py failed inside the container: $hc"
+    log "[$EX_NAME] /opt/fabuild/healthcheck.py exits 0 inside the container"
+  fi
+
   step procs
   local snippet ok=0
   snippet=$("$PY" "$EXPECT_PY" procs-snippet)
