@@ -712,7 +712,8 @@ pub fn rfc3339(epoch: u64) -> String {
     out
 }
 
-/// `SOURCE_DATE_EPOCH` from the environment, else the time of the project's last commit,
+/// `SOURCE_DATE_EPOCH` from the environment, else the time of the last commit that touched
+/// the project directory,
 /// else 0.
 pub fn source_date_epoch(project: &Path) -> u64 {
     if let Some(value) = std::env::var_os("SOURCE_DATE_EPOCH")
@@ -723,7 +724,8 @@ pub fn source_date_epoch(project: &Path) -> u64 {
     std::process::Command::new("git")
         .arg("-C")
         .arg(project)
-        .args(["log", "-1", "--format=%ct"])
+        // The project's own last commit: in a monorepo, a commit elsewhere changes nothing.
+        .args(["log", "-1", "--format=%ct", "--", "."])
         .output()
         .ok()
         .filter(|o| o.status.success())
