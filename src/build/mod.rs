@@ -545,7 +545,10 @@ fn app_tree(
             } else {
                 format!("{rel}/{name}")
             };
-            if ignore.excluded(&rel_path) || absolute(&path).is_ok_and(|a| skip.contains(&a)) {
+            if absolute(&path).is_ok_and(|a| skip.contains(&a)) {
+                continue;
+            }
+            if ignore.excluded(&rel_path) {
                 // Directories are still walked: a `!` pattern may bring back what is inside.
                 if path.is_dir() && !path.is_symlink() && !ignore.excluded_for_good(&rel_path) {
                     stack.push((path, rel_path));

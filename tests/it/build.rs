@@ -260,6 +260,38 @@ fn two_builds_of_the_same_inputs_are_identical_to_the_byte() {
 }
 
 #[test]
+fn another_directory_and_an_image_inside_the_context_change_nothing() {
+    let project = Project::new();
+    project.build("one", "cache", &[]);
+    let (one, _) = project.manifest("one");
+    // The same project elsewhere, building into itself: the image being written (and
+    // the previous one) stay out of the app layer.
+    let moved = project.path("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for name in ["app.yaml", "wsgi.py", "tls.pem", ".dockerignore"] {
+        std::fs::copy(project.root.join(name), moved.join(name)).unwrap();
+    }
+    std::fs::create_dir_all(moved.join("pkg")).unwrap();
+    std::fs::write(moved.join("pkg/__init__.py"), "").unwrap();
+    for _ in 0..2 {
+        let output = fabuild(&moved)
+            .args(["build", "app.yaml", "--base"])
+            .arg(&project.base)
+            .args(["--out", "image", "--wheels"])
+            .arg(&project.wheels)
+            .arg("--no-cache")
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(moved.join("image/index.json")).unwrap())
+                .unwrap();
+        assert_eq!(index["manifests"][0]["digest"], one.as_str());
+    }
+}
+
+#[test]
 fn the_layers_hold_the_venv_the_user_and_the_code_as_planned() {
     let project = Project::new();
     project.build("img", "cache", &[]);
