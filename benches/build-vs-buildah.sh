@@ -87,7 +87,7 @@ f_blobs=$(blobs "$WORK/fab")
 
 # Start-up: the same imports in each image, 5 runs each (fresh container each time).
 probe='import time; t = time.perf_counter(); import fastapi, uvicorn, pydantic, gunicorn.app.wsgiapp, uvicorn_worker; print(f"{time.perf_counter() - t:.3f}")'
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
   record buildah_import "$(podman run --rm --network=host "$B_IMG" python -c "$probe")"
   record fabuild_import "$(podman run --rm --network=host "$F_IMG" python -c "$probe")"
 done
