@@ -51,6 +51,16 @@ impl DepsInput<'_> {
             .map_err(|e| BuildError::io(&path, &e))
     }
 
+    fn app_lock(&self) -> Result<Option<String>, BuildError> {
+        let Some(lock) = &self.plan.app_lock else {
+            return Ok(None);
+        };
+        let path = self.project.join(&lock.lock);
+        std::fs::read_to_string(&path)
+            .map(Some)
+            .map_err(|e| BuildError::io(&path, &e))
+    }
+
     /// The cache key: a change to any input gives another layer.
     pub fn key(&self) -> Result<String, BuildError> {
         let mut text = format!(
@@ -64,6 +74,9 @@ impl DepsInput<'_> {
         }
         if let Some(req) = self.app_requirements()? {
             let _ = writeln!(text, "requirements {}", hex(req.as_bytes()));
+        }
+        if let Some(lock) = self.app_lock()? {
+            let _ = writeln!(text, "uv.lock {}", hex(lock.as_bytes()));
         }
         for (path, content) in &self.runtime_files {
             let _ = writeln!(text, "file {path} {}", hex(content.as_bytes()));
@@ -84,11 +97,6 @@ impl DepsInput<'_> {
 
     /// The wheels to install, downloaded into `scratch` when they come from pip.
     pub fn wheels(&self, scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
-        if self.plan.app_lock.is_some() {
-            return Err(BuildError::Deps(
-                "apps locked with uv.lock are not supported by `fabuild build` yet: export the lock to a hashed requirements.txt (`uv export --format requirements-txt`) and point python.requirements at it".to_owned(),
-            ));
-        }
         let wheels = match self.source {
             WheelSource::Dir(dir) => wheels_in(dir)?,
             WheelSource::Pip(pip) => self.download(pip, scratch)?,
@@ -133,6 +141,15 @@ impl DepsInput<'_> {
                 let c = constraints.display().to_string();
                 self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
             }
+        }
+        if let Some(lock) = self.app_lock()? {
+            // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,
+            // read from the lock directly: no uv needed on the build host.
+            let pins: Vec<&str> = self.plan.server_pins.iter().map(|p| p.name).collect();
+            let text = super::uvlock::requirements(&lock, &pins).map_err(BuildError::Deps)?;
+            let file = scratch.join("requirements-lock.txt");
+            std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
+            self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
         }
         wheels_in(&dest)
     }
