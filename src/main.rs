@@ -640,8 +640,7 @@ fn check_reproducible(args: &BuildArgs, spec: &Path, first: &Path) -> u8 {
                 ImageFormat::OciArchive => "oci-archive",
             },
         ])
-        .env("TZ", "Pacific/Chatham")
-        .stdout(std::process::Stdio::null());
+        .env("TZ", "Pacific/Chatham");
     if let Some(b) = &args.base_image {
         cmd.arg("--base-image").arg(b);
     }
