@@ -3,7 +3,7 @@
 # under podman and serves like the Dockerfile route's, and two builds give one digest.
 #
 # Usage: bash tests/e2e/build.sh FABUILD_BIN [EXAMPLE_DIR...]
-#   EXAMPLE_DIR default: examples/fastapi-tls
+#   EXAMPLE_DIR default: every examples/*/ that has an app.yaml (as ci.sh)
 #
 # For each example (copied to a temp dir: the repo is never written):
 #   1. export the e2e base (setup.sh's localhost/fabuild-e2e/python-base:bookworm) as an
@@ -24,7 +24,11 @@ FAB=${1:?usage: build.sh FABUILD_BIN [EXAMPLE_DIR...]}
 shift
 case $FAB in /*) ;; *) FAB=$PWD/$FAB ;; esac
 examples=("$@")
-((${#examples[@]})) || examples=("$REPO/examples/fastapi-tls")
+if ((${#examples[@]} == 0)); then
+  for d in "$REPO"/examples/*/; do
+    [ -f "$d/app.yaml" ] && examples+=("${d%/}")
+  done
+fi
 START_TIMEOUT=${FABUILD_E2E_START_TIMEOUT:-60}
 
 bash "$HERE/setup.sh" </dev/null >/dev/null || { echo "!!! E2E FAILED in setup.sh" >&2; exit 1; }
