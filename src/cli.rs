@@ -47,6 +47,14 @@ pub enum Command {
     /// (found out from the contents). Every check is listed with PASS, FAIL or SKIP; exit 1
     /// when any fails, 2 when the spec or the image cannot be read. See docs/verify.md.
     Verify(VerifyArgs),
+    /// Build the image itself, without a container engine: the same bytes from the same inputs
+    ///
+    /// Reads the base (an OCI layout or oci-archive; linux/amd64), installs the hash-pinned
+    /// server stack and the app's requirements as wheels for the base's Python into a
+    /// virtualenv at /opt/venv, adds the numeric user and the app code (root-owned, minus
+    /// .dockerignore), and writes an OCI layout or oci-archive whose config is the one the
+    /// generated Dockerfile gives. The dependency layer is cached. See docs/build.md.
+    Build(BuildArgs),
     /// Review a GUNICORN_CMD_ARGS value exactly as gunicorn reads it
     ///
     /// Prints what each setting does, its default and what it means in a container; then
@@ -201,6 +209,56 @@ pub struct VerifyArgs {
     pub base_image: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The spec to build (default: app.yaml in the current directory); its directory is
+    /// the build context
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The base image: an OCI layout directory or oci-archive tar
+    /// (`skopeo copy docker://python:3.12-slim oci:base:3.12` makes one)
+    #[arg(long, value_name = "PATH")]
+    pub base: PathBuf,
+    /// Where to write the image: a directory (oci) or a file (oci-archive)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = ImageFormat::Oci)]
+    pub format: ImageFormat,
+    /// The base's name for the org.opencontainers.image.base.name label (default:
+    /// python.base_image); give `verify` the same --base-image
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
+    /// Install the .whl files in DIR as they are instead of downloading with pip (pinned
+    /// packages are still checked against their sha256)
+    #[arg(long, value_name = "DIR")]
+    pub wheels: Option<PathBuf>,
+    /// The pip that downloads the wheels
+    #[arg(long, value_name = "CMD", default_value = "pip")]
+    pub pip: PathBuf,
+    /// Cache the dependency layer and the base's facts in DIR
+    /// (default: $XDG_CACHE_HOME/fabuild, else ~/.cache/fabuild)
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use no cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The tag recorded in index.json (`skopeo copy oci:OUT:TAG ...`)
+    #[arg(long, value_name = "TAG", default_value = "latest")]
+    pub tag: String,
+    /// Build a second time in a temp dir with another umask, time zone and an empty cache,
+    /// and fail (exit 1) naming the layer and file that differ if the digests do
+    #[arg(long)]
+    pub check_reproducible: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImageFormat {
+    /// An OCI image layout directory
+    Oci,
+    /// The same layout as one tar file
+    OciArchive,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -14,8 +14,8 @@ use fabuild::output::{self, Provenance, Status};
 use fabuild::spec::{self, ImageRef, SpecError};
 
 use cli::{
-    CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, InitArgs, InterfaceArg, Language,
-    PlanArgs, VerifyArgs,
+    BuildArgs, CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, ImageFormat, InitArgs,
+    InterfaceArg, Language, PlanArgs, VerifyArgs,
 };
 
 fn main() -> ExitCode {
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             0
         }
         Command::Verify(args) => verify(&args),
+        Command::Build(args) => build(&args),
     };
     ExitCode::from(code)
 }
@@ -515,6 +516,165 @@ fn verify(args: &VerifyArgs) -> u8 {
                     print_json(&serde_json::json!({"ok": false, "error": err.to_string()}));
                 }
             }
+            2
+        }
+    }
+}
+
+fn default_cache() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|dir| dir.join("fabuild"))
+}
+
+fn build(args: &BuildArgs) -> u8 {
+    use fabuild::build::{self, OutFormat, WheelSource};
+    let spec_path = args
+        .spec
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("app.yaml"));
+    let base_image = match parse_base(args.base_image.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let options = build::Options {
+        base: image_path(&args.base),
+        out: args.out.clone(),
+        format: match args.format {
+            ImageFormat::Oci => OutFormat::Oci,
+            ImageFormat::OciArchive => OutFormat::OciArchive,
+        },
+        base_image,
+        wheels: args
+            .wheels
+            .clone()
+            .map_or_else(|| WheelSource::Pip(args.pip.clone()), WheelSource::Dir),
+        cache: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(default_cache)
+        },
+        tag: args.tag.clone(),
+        source_date_epoch: None,
+    };
+    let built = match build::build(&spec_path, &options) {
+        Ok(built) => built,
+        Err(build::BuildError::Gen(GenError::Spec(err))) => {
+            return spec_failure(&err, Format::Text);
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            return err.exit_code();
+        }
+    };
+    let kind = match options.format {
+        OutFormat::Oci => "OCI layout",
+        OutFormat::OciArchive => "oci-archive",
+    };
+    println!(
+        "built {} ({kind}, tag {}) on base {} with {} (Python {}), SOURCE_DATE_EPOCH {}",
+        built.out.display(),
+        options.tag,
+        built.base_manifest_digest,
+        built.python,
+        built.python_version,
+        built.source_date_epoch
+    );
+    for layer in &built.layers {
+        let cached = if layer.role == "dependencies" && built.deps_cached {
+            " (cached)"
+        } else {
+            ""
+        };
+        println!(
+            "  {:<13} {} {:>10} bytes{cached}",
+            layer.role, layer.layer.digest, layer.layer.size
+        );
+    }
+    println!("  config        {}", built.config_digest);
+    println!("manifest {}", built.manifest_digest);
+    for note in &built.notes {
+        eprintln!("note: {note}");
+    }
+    if args.check_reproducible {
+        return check_reproducible(args, &spec_path, &built.out);
+    }
+    0
+}
+
+/// Builds again with another umask and time zone and an empty cache; compares the images.
+fn check_reproducible(args: &BuildArgs, spec: &Path, first: &Path) -> u8 {
+    let scratch = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot make a temp dir: {e}");
+            return 2;
+        }
+    };
+    let second = scratch.path().join("image");
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot find the fabuild binary to run the second build");
+        return 2;
+    };
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("umask 077 && exec \"$0\" \"$@\"")
+        .arg(exe)
+        .arg("build")
+        .arg(spec)
+        .arg("--base")
+        .arg(&args.base)
+        .arg("--out")
+        .arg(&second)
+        .arg("--cache-dir")
+        .arg(scratch.path().join("cache"))
+        .arg("--tag")
+        .arg(&args.tag)
+        .arg("--pip")
+        .arg(&args.pip)
+        .args([
+            "--format",
+            match args.format {
+                ImageFormat::Oci => "oci",
+                ImageFormat::OciArchive => "oci-archive",
+            },
+        ])
+        .env("TZ", "Pacific/Chatham");
+    if let Some(b) = &args.base_image {
+        cmd.arg("--base-image").arg(b);
+    }
+    if let Some(w) = &args.wheels {
+        cmd.arg("--wheels").arg(w);
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            eprintln!(
+                "error: the second build (umask 077, TZ=Pacific/Chatham, empty cache) failed"
+            );
+            return 2;
+        }
+    }
+    match fabuild::build::compare::images(first, &second) {
+        Ok(diffs) if diffs.is_empty() => {
+            println!(
+                "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same manifest digest"
+            );
+            0
+        }
+        Ok(diffs) => {
+            eprintln!(
+                "NOT reproducible: a second build (umask 077, TZ=Pacific/Chatham, empty cache) differs:"
+            );
+            for d in diffs {
+                eprintln!("  {d}");
+            }
+            1
+        }
+        Err(e) => {
+            eprintln!("error: cannot compare the two builds: {e}");
             2
         }
     }

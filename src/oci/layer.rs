@@ -64,6 +64,7 @@ pub struct Entry {
     pub gid: u64,
     pub mode: u32,
     pub size: u64,
+    pub mtime: u64,
 }
 
 /// What reading a layer gave: the blob's sum, the uncompressed tar's sum (the diff id),
@@ -139,6 +140,7 @@ fn walk(
         let header = entry.header();
         let (uid, gid) = (header.uid()?, header.gid()?);
         let mode = header.mode()?;
+        let mtime = header.mtime()?;
         let kind = classify(&path, header.entry_type(), || {
             entry
                 .link_name_bytes()
@@ -151,6 +153,7 @@ fn walk(
             gid,
             mode,
             size: entry.size(),
+            mtime,
         };
         visit(&item, &mut entry)?;
     }

@@ -79,3 +79,7 @@ bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
 
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
+
+# fabuild build: every example as an OCI image without an engine, twice with the same
+# digest, verified, run with podman and answered over TLS/HTTP as the numeric user.
+bash "$HERE/build.sh" "$FAB"

@@ -1,6 +1,7 @@
 //! fabuild's integration tests: one binary (linking one is much faster than many), one
 //! module per topic.
 
+mod build;
 mod cli;
 mod examples;
 mod explain;

@@ -1,0 +1,232 @@
+//! What the build needs to know about its base image, read from its layers with whiteouts
+//! honoured: the Python interpreter and its version, the C library, /etc/passwd and
+//! /etc/group; plus the manifest and config to build on, kept as JSON values so that no
+//! field of the base is lost.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::BuildError;
+use crate::oci::image::{self, Format};
+use crate::oci::layer::{self, Kind};
+use crate::oci::{Image, Platform};
+
+/// Where interpreters live in the bases fabuild knows (official python images first).
+const PYTHON_DIRS: [&str; 2] = ["/usr/local/bin/", "/usr/bin/"];
+const WATCHED: [&str; 2] = ["/etc/passwd", "/etc/group"];
+const GLIBC: [&str; 2] = [
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+];
+const MUSL: &str = "/lib/ld-musl-x86_64.so.1";
+
+/// The facts the build takes from the base's files; cached by manifest digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseFacts {
+    /// The interpreter the virtualenv points at, e.g. `/usr/bin/python3.11`.
+    pub python: String,
+    /// `X.Y`.
+    pub python_version: String,
+    pub passwd: String,
+    pub group: String,
+}
+
+/// The base image: its manifest and config as they are, and the facts read from its files.
+pub struct Base {
+    pub image: Image,
+    pub manifest: Value,
+    pub config: Value,
+    pub facts: BaseFacts,
+}
+
+/// Opens the base at `path` (OCI layout or oci-archive, linux/amd64 of an index).
+pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
+    let platform = Platform {
+        os: "linux".to_owned(),
+        arch: "amd64".to_owned(),
+        variant: None,
+    };
+    let image = image::open(path, Some(&platform))?;
+    let bad = |why: String| BuildError::Base {
+        path: path.display().to_string(),
+        why,
+    };
+    if image.format == Format::DockerArchive {
+        return Err(bad(
+            "it is a docker archive; give an OCI layout or oci-archive (`skopeo copy ... oci:DIR:TAG`)".to_owned(),
+        ));
+    }
+    if let Some(problem) = image.blobs.iter().find_map(crate::oci::BlobCheck::problem) {
+        return Err(bad(problem));
+    }
+    if let Some(why) = &image.broken {
+        return Err(bad(why.clone()));
+    }
+    let manifest_digest = image
+        .manifest_digest
+        .clone()
+        .ok_or_else(|| bad("no manifest".to_owned()))?;
+    let manifest = read_json(&image, &manifest_digest).map_err(&bad)?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .ok_or_else(|| bad("the manifest names no config".to_owned()))?
+        .to_owned();
+    let config = read_json(&image, &config_digest).map_err(&bad)?;
+
+    let cached = cache.map(|dir| {
+        dir.join("base")
+            .join(format!("{}.json", manifest_digest.replace(':', "-")))
+    });
+    if let Some(facts) = cached
+        .as_ref()
+        .and_then(|file| std::fs::read(file).ok())
+        .and_then(|bytes| serde_json::from_slice::<BaseFacts>(&bytes).ok())
+    {
+        return Ok(Base {
+            image,
+            manifest,
+            config,
+            facts,
+        });
+    }
+    let facts = read_facts(&image).map_err(&bad)?;
+    if let Some(file) = cached {
+        // A cache that cannot be written only costs time on the next build.
+        let _ = std::fs::create_dir_all(file.parent().expect("has a parent"))
+            .and_then(|()| std::fs::write(&file, serde_json::to_vec(&facts).expect("serialises")));
+    }
+    Ok(Base {
+        image,
+        manifest,
+        config,
+        facts,
+    })
+}
+
+fn read_json(image: &Image, digest: &str) -> Result<Value, String> {
+    let name = format!("blobs/{}", digest.replacen(':', "/", 1));
+    let bytes = image
+        .store
+        .read_small(&name, 16 << 20)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{name} is missing"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{name} is not JSON: {e}"))
+}
+
+/// The files the build cares about, as the running container would see them.
+#[derive(Default)]
+struct Seen {
+    watched: BTreeMap<String, Vec<u8>>,
+    /// Paths of interpreters and C libraries present.
+    present: BTreeSet<String>,
+}
+
+impl Seen {
+    fn remove(&mut self, path: &str, children_only: bool) {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let hit = |p: &String| p.starts_with(&prefix) || (!children_only && p == path);
+        self.watched.retain(|p, _| !hit(p));
+        self.present.retain(|p| !hit(p));
+    }
+}
+
+fn interesting(path: &str) -> bool {
+    GLIBC.contains(&path) || path == MUSL || python_version_of(path).is_some()
+}
+
+/// `X.Y` when `path` is `<python dir>/python3.Y`.
+fn python_version_of(path: &str) -> Option<String> {
+    let name = PYTHON_DIRS.iter().find_map(|dir| path.strip_prefix(dir))?;
+    let minor = name.strip_prefix("python3.")?;
+    (!minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit())).then(|| format!("3.{minor}"))
+}
+
+fn read_facts(image: &Image) -> Result<BaseFacts, String> {
+    let mut seen = Seen::default();
+    for layer_ref in &image.layers {
+        let opened = image
+            .store
+            .open(&layer_ref.name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} ({}) is missing", layer_ref.role, layer_ref.name))?;
+        // Whiteouts hide what the layers below put there, never what this layer adds.
+        let mut removed: Vec<(String, bool)> = Vec::new();
+        let mut added = Seen::default();
+        let read = layer::read_layer(opened.reader, &mut |entry, content| {
+            match &entry.kind {
+                Kind::Whiteout(path) => removed.push((path.clone(), false)),
+                Kind::Opaque(dir) => removed.push((dir.clone(), true)),
+                Kind::File if WATCHED.contains(&entry.path.as_str()) => {
+                    let mut bytes = Vec::new();
+                    content.take(1 << 20).read_to_end(&mut bytes)?;
+                    added.watched.insert(entry.path.clone(), bytes);
+                }
+                Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
+                    added.present.insert(entry.path.clone());
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+        if let Some(error) = read.error {
+            return Err(format!("{} cannot be read: {error}", layer_ref.role));
+        }
+        for (path, children_only) in removed {
+            seen.remove(&path, children_only);
+        }
+        seen.watched.extend(added.watched);
+        seen.present.extend(added.present);
+    }
+    if seen.present.contains(MUSL) {
+        return Err("it is a musl-based image (Alpine?): fabuild build installs manylinux wheels, which need glibc".to_owned());
+    }
+    // The first directory wins (/usr/local/bin in the official images), then the newest.
+    let python = PYTHON_DIRS
+        .iter()
+        .find_map(|dir| {
+            seen.present
+                .iter()
+                .filter(|p| p.starts_with(dir))
+                .filter_map(|p| python_version_of(p).map(|v| (v, p.clone())))
+                .max_by_key(|(v, _)| v[2..].parse::<u32>().unwrap_or(0))
+        })
+        .ok_or_else(|| {
+            "no Python interpreter in its layers (looked for /usr/local/bin/python3.X and /usr/bin/python3.X)".to_owned()
+        })?;
+    let text = |path: &str| {
+        seen.watched
+            .get(path)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .ok_or_else(|| format!("it has no {path}"))
+    };
+    Ok(BaseFacts {
+        python: python.1,
+        python_version: python.0,
+        passwd: text("/etc/passwd")?,
+        group: text("/etc/group")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreters_are_named_by_version() {
+        assert_eq!(
+            python_version_of("/usr/bin/python3.11"),
+            Some("3.11".to_owned())
+        );
+        assert_eq!(
+            python_version_of("/usr/local/bin/python3.12"),
+            Some("3.12".to_owned())
+        );
+        assert_eq!(python_version_of("/usr/bin/python3.11-config"), None);
+        assert_eq!(python_version_of("/usr/bin/python3"), None);
+        assert_eq!(python_version_of("/opt/bin/python3.11"), None);
+    }
+}

@@ -1,0 +1,320 @@
+//! The dependency layer: the server stack and the app's requirements as wheels for the
+//! base's platform and Python, laid out as the virtualenv the Dockerfile route makes at
+//! /opt/venv, plus fabuild's runtime files under /opt/fabuild. Cached by everything that
+//! goes into it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+
+use super::BuildError;
+use super::wheel::{self, VenvPaths};
+use crate::oci::writer::Tree;
+use crate::plan::{FABUILD_DIR, Plan, VENV_DIR};
+
+/// The wheel platform asked of pip. glibc's version is not read from the base: every
+/// glibc base fabuild targets (Debian 10+, the official python images) is at least 2.17,
+/// which is what manylinux2014 needs.
+pub const PLATFORM_TAG: &str = "manylinux2014_x86_64";
+
+/// Where the wheels come from.
+#[derive(Clone, Debug)]
+pub enum WheelSource {
+    /// `pip download` from the index pip is configured for (`pip` is the command).
+    Pip(PathBuf),
+    /// Every `.whl` in this directory, as is (pinned ones are checked against their hash).
+    Dir(PathBuf),
+}
+
+/// Everything the dependency layer is made from.
+pub struct DepsInput<'a> {
+    pub plan: &'a Plan,
+    pub project: &'a Path,
+    pub python: &'a str,
+    pub python_version: &'a str,
+    pub source: &'a WheelSource,
+    /// fabuild's runtime files: (path in the image, content).
+    pub runtime_files: Vec<(String, String)>,
+}
+
+impl DepsInput<'_> {
+    fn app_requirements(&self) -> Result<Option<String>, BuildError> {
+        let Some(rel) = &self.plan.app_requirements else {
+            return Ok(None);
+        };
+        let path = self.project.join(rel);
+        std::fs::read_to_string(&path)
+            .map(Some)
+            .map_err(|e| BuildError::io(&path, &e))
+    }
+
+    fn app_lock(&self) -> Result<Option<String>, BuildError> {
+        let Some(lock) = &self.plan.app_lock else {
+            return Ok(None);
+        };
+        let path = self.project.join(&lock.lock);
+        std::fs::read_to_string(&path)
+            .map(Some)
+            .map_err(|e| BuildError::io(&path, &e))
+    }
+
+    /// The cache key: a change to any input gives another layer.
+    pub fn key(&self) -> Result<String, BuildError> {
+        let mut text = format!(
+            "fabuild {}\nplatform {PLATFORM_TAG}\npython {} {}\n",
+            crate::VERSION,
+            self.python,
+            self.python_version
+        );
+        for pin in &self.plan.server_pins {
+            let _ = writeln!(text, "pin {} {} {}", pin.name, pin.version, pin.sha256);
+        }
+        if let Some(req) = self.app_requirements()? {
+            let _ = writeln!(text, "requirements {}", hex(req.as_bytes()));
+        }
+        if let Some(lock) = self.app_lock()? {
+            let _ = writeln!(text, "uv.lock {}", hex(lock.as_bytes()));
+        }
+        for (path, content) in &self.runtime_files {
+            let _ = writeln!(text, "file {path} {}", hex(content.as_bytes()));
+        }
+        match self.source {
+            WheelSource::Pip(pip) => {
+                let _ = writeln!(text, "pip {}", pip.display());
+            }
+            WheelSource::Dir(dir) => {
+                for wheel in wheels_in(dir)? {
+                    let bytes = std::fs::read(&wheel).map_err(|e| BuildError::io(&wheel, &e))?;
+                    let _ = writeln!(text, "wheel {}", hex(&bytes));
+                }
+            }
+        }
+        Ok(hex(text.as_bytes()))
+    }
+
+    /// The wheels to install, downloaded into `scratch` when they come from pip.
+    pub fn wheels(&self, scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
+        let wheels = match self.source {
+            WheelSource::Dir(dir) => wheels_in(dir)?,
+            WheelSource::Pip(pip) => self.download(pip, scratch)?,
+        };
+        self.check_pins(&wheels)?;
+        Ok(wheels)
+    }
+
+    fn download(&self, pip: &Path, scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
+        let server = scratch.join("requirements-server.txt");
+        let mut text = String::new();
+        for pin in &self.plan.server_pins {
+            let _ = writeln!(
+                text,
+                "{}=={} --hash=sha256:{}",
+                pin.name, pin.version, pin.sha256
+            );
+        }
+        std::fs::write(&server, &text).map_err(|e| BuildError::io(&server, &e))?;
+        let dest = scratch.join("wheels");
+        self.pip(
+            pip,
+            &dest,
+            &["--require-hashes", "--no-deps", "-r"],
+            &server,
+        )?;
+        if let Some(req) = self.app_requirements()? {
+            let constraints = scratch.join("constraints.txt");
+            let mut pins = String::new();
+            for p in &self.plan.server_pins {
+                let _ = writeln!(pins, "{}=={}", p.name, p.version);
+            }
+            std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
+            let file = self
+                .project
+                .join(self.plan.app_requirements.as_deref().unwrap_or(""));
+            if req.contains("--hash") {
+                self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
+            } else {
+                // Not hashed: pip resolves against the index, so this part of the layer is
+                // only as reproducible as the index (the cache keeps one resolution).
+                let c = constraints.display().to_string();
+                self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
+            }
+        }
+        if let Some(lock) = self.app_lock()? {
+            // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,
+            // read from the lock directly: no uv needed on the build host.
+            let pins: Vec<&str> = self.plan.server_pins.iter().map(|p| p.name).collect();
+            let text = super::uvlock::requirements(&lock, &pins).map_err(BuildError::Deps)?;
+            let file = scratch.join("requirements-lock.txt");
+            std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
+            self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
+        }
+        wheels_in(&dest)
+    }
+
+    fn pip(&self, pip: &Path, dest: &Path, args: &[&str], file: &Path) -> Result<(), BuildError> {
+        let output = Command::new(pip)
+            .args(["download", "--quiet", "--disable-pip-version-check"])
+            .args(["--only-binary=:all:", "--platform", PLATFORM_TAG])
+            .args([
+                "--python-version",
+                self.python_version,
+                "--implementation",
+                "cp",
+            ])
+            .arg("--dest")
+            .arg(dest)
+            .args(args)
+            .arg(file)
+            .output()
+            .map_err(|e| {
+                BuildError::Deps(format!(
+                    "cannot run {}: {e} (pass --wheels DIR to install pre-downloaded wheels)",
+                    pip.display()
+                ))
+            })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("No matching distribution")
+            || stderr.contains("Could not find a version")
+        {
+            format!(
+                "\nno wheel for {PLATFORM_TAG} / CPython {}: a package published only as an sdist cannot be installed without building it, which `fabuild build` does not do; use the Dockerfile route or build the wheel and pass --wheels DIR",
+                self.python_version
+            )
+        } else {
+            String::new()
+        };
+        Err(BuildError::Deps(format!(
+            "pip download -r {} failed:\n{}{hint}",
+            file.display(),
+            stderr.trim_end()
+        )))
+    }
+
+    fn check_pins(&self, wheels: &[PathBuf]) -> Result<(), BuildError> {
+        for pin in &self.plan.server_pins {
+            let found: Vec<&PathBuf> = wheels
+                .iter()
+                .filter(|w| {
+                    file_name(w).and_then(wheel::parse_name).is_some_and(|n| {
+                        n.project == wheel::normalise(pin.name) && n.version == pin.version
+                    })
+                })
+                .collect();
+            let Some(path) = found.first() else {
+                return Err(BuildError::Deps(format!(
+                    "no wheel of {} {} among the wheels",
+                    pin.name, pin.version
+                )));
+            };
+            let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, &e))?;
+            let got = hex(&bytes);
+            if got != pin.sha256 {
+                return Err(BuildError::Deps(format!(
+                    "{} has sha256 {got}, fabuild pins {}: not the wheel the server stack was verified with",
+                    path.display(),
+                    pin.sha256
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer's tree: the virtualenv and fabuild's runtime files.
+    pub fn tree(&self, wheels: &[PathBuf]) -> Result<Tree, BuildError> {
+        let venv = VenvPaths::new(VENV_DIR, self.python_version);
+        let mut tree = Tree::default();
+        let home = Path::new(self.python)
+            .parent()
+            .map_or_else(|| "/usr/bin".to_owned(), |p| p.display().to_string());
+        tree.file(
+            &format!("{}/pyvenv.cfg", venv.root),
+            format!(
+                "home = {home}\ninclude-system-site-packages = false\nversion = {}\nexecutable = {}\n",
+                self.python_version, self.python
+            )
+            .into_bytes(),
+            false,
+        );
+        let versioned = format!("python{}", self.python_version);
+        tree.symlink(&format!("{}/bin/{versioned}", venv.root), self.python);
+        tree.symlink(&format!("{}/bin/python3", venv.root), &versioned);
+        tree.symlink(&format!("{}/bin/python", venv.root), &versioned);
+        tree.symlink(&format!("{}/lib64", venv.root), "lib");
+        tree.dir(&venv.site_packages);
+
+        // One wheel per project: the server pins' first (they were checked), then by name.
+        let mut by_project: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut sorted = wheels.to_vec();
+        sorted.sort();
+        for path in sorted {
+            let name = file_name(&path).unwrap_or_default();
+            let parsed = wheel::parse_name(name)
+                .ok_or_else(|| BuildError::Deps(format!("{name} is not a wheel file name")))?;
+            let pinned = self
+                .plan
+                .server_pins
+                .iter()
+                .any(|p| wheel::normalise(p.name) == parsed.project);
+            if pinned && parsed.version != pin_version(self.plan, &parsed.project) {
+                continue;
+            }
+            by_project.entry(parsed.project).or_insert(path);
+        }
+        for path in by_project.values() {
+            wheel::install(path, &venv, &mut tree)
+                .map_err(|why| BuildError::Deps(format!("{}: {why}", path.display())))?;
+        }
+        for (path, content) in &self.runtime_files {
+            tree.file(
+                path.trim_start_matches('/'),
+                content.clone().into_bytes(),
+                true,
+            );
+        }
+        tree.dir(&format!("{}/bin", FABUILD_DIR.trim_start_matches('/')));
+        Ok(tree)
+    }
+}
+
+fn pin_version(plan: &Plan, project: &str) -> String {
+    plan.server_pins
+        .iter()
+        .find(|p| wheel::normalise(p.name) == project)
+        .map(|p| p.version.to_owned())
+        .unwrap_or_default()
+}
+
+fn file_name(path: &Path) -> Option<&str> {
+    path.file_name().and_then(|n| n.to_str())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The `.whl` files of `dir`, sorted; anything that looks like an sdist is an error.
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // the name is lower-cased
+fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| BuildError::io(dir, &e))?;
+    let mut wheels = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| BuildError::io(dir, &e))?.path();
+        let name = file_name(&path).unwrap_or_default().to_ascii_lowercase();
+        if name.ends_with(".whl") {
+            wheels.push(path);
+        } else if name.ends_with(".tar.gz") || name.ends_with(".zip") || name.ends_with(".tar.bz2")
+        {
+            return Err(BuildError::Deps(format!(
+                "{name} is a source distribution: `fabuild build` installs wheels only, it never runs a package's build; build the wheel first or use the Dockerfile route"
+            )));
+        }
+    }
+    wheels.sort();
+    Ok(wheels)
+}

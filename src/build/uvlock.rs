@@ -1,0 +1,206 @@
+//! A `uv.lock` read without uv: the packages the project needs at run time (its
+//! dependencies and theirs, extras followed, dev groups left out), as a hash-locked
+//! requirements list for `pip download --require-hashes --no-deps`.
+//!
+//! Environment markers are not evaluated, with one exception: a dependency whose marker
+//! only applies on Windows or macOS is left out. Anything else a marker guards is
+//! installed (a harmless extra package at worst), which is what `uv export` gives too for
+//! markers it cannot decide for the target.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+use super::wheel::normalise;
+
+#[derive(Deserialize)]
+struct Lock {
+    #[serde(default)]
+    package: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: Option<String>,
+    #[serde(default)]
+    source: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    dependencies: Vec<Dependency>,
+    #[serde(default, rename = "optional-dependencies")]
+    optional: BTreeMap<String, Vec<Dependency>>,
+    #[serde(default)]
+    wheels: Vec<Artifact>,
+}
+
+#[derive(Deserialize)]
+struct Dependency {
+    name: String,
+    #[serde(default)]
+    marker: Option<String>,
+    #[serde(default)]
+    extra: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Artifact {
+    hash: Option<String>,
+}
+
+/// The requirements (`name==version --hash=...`, one a line, sorted) the project at the
+/// root of `text` needs, leaving out the packages named in `exclude` (the server stack,
+/// which fabuild pins itself).
+pub fn requirements(text: &str, exclude: &[&str]) -> Result<String, String> {
+    let lock: Lock = toml::from_str(text).map_err(|e| format!("uv.lock cannot be read: {e}"))?;
+    let by_name: BTreeMap<String, &Package> = lock
+        .package
+        .iter()
+        .map(|p| (normalise(&p.name), p))
+        .collect();
+    let root = lock
+        .package
+        .iter()
+        .find(|p| p.source.contains_key("virtual") || p.source.contains_key("editable"))
+        .ok_or("uv.lock has no project package (source = { virtual = \".\" } or editable)")?;
+    let excluded: BTreeSet<String> = exclude.iter().map(|n| normalise(n)).collect();
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    let mut queue: Vec<&Dependency> = root.dependencies.iter().collect();
+    while let Some(dep) = queue.pop() {
+        let name = normalise(&dep.name);
+        if dep.marker.as_deref().is_some_and(other_os_only) {
+            continue;
+        }
+        let package = by_name
+            .get(&name)
+            .ok_or_else(|| format!("uv.lock lists {name} as a dependency but not as a package"))?;
+        for extra in &dep.extra {
+            queue.extend(package.optional.get(extra).into_iter().flatten());
+        }
+        if needed.insert(name) {
+            queue.extend(package.dependencies.iter());
+        }
+    }
+    let mut out = String::new();
+    for name in needed.difference(&excluded) {
+        let package = by_name[name];
+        let version = package
+            .version
+            .as_deref()
+            .ok_or_else(|| format!("{name} has no version in uv.lock"))?;
+        if !package.source.contains_key("registry") {
+            return Err(format!(
+                "{name} comes from {}, not a package index: `fabuild build` installs index wheels only",
+                package
+                    .source
+                    .keys()
+                    .next()
+                    .map_or("nowhere", String::as_str)
+            ));
+        }
+        let hashes: Vec<&str> = package
+            .wheels
+            .iter()
+            .filter_map(|w| w.hash.as_deref())
+            .collect();
+        if hashes.is_empty() {
+            return Err(format!(
+                "{name} {version} has no wheel in uv.lock, only a source distribution: `fabuild build` installs wheels only, it never runs a package's build"
+            ));
+        }
+        let _ = write!(out, "{name}=={version}");
+        for hash in hashes {
+            let _ = write!(out, " --hash={hash}");
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// A marker that holds only on Windows or macOS (`sys_platform == 'win32'`, ...).
+fn other_os_only(marker: &str) -> bool {
+    let m = marker.replace('"', "'");
+    !m.contains(" or ")
+        && [
+            "sys_platform == 'win32'",
+            "sys_platform == 'darwin'",
+            "platform_system == 'Windows'",
+            "platform_system == 'Darwin'",
+            "os_name == 'nt'",
+        ]
+        .iter()
+        .any(|p| m.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+version = 1
+[[package]]
+name = "svc"
+version = "1.0.0"
+source = { virtual = "." }
+dependencies = [{ name = "fastapi" }, { name = "colorama", marker = "sys_platform == 'win32'" }, { name = "Uvicorn", extra = ["standard"] }]
+[package.dev-dependencies]
+dev = [{ name = "pytest" }]
+
+[[package]]
+name = "fastapi"
+version = "0.1"
+source = { registry = "https://pypi.org/simple" }
+dependencies = [{ name = "anyio" }]
+wheels = [{ url = "u", hash = "sha256:aa" }]
+
+[[package]]
+name = "anyio"
+version = "4.0"
+source = { registry = "https://pypi.org/simple" }
+wheels = [{ url = "u", hash = "sha256:bb" }, { url = "v", hash = "sha256:cc" }]
+
+[[package]]
+name = "uvicorn"
+version = "0.54.0"
+source = { registry = "https://pypi.org/simple" }
+wheels = [{ url = "u", hash = "sha256:dd" }]
+[package.optional-dependencies]
+standard = [{ name = "httptools" }]
+
+[[package]]
+name = "httptools"
+version = "0.6"
+source = { registry = "https://pypi.org/simple" }
+wheels = [{ url = "u", hash = "sha256:ee" }]
+
+[[package]]
+name = "colorama"
+version = "0.4"
+source = { registry = "https://pypi.org/simple" }
+wheels = [{ url = "u", hash = "sha256:ff" }]
+
+[[package]]
+name = "pytest"
+version = "8"
+source = { registry = "https://pypi.org/simple" }
+wheels = [{ url = "u", hash = "sha256:99" }]
+"#;
+
+    #[test]
+    fn runtime_closure_with_extras_without_dev_or_other_os_or_pins() {
+        assert_eq!(
+            requirements(LOCK, &["uvicorn"]).unwrap(),
+            "anyio==4.0 --hash=sha256:bb --hash=sha256:cc\nfastapi==0.1 --hash=sha256:aa\nhttptools==0.6 --hash=sha256:ee\n"
+        );
+    }
+
+    #[test]
+    fn an_sdist_only_package_is_named() {
+        let lock = LOCK.replace(
+            "wheels = [{ url = \"u\", hash = \"sha256:aa\" }]",
+            "sdist = { url = \"u\", hash = \"sha256:aa\" }",
+        );
+        let err = requirements(&lock, &[]).unwrap_err();
+        assert!(err.contains("fastapi 0.1 has no wheel"), "{err}");
+    }
+}

@@ -1,0 +1,244 @@
+//! Installing a wheel without pip: unpack it into the virtualenv's site-packages, route its
+//! `.data` directories, and write its console scripts with the virtualenv's interpreter.
+//!
+//! No `.pyc` is compiled: the image ships sources only (the cost is measured in
+//! BENCHMARKS.md).
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::oci::writer::Tree;
+
+/// The parts of a wheel file name that matter here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WheelName {
+    /// Normalised (lower case, runs of `-_.` as `-`), as pins and requirements compare it.
+    pub project: String,
+    pub version: String,
+}
+
+/// Parses `name-version(-build)?-python-abi-platform.whl`.
+pub fn parse_name(file: &str) -> Option<WheelName> {
+    let stem = file.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    if !(5..=6).contains(&parts.len()) {
+        return None;
+    }
+    Some(WheelName {
+        project: normalise(parts[0]),
+        version: parts[1].to_owned(),
+    })
+}
+
+/// PEP 503 normalisation.
+pub fn normalise(name: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Where a virtualenv's parts are, for one Python version.
+pub struct VenvPaths {
+    /// `opt/venv` (no leading slash: a layer path).
+    pub root: String,
+    /// `opt/venv/lib/pythonX.Y/site-packages`.
+    pub site_packages: String,
+    /// `/opt/venv/bin/python`, the shebang of every script.
+    pub python: String,
+}
+
+impl VenvPaths {
+    pub fn new(venv: &str, python_version: &str) -> Self {
+        let root = venv.trim_start_matches('/').to_owned();
+        Self {
+            site_packages: format!("{root}/lib/python{python_version}/site-packages"),
+            python: format!("{venv}/bin/python"),
+            root,
+        }
+    }
+}
+
+/// Unpacks the wheel at `path` into `tree`.
+pub fn install(path: &Path, venv: &VenvPaths, tree: &mut Tree) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("not a wheel (zip): {e}"))?;
+    let mut entry_points: Option<String> = None;
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).map_err(|e| e.to_string())?;
+        if member.is_dir() {
+            continue;
+        }
+        let Some(name) = member.enclosed_name() else {
+            let shown = member
+                .name()
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default();
+            return Err(format!("member {shown} leads outside the wheel"));
+        };
+        let name = name.to_string_lossy().replace('\\', "/");
+        let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let mut data = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
+        member
+            .read_to_end(&mut data)
+            .map_err(|e| format!("{name}: {e}"))?;
+        if member.is_symlink() {
+            return Err(format!("{name} is a symlink; wheels hold files only"));
+        }
+        let (first, rest) = name.split_once('/').unwrap_or(("", &name));
+        if let Some(_dist) = first.strip_suffix(".data") {
+            let (scheme, inner) = rest.split_once('/').unwrap_or((rest, ""));
+            match scheme {
+                "purelib" | "platlib" => {
+                    tree.file(&format!("{}/{inner}", venv.site_packages), data, executable);
+                }
+                "scripts" => {
+                    let data = rewrite_shebang(data, &venv.python);
+                    tree.file(&format!("{}/bin/{inner}", venv.root), data, true);
+                }
+                "data" => tree.file(&format!("{}/{inner}", venv.root), data, executable),
+                // Headers are for compiling against the package; nothing compiles here.
+                _ => {}
+            }
+            continue;
+        }
+        if first.ends_with(".dist-info") && rest == "entry_points.txt" {
+            entry_points = Some(String::from_utf8_lossy(&data).into_owned());
+        }
+        tree.file(&format!("{}/{name}", venv.site_packages), data, executable);
+    }
+    for (script, target) in console_scripts(entry_points.as_deref().unwrap_or("")) {
+        let body = script_body(&venv.python, &target)
+            .ok_or_else(|| format!("console script {script} has a bad entry point `{target}`"))?;
+        tree.file(
+            &format!("{}/bin/{script}", venv.root),
+            body.into_bytes(),
+            true,
+        );
+    }
+    Ok(())
+}
+
+/// `#!python` (and `#!pythonw`) in a wheel's scripts means "the installing interpreter".
+fn rewrite_shebang(data: Vec<u8>, python: &str) -> Vec<u8> {
+    if data.starts_with(b"#!python") {
+        let end = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+        let mut out = format!("#!{python}").into_bytes();
+        out.extend_from_slice(&data[end..]);
+        out
+    } else {
+        data
+    }
+}
+
+/// `[console_scripts]` of an `entry_points.txt`, as (name, `module:attr`) pairs.
+fn console_scripts(text: &str) -> Vec<(String, String)> {
+    let mut in_section = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[console_scripts]";
+        } else if in_section
+            && !line.is_empty()
+            && !line.starts_with('#')
+            && let Some((name, target)) = line.split_once('=')
+        {
+            out.push((name.trim().to_owned(), target.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// The launcher for `module:attr.sub [extras]`.
+fn script_body(python: &str, target: &str) -> Option<String> {
+    let target = target.split('[').next()?.trim();
+    let (module, attr) = target.split_once(':')?;
+    let (module, attr) = (module.trim(), attr.trim());
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                !part.is_empty()
+                    && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !part.starts_with(|c: char| c.is_ascii_digit())
+            })
+    };
+    if !valid(module) || !valid(attr) {
+        return None;
+    }
+    let head = attr.split('.').next()?;
+    Some(format!(
+        "#!{python}\n\
+         import sys\n\
+         from {module} import {head}\n\
+         if __name__ == \"__main__\":\n\
+         \x20   sys.exit({attr}())\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wheel_names_are_parsed_and_normalised() {
+        assert_eq!(
+            parse_name("uvicorn_worker-0.4.0-py3-none-any.whl"),
+            Some(WheelName {
+                project: "uvicorn-worker".to_owned(),
+                version: "0.4.0".to_owned()
+            })
+        );
+        assert_eq!(
+            parse_name(
+                "pydantic_core-2.50.5-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+            )
+            .unwrap()
+            .project,
+            "pydantic-core"
+        );
+        assert_eq!(parse_name("fastapi-0.1.tar.gz"), None);
+        assert_eq!(normalise("Typing.Extensions"), "typing-extensions");
+    }
+
+    #[test]
+    fn console_scripts_become_launchers() {
+        let text = "[console_scripts]\ngunicorn = gunicorn.app.wsgiapp:run\n\n[paste.server_runner]\nmain = gunicorn.app.pasterapp:serve\n";
+        let scripts = console_scripts(text);
+        assert_eq!(
+            scripts,
+            [("gunicorn".to_owned(), "gunicorn.app.wsgiapp:run".to_owned())]
+        );
+        let body = script_body("/opt/venv/bin/python", &scripts[0].1).unwrap();
+        assert!(body.starts_with("#!/opt/venv/bin/python\n"));
+        assert!(body.contains("from gunicorn.app.wsgiapp import run\n"));
+        assert!(body.contains("sys.exit(run())"));
+        assert_eq!(
+            script_body("/p", "pkg.cli:main.go [extra]")
+                .unwrap()
+                .lines()
+                .nth(2),
+            Some("from pkg.cli import main")
+        );
+        assert_eq!(script_body("/p", "os; import evil:x"), None);
+    }
+
+    #[test]
+    fn script_shebangs_point_at_the_venv() {
+        assert_eq!(
+            rewrite_shebang(b"#!python\nprint(1)\n".to_vec(), "/opt/venv/bin/python"),
+            b"#!/opt/venv/bin/python\nprint(1)\n"
+        );
+    }
+}

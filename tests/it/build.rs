@@ -1,0 +1,437 @@
+//! `fabuild build` on a small synthetic base and the real pinned gunicorn wheel: the same
+//! bytes from the same inputs, only the app layer (and config, manifest) changing with
+//! the code, whiteouts in the base honoured, and `fabuild verify` passing on the result.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::image_writer::{self, Compression, Image, Item, dir, file};
+use crate::util::{fabuild, repo};
+
+const EPOCH: &str = "1700000000";
+
+const SPEC: &str = "version: 1
+name: tiny
+app:
+  module: wsgi:app
+  interface: wsgi
+python:
+  version: \"3.11\"
+server:
+  port: 8000
+user:
+  uid: 10001
+  gid: 10001
+";
+
+/// The pinned gunicorn wheel, downloaded once into target/ (its hash is checked by the
+/// build against the pin, so a stand-in would not do).
+fn wheels() -> PathBuf {
+    let pin = fabuild::plan::pins::for_interface(fabuild::spec::Interface::Wsgi)
+        .into_iter()
+        .find(|p| p.name == "gunicorn")
+        .unwrap();
+    let dir = repo().join("target/test-wheels/gunicorn");
+    let wheel = dir.join(format!("gunicorn-{}-py3-none-any.whl", pin.version));
+    if !wheel.is_file() {
+        // Tests run in parallel: download beside, then rename into place.
+        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir_in(dir.parent().unwrap()).unwrap();
+        let req = scratch.path().join("requirements.txt");
+        std::fs::write(
+            &req,
+            format!("gunicorn=={} --hash=sha256:{}\n", pin.version, pin.sha256),
+        )
+        .unwrap();
+        let pip = std::env::var("FABUILD_PIP").unwrap_or_else(|_| "pip".to_owned());
+        let status = Command::new(pip)
+            .args(["download", "--quiet", "--no-deps", "--only-binary=:all:"])
+            .args(["--require-hashes", "--dest"])
+            .arg(scratch.path())
+            .arg("-r")
+            .arg(&req)
+            .status()
+            .expect("pip runs (set FABUILD_PIP to another pip)");
+        assert!(
+            status.success(),
+            "pip download of the pinned gunicorn wheel failed"
+        );
+        std::fs::rename(scratch.path().join(wheel.file_name().unwrap()), &wheel).unwrap();
+    }
+    dir
+}
+
+/// A base with a fake interpreter and the account files; its second layer deletes a
+/// newer interpreter and /etc/group (then puts back its own), to exercise whiteouts.
+fn base(at: &Path) -> PathBuf {
+    let lower: Vec<Item> = vec![
+        dir("/etc"),
+        file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+        file("/etc/group", "root:x:0:\nold:x:5:\n"),
+        dir("/usr"),
+        dir("/usr/bin"),
+        file("/usr/bin/python3.11", "not really python"),
+        dir("/usr/local"),
+        dir("/usr/local/bin"),
+        file("/usr/local/bin/python3.13", "deleted above"),
+    ];
+    let upper: Vec<Item> = vec![
+        Item::Whiteout("/usr/local/bin/python3.13".to_owned()),
+        Item::Whiteout("/etc/group".to_owned()),
+    ];
+    let top: Vec<Item> = vec![file("/etc/group", "root:x:0:\nstaff:x:50:\n")];
+    let runtime = json!({"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Cmd": ["python3"]});
+    let image = Image::build(&runtime, "amd64", &[lower, upper, top], Compression::Gzip);
+    let path = at.join("base");
+    image_writer::write_layout(&path, &[(&image, Some("linux/amd64"))]);
+    path
+}
+
+struct Project {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    base: PathBuf,
+    wheels: PathBuf,
+}
+
+impl Project {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("project");
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("app.yaml"), SPEC).unwrap();
+        std::fs::write(
+            root.join("wsgi.py"),
+            "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("pkg/__init__.py"), "").unwrap();
+        std::fs::write(root.join("tls.pem"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::write(root.join(".dockerignore"), "**/*.pem\n").unwrap();
+        let base = base(tmp.path());
+        Self {
+            root,
+            base,
+            wheels: wheels(),
+            _tmp: tmp,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.parent().unwrap().join(name)
+    }
+
+    /// Runs `fabuild build` into `out` with the cache `cache`; returns stdout.
+    fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
+        let output = fabuild(&self.root)
+            .args(["build", "app.yaml", "--base"])
+            .arg(&self.base)
+            .arg("--out")
+            .arg(self.path(out))
+            .arg("--wheels")
+            .arg(&self.wheels)
+            .arg("--cache-dir")
+            .arg(self.path(cache))
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "build failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    fn index(&self, out: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path(out).join("index.json")).unwrap()).unwrap()
+    }
+
+    fn manifest(&self, out: &str) -> (String, Value) {
+        let digest = self.index(out)["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let blob = self
+            .path(out)
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        (
+            digest,
+            serde_json::from_slice(&std::fs::read(blob).unwrap()).unwrap(),
+        )
+    }
+
+    fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
+        std::fs::read(
+            self.path(out)
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    }
+}
+
+fn layer_digests(manifest: &Value) -> Vec<String> {
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The files of a layer blob: path -> (mode, uid, gid, content).
+fn layer_files(blob: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        out.push((
+            path,
+            header.mode().unwrap(),
+            header.uid().unwrap(),
+            header.gid().unwrap(),
+            data,
+        ));
+    }
+    out
+}
+
+#[test]
+fn two_builds_of_the_same_inputs_are_identical_to_the_byte() {
+    let project = Project::new();
+    let first = project.build("one", "cache-a", &[]);
+    assert!(!first.contains("(cached)"), "{first}");
+    // Cold cache elsewhere, then a warm one: same digests.
+    project.build("two", "cache-b", &[]);
+    let warm = project.build("three", "cache-a", &[]);
+    assert!(warm.contains("(cached)"), "{warm}");
+    let (one, manifest) = project.manifest("one");
+    assert_eq!(project.manifest("two").0, one);
+    assert_eq!(project.manifest("three").0, one);
+    assert!(first.contains(&one), "the digest is printed: {first}");
+    for name in ["one", "two", "three"] {
+        assert_eq!(
+            std::fs::read(project.path(name).join("index.json")).unwrap(),
+            std::fs::read(project.path("one").join("index.json")).unwrap()
+        );
+    }
+    // Base layers are reused byte for byte; three layers are added.
+    let base_index: Value =
+        serde_json::from_slice(&std::fs::read(project.base.join("index.json")).unwrap()).unwrap();
+    let base_manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            project.base.join("blobs/sha256").join(
+                base_index["manifests"][0]["digest"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            ),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ours = layer_digests(&manifest);
+    let theirs = layer_digests(&base_manifest);
+    assert_eq!(ours.len(), theirs.len() + 3);
+    assert_eq!(ours[..theirs.len()], theirs[..]);
+    // The config is canonical JSON: sorted keys, no spaces.
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config_bytes = project.blob("one", config_digest);
+    let config: Value = serde_json::from_slice(&config_bytes).unwrap();
+    assert_eq!(
+        config_bytes,
+        fabuild::oci::writer::canonical_json(&config),
+        "config is not canonical"
+    );
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    assert_eq!(config["config"]["User"], "10001:10001");
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    assert_eq!(config["history"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn another_directory_and_an_image_inside_the_context_change_nothing() {
+    let project = Project::new();
+    project.build("one", "cache", &[]);
+    let (one, _) = project.manifest("one");
+    // The same project elsewhere, building into itself: the image being written (and
+    // the previous one) stay out of the app layer.
+    let moved = project.path("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for name in ["app.yaml", "wsgi.py", "tls.pem", ".dockerignore"] {
+        std::fs::copy(project.root.join(name), moved.join(name)).unwrap();
+    }
+    std::fs::create_dir_all(moved.join("pkg")).unwrap();
+    std::fs::write(moved.join("pkg/__init__.py"), "").unwrap();
+    for _ in 0..2 {
+        let output = fabuild(&moved)
+            .args(["build", "app.yaml", "--base"])
+            .arg(&project.base)
+            .args(["--out", "image", "--wheels"])
+            .arg(&project.wheels)
+            .arg("--no-cache")
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(moved.join("image/index.json")).unwrap())
+                .unwrap();
+        assert_eq!(index["manifests"][0]["digest"], one.as_str());
+    }
+}
+
+#[test]
+fn the_layers_hold_the_venv_the_user_and_the_code_as_planned() {
+    let project = Project::new();
+    project.build("img", "cache", &[]);
+    let (_, manifest) = project.manifest("img");
+    let layers = layer_digests(&manifest);
+    let n = layers.len();
+    let deps = layer_files(&project.blob("img", &layers[n - 3]));
+    let identity = layer_files(&project.blob("img", &layers[n - 2]));
+    let app = layer_files(&project.blob("img", &layers[n - 1]));
+
+    let find = |files: &[(String, u32, u64, u64, Vec<u8>)], path: &str| {
+        files
+            .iter()
+            .find(|f| f.0.trim_end_matches('/') == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("{path} missing"))
+    };
+    // The interpreter the whiteout left, not the deleted newer one.
+    let cfg = String::from_utf8(find(&deps, "opt/venv/pyvenv.cfg").4).unwrap();
+    assert!(cfg.contains("home = /usr/bin\n"), "{cfg}");
+    let script = find(&deps, "opt/venv/bin/gunicorn");
+    assert_eq!(script.1, 0o755);
+    assert!(script.4.starts_with(b"#!/opt/venv/bin/python\n"));
+    find(
+        &deps,
+        "opt/venv/lib/python3.11/site-packages/gunicorn/__init__.py",
+    );
+    assert_eq!(find(&deps, "opt/fabuild/bin/gunicorn").1, 0o755);
+    assert!(
+        deps.iter()
+            .all(|f| Path::new(&f.0).extension().is_none_or(|e| e != "pyc")),
+        "no .pyc is shipped"
+    );
+    // Paths (without a directory's trailing slash) are sorted bytewise.
+    let names: Vec<&str> = deps.iter().map(|f| f.0.trim_end_matches('/')).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+
+    let group = String::from_utf8(find(&identity, "etc/group").4).unwrap();
+    assert_eq!(group, "root:x:0:\nstaff:x:50:\napp:x:10001:\n");
+    let passwd = String::from_utf8(find(&identity, "etc/passwd").4).unwrap();
+    assert!(passwd.ends_with("app:x:10001:10001::/home/app:/usr/sbin/nologin\n"));
+    let home = find(&identity, "home/app");
+    assert_eq!((home.2, home.3), (10001, 10001));
+
+    assert!(
+        app.iter().all(|f| f.2 == 0 && f.3 == 0),
+        "app files are root's"
+    );
+    find(&app, "app/wsgi.py");
+    find(&app, "app/pkg/__init__.py");
+    assert!(
+        app.iter().all(|f| !f.0.ends_with("tls.pem")),
+        ".dockerignore is honoured"
+    );
+}
+
+#[test]
+fn a_code_change_changes_only_the_app_layer_config_and_manifest() {
+    let project = Project::new();
+    project.build("before", "cache", &[]);
+    std::fs::write(
+        project.root.join("wsgi.py"),
+        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'changed']\n",
+    )
+    .unwrap();
+    let after = project.build("after", "cache", &[]);
+    assert!(after.contains("(cached)"), "{after}");
+    let (d1, m1) = project.manifest("before");
+    let (d2, m2) = project.manifest("after");
+    assert_ne!(d1, d2);
+    assert_ne!(m1["config"]["digest"], m2["config"]["digest"]);
+    let (l1, l2) = (layer_digests(&m1), layer_digests(&m2));
+    let n = l1.len();
+    assert_eq!(l1[..n - 1], l2[..n - 1], "only the last layer may change");
+    assert_ne!(l1[n - 1], l2[n - 1]);
+
+    // The comparison --check-reproducible prints names the layer and the file.
+    let diffs =
+        fabuild::build::compare::images(&project.path("before"), &project.path("after")).unwrap();
+    let text = diffs.join("\n");
+    assert!(text.contains(&format!("layer {n} of {n}")), "{text}");
+    assert!(text.contains("/app/wsgi.py"), "{text}");
+    assert!(!text.contains("/app/pkg"), "{text}");
+}
+
+#[test]
+fn verify_passes_on_what_build_writes_as_layout_and_archive() {
+    let project = Project::new();
+    project.build("img", "cache", &[]);
+    project.build("img.tar", "cache", &["--format", "oci-archive"]);
+    for image in ["img", "img.tar"] {
+        let output = fabuild(&project.root)
+            .args(["verify", "app.yaml", "--image"])
+            .arg(project.path(image))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{image}:\n{stdout}");
+        assert!(stdout.contains("0 failed"), "{stdout}");
+    }
+    // The archive holds the same image.
+    let diffs =
+        fabuild::build::compare::images(&project.path("img"), &project.path("img.tar")).unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
+}
+
+#[test]
+fn check_reproducible_builds_again_under_another_umask_and_time_zone() {
+    let project = Project::new();
+    let out = project.build("img", "cache", &["--check-reproducible"]);
+    assert!(out.contains("reproducible: a second build"), "{out}");
+}
+
+#[test]
+fn a_source_distribution_is_a_clear_error() {
+    let project = Project::new();
+    let wheels = project.path("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    for entry in std::fs::read_dir(&project.wheels).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, wheels.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(wheels.join("leftpad-1.0.tar.gz"), "sdist").unwrap();
+    let output = fabuild(&project.root)
+        .args(["build", "app.yaml", "--base"])
+        .arg(&project.base)
+        .arg("--out")
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&wheels)
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("leftpad-1.0.tar.gz is a source distribution"),
+        "{stderr}"
+    );
+    assert!(!project.path("img").exists(), "nothing is left behind");
+}
