@@ -14,6 +14,7 @@ pub mod gunicorn;
 pub mod init;
 pub mod oci;
 pub mod output;
+pub mod packaging;
 pub mod plan;
 pub mod render;
 pub mod rules;

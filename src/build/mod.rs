@@ -10,7 +10,6 @@ pub mod base;
 pub mod compare;
 pub mod deps;
 pub mod ignore;
-pub mod uvlock;
 pub mod wheel;
 
 use std::fmt::Write as _;

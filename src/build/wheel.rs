@@ -30,23 +30,7 @@ pub fn parse_name(file: &str) -> Option<WheelName> {
     })
 }
 
-/// PEP 503 normalisation.
-pub fn normalise(name: &str) -> String {
-    let mut out = String::new();
-    let mut dash = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            dash = true;
-        } else {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+pub use crate::packaging::normalise;
 
 /// Where a virtualenv's parts are, for one Python version.
 pub struct VenvPaths {

@@ -78,19 +78,7 @@ pub struct Poetry {
     pub dependencies: toml::Table,
 }
 
-/// The parts of uv.lock init reads.
-#[derive(Debug, Default, Deserialize)]
-pub struct UvLock {
-    #[serde(rename = "requires-python")]
-    pub requires_python: Option<String>,
-    #[serde(default)]
-    pub package: Vec<UvPackage>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct UvPackage {
-    pub name: String,
-}
+pub use crate::packaging::uvlock::Lock as UvLock;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read {file}: {message}")]
@@ -240,19 +228,7 @@ fn requirement_name(line: &str) -> Option<String> {
     (end > 0).then(|| normalise(&line[..end]))
 }
 
-pub fn normalise(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+pub use crate::packaging::normalise;
 
 #[cfg(test)]
 mod tests {

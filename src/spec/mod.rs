@@ -2,7 +2,6 @@
 
 mod extra_args;
 mod load;
-pub mod lock;
 pub mod model;
 pub mod raw;
 mod validate;

@@ -326,7 +326,7 @@ impl Validator<'_> {
                 "uv exports a lock together with its project: keep pyproject.toml next to uv.lock",
             );
         }
-        let lock = match super::lock::read(&project.join(path)) {
+        let lock = match crate::packaging::uvlock::read(&project.join(path)) {
             Ok(lock) => lock,
             Err(why) => {
                 return self.error(

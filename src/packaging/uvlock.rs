@@ -1,6 +1,6 @@
-//! A `uv.lock` read without uv: the packages the project needs at run time (its
-//! dependencies and theirs, extras followed, dev groups left out), as a hash-locked
-//! requirements list for `pip download --require-hashes --no-deps`.
+//! `uv.lock`, read without uv, for every part of fabuild that meets one: validation (which
+//! versions it pins), `init` (what it locks, which Python it needs) and `build` (the
+//! packages the project needs at run time, as a hash-locked requirements list).
 //!
 //! Environment markers are not evaluated, with one exception: a dependency whose marker
 //! only applies on Windows or macOS is left out. Anything else a marker guards is
@@ -12,18 +12,21 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use super::wheel::normalise;
+use super::normalise;
 
-#[derive(Deserialize)]
-struct Lock {
+/// The parts of a `uv.lock` fabuild reads; everything else is ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct Lock {
+    #[serde(rename = "requires-python")]
+    pub requires_python: Option<String>,
     #[serde(default)]
-    package: Vec<Package>,
+    pub package: Vec<Package>,
 }
 
-#[derive(Deserialize)]
-struct Package {
-    name: String,
-    version: Option<String>,
+#[derive(Debug, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: Option<String>,
     #[serde(default)]
     source: BTreeMap<String, toml::Value>,
     #[serde(default)]
@@ -34,7 +37,7 @@ struct Package {
     wheels: Vec<Artifact>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Dependency {
     name: String,
     #[serde(default)]
@@ -43,16 +46,48 @@ struct Dependency {
     extra: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Artifact {
     hash: Option<String>,
+}
+
+/// Lock files larger than this are refused before they are parsed.
+const MAX_LOCK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Parses lock text; the error is a sentence for a message.
+pub fn parse(text: &str) -> Result<Lock, String> {
+    toml::from_str(text).map_err(|e| format!("is not a uv lock file: {}", e.message()))
+}
+
+/// Reads and parses the lock at `path`; the error is a sentence for a message.
+pub fn read(path: &std::path::Path) -> Result<Lock, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_LOCK_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if text.len() as u64 > MAX_LOCK_BYTES {
+        return Err(format!("is larger than {MAX_LOCK_BYTES} bytes"));
+    }
+    parse(&text)
+}
+
+impl Lock {
+    /// The version the lock pins for `name`.
+    pub fn version_of(&self, name: &str) -> Option<&str> {
+        let wanted = normalise(name);
+        self.package
+            .iter()
+            .find(|p| normalise(&p.name) == wanted)
+            .and_then(|p| p.version.as_deref())
+    }
 }
 
 /// The requirements (`name==version --hash=...`, one a line, sorted) the project at the
 /// root of `text` needs, leaving out the packages named in `exclude` (the server stack,
 /// which fabuild pins itself).
 pub fn requirements(text: &str, exclude: &[&str]) -> Result<String, String> {
-    let lock: Lock = toml::from_str(text).map_err(|e| format!("uv.lock cannot be read: {e}"))?;
+    let lock = parse(text).map_err(|e| format!("uv.lock {e}"))?;
     let by_name: BTreeMap<String, &Package> = lock
         .package
         .iter()

@@ -1,0 +1,32 @@
+//! Python packaging knowledge shared by validation, `init` and `build`: package names as
+//! PEP 503 compares them, and uv lock files.
+
+pub mod uvlock;
+
+/// A package name as PEP 503 compares it: lowercase, every run of `-`, `_` and `.` one `-`.
+pub fn normalise(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn pep_503_names() {
+        assert_eq!(normalise("Typing_Extensions"), "typing-extensions");
+        assert_eq!(normalise("Typing.Extensions"), "typing-extensions");
+        assert_eq!(normalise("a--_.b"), "a-b");
+        assert_eq!(normalise("uvicorn_worker"), "uvicorn-worker");
+    }
+}
