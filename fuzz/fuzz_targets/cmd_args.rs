@@ -22,6 +22,10 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Ok(read) = read {
-        assert_eq!(Ok(read.argv()), split, "CmdArgs words differ from shlex::split");
+        assert_eq!(
+            Ok(read.argv()),
+            split,
+            "CmdArgs words differ from shlex::split"
+        );
     }
 });
