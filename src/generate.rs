@@ -66,30 +66,13 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
             base_image: options.base_image.clone(),
         },
     );
-    let prefix = if out_rel.is_empty() {
-        String::new()
-    } else {
-        format!("{out_rel}/")
-    };
-    let depth = out_rel.split('/').filter(|p| !p.is_empty()).count();
-    let paths = Paths {
-        server_requirements: format!("{prefix}requirements-server.txt"),
-        app_requirements: plan.app_requirements.clone(),
-        preflight: format!("{prefix}{}", render::PREFLIGHT),
-        uv_requirements: format!("{prefix}requirements-uv.txt"),
-        healthcheck: format!("{prefix}{}", render::HEALTHCHECK),
-        dockerfile: format!("{prefix}Dockerfile"),
-        context_from_out: if depth == 0 {
-            ".".to_owned()
-        } else {
-            vec![".."; depth].join("/")
-        },
-    };
+    let paths = Paths::new(&out_rel, plan.app_requirements.clone());
     let rendered = render::render(&plan, &paths, options.templates.as_deref())?;
 
     let spec_name = spec_path
         .file_name()
         .map_or_else(|| "app.yaml".into(), |n| n.to_string_lossy().into_owned());
+    let depth = out_rel.split('/').filter(|p| !p.is_empty()).count();
     let spec_from_out = format!("{}{spec_name}", "../".repeat(depth));
     let mut regenerate = format!("fabuild gen {spec_name}");
     if !out_rel.is_empty() {

@@ -30,14 +30,7 @@ fn project() -> &'static Path {
 
 /// Paths as `generate::prepare` builds them when the output directory is the project.
 fn paths(plan: &Plan) -> Paths {
-    Paths {
-        server_requirements: "requirements-server.txt".to_owned(),
-        app_requirements: plan.app_requirements.clone(),
-        preflight: render::PREFLIGHT.to_owned(),
-        healthcheck: render::HEALTHCHECK.to_owned(),
-        dockerfile: "Dockerfile".to_owned(),
-        context_from_out: ".".to_owned(),
-    }
+    Paths::new("", plan.app_requirements.clone())
 }
 
 const KEYWORDS: &[&str] = &[

@@ -130,6 +130,32 @@ pub struct Paths {
     pub context_from_out: String,
 }
 
+impl Paths {
+    /// The paths for output written to `out_rel` (relative to the project, `/`-separated,
+    /// empty for the project itself), which is also the build context.
+    pub fn new(out_rel: &str, app_requirements: Option<String>) -> Self {
+        let prefix = if out_rel.is_empty() {
+            String::new()
+        } else {
+            format!("{out_rel}/")
+        };
+        let depth = out_rel.split('/').filter(|p| !p.is_empty()).count();
+        Self {
+            server_requirements: format!("{prefix}requirements-server.txt"),
+            app_requirements,
+            preflight: format!("{prefix}{PREFLIGHT}"),
+            uv_requirements: format!("{prefix}requirements-uv.txt"),
+            healthcheck: format!("{prefix}{HEALTHCHECK}"),
+            dockerfile: format!("{prefix}Dockerfile"),
+            context_from_out: if depth == 0 {
+                ".".to_owned()
+            } else {
+                vec![".."; depth].join("/")
+            },
+        }
+    }
+}
+
 /// Everything a template can see. Team templates get exactly this.
 #[derive(Serialize)]
 struct Context<'a> {

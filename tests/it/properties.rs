@@ -118,15 +118,7 @@ fn render_dockerfile(text: &str) -> Option<(fabuild::plan::Plan, String)> {
     let project = std::env::temp_dir();
     let checked = check_text(text, "app.yaml", &project).ok()?;
     let plan = plan(&checked.spec, &Overrides::default());
-    let paths = Paths {
-        server_requirements: "requirements-server.txt".into(),
-        app_requirements: None,
-        preflight: render::PREFLIGHT.into(),
-        uv_requirements: "requirements-uv.txt".into(),
-        healthcheck: render::HEALTHCHECK.into(),
-        dockerfile: "Dockerfile".into(),
-        context_from_out: ".".into(),
-    };
+    let paths = Paths::new("", None);
     let files = render::render(&plan, &paths, None).unwrap();
     let dockerfile = files
         .into_iter()
