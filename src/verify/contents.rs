@@ -107,35 +107,26 @@ pub fn scan(image: &Image) -> Scan {
     };
     let mut pem = PemScanner::new();
     for (index, layer) in image.layers.iter().enumerate() {
-        let opened = match image.store.open(&layer.name) {
-            Ok(Some(o)) => o,
-            Ok(None) => {
+        // A blob that cannot be opened is recorded once, as missing or unreadable.
+        let (found, error) = match image.store.open(&layer.name) {
+            Ok(Some(opened)) => (Ok(opened), None),
+            Ok(None) => (Err(Found::Missing), None),
+            Err(e) => (Err(Found::Unreadable(e.to_string())), Some(e.to_string())),
+        };
+        let opened = match found {
+            Ok(opened) => opened,
+            Err(found) => {
                 scan.incomplete.push(layer.role.clone());
                 scan.layers.push(LayerOutcome {
                     blob: BlobCheck {
                         role: layer.role.clone(),
                         name: layer.name.clone(),
                         expected: layer.expected.clone(),
-                        found: Found::Missing,
+                        found,
                     },
                     compression: None,
                     diff: None,
-                    error: None,
-                });
-                continue;
-            }
-            Err(e) => {
-                scan.incomplete.push(layer.role.clone());
-                scan.layers.push(LayerOutcome {
-                    blob: BlobCheck {
-                        role: layer.role.clone(),
-                        name: layer.name.clone(),
-                        expected: layer.expected.clone(),
-                        found: Found::Unreadable(e.to_string()),
-                    },
-                    compression: None,
-                    diff: None,
-                    error: Some(e.to_string()),
+                    error,
                 });
                 continue;
             }

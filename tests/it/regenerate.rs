@@ -42,6 +42,13 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
+fn mtimes(dir: &Path) -> Vec<std::time::SystemTime> {
+    FILES
+        .iter()
+        .map(|f| fs::metadata(dir.join(f)).unwrap().modified().unwrap())
+        .collect()
+}
+
 #[test]
 fn a_second_run_writes_nothing_and_says_so() {
     let dir = project(SPEC);
@@ -54,15 +61,7 @@ fn a_second_run_writes_nothing_and_says_so() {
             stdout(&first)
         );
     }
-    let before: Vec<_> = FILES
-        .iter()
-        .map(|f| {
-            fs::metadata(dir.path().join(f))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let before = mtimes(dir.path());
     let second = run(dir.path(), &["gen"]);
     assert_eq!(second.status.code(), Some(0));
     for name in FILES {
@@ -72,15 +71,7 @@ fn a_second_run_writes_nothing_and_says_so() {
             stdout(&second)
         );
     }
-    let after: Vec<_> = FILES
-        .iter()
-        .map(|f| {
-            fs::metadata(dir.path().join(f))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let after = mtimes(dir.path());
     assert_eq!(before, after, "an unchanged file was rewritten");
 }
 
