@@ -184,6 +184,10 @@ pub struct InitArgs {
     /// The private key's file name inside --tls-dir
     #[arg(long, value_name = "F", requires = "tls_dir")]
     pub keyfile: Option<String>,
+    /// A directory the app writes at run time (app.writable); repeat for more (default:
+    /// Flask's and Quart's instance folder when the code uses `.instance_path`)
+    #[arg(long, value_name = "DIR")]
+    pub writable: Vec<String>,
     /// What the `$schema` line in app.yaml points at: a URL, or a path relative to
     /// app.yaml (default: .fabuild/app.schema.json, which init writes)
     #[arg(long, value_name = "REF")]

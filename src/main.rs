@@ -394,6 +394,7 @@ fn init(args: &InitArgs) -> u8 {
             keyfile: args.keyfile.clone().unwrap_or_default(),
         }),
         schema_ref: args.schema_ref.clone(),
+        writable: args.writable.clone(),
     };
     let outcome = fabuild::init::plan(&options).and_then(|outcome| {
         fabuild::init::write(&outcome)?;

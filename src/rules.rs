@@ -25,6 +25,7 @@ rules! {
     SPEC_VERSION = "FAB004", "unsupported spec version";
     CONTROL_CHARACTER = "FAB005", "value contains a control character or newline";
     APP_MODULE = "FAB010", "app.module is not `package.module:attribute`";
+    WRITABLE_PATH = "FAB011", "app.writable path not usable";
     PORT_RANGE = "FAB020", "port outside 1..65535";
     PRIVILEGED_PORT = "FAB021", "port below 1024 with a non-root user";
     WORKERS = "FAB022", "worker count out of range";

@@ -108,6 +108,44 @@ struct Found {
     framework: Option<(&'static str, Interface)>,
 }
 
+/// A statement that shows something about the app: where, and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The file, relative to the project, `/`-separated.
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    /// The file sits under `src/`.
+    pub src_layout: bool,
+}
+
+/// The first statement in the project that reads a Flask app's instance folder
+/// (`app.instance_path`, `current_app.instance_path`): the app writes there at run time
+/// (the Flask tutorial creates it and keeps its database file in it).
+pub fn instance_folder_use(root: &Path) -> std::io::Result<Option<Evidence>> {
+    let mut paths = Vec::new();
+    walk(root, 0, &mut paths)?;
+    for file in paths.iter().filter_map(|p| read(root, p)) {
+        for line in &file.source.lines {
+            let reads = line.text.match_indices(".instance_path").any(|(at, m)| {
+                !line.text[at + m.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if reads {
+                return Ok(Some(Evidence {
+                    file: file.rel.clone(),
+                    line: line.number,
+                    text: shorten(&line.text),
+                    src_layout: file.src_layout,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Every app candidate in the project at `root`, in file order.
 pub fn detect(root: &Path) -> std::io::Result<Vec<AppCandidate>> {
     let mut paths = Vec::new();

@@ -40,6 +40,8 @@ pub struct Options {
     pub tls: Option<TlsFlags>,
     /// A URL, or a path relative to app.yaml; `None` for `DEFAULT_SCHEMA_REF`.
     pub schema_ref: Option<String>,
+    /// `app.writable`; empty to detect it.
+    pub writable: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +137,14 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     let mut warnings = Vec::new();
 
     let (module, interface, src_layout) = app(options, &dependencies, &mut notes)?;
+    let writable = writable(options)?;
+    if let Some((dirs, why)) = &writable {
+        notes.push(Note {
+            what: "writable",
+            value: dirs.join(", "),
+            why: why.clone(),
+        });
+    }
     let python = python(options, root, pyproject.as_ref(), uv_lock.as_ref())?;
     notes.push(Note {
         what: "python",
@@ -185,6 +195,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         port: options.port,
         tls: options.tls.clone(),
         src_layout,
+        writable,
     };
     let text = yaml.render();
     validate(&text, root)?;
@@ -273,6 +284,36 @@ fn app(
             !root.join(module_dir(m)).exists() && root.join("src").join(module_dir(m)).exists()
         });
     Ok((module, interface, src_layout))
+}
+
+/// `app.writable`: the flag's directories, else the instance folder when the code reads
+/// `.instance_path` (Flask and Quart put it beside the top-level package: `instance`, or
+/// `src/instance` in a src layout).
+fn writable(options: &Options) -> Result<Option<Decided<Vec<String>>>, InitError> {
+    if !options.writable.is_empty() {
+        return Ok(Some((
+            options.writable.clone(),
+            "from --writable".to_owned(),
+        )));
+    }
+    let found = detect::instance_folder_use(&options.dir).map_err(|source| InitError::Io {
+        path: options.dir.display().to_string(),
+        source,
+    })?;
+    Ok(found.map(|e| {
+        let dir = if e.src_layout {
+            "src/instance"
+        } else {
+            "instance"
+        };
+        (
+            vec![dir.to_owned()],
+            format!(
+                "the app uses its instance folder at {}:{}: {}",
+                e.file, e.line, e.text
+            ),
+        )
+    }))
 }
 
 /// The first path part of a module, `orders` for `orders.api:app`.

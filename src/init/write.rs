@@ -15,6 +15,8 @@ pub struct AppYaml {
     pub port: Option<u16>,
     pub tls: Option<TlsFlags>,
     pub src_layout: bool,
+    /// `app.writable`, with why.
+    pub writable: Option<(Vec<String>, String)>,
 }
 
 /// How the image gets the app's dependencies.
@@ -59,6 +61,14 @@ impl AppYaml {
             Interface::Wsgi => "wsgi",
         };
         out.push_str(&format!("  interface: {interface}\n"));
+        if let Some((dirs, why)) = &self.writable {
+            out.push_str(&format!("  # {why}\n"));
+            out.push_str("  # written at run time: owned by the app's user, an empty volume in the manifests\n");
+            out.push_str("  writable:\n");
+            for dir in dirs {
+                out.push_str(&format!("    - {}\n", scalar(dir)));
+            }
+        }
         out.push_str("\npython:\n");
         out.push_str(&format!("  # {}\n", self.python.1));
         out.push_str(&format!("  version: \"{}\"\n", self.python.0));

@@ -58,6 +58,23 @@ pub struct Plan {
     pub app_lock: Option<AppLock>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
+    /// Directories the app writes at run time (`app.writable`).
+    pub writable: Vec<WritableDir>,
+}
+
+/// A directory the app writes at run time. In the image it is created owned by the app's
+/// user (the code around it stays root's); the manifests mount an empty volume there,
+/// because their root filesystem is read-only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WritableDir {
+    /// Absolute path in the container.
+    pub path: String,
+    /// The same directory in the build context (the project), when it is under the app
+    /// directory: left out of the context, so a developer's local state (a database file, an
+    /// uploads folder) never reaches the image.
+    pub context_path: Option<String>,
+    /// The volume's name in kubernetes.yaml: `writable-1`, `writable-2`, ... in spec order.
+    pub volume: String,
 }
 
 /// A `uv.lock` project: uv (pinned, hashed, builder stage only) exports the lock to a hashed
@@ -170,5 +187,19 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         }),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
+        writable: spec
+            .app
+            .writable
+            .iter()
+            .enumerate()
+            .map(|(i, path)| WritableDir {
+                path: path.clone(),
+                context_path: path
+                    .strip_prefix(APP_DIR)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .map(str::to_owned),
+                volume: format!("writable-{}", i + 1),
+            })
+            .collect(),
     }
 }

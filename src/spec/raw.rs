@@ -59,6 +59,8 @@ pub struct RawDeploy {
 pub struct RawApp {
     pub module: Spanned<String>,
     pub interface: Spanned<Interface>,
+    /// Directories the app writes at run time; the rest of the image is read-only to it.
+    pub writable: Option<Vec<Spanned<String>>>,
 }
 
 /// How the app talks to the server; decides the worker class.

@@ -44,11 +44,30 @@ const RESERVED_LABELS: &[&str] = &[
     "org.opencontainers.image.base.name",
     "org.opencontainers.image.base.digest",
 ];
-/// Directories a TLS mount must never shadow.
+/// fabuild's own runtime files in the image (the preflight, the health probe).
+pub const FABUILD_DIR: &str = "/opt/fabuild";
+/// Directories a TLS mount or a writable volume must never shadow.
 const SYSTEM_DIRS: &[&str] = &[
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr",
-    APP_DIR, VENV_DIR,
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/proc",
+    "/sbin",
+    "/sys",
+    "/usr",
+    APP_DIR,
+    VENV_DIR,
+    FABUILD_DIR,
 ];
+/// Writable volumes of their own in the manifests: another volume may sit inside one, but
+/// not on it.
+const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
+/// At most this many `app.writable` entries: each is a volume in the manifests.
+const MAX_WRITABLE: usize = 16;
 
 struct Validator<'a> {
     text: &'a str,
@@ -141,6 +160,9 @@ impl Validator<'_> {
         let python = self.python(raw, project);
         let user = self.user(raw);
         let tls = raw.tls.as_ref().and_then(|tls| self.tls(tls));
+        if let (Some(tls), Some(entries)) = (&tls, &raw.app.writable) {
+            self.writable_beside_tls(&app.writable, entries, &tls.dir);
+        }
         let server = self.server(&raw.server, app.interface, tls.is_some(), user);
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
@@ -172,9 +194,97 @@ impl Validator<'_> {
                 "write `package.module:attribute`, for example `main:app`, `orders.api:app` or `orders:create_app()`",
             );
         }
+        let writable = match &raw.app.writable {
+            Some(entries) => self.writable(entries),
+            None => Vec::new(),
+        };
         App {
             module,
             interface: raw.app.interface.value,
+            writable,
+        }
+    }
+
+    /// `app.writable`: each entry as an absolute path (relative ones under the app
+    /// directory). Refused: paths that are not clean, the app directory itself (the code
+    /// would become writable), system and fabuild directories, `/tmp`, duplicates and one
+    /// entry inside another (two volumes would stack).
+    fn writable(&mut self, entries: &[Spanned<String>]) -> Vec<String> {
+        if let Some(extra) = entries.get(MAX_WRITABLE) {
+            self.error(
+                rules::WRITABLE_PATH,
+                extra,
+                format!("app.writable has {} entries; at most {MAX_WRITABLE} are allowed", entries.len()),
+                "each entry is a volume in the manifests; group what the app writes under a few directories",
+            );
+            return Vec::new();
+        }
+        let mut paths: Vec<String> = Vec::new();
+        for entry in entries {
+            let text = self.text("app.writable", entry);
+            let full = writable_path(&text);
+            if text.is_empty() || !is_clean_absolute(&full) || text.ends_with('/') {
+                self.error(
+                    rules::WRITABLE_PATH,
+                    entry,
+                    format!("app.writable `{text}` is not a clean path"),
+                    "write a directory relative to the app (`instance`, `var/uploads`) or an absolute one (`/var/lib/orders`), without `.`, `..`, `//` or a trailing `/`",
+                );
+                continue;
+            }
+            if !full
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+            {
+                self.error(
+                    rules::WRITABLE_PATH,
+                    entry,
+                    format!("app.writable `{text}` has characters fabuild does not put in a path"),
+                    "use letters, digits, `.`, `_`, `-` and `/`",
+                );
+                continue;
+            }
+            if let Some(why) = writable_conflict(&full) {
+                self.error(
+                    rules::WRITABLE_PATH,
+                    entry,
+                    format!("app.writable `{text}` cannot be used: {why}"),
+                    "name the directory the app writes, for example `instance` (Flask) or `/var/lib/orders`",
+                );
+                continue;
+            }
+            if let Some(other) = paths.iter().find(|p| under(&full, p) || under(p, &full)) {
+                let message = if *other == full {
+                    format!("app.writable names `{full}` twice")
+                } else {
+                    format!("app.writable `{full}` and `{other}` are one inside the other")
+                };
+                self.error(
+                    rules::WRITABLE_PATH,
+                    entry,
+                    message,
+                    "keep the outer directory only: each entry becomes a volume, and volumes must not stack",
+                );
+                continue;
+            }
+            paths.push(full);
+        }
+        paths
+    }
+
+    /// A writable volume and the TLS mount must be apart: neither may hide the other.
+    fn writable_beside_tls(&mut self, paths: &[String], entries: &[Spanned<String>], dir: &str) {
+        for entry in entries {
+            let text = &entry.value;
+            let full = writable_path(text);
+            if paths.contains(&full) && (under(&full, dir) || under(dir, &full)) {
+                self.error(
+                    rules::WRITABLE_PATH,
+                    entry,
+                    format!("app.writable `{text}` overlaps the TLS mount `{dir}`"),
+                    "keep the directories the app writes apart from the key and certificate, which are mounted read-only",
+                );
+            }
         }
     }
 
@@ -502,6 +612,15 @@ impl Validator<'_> {
                 at,
                 format!("tls.dir `{dir}` is not a clean absolute path"),
                 "write an absolute directory without `.`, `..`, `//` or a trailing `/`, for example `/opt/key`",
+            );
+            return false;
+        }
+        if SCRATCH_DIRS.contains(&dir) {
+            self.error(
+                rules::TLS_DIR_LOCATION,
+                at,
+                format!("tls.dir `{dir}` cannot be used: the manifests mount a writable volume of their own there"),
+                "mount the key and certificate in a directory of their own, for example `/opt/key`",
             );
             return false;
         }
@@ -972,6 +1091,41 @@ fn is_clean_absolute(path: &str) -> bool {
         && path[1..]
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// An `app.writable` entry as an absolute path: relative ones are under the app directory.
+fn writable_path(entry: &str) -> String {
+    match entry {
+        "." => APP_DIR.to_owned(),
+        _ if entry.starts_with('/') => entry.to_owned(),
+        _ => format!("{APP_DIR}/{entry}"),
+    }
+}
+
+/// Why a writable volume at `full` (clean, absolute) would break the image, if it would.
+fn writable_conflict(full: &str) -> Option<String> {
+    if full == APP_DIR {
+        return Some(format!(
+            "it is the whole app directory; the code in `{APP_DIR}` stays root-owned so the server cannot rewrite it"
+        ));
+    }
+    if full == "/" {
+        return Some("a volume at `/` would hide the whole image".to_owned());
+    }
+    if let Some(scratch) = SCRATCH_DIRS.iter().find(|s| under(full, s)) {
+        return Some(format!(
+            "`{scratch}` is writable already (a volume of its own in the manifests)"
+        ));
+    }
+    let system = SYSTEM_DIRS
+        .iter()
+        .find(|s| **s != APP_DIR && (under(full, s) || under(s, full)))
+        .or_else(|| under(APP_DIR, full).then_some(&APP_DIR))?;
+    Some(if full == "/" || under(system, full) {
+        format!("a volume at `{full}` would hide `{system}`")
+    } else {
+        format!("it is inside `{system}`, which the image needs")
+    })
 }
 
 /// `path` is `dir` or inside it.

@@ -18,14 +18,31 @@ cname=fabuild-e2e-init-$$
 trap 'podman rm -f "$cname" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 passed=0 failed=0
 
+# serve FIXTURE PORT PATH [podman run args...]: runs the fixture's image, sets $code to the
+# HTTP status of GET PATH (000: no answer in 20 s) and leaves the logs in $WORK/FIXTURE.log.
+serve() {
+  local fixture=$1 port=$2 path=$3
+  shift 3
+  podman run -d --name "$cname" --network=host "$@" "localhost/fabuild-e2e-init/$fixture:e2e" >/dev/null
+  code=000
+  for _ in $(seq 1 40); do
+    code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port$path" || true)
+    [ "$code" != 000 ] && break
+    sleep 0.5
+  done
+  podman logs "$cname" >"$WORK/$fixture.log" 2>&1 || true
+  podman rm -f "$cname" >/dev/null
+}
+
 # fixture  path  status the app answers there
 cases=(
   "fastapi-main /healthz 200"
   "fastapi-app-main /docs 200"
   "flask-app / 200"
-  # flask-factory is the Flask tutorial's factory: it creates app.instance_path inside the
-  # (read-only, root-owned) app directory at start and fails with PermissionError. fabuild
-  # has no writable-path setting yet, so it is not in this list.
+  # The Flask tutorial's factory creates app.instance_path at start: init must find it and
+  # make it writable (app.writable), or every worker dies with PermissionError.
+  "flask-factory /hello 200"
+  "flask-factory-wsgi /hello 200"
   "django / 404"
   "starlette / 200"
 )
@@ -41,20 +58,34 @@ for case in "${cases[@]}"; do
       >"$WORK/$fixture.build.log" 2>&1; then
     why="build failed: $(tail -3 "$WORK/$fixture.build.log" | tr '\n' ' ' || true)"
   else
-    port=$("$FAB" plan "$dir/app.yaml" | python3 -c 'import json,sys; print(json.load(sys.stdin)["port"])')
-    podman run -d --name "$cname" --network=host "localhost/fabuild-e2e-init/$fixture:e2e" >/dev/null
-    code=000
-    for _ in $(seq 1 40); do
-      code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port$path" || true)
-      [ "$code" != 000 ] && break
-      sleep 0.5
-    done
-    podman logs "$cname" >"$WORK/$fixture.log" 2>&1 || true
-    podman rm -f "$cname" >/dev/null
+    plan=$("$FAB" plan "$dir/app.yaml")
+    port=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["port"])' <<<"$plan")
+    serve "$fixture" "$port" "$path"
     if [ "$code" != "$want" ]; then
       why="GET $path answered $code, want $want: $(grep -E 'Error|error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
     elif grep -qE 'Traceback|Worker failed to boot|Control server error' "$WORK/$fixture.log"; then
       why="the logs show a failure: $(grep -E 'Traceback|Error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
+    fi
+    # app.writable: with a read-only root filesystem (as compose and Kubernetes run it), the
+    # app works when each writable directory is a volume owned by its uid (podman's `U` does
+    # what compose.yaml's uid=/gid= options do under Docker); without the volumes the
+    # preflight stops it with one line.
+    writable=$(python3 -c 'import json,sys; p=json.load(sys.stdin); [print("--tmpfs=%s:rw,mode=0750,U" % d["path"]) for d in p["writable"]]' <<<"$plan")
+    tmpfs=()
+    [ -z "$writable" ] || mapfile -t tmpfs <<<"$writable"
+    if [ -z "$why" ] && [ "${#tmpfs[@]}" -gt 0 ]; then
+      serve "$fixture" "$port" "$path" --read-only --tmpfs=/tmp "${tmpfs[@]}"
+      if [ "$code" != "$want" ]; then
+        why="read-only with ${tmpfs[*]}: GET $path answered $code, want $want: $(grep -E 'Error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
+      else
+        podman run --name "$cname" --network=host --read-only --tmpfs=/tmp "localhost/fabuild-e2e-init/$fixture:e2e" >"$WORK/$fixture.ro.log" 2>&1 && rc=0 || rc=$?
+        podman rm -f "$cname" >/dev/null
+        if [ "$rc" != 78 ] || ! grep -q '(app.writable) is on a read-only filesystem; mount a volume there' "$WORK/$fixture.ro.log"; then
+          why="read-only without the volumes: exit $rc, want 78 from the preflight: $(head -3 "$WORK/$fixture.ro.log" | tr '\n' ' ')"
+        else
+          echo "    [ok  ] init $fixture: read-only root: serves with ${tmpfs[*]}; without: $(cat "$WORK/$fixture.ro.log")"
+        fi
+      fi
     fi
   fi
   if [ -n "$why" ]; then

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::{schema, util};
 
@@ -78,6 +79,7 @@ fn every_fixture_is_listed() {
 /// report are snapshotted together.
 #[test]
 fn init_writes_an_app_yaml_that_check_gen_and_the_schema_accept() {
+    let hadolint = util::oracle("FABUILD_HADOLINT", "hadolint");
     let mut written = Vec::new();
     let mut keep = Vec::new();
     for name in VALID {
@@ -104,6 +106,16 @@ fn init_writes_an_app_yaml_that_check_gen_and_the_schema_accept() {
         let (code, _, stderr) = run(&dir, &["gen"]);
         assert_eq!(code, 0, "gen in {name}: {stderr}");
         let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let lint = Command::new(&hadolint)
+            .arg(dir.join("Dockerfile"))
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success() && lint.stdout.is_empty(),
+            "hadolint on {name}'s Dockerfile:\n{}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        );
         let module = app_yaml
             .lines()
             .find_map(|l| l.trim().strip_prefix("module: "))
@@ -221,6 +233,51 @@ fn a_bad_flag_value_fails_with_the_validators_message_and_writes_nothing() {
             "error: --python asks for Python 3.9, which fabuild does not build for\nhelp: pass --python with one of 3.11, 3.12, 3.13, 3.14\n"
         )
     );
+}
+
+#[test]
+fn writable_directories_come_from_the_flag_and_are_checked() {
+    let (tmp, dir) = copy("flask-app");
+    let (code, _, stderr) = run(
+        tmp.path(),
+        &[
+            "init",
+            "flask-app",
+            "--writable",
+            "uploads",
+            "--writable",
+            "/var/lib/notes",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(
+        app_yaml.contains("  # from --writable\n")
+            && app_yaml.contains("  writable:\n    - uploads\n    - /var/lib/notes\n"),
+        "{app_yaml}"
+    );
+    let (code, _, stderr) = run(&dir, &["gen"]);
+    assert_eq!(code, 0, "{stderr}");
+    let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile
+            .contains("&& install -d -o 10001 -g 10001 -m 0750 /app/uploads /var/lib/notes\n"),
+        "{dockerfile}"
+    );
+    let ignore = fs::read_to_string(dir.join(".dockerignore")).unwrap();
+    assert!(ignore.ends_with("\nuploads\n"), "{ignore}");
+
+    // The code directory itself is refused before anything is written.
+    fs::remove_file(dir.join("app.yaml")).unwrap();
+    let (code, _, stderr) = run(tmp.path(), &["init", "flask-app", "--writable", "."]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "error[FAB011]: app.writable `.` cannot be used: it is the whole app directory"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.join("app.yaml").exists());
 }
 
 #[test]

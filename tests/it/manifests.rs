@@ -42,6 +42,14 @@ fn specs() -> Vec<String> {
                         10 + i
                     ));
                 }
+                // Writable directories (under `app:`): none, one relative, one relative and
+                // one absolute.
+                let writable = [
+                    "",
+                    "  writable: [instance]\n",
+                    "  writable: [var/uploads, /var/lib/svc]\n",
+                ][i % 3];
+                spec = spec.replacen("\nserver:\n", &format!("\n{writable}server:\n"), 1);
                 specs.push(spec);
             }
         }
@@ -109,14 +117,19 @@ for case in cases:
             problems.append(f"{name}: volume type not allowed by the restricted profile: {v}")
     if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
         problems.append(f"{name}: host namespaces")
+    planned = [d["path"] for d in plan["writable"]]
     writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
-    want("writable paths", writable, {"/tmp", "/dev/shm"})
+    want("writable paths", writable, {"/tmp", "/dev/shm", *planned})
+    for d in plan["writable"]:
+        want(d["path"] + " volume", vols[mounts[d["volume"]]["name"]], {"name": d["volume"], "emptyDir": {}})
+        want(d["path"] + " mountPath", mounts[d["volume"]]["mountPath"], d["path"])
     want("/dev/shm medium", vols["dshm"]["emptyDir"].get("medium"), "Memory")
     # compose.
     svc = yaml.safe_load(case["compose"])["services"][name]
     want("compose user", svc["user"], f"{plan['uid']}:{plan['gid']}")
     want("compose ports", svc["ports"], [f"{plan['port']}:{plan['port']}"])
     want("compose read_only", svc["read_only"], True)
+    want("compose tmpfs", svc["tmpfs"], ["/tmp"] + [f"{p}:uid={plan['uid']},gid={plan['gid']},mode=0750" for p in planned])
     if int(svc["stop_grace_period"].rstrip("s")) <= graceful:
         problems.append(f"{name}: compose stop_grace_period {svc['stop_grace_period']} <= graceful {graceful}")
     if plan["tls"]:

@@ -11,12 +11,16 @@ use crate::util;
 /// Generates the preflight for a TLS spec whose mount is `dir`, with the final exec
 /// pointed at `/bin/true` so a pass is visible as exit 0.
 fn preflight(dir: &Path) -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let project = tmp.path().to_path_buf();
-    let spec = format!(
+    preflight_for(&format!(
         "version: 1\nname: orders-api\napp:\n  module: main:app\n  interface: asgi\ntls:\n  dir: {}\n  certfile: cert.pem\n  keyfile: key.pem\n",
         dir.display()
-    );
+    ))
+}
+
+/// Generates the preflight for `spec`, with the final exec pointed at `/bin/true`.
+fn preflight_for(spec: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().to_path_buf();
     fs::write(project.join("app.yaml"), spec).unwrap();
     let out = util::fabuild(&project).arg("gen").output().unwrap();
     assert!(
@@ -194,6 +198,57 @@ fn a_missing_certificate_is_named() {
     assert_eq!(out.status.code(), Some(78));
     let expected = format!("cert.pem does not exist (uid {})", app_uid());
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+}
+
+#[test]
+fn a_writable_directory_the_uid_cannot_write_is_named_with_the_fix() {
+    // Not under /tmp: app.writable refuses it (writable already).
+    let data = tempfile::Builder::new()
+        .prefix("fabuild-writable-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let path = data.path().display().to_string();
+    let generated = preflight_for(&format!(
+        "version: 1\nname: notes\napp:\n  module: flaskr:create_app()\n  interface: wsgi\n  writable: [{path}]\n"
+    ));
+    // Root-owned 0755 when the tests run as root (the image's own directory without the
+    // chown, or a root-owned volume); 0555 otherwise.
+    set_mode(data.path(), if app_uid() == 10001 { 0o755 } else { 0o555 });
+    let out = run_as_app(&generated, &[]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line, not a traceback:\n{err}");
+    let uid = app_uid();
+    assert!(
+        err.contains(&format!(
+            "{path} (app.writable) is not writable by uid {uid}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "docker: --tmpfs {path}:uid={uid},gid=10001,mode=0750;"
+        )) && err.contains(&format!("podman: --tmpfs {path}:mode=0750,U)")),
+        "{err}"
+    );
+
+    // Owned by the app's user, as the image creates it: the preflight passes.
+    if uid == 10001 {
+        std::os::unix::fs::chown(data.path(), Some(10001), Some(10001)).unwrap();
+    }
+    set_mode(data.path(), 0o750);
+    let out = run_as_app(&generated, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Gone (a volume mounted over its parent, say): named as missing.
+    drop(data);
+    let out = run_as_app(&generated, &[]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        stderr(&out).contains(&format!("{path} (app.writable) does not exist")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -59,6 +59,18 @@ fn spec(g: &mut Gen, index: usize, nasty: bool) -> String {
         1024 + g.below(60_000),
         1 + g.below(16)
     );
+    // app.writable (a RUN step, .dockerignore entries): none to three disjoint entries.
+    let writable: Vec<&str> = ["instance", "var/uploads", "/var/lib/svc", "data.d/x_y-Z"]
+        .into_iter()
+        .filter(|_| g.below(3) == 0)
+        .collect();
+    if !writable.is_empty() {
+        spec = spec.replacen(
+            "\nserver:\n",
+            &format!("\n  writable: [{}]\nserver:\n", writable.join(", ")),
+            1,
+        );
+    }
     spec.push_str("  extra_args:\n");
     spec.push_str(&format!(
         "    - {}\n",

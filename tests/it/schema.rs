@@ -228,6 +228,7 @@ fn a_real_validator_rejects_the_schema_level_mistakes() {
             "unknown-key",     // additionalProperties
             "version-2",       // enum
             "workers-zero",    // minimum
+            "writable-code",   // pattern (a space); the other entries need fabuild's rules
             "wrong-type",      // type
         ]),
         "files the schema rejects"
