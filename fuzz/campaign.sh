@@ -5,6 +5,8 @@
 # logs/campaign.tsv:
 #   target  seconds  executions  cov  ft  corpus  result
 # Stops at the first crash, timeout or OOM (the input is under artifacts/<target>/).
+# One process per run, in the foreground: with -jobs libFuzzer would write its statistics to
+# ./fuzz-<n>.log instead, and the next run would overwrite them.
 #
 #   bash fuzz/campaign.sh spec:3600 explain:1800
 set -euo pipefail
@@ -26,7 +28,7 @@ for run in "$@"; do
     echo "== $target for ${seconds}s -> $log"
     status=clean
     cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-        -jobs=1 -workers=1 -dict="dicts/$target.dict" -timeout=10 -rss_limit_mb=2048 \
+        -dict="dicts/$target.dict" -timeout=10 -rss_limit_mb=2048 \
         -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=failed
     # The last status line libFuzzer printed, e.g. "#2160000 REDUCE cov: 16094 ft: 44893 corp: 5012/..."
     last="$(grep -E '^#[0-9]+' "$log" | tail -n 1)"
