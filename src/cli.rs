@@ -184,6 +184,10 @@ pub struct InitArgs {
     /// The private key's file name inside --tls-dir
     #[arg(long, value_name = "F", requires = "tls_dir")]
     pub keyfile: Option<String>,
+    /// For a pyproject.toml without a lock: resolve from the releases uploaded before this
+    /// date, YYYY-MM-DD (python.exclude_newer; default: today, or SOURCE_DATE_EPOCH's day)
+    #[arg(long, value_name = "DATE")]
+    pub exclude_newer: Option<String>,
     /// A directory the app writes at run time (app.writable); repeat for more (default:
     /// Flask's and Quart's instance folder when the code uses `.instance_path`)
     #[arg(long, value_name = "DIR")]

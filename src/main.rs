@@ -395,6 +395,7 @@ fn init(args: &InitArgs) -> u8 {
         }),
         schema_ref: args.schema_ref.clone(),
         writable: args.writable.clone(),
+        exclude_newer: args.exclude_newer.clone(),
     };
     let outcome = fabuild::init::plan(&options).and_then(|outcome| {
         fabuild::init::write(&outcome)?;

@@ -47,6 +47,9 @@ rules! {
     REQUIREMENTS_FILE = "FAB054", "requirements file missing or outside the project";
     LOCK_FILE = "FAB055", "python.lock unusable";
     LOCK_CONFLICT = "FAB056", "the lock pins a server package at another version";
+    PROJECT_FILE = "FAB057", "python.project unusable";
+    EXCLUDE_NEWER = "FAB058", "python.project without a usable exclude_newer";
+    DEPENDENCY_SOURCES = "FAB059", "more than one source for the app's dependencies";
     IMAGE_NAME = "FAB060", "name not usable as an image name";
     LABEL_KEY = "FAB061", "label key not usable";
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";

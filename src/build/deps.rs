@@ -78,6 +78,14 @@ impl DepsInput<'_> {
         if let Some(lock) = self.app_lock()? {
             let _ = writeln!(text, "uv.lock {}", hex(lock.as_bytes()));
         }
+        if let Some(project) = &self.plan.app_project {
+            let _ = writeln!(
+                text,
+                "project {} {}",
+                project.exclude_newer,
+                hex(project.requirements.join("\n").as_bytes())
+            );
+        }
         for (path, content) in &self.runtime_files {
             let _ = writeln!(text, "file {path} {}", hex(content.as_bytes()));
         }
@@ -123,13 +131,15 @@ impl DepsInput<'_> {
             &["--require-hashes", "--no-deps", "-r"],
             &server,
         )?;
+        // The server stack's versions, which the app's own resolution must keep.
+        let constraints = scratch.join("constraints.txt");
+        let mut pins = String::new();
+        for p in &self.plan.server_pins {
+            let _ = writeln!(pins, "{}=={}", p.name, p.version);
+        }
+        std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
+        let c = constraints.display().to_string();
         if let Some(req) = self.app_requirements()? {
-            let constraints = scratch.join("constraints.txt");
-            let mut pins = String::new();
-            for p in &self.plan.server_pins {
-                let _ = writeln!(pins, "{}=={}", p.name, p.version);
-            }
-            std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
             let file = self
                 .project
                 .join(self.plan.app_requirements.as_deref().unwrap_or(""));
@@ -138,9 +148,18 @@ impl DepsInput<'_> {
             } else {
                 // Not hashed: pip resolves against the index, so this part of the layer is
                 // only as reproducible as the index (the cache keeps one resolution).
-                let c = constraints.display().to_string();
                 self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
             }
+        }
+        if let Some(project) = &self.plan.app_project {
+            // pip resolves the declared ranges against the index, kept to the server
+            // stack's versions. pip has no --exclude-newer, so this part of the layer is only
+            // as reproducible as the index; the cache keeps one resolution.
+            let file = scratch.join("requirements-project.in");
+            let mut text = project.requirements.join("\n");
+            text.push('\n');
+            std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
+            self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
         }
         if let Some(lock) = self.app_lock()? {
             // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,

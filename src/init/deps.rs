@@ -2,12 +2,10 @@
 //! declares (to tell Django from Django Channels, and to report what was found).
 //!
 //! Read in this order: `requirements.txt`, `uv.lock`, `pyproject.toml` (`[project]` per
-//! PEP 621, then `[tool.poetry]`). Only a requirements file is installed by `gen` today;
-//! for the others init says how to export one from the project's own lock.
+//! PEP 621, then `[tool.poetry]`). A requirements file becomes `python.requirements`, a uv
+//! lock `python.lock`, and pyproject.toml dependencies `python.project`.
 
 use std::path::Path;
-
-use serde::Deserialize;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -48,36 +46,7 @@ impl Source {
     }
 }
 
-/// The parts of pyproject.toml init reads; every other table is ignored.
-#[derive(Debug, Default, Deserialize)]
-pub struct PyProject {
-    #[serde(default)]
-    pub project: Option<Project>,
-    #[serde(default)]
-    pub tool: Option<Tool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct Project {
-    pub name: Option<String>,
-    #[serde(rename = "requires-python")]
-    pub requires_python: Option<String>,
-    #[serde(default)]
-    pub dependencies: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct Tool {
-    pub poetry: Option<Poetry>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct Poetry {
-    pub name: Option<String>,
-    #[serde(default)]
-    pub dependencies: toml::Table,
-}
-
+pub use crate::packaging::pyproject::PyProject;
 pub use crate::packaging::uvlock::Lock as UvLock;
 
 #[derive(Debug, thiserror::Error)]
@@ -142,9 +111,11 @@ impl Dependencies {
                 project_name,
             });
         }
-        if let Some(project) = project.filter(|p| !p.dependencies.is_empty()) {
-            let names: Vec<String> = project
-                .dependencies
+        if let Some(dependencies) = project
+            .and_then(|p| p.dependencies.as_ref())
+            .filter(|d| !d.is_empty())
+        {
+            let names: Vec<String> = dependencies
                 .iter()
                 .filter_map(|d| requirement_name(d))
                 .collect();
@@ -189,24 +160,14 @@ impl Dependencies {
         self.names.iter().any(|n| n == name)
     }
 
-    /// The command that writes a hashed requirements.txt from the project's own files,
-    /// when they are not one already.
+    /// The command that writes a hashed requirements.txt from a lock init does not install
+    /// from (Poetry's): the way to install exactly what it pins.
     pub fn export_command(&self) -> Option<&'static str> {
         match self.source {
-            Source::UvLock => {
-                Some("uv export --frozen --no-dev --no-emit-project -o requirements.txt")
-            }
             Source::Poetry { locked: true } => {
                 Some("poetry export --only main -f requirements.txt -o requirements.txt")
             }
-            // uv and pip-tools read PEP 621 metadata, not [tool.poetry]: lock with Poetry itself.
-            Source::Poetry { locked: false } => Some(
-                "poetry lock && poetry export --only main -f requirements.txt -o requirements.txt",
-            ),
-            Source::Pep621 => {
-                Some("uv pip compile --generate-hashes pyproject.toml -o requirements.txt")
-            }
-            Source::Requirements(_) | Source::None => None,
+            _ => None,
         }
     }
 }

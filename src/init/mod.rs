@@ -42,6 +42,8 @@ pub struct Options {
     pub schema_ref: Option<String>,
     /// `app.writable`; empty to detect it.
     pub writable: Vec<String>,
+    /// `python.exclude_newer` for a pyproject.toml without a lock; `None` for today.
+    pub exclude_newer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,23 +156,27 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     let deps = match &dependencies.source {
         DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
         DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
-        _ => dependencies
-            .export_command()
-            .map_or(DependencyInstall::None, |c| {
-                DependencyInstall::Export(c.to_owned())
-            }),
+        DependencySource::Pep621 | DependencySource::Poetry { .. } => DependencyInstall::Project {
+            pyproject: "pyproject.toml".to_owned(),
+            exclude_newer: exclude_newer(options)?,
+        },
+        DependencySource::None => DependencyInstall::None,
     };
     notes.push(Note {
         what: "dependencies",
         value: match &deps {
             DependencyInstall::Requirements(path) | DependencyInstall::UvLock(path) => path.clone(),
-            DependencyInstall::Export(_) | DependencyInstall::None => "not installed".to_owned(),
+            DependencyInstall::Project {
+                pyproject,
+                exclude_newer,
+            } => format!("{pyproject}, resolved as of {exclude_newer}"),
+            DependencyInstall::None => "not installed".to_owned(),
         },
         why: dependencies.evidence.clone(),
     });
-    if let DependencyInstall::Export(command) = &deps {
+    if let Some(command) = dependencies.export_command() {
         warnings.push(format!(
-            "the app's dependencies are declared in {} but fabuild installs a requirements file: run `{command}` and uncomment python.requirements in app.yaml",
+            "poetry.lock is not read: the image resolves {} as of the date in python.exclude_newer; to install exactly what the lock pins, run `{command}` and use python.requirements instead of python.project",
             dependencies.source.file()
         ));
     }
@@ -314,6 +320,39 @@ fn writable(options: &Options) -> Result<Option<Decided<Vec<String>>>, InitError
             ),
         )
     }))
+}
+
+/// `python.exclude_newer` for a project without a lock: `--exclude-newer`, else today (UTC),
+/// or the day of `SOURCE_DATE_EPOCH` when it is set (reproducible scripts and tests).
+fn exclude_newer(options: &Options) -> Result<String, InitError> {
+    if let Some(date) = &options.exclude_newer {
+        return Ok(date.clone());
+    }
+    let seconds = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(text) => text.trim().parse::<u64>().map_err(|_| {
+            InitError::Invalid(format!(
+                "SOURCE_DATE_EPOCH={text:?} is not a number of seconds; unset it or pass --exclude-newer YYYY-MM-DD"
+            ))
+        })?,
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    Ok(civil_date(seconds / 86_400))
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian, Howard Hinnant's algorithm).
+fn civil_date(days: u64) -> String {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// The first path part of a module, `orders` for `orders.api:app`.
@@ -466,5 +505,18 @@ fn validate(text: &str, root: &Path) -> Result<(), InitError> {
                 .join("\n"),
         )),
         Err(other) => Err(InitError::Invalid(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_date;
+
+    #[test]
+    fn days_since_the_epoch_as_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(19_782), "2024-02-29");
+        assert_eq!(civil_date(20_418), "2025-11-26");
+        assert_eq!(civil_date(20_783), "2026-11-26");
     }
 }

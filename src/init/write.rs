@@ -26,8 +26,11 @@ pub enum DependencyInstall {
     Requirements(String),
     /// A uv lock, installed exactly (`python.lock`).
     UvLock(String),
-    /// Declared somewhere fabuild cannot install from; the command that exports them.
-    Export(String),
+    /// pyproject.toml's declared dependencies, resolved as of a date (`python.project`).
+    Project {
+        pyproject: String,
+        exclude_newer: String,
+    },
     None,
 }
 
@@ -85,8 +88,12 @@ impl AppYaml {
                 "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
                 scalar(path)
             )),
-            DependencyInstall::Export(command) => out.push_str(&format!(
-                "  # NOT INSTALLED YET: fabuild installs a requirements file. Write one with hashes\n  # from the project's own dependency files, then uncomment the line:\n  #   {command}\n  # requirements: requirements.txt\n"
+            DependencyInstall::Project {
+                pyproject,
+                exclude_newer,
+            } => out.push_str(&format!(
+                "  # the dependencies pyproject.toml declares (no lock), resolved in the build stage\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
+                scalar(pyproject)
             )),
             DependencyInstall::None => out.push_str(
                 "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",

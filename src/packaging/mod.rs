@@ -1,6 +1,7 @@
 //! Python packaging knowledge shared by validation, `init` and `build`: package names as
-//! PEP 503 compares them, and uv lock files.
+//! PEP 503 compares them, uv lock files, and the dependencies pyproject.toml declares.
 
+pub mod pyproject;
 pub mod uvlock;
 
 /// A package name as PEP 503 compares it: lowercase, every run of `-`, `_` and `.` one `-`.

@@ -56,6 +56,10 @@ pub struct Plan {
     pub app_requirements: Option<String>,
     /// Or the app's uv lock, exported and installed with hashes in the builder stage.
     pub app_lock: Option<AppLock>,
+    /// Or the app's pyproject.toml dependencies, resolved in the builder stage.
+    pub app_project: Option<AppProject>,
+    /// uv (pinned, hashed, builder stage only) when a lock or a project needs it.
+    pub uv: Option<pins::ToolPin>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
@@ -83,7 +87,17 @@ pub struct WritableDir {
 pub struct AppLock {
     pub lock: String,
     pub pyproject: String,
-    pub uv: pins::ToolPin,
+}
+
+/// A pyproject.toml's declared dependencies: written to `requirements-project.in`, resolved
+/// by uv in the builder stage from the releases uploaded before `exclude_newer`, leaving
+/// out the server stack, and installed with the hashes uv records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppProject {
+    pub pyproject: String,
+    pub table: String,
+    pub requirements: Vec<String>,
+    pub exclude_newer: String,
 }
 
 /// The container's own health probe and the Kubernetes probes made from it.
@@ -183,8 +197,14 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
                 .with_file_name("pyproject.toml")
                 .to_string_lossy()
                 .into_owned(),
-            uv: pins::uv(),
         }),
+        app_project: spec.python.project.as_ref().map(|p| AppProject {
+            pyproject: p.pyproject.clone(),
+            table: p.table.clone(),
+            requirements: p.requirements.clone(),
+            exclude_newer: p.exclude_newer.clone(),
+        }),
+        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(pins::uv),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec

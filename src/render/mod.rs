@@ -30,8 +30,11 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
         (".dockerignore", "dockerignore.j2"),
         (PREFLIGHT, "preflight.py.j2"),
     ];
-    if plan.app_lock.is_some() {
+    if plan.uv.is_some() {
         outputs.push(("requirements-uv.txt", "requirements-uv.txt.j2"));
+    }
+    if plan.app_project.is_some() {
+        outputs.push(("requirements-project.in", "requirements-project.in.j2"));
     }
     if plan.healthcheck.is_some() {
         outputs.push((HEALTHCHECK, "healthcheck.py.j2"));
@@ -70,6 +73,10 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "requirements-uv.txt.j2",
         include_str!("../../templates/requirements-uv.txt.j2"),
+    ),
+    (
+        "requirements-project.in.j2",
+        include_str!("../../templates/requirements-project.in.j2"),
     ),
     (
         "healthcheck.py.j2",
@@ -123,6 +130,7 @@ pub struct Paths {
     pub app_requirements: Option<String>,
     pub preflight: String,
     pub uv_requirements: String,
+    pub project_requirements: String,
     pub healthcheck: String,
     /// The Dockerfile, relative to the build context.
     pub dockerfile: String,
@@ -145,6 +153,7 @@ impl Paths {
             app_requirements,
             preflight: format!("{prefix}{PREFLIGHT}"),
             uv_requirements: format!("{prefix}requirements-uv.txt"),
+            project_requirements: format!("{prefix}requirements-project.in"),
             healthcheck: format!("{prefix}{HEALTHCHECK}"),
             dockerfile: format!("{prefix}Dockerfile"),
             context_from_out: if depth == 0 {

@@ -67,6 +67,22 @@ pub struct Python {
     pub requirements: Option<String>,
     /// Or the app's `uv.lock` (with its `pyproject.toml` beside it), relative likewise.
     pub lock: Option<String>,
+    /// Or the dependencies a `pyproject.toml` declares, resolved in the build stage.
+    pub project: Option<Project>,
+}
+
+/// `python.project`: a pyproject.toml's declared dependencies, resolved by uv in the build
+/// stage from the releases uploaded before `exclude_newer`, installed with hashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Project {
+    /// The pyproject.toml, relative to the project directory, `/`-separated.
+    pub pyproject: String,
+    /// The table read: `[project] dependencies` or `[tool.poetry.dependencies]`.
+    pub table: String,
+    /// PEP 508 requirement strings (Poetry's constraints translated).
+    pub requirements: Vec<String>,
+    /// An RFC 3339 UTC time, as uv's `--exclude-newer` takes it.
+    pub exclude_newer: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

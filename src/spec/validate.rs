@@ -9,13 +9,14 @@ use serde_saphyr::Spanned;
 
 use super::load::span;
 use super::model::{
-    App, DEFAULT_PYTHON, Deploy, Healthcheck, ImageRef, PYTHON_VERSIONS, Python, Server, Spec, Tls,
-    User,
+    App, DEFAULT_PYTHON, Deploy, Healthcheck, ImageRef, PYTHON_VERSIONS, Project, Python, Server,
+    Spec, Tls, User,
 };
 use super::raw::{
     CaSecret, Interface, RawDeploy, RawHealthcheck, RawServer, RawSpec, RawTls, SpannedMap,
 };
 use crate::diagnostic::Finding;
+use crate::packaging::pyproject::PyProject;
 use crate::rules::{self, Rule};
 
 pub const DEFAULT_UID: u32 = 10001;
@@ -342,33 +343,122 @@ impl Validator<'_> {
             self.lock(&path, l, project, raw.app.interface.value);
             path
         });
-        let requirements = match (&py.requirements, &py.lock) {
-            (Some(r), Some(_)) => {
-                self.error(
-                    rules::LOCK_FILE,
-                    r,
-                    "python.requirements and python.lock both name the app's dependencies",
-                    "keep one: the lock (exact and hashed) or the requirements file",
-                );
-                None
-            }
-            (Some(r), None) => {
+        let pyproject = py.project.as_ref().and_then(|p| {
+            let path = self.text("python.project", p);
+            self.pyproject(&path, p, py.exclude_newer.as_ref(), project)
+        });
+        if let (Some(at), None) = (&py.exclude_newer, &py.project) {
+            self.error(
+                rules::EXCLUDE_NEWER,
+                at,
+                "python.exclude_newer without python.project",
+                "it dates the resolution of python.project; requirements files and locks are pinned already, so remove it",
+            );
+        }
+        let sources = [
+            py.requirements.as_ref().map(|r| (r, "python.requirements")),
+            py.lock.as_ref().map(|l| (l, "python.lock")),
+            py.project.as_ref().map(|p| (p, "python.project")),
+        ];
+        let mut given = sources.iter().flatten();
+        if let (Some((_, first)), Some((at, second))) = (given.next(), given.next()) {
+            self.error(
+                rules::DEPENDENCY_SOURCES,
+                *at,
+                format!("{first} and {second} both name the app's dependencies"),
+                "keep one: a lock (exact and hashed), a requirements file, or the project's pyproject.toml",
+            );
+        }
+        // Only one source is used; when several are given the error above stands.
+        let sole = py.lock.is_none() && py.project.is_none();
+        let requirements = match &py.requirements {
+            Some(r) if sole => {
                 let path = self.text("python.requirements", r);
                 self.project_file(&path, r, project);
                 Some(path)
             }
-            (None, Some(_)) => None,
-            (None, None) => project
+            None if sole => project
                 .join("requirements.txt")
                 .is_file()
                 .then(|| "requirements.txt".to_owned()),
+            _ => None,
         };
         Python {
             version,
             base_image,
             requirements,
             lock,
+            project: pyproject,
         }
+    }
+
+    /// `python.project`: a pyproject.toml inside the project whose dependencies can be
+    /// resolved from an index, and the date that makes the resolution repeatable.
+    fn pyproject(
+        &mut self,
+        path: &str,
+        at: &Spanned<String>,
+        exclude_newer: Option<&Spanned<String>>,
+        project: &Path,
+    ) -> Option<Project> {
+        if Path::new(path)
+            .file_name()
+            .is_none_or(|n| n != "pyproject.toml")
+        {
+            self.error(
+                rules::PROJECT_FILE,
+                at,
+                format!("`{path}` is not a pyproject.toml"),
+                "python.project takes the project's pyproject.toml; for a requirements file use python.requirements",
+            );
+            return None;
+        }
+        let before = self.findings.len();
+        self.project_file(path, at, project);
+        if self.findings.len() > before {
+            return None;
+        }
+        let declared = std::fs::read_to_string(project.join(path))
+            .map_err(|e| format!("cannot be read: {e}"))
+            .and_then(|text| PyProject::parse(&text))
+            .and_then(|p| p.declared());
+        let declared = match declared {
+            Ok(d) => d,
+            Err(why) => {
+                self.error(
+                    rules::PROJECT_FILE,
+                    at,
+                    format!("`{path}` {why}"),
+                    "fix the project's dependencies, or lock them (`uv lock`, then python.lock) or export a hashed requirements file (python.requirements)",
+                );
+                return None;
+            }
+        };
+        let Some(at_date) = exclude_newer else {
+            self.error(
+                rules::EXCLUDE_NEWER,
+                at,
+                format!("python.project `{path}` has ranges, not pins, and no python.exclude_newer"),
+                "add `exclude_newer: \"YYYY-MM-DD\"` under python (today's date, say): the build stage then resolves from the releases uploaded before it, so every build resolves the same",
+            );
+            return None;
+        };
+        let date = self.text("python.exclude_newer", at_date);
+        let Some(exclude_newer) = rfc3339(&date) else {
+            self.error(
+                rules::EXCLUDE_NEWER,
+                at_date,
+                format!("python.exclude_newer `{date}` is not a date"),
+                "write a date as `YYYY-MM-DD`, or a UTC time as `YYYY-MM-DDTHH:MM:SSZ`",
+            );
+            return None;
+        };
+        Some(Project {
+            pyproject: path.to_owned(),
+            table: declared.table.to_owned(),
+            requirements: declared.requirements,
+            exclude_newer,
+        })
     }
 
     fn check_base_python(
@@ -497,7 +587,7 @@ impl Validator<'_> {
                 rules::REQUIREMENTS_FILE,
                 at,
                 format!("`{path}` is not a file"),
-                "point python.requirements at a requirements file, such as requirements.txt",
+                "give the path of a file, such as requirements.txt",
             ),
             (Ok(file), Ok(root)) if !file.starts_with(&root) => self.error(
                 rules::REQUIREMENTS_FILE,
@@ -508,7 +598,7 @@ impl Validator<'_> {
             _ => self.error(
                 rules::REQUIREMENTS_FILE,
                 at,
-                format!("requirements file `{path}` does not exist"),
+                format!("`{path}` does not exist"),
                 format!(
                     "create it next to app.yaml (in {}) or fix the path",
                     project.display()
@@ -1091,6 +1181,44 @@ fn is_clean_absolute(path: &str) -> bool {
         && path[1..]
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as uv's `--exclude-newer` takes it.
+fn rfc3339(text: &str) -> Option<String> {
+    let (date, time) = match text.split_once('T') {
+        Some((d, t)) => (d, Some(t.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let field = |s: &str, len: usize, max: u32| -> Option<u32> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+            .filter(|n| *n <= max)
+    };
+    let mut d = date.split('-');
+    let (y, m, day) = (d.next()?, d.next()?, d.next()?);
+    if d.next().is_some()
+        || field(y, 4, 9999)? < 1970
+        || field(m, 2, 12)? == 0
+        || field(day, 2, 31)? == 0
+    {
+        return None;
+    }
+    let time = match time {
+        None => "00:00:00".to_owned(),
+        Some(clock) => {
+            let mut parts = clock.split(':');
+            let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() {
+                return None;
+            }
+            field(hour, 2, 23)?;
+            field(minute, 2, 59)?;
+            field(second, 2, 59)?;
+            clock.to_owned()
+        }
+    };
+    Some(format!("{date}T{time}Z"))
 }
 
 /// An `app.writable` entry as an absolute path: relative ones are under the app directory.

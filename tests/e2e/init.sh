@@ -34,24 +34,35 @@ serve() {
   podman rm -f "$cname" >/dev/null
 }
 
-# fixture  path  status the app answers there
+# fixture  path  status the app answers there  package==version the image must hold (or -)
+# [init flags...]
 cases=(
-  "fastapi-main /healthz 200"
-  "fastapi-app-main /docs 200"
-  "flask-app / 200"
+  "fastapi-main /healthz 200 -"
+  "fastapi-app-main /docs 200 -"
+  "flask-app / 200 -"
   # The Flask tutorial's factory creates app.instance_path at start: init must find it and
   # make it writable (app.writable), or every worker dies with PermissionError.
-  "flask-factory /hello 200"
-  "flask-factory-wsgi /hello 200"
-  "django / 404"
-  "starlette / 200"
+  "flask-factory /hello 200 -"
+  "flask-factory-wsgi /hello 200 -"
+  "django / 404 -"
+  "starlette / 200 -"
+  "bottle / 200 -"
+  "falcon /healthz 200 -"
+  "litestar / 200 -"
+  "quart / 200 -"
+  "src-layout /docs 200 -"
+  # pyproject.toml without a lock (python.project): resolved as of --exclude-newer. Flask
+  # 3.1.1 came out on 2025-05-13, so a resolution dated 2025-03-01 must give 3.1.0.
+  "pep621 / 200 flask==3.1.0 --exclude-newer 2025-03-01"
+  "poetry /docs 200 -"
+  "uv-lock / 200 -"
 )
 for case in "${cases[@]}"; do
-  read -r fixture path want <<<"$case"
+  read -r fixture path want holds flags <<<"$case"
   dir=$WORK/$fixture
   cp -a "$REPO/tests/fixtures/init/$fixture" "$dir"
   why=""
-  if ! (cd "$dir" && "$FAB" init . >"$WORK/$fixture.init.log" 2>&1 && "$FAB" gen --base-image "$BASE" app.yaml >"$WORK/$fixture.gen.log" 2>&1); then
+  if ! (cd "$dir" && "$FAB" init . ${flags:-} >"$WORK/$fixture.init.log" 2>&1 && "$FAB" gen --base-image "$BASE" app.yaml >"$WORK/$fixture.gen.log" 2>&1); then
     why="init/gen failed: $(tail -3 "$WORK/$fixture".*.log | tr '\n' ' ' || true)"
   elif ! buildah build --isolation=chroot --network=host --pull=never --layers \
       --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt -t "localhost/fabuild-e2e-init/$fixture:e2e" "$dir" \
@@ -65,6 +76,11 @@ for case in "${cases[@]}"; do
       why="GET $path answered $code, want $want: $(grep -E 'Error|error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
     elif grep -qE 'Traceback|Worker failed to boot|Control server error' "$WORK/$fixture.log"; then
       why="the logs show a failure: $(grep -E 'Traceback|Error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
+    fi
+    if [ -z "$why" ] && [ "$holds" != - ]; then
+      have=$(podman run --rm --entrypoint /opt/venv/bin/python "localhost/fabuild-e2e-init/$fixture:e2e" \
+        -c "import importlib.metadata as m; print('${holds%%==*}==' + m.version('${holds%%==*}'))" 2>&1 || true)
+      [ "$have" = "$holds" ] || why="the image holds $have, want $holds"
     fi
     # app.writable: with a read-only root filesystem (as compose and Kubernetes run it), the
     # app works when each writable directory is a volume owned by its uid (podman's `U` does

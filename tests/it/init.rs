@@ -53,8 +53,15 @@ fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// init dates an unlocked project's resolution today; the tests fix "today".
+const TODAY_EPOCH: &str = "1795651200"; // 2026-11-26T00:00:00Z
+
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = util::fabuild(dir).args(args).output().unwrap();
+    let out = util::fabuild(dir)
+        .env("SOURCE_DATE_EPOCH", TODAY_EPOCH)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -278,6 +285,47 @@ fn writable_directories_come_from_the_flag_and_are_checked() {
         "{stderr}"
     );
     assert!(!dir.join("app.yaml").exists());
+}
+
+#[test]
+fn an_unlocked_pyproject_is_resolved_as_of_a_date_and_a_poetry_lock_is_pointed_out() {
+    let (tmp, dir) = copy("poetry");
+    let (code, _, stderr) = run(
+        tmp.path(),
+        &["init", "poetry", "--exclude-newer", "2025-03-01"],
+    );
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(
+        app_yaml.contains("  project: pyproject.toml\n")
+            && app_yaml.contains("  exclude_newer: \"2025-03-01\"\n"),
+        "{app_yaml}"
+    );
+    let (code, _, stderr) = run(&dir, &["gen"]);
+    assert_eq!(code, 0, "{stderr}");
+    let resolved = fs::read_to_string(dir.join("requirements-project.in")).unwrap();
+    assert!(
+        resolved.ends_with("\nfastapi>=0.115,<0.116\n"),
+        "{resolved}"
+    );
+    let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("--exclude-newer 2025-03-01T00:00:00Z"),
+        "{dockerfile}"
+    );
+
+    fs::write(dir.join("poetry.lock"), "# a lock\n").unwrap();
+    let (code, _, stderr) = run(&dir, &["init", "--force"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stderr,
+        "warning: poetry.lock is not read: the image resolves pyproject.toml [tool.poetry.dependencies] as of the date in python.exclude_newer; to install exactly what the lock pins, run `poetry export --only main -f requirements.txt -o requirements.txt` and use python.requirements instead of python.project\n"
+    );
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(
+        app_yaml.contains("  exclude_newer: \"2026-11-26\"\n"),
+        "{app_yaml}"
+    );
 }
 
 #[test]
