@@ -114,7 +114,7 @@ fn check_pep508(dep: &str) -> Result<(), String> {
     }
     if trimmed.contains("file:") {
         return Err(format!(
-            "lists `{trimmed}` in {PEP621}: a local path cannot be resolved in the image's build stage"
+            "lists `{trimmed}` in {PEP621}: a local path cannot be resolved while the image builds"
         ));
     }
     let name_ok = trimmed

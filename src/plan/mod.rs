@@ -43,7 +43,7 @@ pub struct Plan {
     pub argv: Vec<String>,
     /// `argv` joined so that Python's `shlex.split` gives it back exactly.
     pub gunicorn_cmd_args: String,
-    /// The runtime stage's environment, in order.
+    /// The image's environment, in order.
     pub env: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub tls_dir: Option<String>,
@@ -54,11 +54,11 @@ pub struct Plan {
     pub server_pins: Vec<Pin>,
     /// The app's requirements file, relative to the project directory.
     pub app_requirements: Option<String>,
-    /// Or the app's uv lock, exported and installed with hashes in the builder stage.
+    /// Or the app's uv lock, exported and installed with hashes while building.
     pub app_lock: Option<AppLock>,
-    /// Or the app's pyproject.toml dependencies, resolved in the builder stage.
+    /// Or the app's pyproject.toml dependencies, resolved while building.
     pub app_project: Option<AppProject>,
-    /// uv (pinned, hashed, builder stage only) when a lock or a project needs it.
+    /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
     pub uv: Option<pins::ToolPin>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
@@ -81,7 +81,7 @@ pub struct WritableDir {
     pub volume: String,
 }
 
-/// A `uv.lock` project: uv (pinned, hashed, builder stage only) exports the lock to a hashed
+/// A `uv.lock` project: uv (pinned, hashed, never left in the image) exports the lock to a hashed
 /// requirements list, leaving out the packages the server stack already pins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AppLock {
@@ -90,7 +90,7 @@ pub struct AppLock {
 }
 
 /// A pyproject.toml's declared dependencies: written to `requirements-project.in`, resolved
-/// by uv in the builder stage from the releases uploaded before `exclude_newer`, leaving
+/// by uv while building, from the releases uploaded before `exclude_newer`, leaving
 /// out the server stack, and installed with the hashes uv records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AppProject {

@@ -1,6 +1,6 @@
 //! The pinned server stack: gunicorn for every app, uvicorn and uvicorn-worker (with their
-//! dependencies) for ASGI apps; and the build tools (uv, for apps locked with uv), which
-//! stay in the builder stage. The table is data (`pins.txt`), refreshed by
+//! dependencies) for ASGI apps; and the build tools (uv, for locked and pyproject apps),
+//! which are removed in the step that uses them. The table is data (`pins.txt`), refreshed by
 //! `scripts/refresh-pins.sh` from the real wheels on `PyPI`.
 
 use serde::Serialize;
@@ -32,7 +32,7 @@ pub struct ToolPin {
     pub hashes: Vec<&'static str>,
 }
 
-/// The pinned `uv`, used in the builder stage to export a `uv.lock`.
+/// The pinned `uv`, used while building to export a `uv.lock` or resolve a pyproject.toml.
 pub fn uv() -> ToolPin {
     let rows: Vec<Pin> = table()
         .filter(|(p, role)| *role == "tool" && p.name == "uv")

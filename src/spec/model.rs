@@ -67,12 +67,12 @@ pub struct Python {
     pub requirements: Option<String>,
     /// Or the app's `uv.lock` (with its `pyproject.toml` beside it), relative likewise.
     pub lock: Option<String>,
-    /// Or the dependencies a `pyproject.toml` declares, resolved in the build stage.
+    /// Or the dependencies a `pyproject.toml` declares, resolved while the image builds.
     pub project: Option<Project>,
 }
 
-/// `python.project`: a pyproject.toml's declared dependencies, resolved by uv in the build
-/// stage from the releases uploaded before `exclude_newer`, installed with hashes.
+/// `python.project`: a pyproject.toml's declared dependencies, resolved by uv while the
+/// image builds, from the releases uploaded before `exclude_newer`, installed with hashes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Project {
     /// The pyproject.toml, relative to the project directory, `/`-separated.

@@ -79,7 +79,7 @@ pub struct RawPython {
     pub requirements: Option<Spanned<String>>,
     /// A `uv.lock` to install the app's dependencies from, instead of a requirements file.
     pub lock: Option<Spanned<String>>,
-    /// Or a `pyproject.toml` whose declared dependencies are resolved in the build stage.
+    /// Or a `pyproject.toml` whose declared dependencies are resolved while the image builds.
     pub project: Option<Spanned<String>>,
     /// With `project`: resolve from releases uploaded before this date (or time).
     pub exclude_newer: Option<Spanned<String>>,

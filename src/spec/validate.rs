@@ -439,7 +439,7 @@ impl Validator<'_> {
                 rules::EXCLUDE_NEWER,
                 at,
                 format!("python.project `{path}` has ranges, not pins, and no python.exclude_newer"),
-                "add `exclude_newer: \"YYYY-MM-DD\"` under python (today's date, say): the build stage then resolves from the releases uploaded before it, so every build resolves the same",
+                "add `exclude_newer: \"YYYY-MM-DD\"` under python (today's date, say): the image build then resolves from the releases uploaded before it, so every build resolves the same",
             );
             return None;
         };

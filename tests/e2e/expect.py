@@ -233,7 +233,7 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
     c.check(p["uid"] == e["uid"] and p["gid"] == e["gid"],
             f"default process runs as {e['uid']}:{e['gid']}", f"got {p['uid']}:{p['gid']}")
     c.check(not p["run_secrets"], "no /run/secrets/pip_ca in the image")
-    c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the final stage")
+    c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the image")
     app = p["app"] or []
     c.check(bool(app), "/app is populated", f"got {app!r}")
     # Plain names in .dockerignore (no wildcards, no negation) must not be in /app.
