@@ -11,6 +11,9 @@ what is wrong and how to fix it, on what would otherwise fail late or obscurely:
   pair: gunicorn's master only checks that the files exist, and under UvicornWorker each
   worker that cannot read the key dies and is respawned forever while the container
   looks alive and serves nothing.
+- A directory the app writes (app.writable) that this uid cannot write: a read-only root
+  filesystem without a volume there, or a volume owned by someone else. The app would
+  fail on its first write, often inside a request.
 
 Then it execs the real gunicorn with the same arguments, so gunicorn stays PID 1.
 """
@@ -33,6 +36,7 @@ PLANNED = {
 TLS_DIR = None
 PLANNED = {"--certfile": None, "--keyfile": None, "--ca-certs": None}
 {%- endif %}
+WRITABLE = []
 
 
 def fail(message):
@@ -92,6 +96,26 @@ def check_pair(certfile, keyfile):
         )
 
 
+def check_writable(path):
+    uid = os.getuid()
+    if not os.path.isdir(path):
+        fail(f"{path} (app.writable) does not exist; mount a writable volume there or rebuild the image")
+    if not os.access(path, os.W_OK | os.X_OK):
+        st = os.stat(path)
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            why = "is on a read-only filesystem"
+        else:
+            why = (
+                f"is not writable by uid {uid} (gid {os.getgid()}): owner "
+                f"{st.st_uid}:{st.st_gid}, mode {st.st_mode & 0o777:04o}"
+            )
+        fail(
+            f"{path} (app.writable) {why}; mount a volume there owned by uid {uid} "
+            f"(Kubernetes: an emptyDir; docker: --tmpfs {path}:uid={uid},gid={GID},mode=0750; "
+            f"podman: --tmpfs {path}:mode=0750,U)"
+        )
+
+
 def main():
     workers = os.environ.get("WEB_CONCURRENCY")
     if workers is not None:
@@ -109,6 +133,8 @@ def main():
             check_readable(what, path)
     if certfile and keyfile:
         check_pair(certfile, keyfile)
+    for path in WRITABLE:
+        check_writable(path)
     os.execv(GUNICORN, [GUNICORN, *sys.argv[1:]])
 
 
