@@ -203,13 +203,17 @@ pub fn render(
     env.add_filter("basename", |s: &str| {
         s.rsplit('/').next().unwrap_or(s).to_owned()
     });
+    let outputs = outputs(plan);
     for (name, builtin) in BUILTIN {
-        // Present in the directory at all (a dangling link included) means: use it, or fail.
+        // Present in the directory at all (a dangling link included) means: use it, or fail
+        // (even when this spec does not use it: a team's broken template is reported early).
         let custom = templates
             .map(|dir| dir.join(name))
             .filter(|p| p.symlink_metadata().is_ok());
         let source = match custom {
             Some(path) => read_template(&path)?,
+            // Built-in templates this spec does not render are not compiled at all.
+            None if !outputs.iter().any(|(_, t)| t == name) => continue,
             None => (*builtin).to_owned(),
         };
         env.add_template_owned(*name, source)?;
@@ -222,7 +226,7 @@ pub fn render(
         app_dir: APP_DIR,
         fabuild_version: crate::VERSION,
     };
-    outputs(plan)
+    outputs
         .into_iter()
         .map(|(name, template)| {
             let mut body = env
