@@ -70,7 +70,13 @@ impl DepsInput<'_> {
             self.python_version
         );
         for pin in &self.plan.server_pins {
-            let _ = writeln!(text, "pin {} {} {}", pin.name, pin.version, pin.sha256);
+            let _ = writeln!(
+                text,
+                "pin {} {} {}",
+                pin.name,
+                pin.version,
+                pin.hashes.join(" ")
+            );
         }
         if let Some(req) = self.app_requirements()? {
             let _ = writeln!(text, "requirements {}", hex(req.as_bytes()));
@@ -117,11 +123,11 @@ impl DepsInput<'_> {
         let server = scratch.join("requirements-server.txt");
         let mut text = String::new();
         for pin in &self.plan.server_pins {
-            let _ = writeln!(
-                text,
-                "{}=={} --hash=sha256:{}",
-                pin.name, pin.version, pin.sha256
-            );
+            let _ = write!(text, "{}=={}", pin.name, pin.version);
+            for hash in &pin.hashes {
+                let _ = write!(text, " --hash=sha256:{hash}");
+            }
+            text.push('\n');
         }
         std::fs::write(&server, &text).map_err(|e| BuildError::io(&server, &e))?;
         let dest = scratch.join("wheels");
@@ -234,11 +240,11 @@ impl DepsInput<'_> {
             };
             let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, &e))?;
             let got = hex(&bytes);
-            if got != pin.sha256 {
+            if !pin.hashes.contains(&got.as_str()) {
                 return Err(BuildError::Deps(format!(
-                    "{} has sha256 {got}, fabuild pins {}: not the wheel the server stack was verified with",
+                    "{} has sha256 {got}, fabuild pins {}: not a wheel the server stack was verified with",
                     path.display(),
-                    pin.sha256
+                    pin.hashes.join(" or ")
                 )));
             }
         }

@@ -42,7 +42,10 @@ fn wheels() -> PathBuf {
         let req = scratch.path().join("requirements.txt");
         std::fs::write(
             &req,
-            format!("gunicorn=={} --hash=sha256:{}\n", pin.version, pin.sha256),
+            format!(
+                "gunicorn=={} --hash=sha256:{}\n",
+                pin.version, pin.hashes[0]
+            ),
         )
         .unwrap();
         let pip = std::env::var("FABUILD_PIP").unwrap_or_else(|_| "pip".to_owned());
