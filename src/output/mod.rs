@@ -184,7 +184,9 @@ fn stage(path: &Path, content: &str) -> Result<tempfile::NamedTempFile, OutputEr
 
 /// Syncs the staged files at the same time, one thread each: the file system then covers
 /// them with one journal commit where fsyncs in turn would wait for one commit each (on a
-/// busy ext4 disk, a few milliseconds apiece).
+/// busy ext4 disk, a few milliseconds apiece). Measured on the shared 2-core machine with a
+/// fuzzer running beside it, `fabuild gen` of a fresh 4-file spec, 200 processes, 5 rounds:
+/// 4.56-4.86 ms in turn, 3.67-4.02 ms together.
 fn sync_together(
     changes: &[&Change],
     staged: &[tempfile::NamedTempFile],
