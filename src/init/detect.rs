@@ -119,96 +119,107 @@ pub struct Evidence {
     pub src_layout: bool,
 }
 
-/// The first statement in the project that reads a Flask app's instance folder
-/// (`app.instance_path`, `current_app.instance_path`): the app writes there at run time
-/// (the Flask tutorial creates it and keeps its database file in it).
-pub fn instance_folder_use(root: &Path) -> std::io::Result<Option<Evidence>> {
-    let mut paths = Vec::new();
-    walk(root, 0, &mut paths)?;
-    for file in paths.iter().filter_map(|p| read(root, p)) {
-        for line in &file.source.lines {
-            let reads = line.text.match_indices(".instance_path").any(|(at, m)| {
-                !line.text[at + m.len()..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-            });
-            if reads {
-                return Ok(Some(Evidence {
+/// The project's importable Python files, walked and parsed once for every question init
+/// asks of the code.
+pub struct Sources {
+    files: Vec<PyFile>,
+}
+
+impl Sources {
+    /// Reads the `.py` files under `root` (see `walk` for what is skipped).
+    pub fn read(root: &Path) -> std::io::Result<Self> {
+        let mut paths = Vec::new();
+        walk(root, 0, &mut paths)?;
+        Ok(Self {
+            files: paths.iter().filter_map(|p| read(root, p)).collect(),
+        })
+    }
+
+    /// The first statement in the project that reads a Flask app's instance folder
+    /// (`app.instance_path`, `current_app.instance_path`): the app writes there at run time
+    /// (the Flask tutorial creates it and keeps its database file in it).
+    pub fn instance_folder_use(&self) -> Option<Evidence> {
+        self.files.iter().find_map(|file| {
+            file.source
+                .lines
+                .iter()
+                .find(|line| {
+                    line.text.match_indices(".instance_path").any(|(at, m)| {
+                        !line.text[at + m.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    })
+                })
+                .map(|line| Evidence {
                     file: file.rel.clone(),
                     line: line.number,
                     text: shorten(&line.text),
                     src_layout: file.src_layout,
-                }));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// Every app candidate in the project at `root`, in file order.
-pub fn detect(root: &Path) -> std::io::Result<Vec<AppCandidate>> {
-    let mut paths = Vec::new();
-    walk(root, 0, &mut paths)?;
-    let files: Vec<PyFile> = paths.iter().filter_map(|p| read(root, p)).collect();
-
-    let mut found: Vec<Found> = Vec::new();
-    for (index, file) in files.iter().enumerate() {
-        scan(index, file, &mut found);
-    }
-    // A factory's result assigned elsewhere (`app = create_app()` in wsgi.py) is the entry
-    // point the project already chose; the factory then is not a second candidate.
-    let factories: Vec<(String, &'static str, Interface)> = found
-        .iter()
-        .filter(|f| f.factory)
-        .filter_map(|f| {
-            f.framework
-                .map(|(fw, i)| (format!("{}.{}", files[f.file].module, f.name), fw, i))
+                })
         })
-        .collect();
-    let mut used_factories = BTreeSet::new();
-    for f in found
-        .iter_mut()
-        .filter(|f| !f.factory && f.framework.is_none())
-    {
-        let file = &files[f.file];
-        for callee in &f.callee {
-            let qualified = absolute(callee, &file.package);
-            if let Some((name, fw, i)) = factories
-                .iter()
-                .find(|(q, _, _)| *q == qualified || *q == format!("{}.{}", file.module, callee))
-            {
-                f.framework = Some((fw, *i));
-                used_factories.insert(name.clone());
-                break;
+    }
+
+    /// Every app candidate in the project, in file order.
+    pub fn candidates(&self) -> Vec<AppCandidate> {
+        let files = &self.files;
+        let mut found: Vec<Found> = Vec::new();
+        for (index, file) in files.iter().enumerate() {
+            scan(index, file, &mut found);
+        }
+        // A factory's result assigned elsewhere (`app = create_app()` in wsgi.py) is the entry
+        // point the project already chose; the factory then is not a second candidate.
+        let factories: Vec<(String, &'static str, Interface)> = found
+            .iter()
+            .filter(|f| f.factory)
+            .filter_map(|f| {
+                f.framework
+                    .map(|(fw, i)| (format!("{}.{}", files[f.file].module, f.name), fw, i))
+            })
+            .collect();
+        let mut used_factories = BTreeSet::new();
+        for f in found
+            .iter_mut()
+            .filter(|f| !f.factory && f.framework.is_none())
+        {
+            let file = &files[f.file];
+            for callee in &f.callee {
+                let qualified = absolute(callee, &file.package);
+                if let Some((name, fw, i)) = factories.iter().find(|(q, _, _)| {
+                    *q == qualified || *q == format!("{}.{}", file.module, callee)
+                }) {
+                    f.framework = Some((fw, *i));
+                    used_factories.insert(name.clone());
+                    break;
+                }
             }
         }
-    }
-    let mut candidates = Vec::new();
-    for f in &found {
-        let Some((framework, interface)) = f.framework else {
-            continue;
-        };
-        let file = &files[f.file];
-        if f.factory && used_factories.contains(&format!("{}.{}", file.module, f.name)) {
-            continue;
+        let mut candidates = Vec::new();
+        for f in &found {
+            let Some((framework, interface)) = f.framework else {
+                continue;
+            };
+            let file = &files[f.file];
+            if f.factory && used_factories.contains(&format!("{}.{}", file.module, f.name)) {
+                continue;
+            }
+            let attr = if f.factory {
+                format!("{}()", f.name)
+            } else {
+                f.name.clone()
+            };
+            candidates.push(AppCandidate {
+                module: format!("{}:{attr}", file.module),
+                interface,
+                framework,
+                file: file.rel.clone(),
+                line: f.line,
+                evidence: f.evidence.clone(),
+                src_layout: file.src_layout,
+            });
         }
-        let attr = if f.factory {
-            format!("{}()", f.name)
-        } else {
-            f.name.clone()
-        };
-        candidates.push(AppCandidate {
-            module: format!("{}:{attr}", file.module),
-            interface,
-            framework,
-            file: file.rel.clone(),
-            line: f.line,
-            evidence: f.evidence.clone(),
-            src_layout: file.src_layout,
-        });
+        prefer_conventional_names(&candidates)
     }
-    Ok(prefer_conventional_names(&candidates))
 }
 
 /// Several apps in one file are usually a main app and sub-apps mounted on it: keep the

@@ -138,8 +138,12 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
 
-    let (module, interface, src_layout) = app(options, &dependencies, &mut notes)?;
-    let writable = writable(options)?;
+    let sources = detect::Sources::read(root).map_err(|source| InitError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let (module, interface, src_layout) = app(options, &sources, &dependencies, &mut notes)?;
+    let writable = writable(options, &sources);
     if let Some((dirs, why)) = &writable {
         notes.push(Note {
             what: "writable",
@@ -233,14 +237,12 @@ type Decided<T> = (T, String);
 
 fn app(
     options: &Options,
+    sources: &detect::Sources,
     dependencies: &Dependencies,
     notes: &mut Vec<Note>,
 ) -> Result<(Decided<String>, Decided<Interface>, bool), InitError> {
     let root = &options.dir;
-    let candidates = detect::detect(root).map_err(|source| InitError::Io {
-        path: root.display().to_string(),
-        source,
-    })?;
+    let candidates = sources.candidates();
     let chosen: Option<AppCandidate> = match &options.module {
         Some(module) => candidates.iter().find(|c| &c.module == module).cloned(),
         None => Some(pick(candidates, dependencies, root)?),
@@ -295,18 +297,11 @@ fn app(
 /// `app.writable`: the flag's directories, else the instance folder when the code reads
 /// `.instance_path` (Flask and Quart put it beside the top-level package: `instance`, or
 /// `src/instance` in a src layout).
-fn writable(options: &Options) -> Result<Option<Decided<Vec<String>>>, InitError> {
+fn writable(options: &Options, sources: &detect::Sources) -> Option<Decided<Vec<String>>> {
     if !options.writable.is_empty() {
-        return Ok(Some((
-            options.writable.clone(),
-            "from --writable".to_owned(),
-        )));
+        return Some((options.writable.clone(), "from --writable".to_owned()));
     }
-    let found = detect::instance_folder_use(&options.dir).map_err(|source| InitError::Io {
-        path: options.dir.display().to_string(),
-        source,
-    })?;
-    Ok(found.map(|e| {
+    sources.instance_folder_use().map(|e| {
         let dir = if e.src_layout {
             "src/instance"
         } else {
@@ -319,7 +314,7 @@ fn writable(options: &Options) -> Result<Option<Decided<Vec<String>>>, InitError
                 e.file, e.line, e.text
             ),
         )
-    }))
+    })
 }
 
 /// `python.exclude_newer` for a project without a lock: `--exclude-newer`, else today (UTC),
