@@ -17,6 +17,7 @@ use super::raw::{
 };
 use crate::diagnostic::Finding;
 use crate::packaging::pyproject::PyProject;
+use crate::plan::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules::{self, Rule};
 
 pub const DEFAULT_UID: u32 = 10001;
@@ -27,8 +28,6 @@ pub const DEFAULT_GRACEFUL_TIMEOUT: u32 = 30;
 pub const DEFAULT_KEEPALIVE: u32 = 75;
 pub const LB_IDLE_TIMEOUT: i64 = 60;
 pub const DEFAULT_CA_SECRET: &str = "pip_ca";
-pub const APP_DIR: &str = "/app";
-pub const VENV_DIR: &str = "/opt/venv";
 
 /// Variables the generated image sets itself; a spec may not override them.
 const RESERVED_ENV: &[&str] = &[
@@ -45,8 +44,6 @@ const RESERVED_LABELS: &[&str] = &[
     "org.opencontainers.image.base.name",
     "org.opencontainers.image.base.digest",
 ];
-/// fabuild's own runtime files in the image (the preflight, the health probe).
-pub const FABUILD_DIR: &str = "/opt/fabuild";
 /// Directories a TLS mount or a writable volume must never shadow.
 const SYSTEM_DIRS: &[&str] = &[
     "/bin",
@@ -233,10 +230,7 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if !full
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-            {
+            if !plain_path(&full) {
                 self.error(
                     rules::WRITABLE_PATH,
                     entry,
@@ -569,10 +563,7 @@ impl Validator<'_> {
                 "give a path relative to the directory holding app.yaml; the build context cannot reach anything else",
             );
         }
-        if !path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-        {
+        if !plain_path(path) {
             return self.error(
                 rules::REQUIREMENTS_FILE,
                 at,
@@ -754,10 +745,7 @@ impl Validator<'_> {
                 format!("{field} `{name}` is not under the TLS mount `{dir}`"),
                 format!("give a file name inside {dir}; only that directory is mounted, and nothing else may hold key material"),
             );
-        } else if !full
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-        {
+        } else if !plain_path(&full) {
             self.error(
                 rules::TLS_FILE_OUTSIDE_DIR,
                 at,
@@ -1245,15 +1233,22 @@ fn writable_conflict(full: &str) -> Option<String> {
             "`{scratch}` is writable already (a volume of its own in the manifests)"
         ));
     }
+    // Inside the app directory is the point; the app directory itself was refused above.
     let system = SYSTEM_DIRS
         .iter()
-        .find(|s| **s != APP_DIR && (under(full, s) || under(s, full)))
-        .or_else(|| under(APP_DIR, full).then_some(&APP_DIR))?;
-    Some(if full == "/" || under(system, full) {
+        .find(|s| **s != APP_DIR && (under(full, s) || under(s, full)))?;
+    Some(if under(system, full) {
         format!("a volume at `{full}` would hide `{system}`")
     } else {
         format!("it is inside `{system}`, which the image needs")
     })
+}
+
+/// Only characters fabuild writes into a Dockerfile or manifest path unquoted: letters,
+/// digits, `.`, `_`, `-` and `/`.
+fn plain_path(path: &str) -> bool {
+    path.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
 }
 
 /// `path` is `dir` or inside it.
