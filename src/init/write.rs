@@ -92,7 +92,7 @@ impl AppYaml {
                 pyproject,
                 exclude_newer,
             } => out.push_str(&format!(
-                "  # the dependencies pyproject.toml declares (no lock), resolved in the build stage\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
+                "  # the dependencies pyproject.toml declares (no lock), resolved while the image builds\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
                 scalar(pyproject)
             )),
             DependencyInstall::None => out.push_str(
