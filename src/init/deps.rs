@@ -183,12 +183,11 @@ fn requirement_name(line: &str) -> Option<String> {
     if line.is_empty() || line.starts_with('-') || line.contains("://") {
         return None;
     }
-    let end = line
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(line.len());
+    let end = line.find(|c: char| !is_name_char(c)).unwrap_or(line.len());
     (end > 0).then(|| normalise(&line[..end]))
 }
 
+use crate::packaging::is_name_char;
 pub use crate::packaging::normalise;
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 pub mod pyproject;
 pub mod uvlock;
 
+/// A character of a package or extra name as written: ASCII letters, digits, `-`, `_`, `.`.
+pub fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
 /// A package name as PEP 503 compares it: lowercase, every run of `-`, `_` and `.` one `-`.
 pub fn normalise(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use super::is_name_char;
+
 /// The parts of pyproject.toml fabuild reads; every other table is ignored.
 #[derive(Debug, Default, Deserialize)]
 pub struct PyProject {
@@ -132,10 +134,7 @@ fn check_pep508(dep: &str) -> Result<(), String> {
 /// One `[tool.poetry.dependencies]` entry as a PEP 508 string; `None` for an optional one
 /// (installed only through an extra, which an app image does not ask for).
 fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>, String> {
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
+    if !name.chars().all(is_name_char) {
         return Err(format!(
             "lists `{name}` in {POETRY}, which is not a package name"
         ));
@@ -175,11 +174,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
                     .iter()
                     .map(|i| {
                         i.as_str()
-                            .filter(|e| {
-                                e.chars().all(|c| {
-                                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-                                })
-                            })
+                            .filter(|e| e.chars().all(is_name_char))
                             .map(str::to_owned)
                             .ok_or_else(|| {
                                 format!("gives `{name}` an extra that is not a name in {POETRY}")
