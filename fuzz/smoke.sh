@@ -19,13 +19,12 @@ fi
 
 # The instrumented build takes minutes on 2 cores; CI keeps it outside the clone, so a fresh
 # clone only rebuilds what changed. Elsewhere it stays in fuzz/target.
-target_dir=fuzz-target-dir-unset
+target_args=()
 if [ "${CI:-}" = true ]; then
     target_dir=${FABUILD_FUZZ_TARGET_DIR:-/var/cache/fabuild-fuzz/target}
     mkdir -p "$target_dir"
+    target_args=(--target-dir "$target_dir")
 fi
-target_args=()
-[ "$target_dir" = fuzz-target-dir-unset ] || target_args=(--target-dir "$target_dir")
 
 echo "== cargo fuzz build"
 cargo fuzz build "${target_args[@]}"
