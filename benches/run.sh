@@ -66,7 +66,7 @@ if [ "$what" = all ] || [ "$what" = gen ]; then
   "$VENV/bin/python" "$HERE/gen/render_cookiecutter.py" "$HERE/gen/template" "$STATE/gen/tpl-check" "$STATE"/gen/contexts/*.json
   python3 "$HERE/gen/compare_outputs.py" "$STATE/gen/specs" "$STATE/gen/tpl-check" | tee "$RESULTS/gen-equivalence.txt"
   rm -rf "$STATE/gen/tpl-check"
-  (cd "$STATE/gen/specs" && rm -f -- */Dockerfile */.dockerignore */requirements-server.txt */fabuild-preflight.py)
+  (cd "$STATE/gen/specs" && rm -f -- */Dockerfile */.dockerignore */requirements-server.txt */fabuild-preflight.py */fabuild-strip.py)
   python3 "$HERE/gen/bench_gen.py" "$FAB" "$VENV/bin/python" "$STATE/gen" "$RESULTS/gen.json" \
     --runs "${BENCH_GEN_RUNS:-5}" --cold "${BENCH_COLD_SPECS:-100}"
 fi

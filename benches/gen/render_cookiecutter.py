@@ -3,7 +3,8 @@
 
 Usage: render_cookiecutter.py TEMPLATE_DIR OUT_DIR CONTEXT.json...
 Each context becomes OUT_DIR/<dir>/{Dockerfile,requirements-server.txt,.dockerignore,
-fabuild-preflight.py}: the same four files `fabuild gen` writes for these specs.
+fabuild-preflight.py}, and fabuild-strip.py for an ASGI spec: the same files `fabuild gen`
+writes for these specs.
 """
 import json
 import sys

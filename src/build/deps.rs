@@ -78,6 +78,7 @@ impl DepsInput<'_> {
                 pin.hashes.join(" ")
             );
         }
+        let _ = writeln!(text, "strip-debug {}", self.plan.strip_debug.join(" "));
         if let Some(req) = self.app_requirements()? {
             let _ = writeln!(text, "requirements {}", hex(req.as_bytes()));
         }
@@ -292,8 +293,13 @@ impl DepsInput<'_> {
             }
             by_project.entry(parsed.project).or_insert(path);
         }
-        for path in by_project.values() {
-            wheel::install(path, &venv, &mut tree)
+        for (project, path) in &by_project {
+            let strip_debug = self
+                .plan
+                .strip_debug
+                .iter()
+                .any(|name| wheel::normalise(name) == *project);
+            wheel::install(path, &venv, strip_debug, &mut tree)
                 .map_err(|why| BuildError::Deps(format!("{}: {why}", path.display())))?;
         }
         for (path, content) in &self.runtime_files {

@@ -10,6 +10,7 @@ pub mod base;
 pub mod compare;
 pub mod deps;
 pub mod ignore;
+pub mod strip;
 pub mod wheel;
 
 use std::fmt::Write as _;

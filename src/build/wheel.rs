@@ -7,6 +7,10 @@
 use std::io::Read;
 use std::path::Path;
 
+use sha2::{Digest as _, Sha256};
+
+use super::strip;
+
 use crate::oci::writer::Tree;
 
 /// The parts of a wheel file name that matter here.
@@ -53,12 +57,22 @@ impl VenvPaths {
     }
 }
 
-/// Unpacks the wheel at `path` into `tree`.
-pub fn install(path: &Path, venv: &VenvPaths, tree: &mut Tree) -> Result<(), String> {
+/// Unpacks the wheel at `path` into `tree`. With `strip_debug`, its extension modules lose
+/// their debug information (`strip::strip`) and its RECORD gets their new hashes and sizes,
+/// as the Dockerfile route's `fabuild-strip.py` does.
+pub fn install(
+    path: &Path,
+    venv: &VenvPaths,
+    strip_debug: bool,
+    tree: &mut Tree,
+) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| format!("not a wheel (zip): {e}"))?;
     let mut entry_points: Option<String> = None;
+    let mut record: Option<(String, Vec<u8>, bool)> = None;
+    // Each rewritten module: its path in RECORD, new sha256 and size.
+    let mut stripped: Vec<(String, [u8; 32], usize)> = Vec::new();
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).map_err(|e| e.to_string())?;
         if member.is_dir() {
@@ -100,6 +114,25 @@ pub fn install(path: &Path, venv: &VenvPaths, tree: &mut Tree) -> Result<(), Str
         if first.ends_with(".dist-info") && rest == "entry_points.txt" {
             entry_points = Some(String::from_utf8_lossy(&data).into_owned());
         }
+        if strip_debug && first.ends_with(".dist-info") && rest == "RECORD" {
+            record = Some((name, data, executable));
+            continue;
+        }
+        let module = Path::new(&name).extension().is_some_and(|e| e == "so");
+        let data = match (strip_debug && module)
+            .then(|| strip::strip(&data))
+            .flatten()
+        {
+            Some(smaller) => {
+                stripped.push((name.clone(), Sha256::digest(&smaller).into(), smaller.len()));
+                smaller
+            }
+            None => data,
+        };
+        tree.file(&format!("{}/{name}", venv.site_packages), data, executable);
+    }
+    if let Some((name, data, executable)) = record {
+        let data = rewrite_record(&String::from_utf8_lossy(&data), &stripped).into_bytes();
         tree.file(&format!("{}/{name}", venv.site_packages), data, executable);
     }
     for (script, target) in console_scripts(entry_points.as_deref().unwrap_or("")) {
@@ -112,6 +145,41 @@ pub fn install(path: &Path, venv: &VenvPaths, tree: &mut Tree) -> Result<(), Str
         );
     }
     Ok(())
+}
+
+/// RECORD with the hash and size of each rewritten file replaced.
+fn rewrite_record(text: &str, changed: &[(String, [u8; 32], usize)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let path = line.split(',').next().unwrap_or_default();
+        match changed.iter().find(|(name, _, _)| name == path) {
+            Some((_, sha256, size)) => {
+                let newline = if line.ends_with('\n') { "\n" } else { "" };
+                let digest = urlsafe_base64(sha256);
+                out.push_str(&format!("{path},sha256={digest},{size}{newline}"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Base64 with the URL-safe alphabet and no padding, as wheel RECORDs write hashes.
+fn urlsafe_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
 }
 
 /// `#!python` (and `#!pythonw`) in a wheel's scripts means "the installing interpreter".
@@ -174,6 +242,31 @@ fn script_body(python: &str, target: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_hashes_are_urlsafe_base64_without_padding() {
+        // The sha256 of nothing, as pip writes it in RECORD.
+        let empty: [u8; 32] = Sha256::digest(b"").into();
+        assert_eq!(
+            urlsafe_base64(&empty),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+        assert_eq!(urlsafe_base64(b"f"), "Zg");
+        assert_eq!(urlsafe_base64(b"fo"), "Zm8");
+        assert_eq!(urlsafe_base64(b"foo"), "Zm9v");
+        assert_eq!(urlsafe_base64(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn only_the_rewritten_files_change_in_record() {
+        let record =
+            "pkg/__init__.py,sha256=abc,10\npkg/m.so,sha256=old,99\npkg-1.dist-info/RECORD,,\n";
+        let changed = [("pkg/m.so".to_owned(), [0u8; 32], 7)];
+        assert_eq!(
+            rewrite_record(record, &changed),
+            "pkg/__init__.py,sha256=abc,10\npkg/m.so,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,7\npkg-1.dist-info/RECORD,,\n"
+        );
+    }
 
     #[test]
     fn wheel_names_are_parsed_and_normalised() {

@@ -52,6 +52,9 @@ pub struct Plan {
     pub healthcheck: Option<HealthPlan>,
     pub deploy: DeployPlan,
     pub server_pins: Vec<Pin>,
+    /// Server-stack distributions whose extension modules lose their debug information
+    /// while the image builds (none for a WSGI app).
+    pub strip_debug: Vec<&'static str>,
     /// The app's requirements file, relative to the project directory.
     pub app_requirements: Option<String>,
     /// Or the app's uv lock, exported and installed with hashes while building.
@@ -190,6 +193,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         }),
         deploy: deploy::plan(spec),
         server_pins: pins::for_interface(spec.app.interface),
+        strip_debug: pins::with_debug_info(spec.app.interface),
         app_requirements: spec.python.requirements.clone(),
         app_lock: spec.python.lock.as_ref().map(|lock| AppLock {
             lock: lock.clone(),

@@ -20,6 +20,20 @@ pub struct Pin {
     pub hashes: Vec<&'static str>,
 }
 
+/// Compiled server-stack packages whose wheels carry their DWARF debug information (12 MB
+/// of uvloop's 13.6 MB extension module). The image build drops it (`templates/strip.py.j2`,
+/// `src/build/strip.rs`).
+const SHIPS_DEBUG_INFO: &[&str] = &["httptools", "uvloop"];
+
+/// The pins of this interface's server stack whose debug information the build drops.
+pub fn with_debug_info(interface: Interface) -> Vec<&'static str> {
+    for_interface(interface)
+        .iter()
+        .map(|p| p.name)
+        .filter(|name| SHIPS_DEBUG_INFO.contains(name))
+        .collect()
+}
+
 /// A build tool (uv): pinned like the server stack, but never left in the image.
 pub type ToolPin = Pin;
 

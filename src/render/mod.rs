@@ -30,6 +30,9 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
         (".dockerignore", "dockerignore.j2"),
         (PREFLIGHT, "preflight.py.j2"),
     ];
+    if !plan.strip_debug.is_empty() {
+        outputs.push((STRIP, "strip.py.j2"));
+    }
     if plan.uv.is_some() {
         outputs.push(("requirements-uv.txt", "requirements-uv.txt.j2"));
     }
@@ -52,6 +55,9 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
 pub const PREFLIGHT: &str = "fabuild-preflight.py";
 /// The generated health probe, installed as `/opt/fabuild/healthcheck.py`.
 pub const HEALTHCHECK: &str = "fabuild-healthcheck.py";
+/// The debug-information stripper the image build runs on the server stack's extension
+/// modules; it does not stay in the image.
+pub const STRIP: &str = "fabuild-strip.py";
 
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -70,6 +76,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "preflight.py.j2",
         include_str!("../../templates/preflight.py.j2"),
     ),
+    ("strip.py.j2", include_str!("../../templates/strip.py.j2")),
     (
         "requirements-uv.txt.j2",
         include_str!("../../templates/requirements-uv.txt.j2"),
@@ -132,6 +139,7 @@ pub struct Paths {
     pub uv_requirements: String,
     pub project_requirements: String,
     pub healthcheck: String,
+    pub strip: String,
     /// The Dockerfile, relative to the build context.
     pub dockerfile: String,
     /// The build context seen from the output directory (`.` or `../..`).
@@ -155,6 +163,7 @@ impl Paths {
             uv_requirements: format!("{prefix}requirements-uv.txt"),
             project_requirements: format!("{prefix}requirements-project.in"),
             healthcheck: format!("{prefix}{HEALTHCHECK}"),
+            strip: format!("{prefix}{STRIP}"),
             dockerfile: format!("{prefix}Dockerfile"),
             context_from_out: if depth == 0 {
                 ".".to_owned()

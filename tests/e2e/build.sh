@@ -14,7 +14,8 @@
 #   4. skopeo copy oci:DIR:e2e containers-storage:localhost/fabuild-build/<name>:e2e;
 #   5. podman run (host network), the key and certificate root:<gid> 0440 mounted in the
 #      TLS dir: the first request must answer 200 (over TLS when the spec has TLS) and
-#      gunicorn must run as the spec's uid:gid.
+#      gunicorn must run as the spec's uid:gid, and (ASGI) uvloop's extension module must
+#      have lost its debug information.
 # Needs root and the e2e state (runs setup.sh). Exit 1 if any example fails.
 set -Eeuo pipefail
 
@@ -126,6 +127,17 @@ for src in "${examples[@]}"; do
   [ "$ids" = "$uid:$gid" ] || die "$name" "the container runs as $ids, the spec says $uid:$gid"
   pid1=$(podman exec "$CNAME" sh -c 'stat -c %u:%g /proc/1 && tr "\0" " " </proc/1/cmdline')
   case $pid1 in "$uid:$gid"*gunicorn*) ;; *) die "$name" "PID 1 is not gunicorn as $uid:$gid: $pid1" ;; esac
+  # As in the Dockerfile route, the server stack's extension modules lost their debug
+  # information (uvloop's is 13.6 MB with it, under 2 MB without).
+  read -r -a stripped <<<"$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["strip_debug"]))' "$WORK/$name.plan.json")"
+  if ((${#stripped[@]})); then
+    sizes=$(podman exec "$CNAME" python -c 'import importlib.metadata as m, sys
+for n in sys.argv[1:]:
+    print(n, sum(f.locate().stat().st_size for f in m.distribution(n).files if str(f).endswith(".so")))' "${stripped[@]}")
+    log "[$name] extension module bytes: $(tr '\n' ' ' <<<"$sizes")"
+    awk '$1 == "uvloop" && $2 >= 3000000 { bad = 1 } END { exit bad }' <<<"$sizes" \
+      || die "$name" "uvloop still carries its debug information: $sizes"
+  fi
   podman rm -f -t 10 "$CNAME" >/dev/null
   log "[$name] ok: digest $one, runs as $uid:$gid, 200 over $scheme"
 done

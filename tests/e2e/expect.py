@@ -200,12 +200,27 @@ def cmd_probe(extra):
             versions[n] = m.version(n)
         except m.PackageNotFoundError:
             versions[n] = None
+    # Extension modules' sizes and whether every file still matches RECORD: the image
+    # build strips debug information from some and must keep RECORD true.
+    native, record_ok = {}, {}
+    import base64
+    import hashlib
+    for n in sorted(names):
+        if versions[n] is None:
+            continue
+        files = m.distribution(n).files or []
+        native[n] = sum(f.locate().stat().st_size for f in files if str(f).endswith(".so"))
+        record_ok[n] = all(
+            base64.urlsafe_b64encode(hashlib.sha256(f.locate().read_bytes()).digest()).rstrip(b"=").decode()
+            == f.hash.value for f in files if f.hash)
     try:
         app = sorted(os.listdir("/app"))
     except OSError:
         app = None
     print(json.dumps({
         "versions": versions,
+        "native": native,
+        "record_ok": record_ok,
         "app": app,
         "uid": os.getuid(), "gid": os.getgid(),
         "run_secrets": os.path.exists("/run/secrets/pip_ca"),
@@ -230,6 +245,14 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
     for name in e["absent"]:
         got = vers.get(canon(name))
         c.check(got is None, f"{name} absent", f"found {name}=={got}")
+    for name, ok in p.get("record_ok", {}).items():
+        c.check(ok, f"{name}'s files match its RECORD")
+    # Unstripped, uvloop's module is 13.6 MB and httptools' two 1.6 MB.
+    for name, limit in (("uvloop", 3_000_000), ("httptools", 600_000)):
+        if name in e["pins"]:
+            got = p.get("native", {}).get(name)
+            c.check(got is not None and got < limit,
+                    f"{name}'s extension modules lost their debug information", f"{got} bytes")
     c.check(p["uid"] == e["uid"] and p["gid"] == e["gid"],
             f"default process runs as {e['uid']}:{e['gid']}", f"got {p['uid']}:{p['gid']}")
     c.check(not p["run_secrets"], "no /run/secrets/pip_ca in the image")

@@ -17,6 +17,7 @@ mod properties;
 mod regenerate;
 mod rules_doc;
 mod schema;
+mod strip;
 mod templates;
 mod util;
 mod verify;
