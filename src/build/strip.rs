@@ -1,5 +1,5 @@
-//! Dropping the debug information from a shared object, as `strip --strip-debug` would,
-//! without binutils.
+//! Dropping the debug information from a shared object without binutils: the content
+//! `strip --strip-debug` removes, with the section table left in place.
 //!
 //! uvloop's wheels ship their extension module with its DWARF debug information: 13.6 MB,
 //! of which 1.9 MB is code, data and the symbol table. Nothing in a running image reads the
@@ -9,10 +9,13 @@
 //! test holds the two to the same bytes.
 //!
 //! The rewrite is deliberately narrow. Every byte up to the end of the loaded segments is
-//! kept as it is; only non-allocated sections after them move. Any layout this does not
-//! recognise (not a 64-bit shared object, extended section numbering, a dropped section
-//! that a kept one links to, unloaded data between loaded parts) is left untouched:
-//! `strip` returns `None`.
+//! kept as it is; only non-allocated sections after them move. The debug sections keep
+//! their headers, emptied, so no section is renumbered and every symbol and link that names
+//! a section by index still names the same one (binutils drops the headers and rewrites
+//! the symbol table instead). Any layout this does not recognise (not a 64-bit shared
+//! object, extended section numbering, a kept section that relocates or links to debug
+//! information, unloaded data between loaded parts) is left untouched: `strip` returns
+//! `None`.
 
 const SHF_ALLOC: u64 = 0x2;
 const SHF_INFO_LINK: u64 = 0x40;
@@ -33,26 +36,26 @@ const MAX_ALIGN: u64 = 4096;
 pub fn strip(data: &[u8]) -> Option<Vec<u8>> {
     let elf = Elf::parse(data)?;
     let sections = elf.sections()?;
-    let dropped = debug_sections(&elf, &sections)?;
-    if !dropped.iter().any(|d| *d) {
+    let debug = debug_sections(&elf, &sections)?;
+    if !debug.iter().any(|d| *d) {
         return None;
     }
     let load_end = load_end(&elf, &sections)?;
-    rewrite(&elf, &sections, &dropped, load_end)
+    rewrite(&elf, &sections, &debug, load_end)
 }
 
-/// Which sections go: the unloaded debug sections.
+/// Which sections are emptied: the unloaded debug sections that hold anything.
 fn debug_sections(elf: &Elf<'_>, sections: &[Section]) -> Option<Vec<bool>> {
     let names = elf.section(sections, elf.shstrndx)?;
-    let mut dropped = vec![false; sections.len()];
+    let mut debug = vec![false; sections.len()];
     for (i, s) in sections.iter().enumerate().skip(1) {
-        if s.flags & SHF_ALLOC == 0 {
+        if s.flags & SHF_ALLOC == 0 && s.kind != SHT_NOBITS && s.size > 0 {
             let rest = names.get(usize::try_from(s.name).ok()?..)?;
             let name = &rest[..rest.iter().position(|b| *b == 0)?];
-            dropped[i] = name.starts_with(b".debug") || name.starts_with(b".zdebug");
+            debug[i] = name.starts_with(b".debug") || name.starts_with(b".zdebug");
         }
     }
-    Some(dropped)
+    Some(debug)
 }
 
 /// Where everything the loader reads ends: headers, segments and allocated sections.
@@ -71,59 +74,38 @@ fn load_end(elf: &Elf<'_>, sections: &[Section]) -> Option<usize> {
     (end <= elf.data.len()).then_some(end)
 }
 
-/// The file with the `dropped` sections gone: bytes up to `load_end` as they are, then the
-/// kept unloaded sections, then the section headers, renumbered.
+/// The file with the `debug` sections emptied: bytes up to `load_end` as they are, then the
+/// other unloaded sections, then the section table (same count, same order).
 fn rewrite(
     elf: &Elf<'_>,
     sections: &[Section],
-    dropped: &[bool],
+    debug: &[bool],
     load_end: usize,
 ) -> Option<Vec<u8>> {
     let data = elf.data;
-    let last_alloc = sections
-        .iter()
-        .rposition(|s| s.flags & SHF_ALLOC != 0)
-        .unwrap_or(0);
-    let mut new_index = vec![0u32; sections.len()];
-    let mut kept = 0u32;
-    for (i, s) in sections.iter().enumerate() {
+    let is_debug =
+        |index: u32| usize::try_from(index).ok().and_then(|i| debug.get(i)) == Some(&true);
+    for s in sections {
         if s.kind != SHT_NOBITS && s.end()? > data.len() {
             return None;
         }
-        if s.flags & SHF_ALLOC == 0
-            && s.kind != SHT_NOBITS
-            && s.size > 0
-            && usize::try_from(s.offset).ok()? < load_end
-        {
+        let unloaded_data = s.flags & SHF_ALLOC == 0 && s.kind != SHT_NOBITS && s.size > 0;
+        if unloaded_data && usize::try_from(s.offset).ok()? < load_end {
             return None;
         }
-        if dropped[i] {
-            // Allocated sections keep their indices, which `.dynsym` refers to.
-            if i < last_alloc {
-                return None;
-            }
-        } else {
-            new_index[i] = kept;
-            kept += 1;
+        // Relocations for debug information, or a section ordered by one: not for this.
+        let relocates = s.kind == SHT_REL || s.kind == SHT_RELA || s.flags & SHF_INFO_LINK != 0;
+        if is_debug(s.link) || (relocates && is_debug(s.info)) {
+            return None;
         }
     }
-    let remap = |index: u32| -> Option<u32> {
-        let i = usize::try_from(index).ok()?;
-        if i == 0 {
-            return Some(0);
-        }
-        (i < sections.len() && !dropped[i]).then(|| new_index[i])
-    };
 
     let mut out = data[..load_end].to_vec();
-    let mut headers = Vec::with_capacity(usize::try_from(kept).ok()? * SHENT);
+    let mut headers = Vec::with_capacity(sections.len() * SHENT);
     for (i, s) in sections.iter().enumerate() {
-        if dropped[i] {
-            continue;
-        }
         let mut header = data[s.at..s.at + SHENT].to_vec();
         if s.flags & SHF_ALLOC == 0 && i != 0 {
-            let offset = if s.kind == SHT_NOBITS || s.size == 0 {
+            let offset = if debug[i] || s.kind == SHT_NOBITS || s.size == 0 {
                 out.len()
             } else {
                 if s.align > MAX_ALIGN {
@@ -135,21 +117,16 @@ fn rewrite(
                 at
             };
             elf.put_u64(&mut header, 24, offset as u64);
-        }
-        elf.put_u32(&mut header, 40, remap(s.link)?);
-        if s.kind == SHT_REL || s.kind == SHT_RELA || s.flags & SHF_INFO_LINK != 0 {
-            elf.put_u32(&mut header, 44, remap(s.info)?);
+            if debug[i] {
+                elf.put_u64(&mut header, 32, 0);
+            }
         }
         headers.extend_from_slice(&header);
     }
     pad_to(&mut out, 8);
     let shoff = out.len() as u64;
     out.extend_from_slice(&headers);
-    let shstrndx = u16::try_from(remap(u32::from(elf.shstrndx))?).ok()?;
-    let shnum = u16::try_from(kept).ok()?;
     elf.put_u64(&mut out, 40, shoff);
-    elf.put_u16(&mut out, 60, shnum);
-    elf.put_u16(&mut out, 62, shstrndx);
     Some(out)
 }
 
@@ -289,24 +266,6 @@ impl<'a> Elf<'a> {
         } else {
             u64::from_le_bytes(b)
         })
-    }
-
-    fn put_u16(&self, buf: &mut [u8], at: usize, v: u16) {
-        let b = if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        buf[at..at + 2].copy_from_slice(&b);
-    }
-
-    fn put_u32(&self, buf: &mut [u8], at: usize, v: u32) {
-        let b = if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        buf[at..at + 4].copy_from_slice(&b);
     }
 
     fn put_u64(&self, buf: &mut [u8], at: usize, v: u64) {

@@ -45,26 +45,59 @@ fn c_library(dir: &Path) -> PathBuf {
     lib
 }
 
+/// The same library linked with `--emit-relocs`, so its symbol table has a symbol for
+/// every section, debug sections included (as the aarch64 wheels of uvloop and httptools
+/// have); with `keep_debug_relocations`, also the `.rela.debug_*` sections that brings.
+fn c_library_with_section_symbols(dir: &Path, keep_debug_relocations: bool) -> PathBuf {
+    c_library(dir);
+    let linked = dir.join("libdemo-relocs.so");
+    run(Command::new("gcc")
+        .args(["-g", "-O1", "-shared", "-fPIC", "-Wl,--emit-relocs", "-o"])
+        .arg(&linked)
+        .arg(dir.join("demo.c")));
+    if keep_debug_relocations {
+        return linked;
+    }
+    let out = dir.join("libdemo-sections.so");
+    run(Command::new("objcopy")
+        .arg("--remove-section=.rela.debug*")
+        .arg(&linked)
+        .arg(&out));
+    out
+}
+
 /// `readelf` on `path`, which must read it without a warning.
 fn readelf(args: &[&str], path: &Path) -> String {
     run(Command::new("readelf").arg("-W").args(args).arg(path))
 }
 
-fn section_names(path: &Path) -> Vec<String> {
+/// Each section's name and size, from `readelf -S`.
+fn sections(path: &Path) -> Vec<(String, u64)> {
     readelf(&["-S"], path)
         .lines()
         .filter_map(|l| {
-            let l = l.trim_start();
-            let rest = l.strip_prefix('[')?;
-            let (_, after) = rest.split_once(']')?;
-            after.split_whitespace().next().map(str::to_owned)
+            let (_, after) = l.trim_start().strip_prefix('[')?.split_once(']')?;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // name, type, address, offset, size, ...
+            let size = u64::from_str_radix(fields.get(4)?, 16).ok()?;
+            Some(((*fields.first()?).to_owned(), size))
         })
-        .filter(|name| name != "NULL")
+        .filter(|(name, _)| name != "NULL")
+        .collect()
+}
+
+/// The sections that hold something: what binutils keeps. fabuild keeps the debug
+/// sections' headers, emptied, so that no section index changes.
+fn sections_with_content(path: &Path) -> Vec<String> {
+    sections(path)
+        .into_iter()
+        .filter(|(name, size)| !(name.starts_with(".debug") && *size == 0))
+        .map(|(name, _)| name)
         .collect()
 }
 
 /// The parts of `readelf` output that must not change: segments, dynamic section,
-/// dynamic and static symbols.
+/// dynamic and static symbols (with the sections they are in, by index and name).
 fn loaded_view(path: &Path) -> String {
     ["-l", "-d", "--dyn-syms", "-s"]
         .iter()
@@ -117,26 +150,56 @@ fn python_strip(script: &Path, input: &Path, output: &Path) {
 #[test]
 fn a_stripped_library_matches_binutils_and_still_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = c_library(dir.path());
-    let original = fs::read(&lib).unwrap();
-    assert!(section_names(&lib).iter().any(|n| n == ".debug_info"));
+    stripped_like_binutils(&c_library(dir.path()));
+}
 
-    let ours = dir.path().join("ours.so");
+#[test]
+fn section_symbols_still_name_their_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = c_library_with_section_symbols(dir.path(), false);
+    let symbols = readelf(&["-s"], &lib);
+    assert!(
+        symbols
+            .lines()
+            .any(|l| l.contains(" SECTION ") && l.ends_with(" .debug_info")),
+        "no section symbol for .debug_info to test with:\n{symbols}"
+    );
+    stripped_like_binutils(&lib);
+}
+
+/// Strips `lib` (next to which the outputs go) and holds the result to binutils.
+fn stripped_like_binutils(lib: &Path) {
+    let dir = lib.parent().unwrap();
+    let original = fs::read(lib).unwrap();
+    assert!(
+        sections(lib)
+            .iter()
+            .any(|(n, size)| n == ".debug_info" && *size > 0)
+    );
+
+    let ours = dir.join("ours.so");
     fs::write(&ours, strip(&original).expect("a library with debug info")).unwrap();
-    let theirs = dir.path().join("theirs.so");
+    let theirs = dir.join("theirs.so");
     run(Command::new("strip")
         .args(["--strip-debug", "-o"])
         .arg(&theirs)
-        .arg(&lib));
+        .arg(lib));
 
-    assert_eq!(section_names(&ours), section_names(&theirs));
+    assert_eq!(sections_with_content(&ours), sections_with_content(&theirs));
+    let names =
+        |path: &Path| -> Vec<String> { sections(path).into_iter().map(|(n, _)| n).collect() };
+    assert_eq!(names(&ours), names(lib), "a section was renumbered");
     assert!(
-        section_names(&ours)
+        sections(&ours)
             .iter()
-            .all(|n| !n.starts_with(".debug"))
+            .all(|(n, size)| !n.starts_with(".debug") || *size == 0)
     );
-    assert!(section_names(&ours).iter().any(|n| n == ".symtab"));
-    assert_eq!(loaded_view(&ours), loaded_view(&lib));
+    assert!(
+        sections(&ours)
+            .iter()
+            .any(|(n, size)| n == ".symtab" && *size > 0)
+    );
+    assert_eq!(loaded_view(&ours), loaded_view(lib));
     assert!(fs::metadata(&ours).unwrap().len() < original.len() as u64);
 
     let calls = "import ctypes, sys\n\
@@ -158,6 +221,10 @@ fn nothing_to_drop_or_not_a_shared_object_is_left_alone() {
         .arg(&theirs)
         .arg(&lib));
     assert_eq!(strip(&fs::read(&theirs).unwrap()), None);
+    // Relocations against debug information: a layout this does not rewrite.
+    let relocs = c_library_with_section_symbols(dir.path(), true);
+    assert!(readelf(&["-S"], &relocs).contains(".rela.debug_info"));
+    assert_eq!(strip(&fs::read(&relocs).unwrap()), None);
     assert_eq!(strip(b"#!/bin/sh\necho not elf\n"), None);
     assert_eq!(strip(&[]), None);
     // A truncated file: headers point past the end.
@@ -202,6 +269,15 @@ fn the_generated_script_and_fabuild_give_the_same_bytes() {
             "{}: the two strippers disagree",
             input.display()
         );
+        if let Some(stripped) = rust {
+            fs::write(&output, stripped).unwrap();
+            assert_eq!(
+                loaded_view(&output),
+                loaded_view(input),
+                "{}",
+                input.display()
+            );
+        }
     }
 }
 
