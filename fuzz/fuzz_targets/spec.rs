@@ -12,7 +12,9 @@ use fabuild::plan::{self, Overrides, Plan};
 use fabuild::render::{self, Paths};
 use libfuzzer_sys::fuzz_target;
 
-/// A project directory made once: a `requirements.txt` so specs naming it validate.
+/// A project directory made once, with the files specs can name so that they validate:
+/// requirements files, a uv lock with its pyproject.toml (`python.lock`), and PEP 621 and
+/// Poetry pyproject.toml files (`python.project`).
 fn project() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -21,9 +23,29 @@ fn project() -> &'static Path {
             .tempdir()
             .expect("temp dir")
             .keep();
-        std::fs::write(dir.join("requirements.txt"), "flask==3.0.0\n").expect("requirements");
-        std::fs::create_dir_all(dir.join("service")).expect("service dir");
-        std::fs::write(dir.join("service/requirements.txt"), "starlette\n").expect("req");
+        let files: [(&str, &str); 7] = [
+            ("requirements.txt", "flask==3.0.0\n"),
+            ("service/requirements.txt", "starlette\n"),
+            ("uv.lock", include_str!("../../examples/fastapi-uv/uv.lock")),
+            ("pyproject.toml", include_str!("../../examples/fastapi-uv/pyproject.toml")),
+            (
+                "pep621/pyproject.toml",
+                include_str!("../../tests/cmd/check.in/project-ok/pyproject.toml"),
+            ),
+            (
+                "poetry/pyproject.toml",
+                include_str!("../../tests/fixtures/init/poetry/pyproject.toml"),
+            ),
+            (
+                "poetry-git/pyproject.toml",
+                include_str!("../../tests/cmd/check.in/project-poetry/pyproject.toml"),
+            ),
+        ];
+        for (path, text) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("project dir");
+            std::fs::write(path, text).expect("project file");
+        }
         dir
     })
 }
