@@ -129,6 +129,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     let workers = workers::plan(&spec.server, spec.app.interface);
     let argv = args::argv(spec, &workers);
     let gunicorn_cmd_args = shlex::join(&argv);
+    let server_pins = pins::for_interface(spec.app.interface);
     let base = overrides
         .base_image
         .as_ref()
@@ -192,8 +193,8 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             certfile: spec.tls.as_ref().map(|t| t.certfile.clone()),
         }),
         deploy: deploy::plan(spec),
-        server_pins: pins::for_interface(spec.app.interface),
-        strip_debug: pins::with_debug_info(spec.app.interface),
+        strip_debug: pins::with_debug_info(&server_pins),
+        server_pins,
         app_requirements: spec.python.requirements.clone(),
         app_lock: spec.python.lock.as_ref().map(|lock| AppLock {
             lock: lock.clone(),

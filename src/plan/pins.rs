@@ -25,10 +25,9 @@ pub struct Pin {
 /// `src/build/strip.rs`).
 const SHIPS_DEBUG_INFO: &[&str] = &["httptools", "uvloop"];
 
-/// The pins of this interface's server stack whose debug information the build drops.
-pub fn with_debug_info(interface: Interface) -> Vec<&'static str> {
-    for_interface(interface)
-        .iter()
+/// The names among `pins` whose debug information the build drops.
+pub fn with_debug_info(pins: &[Pin]) -> Vec<&'static str> {
+    pins.iter()
         .map(|p| p.name)
         .filter(|name| SHIPS_DEBUG_INFO.contains(name))
         .collect()
