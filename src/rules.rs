@@ -67,7 +67,7 @@ rules! {
     CMD_ARGS_FLAG_VALUE = "FAB103", "on/off flag given a value";
     CMD_ARGS_MISSING_VALUE = "FAB104", "flag missing its value";
     CMD_ARGS_BAD_VALUE = "FAB105", "value argparse refuses (not an integer)";
-    CMD_ARGS_EXITS = "FAB106", "--help or --version: gunicorn exits without serving";
+    CMD_ARGS_EXITS = "FAB106", "gunicorn exits without serving (--help, --version, --check-config, --print-config)";
     CMD_ARGS_ABBREVIATED = "FAB107", "flag written as an abbreviation";
     CMD_ARGS_POSITIONAL = "FAB108", "positional word ignored by gunicorn";
     CMD_ARGS_VERSION = "FAB109", "flag removed in, or newer than, the targeted gunicorn";

@@ -597,6 +597,40 @@ fn processes(parsed: &Parsed, out: &mut Vec<Advice>) {
             .edit(Fix::Drop("daemon")),
         );
     }
+    // Both load the app and exit 0 (gunicorn's `Application.run`), before any bind: the
+    // container stops, or restarts forever, without serving a request.
+    for (name, flag, what) in [
+        (
+            "check_config",
+            "--check-config",
+            ("checks the configuration", "检查配置"),
+        ),
+        (
+            "print_config",
+            "--print-config",
+            ("prints every setting", "打印所有设置"),
+        ),
+    ] {
+        if let Some((token, _)) = last(parsed, name) {
+            out.push(
+                Advice::new(
+                    rules::CMD_ARGS_EXITS,
+                    Error,
+                    flag,
+                    text(
+                        format!("{flag}: gunicorn {}, loads the app and exits with status 0 without binding a port, so the container stops (or restarts forever) without serving", what.0),
+                        format!("{flag}：gunicorn 会{}、加载应用，然后不绑定任何端口就以状态码 0 退出，容器不提供任何服务就停止（或者无限重启）", what.1),
+                    ),
+                    text(
+                        format!("remove {flag}; to check a configuration, run gunicorn {flag} as a separate step (a CI job or `podman run IMAGE gunicorn {flag}`)"),
+                        format!("删除 {flag}；要检查配置，请把 gunicorn {flag} 作为单独的步骤运行（CI 任务或 `podman run IMAGE gunicorn {flag}`）"),
+                    ),
+                )
+                .at(Some(token))
+                .edit(Fix::Drop(name)),
+            );
+        }
+    }
     if let Some((token, _)) = last(parsed, "reload") {
         out.push(
             Advice::new(

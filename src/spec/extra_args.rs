@@ -4,7 +4,8 @@
 //! Each item is one argv word (`--limit-request-line=8190`). They are parsed together the
 //! way gunicorn will read them from `GUNICORN_CMD_ARGS`; a flag the plan already writes is
 //! refused with the spec key to use, and so is anything the explain rules call an error in
-//! production (`--ssl-version`, `--daemon`, `--reload`, abbreviations, stray words).
+//! production (`--ssl-version`, `--daemon`, `--reload`, `--check-config`, abbreviations,
+//! stray words).
 
 use serde_saphyr::Spanned;
 
@@ -124,6 +125,7 @@ pub fn check(
     // The explain rules that judge single flags; those about what is missing do not apply
     // (the plan supplies bind, workers, access log, tmp dir and control socket).
     let relevant = [
+        rules::CMD_ARGS_EXITS,
         rules::CMD_ARGS_ABBREVIATED,
         rules::SSL_VERSION,
         rules::RELOAD,

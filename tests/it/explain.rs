@@ -302,3 +302,74 @@ fn every_explain_rule_is_documented_under_its_title() {
         assert!(doc.contains(&heading), "docs/rules.md needs `{heading}`");
     }
 }
+
+/// What the real gunicorn did with a `GUNICORN_CMD_ARGS` line.
+#[derive(Debug, PartialEq, Eq)]
+enum Gunicorn {
+    Exited(Option<i32>),
+    Served,
+}
+
+/// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
+/// free loopback port, until it exits or that port accepts a connection.
+fn real_gunicorn(cmd_args: &str) -> Gunicorn {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("probe_app.py"),
+        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(crate::util::oracle("FABUILD_GUNICORN", "gunicorn"))
+        .arg("probe_app:app")
+        .current_dir(dir.path())
+        .env(
+            "GUNICORN_CMD_ARGS",
+            format!("--bind=127.0.0.1:{port} {cmd_args}"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Gunicorn::Exited(status.code());
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return Gunicorn::Served;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("gunicorn {cmd_args} neither exited nor served within 30 s");
+}
+
+#[test]
+fn check_and_print_config_stop_the_container_as_real_gunicorn_shows() {
+    // The control: without the flag the same app serves.
+    assert_eq!(real_gunicorn("--workers=1"), Gunicorn::Served);
+    for flag in ["--check-config", "--print-config"] {
+        assert_eq!(
+            real_gunicorn(&format!("--workers=1 {flag}")),
+            Gunicorn::Exited(Some(0)),
+            "{flag}"
+        );
+
+        let line = format!("--bind=0.0.0.0:8000 --workers=1 {flag}");
+        let (report, code) = json(&[&line]);
+        assert_eq!(code, 1, "{report}");
+        assert!(
+            rules_of(&report, "error").contains(&"FAB106".to_owned()),
+            "{flag}: {report}"
+        );
+        let corrected = report["corrected"].as_str().unwrap();
+        assert!(!corrected.contains(flag), "{corrected}");
+        assert_corrected_is_clean(&report);
+    }
+}

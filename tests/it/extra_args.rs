@@ -82,3 +82,14 @@ fn refuses_flags_the_spec_decides() {
         );
     }
 }
+
+#[test]
+fn refuses_flags_that_make_gunicorn_exit_without_serving() {
+    for flag in ["--check-config", "--print-config"] {
+        assert_eq!(
+            errors(&format!("[\"{flag}\"]")),
+            [("FAB106".to_owned(), 7, 16)],
+            "{flag}"
+        );
+    }
+}
