@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
         // moves, but keeps its count and order.
         assert_eq!(out[..40], data[..40]);
         assert_eq!(out[48..64], data[48..64]);
-        assert_eq!(strip(&out), None, "stripping its own output changed it again");
+        assert_eq!(
+            strip(&out),
+            None,
+            "stripping its own output changed it again"
+        );
     }
 });
