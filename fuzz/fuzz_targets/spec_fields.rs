@@ -9,7 +9,8 @@
 //! - every finding's span lies inside the text, on character boundaries, at the line it
 //!   names, and the finding renders;
 //! - an accepted spec holds exactly the strings written: name, module, labels, env,
-//!   `server.extra_args`, and the argv holds the extra arguments together, in order.
+//!   `server.extra_args`, and the argv holds the extra arguments together, in order;
+//! - `fabuild explain` finds no error in the `GUNICORN_CMD_ARGS` the plan writes.
 //!
 //! To see the app.yaml an input makes (a crash artifact, or the corpus):
 //! `FUZZ_SHOW_SPEC=1 cargo fuzz run spec_fields INPUT...` prints each one and its verdict.
@@ -17,8 +18,11 @@
 
 mod common;
 
-use fabuild::diagnostic::render_text;
+use fabuild::diagnostic::{Severity, render_text};
+use fabuild::explain::explain;
+use fabuild::gunicorn::rules::Context;
 use fabuild::gunicorn::settings;
+use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::plan::{self, Overrides};
 use fabuild::rules;
 use fabuild::spec::{SpecError, check_text};
@@ -522,6 +526,25 @@ fuzz_target!(|data: &[u8]| {
         extra.is_empty() || plan.argv.windows(extra.len()).any(|run| run == extra),
         "the extra arguments are not in the argv as written: {:?}",
         plan.argv
+    );
+    // What gen writes, `fabuild explain` must not call an error: the spec's checks and the
+    // explain rules agree about every accepted spec.
+    let ctx = Context {
+        uid: plan.uid,
+        version: DEFAULT_VERSION,
+        tls_mounted: plan.tls.is_some(),
+    };
+    let review = explain(&plan.gunicorn_cmd_args, "app.yaml", &ctx);
+    let errors: Vec<_> = review
+        .advice
+        .iter()
+        .filter(|a| a.severity == Severity::Error)
+        .map(|a| (a.rule.id, &a.offending))
+        .collect();
+    assert!(
+        review.accepted && errors.is_empty(),
+        "explain refuses what gen writes: {errors:?}\n{}\n{text}",
+        plan.gunicorn_cmd_args
     );
     common::check_rendered(&plan);
 });

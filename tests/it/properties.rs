@@ -2,8 +2,13 @@
 //! (quotes, backslashes, `$`, spaces, `#`, unicode), checked by real parsers:
 //! (a) no value changes the Dockerfile's instructions (count and kinds),
 //! (b) every ENV and LABEL value read back by a Dockerfile parser equals the plan's,
-//! (c) Python's `shlex.split` of `GUNICORN_CMD_ARGS` gives back the planned argv.
+//! (c) Python's `shlex.split` of `GUNICORN_CMD_ARGS` gives back the planned argv,
+//! (d) `fabuild explain` finds no error in that `GUNICORN_CMD_ARGS`: what `gen` accepts,
+//!     `explain` does not refuse.
 
+use fabuild::diagnostic::Severity;
+use fabuild::explain::explain;
+use fabuild::gunicorn::rules::Context;
 use fabuild::plan::{Overrides, plan};
 use fabuild::render::{self, Paths};
 use fabuild::spec::check_text;
@@ -179,9 +184,29 @@ fn hostile_values_never_change_the_dockerfile_and_read_back_exactly() {
         }
         let argv: Vec<String> = serde_json::from_value(read["argv"].clone()).unwrap();
         assert_eq!(argv, plan.argv, "(c) shlex.split, {}", ctx());
+        let review = explain(
+            &plan.gunicorn_cmd_args,
+            "app.yaml",
+            &Context {
+                uid: plan.uid,
+                tls_mounted: plan.tls.is_some(),
+                ..Context::default()
+            },
+        );
+        let errors: Vec<_> = review
+            .advice
+            .iter()
+            .filter(|a| a.severity == Severity::Error)
+            .map(|a| a.rule.id)
+            .collect();
+        assert!(
+            review.accepted && errors.is_empty(),
+            "(d) explain: {errors:?}, {}",
+            ctx()
+        );
     }
     eprintln!(
-        "properties: {} accepted specs of {CASES} generated, all three properties hold",
+        "properties: {} accepted specs of {CASES} generated, all four properties hold",
         plans.len()
     );
 }
