@@ -88,6 +88,7 @@ rules! {
     KEEPALIVE_BELOW_LB = "FAB124", "keep-alive not longer than a load balancer's idle timeout";
     TLS_KEY_READABLE = "FAB125", "TLS key must be readable by the worker uid";
     EXTRA_ARGS_OWNED = "FAB126", "server.extra_args sets a flag the spec already decides";
+    FILE_OUTSIDE_WRITABLE = "FAB127", "pid file or error log outside the directories the uid can write";
 }
 
 /// Looks a rule up by its id.

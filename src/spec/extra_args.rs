@@ -5,7 +5,7 @@
 //! way gunicorn will read them from `GUNICORN_CMD_ARGS`; a flag the plan already writes is
 //! refused with the spec key to use, and so is anything the explain rules call an error in
 //! production (`--ssl-version`, `--daemon`, `--reload`, `--check-config`, abbreviations,
-//! stray words).
+//! stray words), and so is a pid file or error log gunicorn could not create as the uid.
 
 use serde_saphyr::Spanned;
 
@@ -15,6 +15,7 @@ use crate::gunicorn::argparse::Parser;
 use crate::gunicorn::cmd_args::ReadError;
 use crate::gunicorn::rules::{self as gunicorn_rules, Context};
 use crate::gunicorn::shlex::Word;
+use crate::plan::APP_DIR;
 use crate::plan::workers::ASGI_WORKER_CLASS;
 use crate::rules;
 use crate::spec::Interface;
@@ -51,12 +52,74 @@ const OWNED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Checks the items; returns them (to append to the argv) and the findings.
+/// Files gunicorn creates before it binds, as the container's uid: the pid file (through a
+/// temporary file beside it) and the error log. When it cannot, it exits with status 1.
+const CREATED_AT_START: &[(&str, &str)] =
+    &[("pidfile", "the pid file"), ("errorlog", "the error log")];
+
+/// Where the uid can create files in every deployment fabuild writes: the root filesystem
+/// is read-only, with tmpfs or emptyDir mounts at these and at each `app.writable` entry.
+const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
+
+/// A finding for `--pid` or `--error-logfile` naming a file whose directory is not one the
+/// uid can write (`writable`: the spec's `app.writable`, absolute).
+fn created_outside_writable(
+    o: &crate::gunicorn::argparse::Occurrence,
+    uid: u32,
+    writable: &[String],
+) -> Option<Finding> {
+    let (_, what) = CREATED_AT_START
+        .iter()
+        .find(|(name, _)| *name == o.setting.name)?;
+    let value = o.value.display();
+    if value == "-" {
+        return None;
+    }
+    let path = if value.starts_with('/') {
+        value.clone()
+    } else {
+        format!("{APP_DIR}/{value}")
+    };
+    let (dir, _) = path.rsplit_once('/')?;
+    let clean = !path[1..].split('/').any(|c| matches!(c, "" | "." | ".."));
+    if clean && (SCRATCH_DIRS.contains(&dir) || writable.iter().any(|w| w == dir)) {
+        return None;
+    }
+    let mut dirs: Vec<&str> = SCRATCH_DIRS.to_vec();
+    dirs.extend(writable.iter().map(String::as_str));
+    let fix = if o.setting.name == "errorlog" {
+        format!(
+            "drop {}: gunicorn's errors already go to stderr, the container's log; or name a file directly inside {}",
+            o.option,
+            dirs.join(", ")
+        )
+    } else {
+        format!(
+            "drop {}: a container needs no pid file; or use {}=/tmp/gunicorn.pid",
+            o.option, o.option
+        )
+    };
+    Some(
+        Finding::error(
+            rules::FILE_OUTSIDE_WRITABLE,
+            format!(
+                "{} `{value}` is {what}, which gunicorn creates before it serves; uid {uid} can create files only directly inside {} (the deployments fabuild writes keep the root filesystem read-only), so gunicorn would exit with status 1",
+                o.option,
+                dirs.join(", ")
+            ),
+        )
+        .help(fix),
+    )
+}
+
+/// Checks the items; returns them (to append to the argv) and the findings. `writable` is
+/// the spec's `app.writable`, as absolute paths.
 pub fn check(
     items: &[Spanned<String>],
     text: &str,
     uid: u32,
     interface: Interface,
+    writable: &[String],
 ) -> (Vec<String>, Vec<Finding>) {
     let mut findings = Vec::new();
     let at = |i: usize| items.get(i).and_then(|item| span(item, text));
@@ -110,6 +173,11 @@ pub fn check(
                     o.option
                 )),
             );
+        }
+    }
+    for o in &parsed.occurrences {
+        if let Some(finding) = created_outside_writable(o, uid, writable) {
+            findings.push(finding.at(at(o.value_token.unwrap_or(o.token))));
         }
     }
     if let Some(&token) = parsed.positional_tokens.first() {

@@ -161,7 +161,7 @@ impl Validator<'_> {
         if let (Some(tls), Some(entries)) = (&tls, &raw.app.writable) {
             self.writable_beside_tls(&app.writable, entries, &tls.dir);
         }
-        let server = self.server(&raw.server, app.interface, tls.is_some(), user);
+        let server = self.server(&raw.server, &app, tls.is_some(), user);
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
         let ca_secret = self.ca_secret(raw);
@@ -758,7 +758,8 @@ impl Validator<'_> {
 
     // One server setting after another, each with its own rule.
     #[allow(clippy::too_many_lines)]
-    fn server(&mut self, raw: &RawServer, interface: Interface, tls: bool, user: User) -> Server {
+    fn server(&mut self, raw: &RawServer, app: &App, tls: bool, user: User) -> Server {
+        let interface = app.interface;
         let port = match &raw.port {
             Some(p) if !(1..=65535).contains(&p.value) => {
                 self.error(
@@ -907,6 +908,7 @@ impl Validator<'_> {
             self.text,
             user.uid,
             interface,
+            &app.writable,
         );
         self.findings.extend(findings);
         Server {

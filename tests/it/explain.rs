@@ -8,6 +8,8 @@ use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::gunicorn::shlex;
 use serde_json::Value;
 
+use crate::util::{Gunicorn, real_gunicorn};
+
 const ORIGINAL: &str = "--bind=0.0.0.0:8443 --workers=3 --worker-class uvicorn.workers.UvicornWorker \
                         --keyfile=/opt/key/abc-key.pem --certfile=/opt/key/abc-cert.pem";
 
@@ -301,53 +303,6 @@ fn every_explain_rule_is_documented_under_its_title() {
         let heading = format!("### {} {}", rule.id, rule.title);
         assert!(doc.contains(&heading), "docs/rules.md needs `{heading}`");
     }
-}
-
-/// What the real gunicorn did with a `GUNICORN_CMD_ARGS` line.
-#[derive(Debug, PartialEq, Eq)]
-enum Gunicorn {
-    Exited(Option<i32>),
-    Served,
-}
-
-/// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
-/// free loopback port, until it exits or that port accepts a connection.
-fn real_gunicorn(cmd_args: &str) -> Gunicorn {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("probe_app.py"),
-        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(crate::util::oracle("FABUILD_GUNICORN", "gunicorn"))
-        .arg("probe_app:app")
-        .current_dir(dir.path())
-        .env(
-            "GUNICORN_CMD_ARGS",
-            format!("--bind=127.0.0.1:{port} {cmd_args}"),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Gunicorn::Exited(status.code());
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return Gunicorn::Served;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    panic!("gunicorn {cmd_args} neither exited nor served within 30 s");
 }
 
 #[test]

@@ -8,6 +8,8 @@ use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::gunicorn::shlex;
 use fabuild::spec::{self, SpecError};
 
+use crate::util::{Gunicorn, real_gunicorn};
+
 fn spec_with(extra: &str) -> String {
     format!(
         "version: 1\nname: orders\napp:\n  module: orders.main:app\n  interface: asgi\nserver:\n  extra_args: {extra}\n"
@@ -92,4 +94,50 @@ fn refuses_flags_that_make_gunicorn_exit_without_serving() {
             "{flag}"
         );
     }
+}
+
+#[test]
+fn pid_file_and_error_log_must_be_where_the_uid_can_create_them() {
+    // Real gunicorn exits with status 1 when it cannot create either file (here: the
+    // directory is missing; as a non-root uid on a read-only root it is "Permission denied").
+    let scratch = tempfile::tempdir().unwrap();
+    for flag in ["--pid", "--error-logfile"] {
+        assert_eq!(
+            real_gunicorn(&format!("--workers=1 {flag}=/nonexistent-fabuild-dir/g")),
+            Gunicorn::Exited(Some(1)),
+            "{flag}"
+        );
+        let inside = scratch.path().join(flag.trim_start_matches('-'));
+        assert_eq!(
+            real_gunicorn(&format!("--workers=1 {flag}={}", inside.display())),
+            Gunicorn::Served,
+            "{flag}"
+        );
+    }
+
+    assert_eq!(
+        errors("[\"--pid=/var/run/gunicorn.pid\"]"),
+        [("FAB127".to_owned(), 7, 16)]
+    );
+    // The value's own token is pointed at when it is separate.
+    assert_eq!(
+        errors("[\"--log-file\", \"/var/log/gunicorn/error.log\"]"),
+        [("FAB127".to_owned(), 7, 30)]
+    );
+    assert_eq!(errors("[\"--error-logfile=errors.log\"]")[0].0, "FAB127");
+    assert_eq!(errors("[\"--pid=/tmp/../etc/g.pid\"]")[0].0, "FAB127");
+    for fine in [
+        "[\"--pid=/tmp/gunicorn.pid\", \"--error-logfile=-\"]",
+        "[\"-p/dev/shm/g.pid\", \"--log-file=/tmp/errors.log\"]",
+    ] {
+        assert_eq!(errors(fine), [], "{fine}");
+    }
+    // app.writable directories count, relative ones against the app directory.
+    let spec =
+        spec_with("[\"--error-logfile=instance/errors.log\", \"--pid=/var/lib/orders/g.pid\"]")
+            .replace(
+                "  interface: asgi\n",
+                "  interface: asgi\n  writable: [instance, /var/lib/orders]\n",
+            );
+    spec::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
 }

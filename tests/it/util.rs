@@ -58,3 +58,50 @@ pub fn python_json(script: &str, stdin: &[u8]) -> serde_json::Value {
     assert!(output.status.success(), "the python oracle failed");
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// What the real gunicorn did with a `GUNICORN_CMD_ARGS` line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gunicorn {
+    Exited(Option<i32>),
+    Served,
+}
+
+/// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
+/// free loopback port, until it exits or that port accepts a connection.
+pub fn real_gunicorn(cmd_args: &str) -> Gunicorn {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("probe_app.py"),
+        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(oracle("FABUILD_GUNICORN", "gunicorn"))
+        .arg("probe_app:app")
+        .current_dir(dir.path())
+        .env(
+            "GUNICORN_CMD_ARGS",
+            format!("--bind=127.0.0.1:{port} {cmd_args}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Gunicorn::Exited(status.code());
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return Gunicorn::Served;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("gunicorn {cmd_args} neither exited nor served within 30 s");
+}
