@@ -229,6 +229,7 @@ pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     proxies(parsed, &mut out);
     workers(parsed, &mut out);
     non_root(parsed, ctx, &mut out);
+    created_files(parsed, ctx, &mut out);
     keepalive(parsed, &mut out);
     out
 }
@@ -800,6 +801,96 @@ fn non_root(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
                 ),
             )
             .edit(Fix::Set("control_socket_disable", String::new())),
+        );
+    }
+}
+
+/// Directories a non-root uid can create files in when the root filesystem is read-only, as
+/// the deployments fabuild writes mount them (tmpfs or emptyDir).
+pub const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
+
+/// A setting naming a file gunicorn creates before it binds (it exits with status 1 when it
+/// cannot: the pid file through a temporary file beside it).
+pub struct CreatedFile {
+    pub setting: &'static str,
+    /// What the file is, in English and Chinese.
+    pub what: (&'static str, &'static str),
+    /// What leaving the flag out does.
+    pub without: (&'static str, &'static str),
+}
+
+pub const CREATED_AT_START: &[CreatedFile] = &[
+    CreatedFile {
+        setting: "pidfile",
+        what: ("the pid file", " pid 文件"),
+        without: ("a container needs no pid file", "容器不需要 pid 文件"),
+    },
+    CreatedFile {
+        setting: "errorlog",
+        what: ("the error log", "错误日志"),
+        without: (
+            "errors then go to stderr, the container's log",
+            "错误日志会输出到 stderr，即容器日志",
+        ),
+    },
+];
+
+/// Whether a file setting's `value` is stderr (`-`) or a file directly inside one of `dirs`;
+/// a relative value is read against `cwd`, or is not when the directory is unknown. A path
+/// with `.`, `..` or empty components is not.
+pub fn creatable(value: &str, cwd: Option<&str>, dirs: &[&str]) -> bool {
+    if value == "-" {
+        return true;
+    }
+    let path = match (value.starts_with('/'), cwd) {
+        (true, _) => value.to_owned(),
+        (false, Some(cwd)) => format!("{cwd}/{value}"),
+        (false, None) => return false,
+    };
+    let clean = !path[1..].split('/').any(|c| matches!(c, "" | "." | ".."));
+    clean
+        && path
+            .rsplit_once('/')
+            .is_some_and(|(dir, _)| dirs.contains(&dir))
+}
+
+/// `--pid` and `--error-logfile` as a non-root uid: only warned about, because which
+/// directories that uid can write depends on the image (`fabuild gen` knows and refuses).
+fn created_files(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
+    if ctx.uid == 0 {
+        return;
+    }
+    for file in CREATED_AT_START {
+        let Some(o) = parsed
+            .occurrences
+            .iter()
+            .rev()
+            .find(|o| o.setting.name == file.setting)
+        else {
+            continue;
+        };
+        let value = o.value.display();
+        if creatable(&value, None, SCRATCH_DIRS) {
+            continue;
+        }
+        let (flag, uid) = (o.option, ctx.uid);
+        let (what_en, what_zh) = file.what;
+        out.push(
+            Advice::new(
+                rules::FILE_OUTSIDE_WRITABLE,
+                Warning,
+                format!("{flag}={value}"),
+                text(
+                    format!("{flag} `{value}` is {what_en}, which gunicorn creates before it serves: if uid {uid} cannot create files there (an image's directories are root-owned; a read-only root filesystem allows none outside /tmp and /dev/shm mounts), gunicorn exits with status 1"),
+                    format!("{flag} `{value}` 是{what_zh}，gunicorn 在开始服务之前创建它：如果 uid {uid} 不能在那里创建文件（镜像里的目录属于 root；只读根文件系统上只有挂载的 /tmp 和 /dev/shm 可写），gunicorn 以状态码 1 退出"),
+                ),
+                text(
+                    format!("drop {flag} ({}), or name a file directly inside /tmp or /dev/shm", file.without.0),
+                    format!("删除 {flag}（{}），或者把文件直接放在 /tmp 或 /dev/shm 下", file.without.1),
+                ),
+            )
+            .at(Some(o.value_token.unwrap_or(o.token)))
+            .edit(Fix::Drop(file.setting)),
         );
     }
 }

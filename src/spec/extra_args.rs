@@ -11,9 +11,11 @@ use serde_saphyr::Spanned;
 
 use super::load::span;
 use crate::diagnostic::Finding;
-use crate::gunicorn::argparse::Parser;
+use crate::gunicorn::argparse::{Occurrence, Parser};
 use crate::gunicorn::cmd_args::ReadError;
-use crate::gunicorn::rules::{self as gunicorn_rules, Context};
+use crate::gunicorn::rules::{
+    self as gunicorn_rules, CREATED_AT_START, Context, SCRATCH_DIRS, creatable,
+};
 use crate::gunicorn::shlex::Word;
 use crate::plan::APP_DIR;
 use crate::plan::workers::ASGI_WORKER_CLASS;
@@ -52,63 +54,32 @@ const OWNED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Files gunicorn creates before it binds, as the container's uid: the pid file (through a
-/// temporary file beside it) and the error log. When it cannot, it exits with status 1.
-const CREATED_AT_START: &[(&str, &str)] =
-    &[("pidfile", "the pid file"), ("errorlog", "the error log")];
-
-/// Where the uid can create files in every deployment fabuild writes: the root filesystem
-/// is read-only, with tmpfs or emptyDir mounts at these and at each `app.writable` entry.
-const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
-
-/// A finding for `--pid` or `--error-logfile` naming a file whose directory is not one the
-/// uid can write (`writable`: the spec's `app.writable`, absolute).
-fn created_outside_writable(
-    o: &crate::gunicorn::argparse::Occurrence,
-    uid: u32,
-    writable: &[String],
-) -> Option<Finding> {
-    let (_, what) = CREATED_AT_START
+/// A finding for `--pid` or `--error-logfile` naming a file gunicorn could not create as the
+/// uid: the deployments fabuild writes keep the root filesystem read-only, with mounts at
+/// `/tmp`, `/dev/shm` and each `app.writable` entry (`writable`, absolute).
+fn created_outside_writable(o: &Occurrence, uid: u32, writable: &[String]) -> Option<Finding> {
+    let file = CREATED_AT_START
         .iter()
-        .find(|(name, _)| *name == o.setting.name)?;
-    let value = o.value.display();
-    if value == "-" {
-        return None;
-    }
-    let path = if value.starts_with('/') {
-        value.clone()
-    } else {
-        format!("{APP_DIR}/{value}")
-    };
-    let (dir, _) = path.rsplit_once('/')?;
-    let clean = !path[1..].split('/').any(|c| matches!(c, "" | "." | ".."));
-    if clean && (SCRATCH_DIRS.contains(&dir) || writable.iter().any(|w| w == dir)) {
-        return None;
-    }
+        .find(|f| f.setting == o.setting.name)?;
     let mut dirs: Vec<&str> = SCRATCH_DIRS.to_vec();
     dirs.extend(writable.iter().map(String::as_str));
-    let fix = if o.setting.name == "errorlog" {
-        format!(
-            "drop {}: gunicorn's errors already go to stderr, the container's log; or name a file directly inside {}",
-            o.option,
-            dirs.join(", ")
-        )
-    } else {
-        format!(
-            "drop {}: a container needs no pid file; or use {}=/tmp/gunicorn.pid",
-            o.option, o.option
-        )
-    };
+    let value = o.value.display();
+    if creatable(&value, Some(APP_DIR), &dirs) {
+        return None;
+    }
+    let dirs = dirs.join(", ");
     Some(
         Finding::error(
             rules::FILE_OUTSIDE_WRITABLE,
             format!(
-                "{} `{value}` is {what}, which gunicorn creates before it serves; uid {uid} can create files only directly inside {} (the deployments fabuild writes keep the root filesystem read-only), so gunicorn would exit with status 1",
-                o.option,
-                dirs.join(", ")
+                "{} `{value}` is {}, which gunicorn creates before it serves; uid {uid} can create files only directly inside {dirs} (the deployments fabuild writes keep the root filesystem read-only), so gunicorn would exit with status 1",
+                o.option, file.what.0
             ),
         )
-        .help(fix),
+        .help(format!(
+            "drop {} ({}), or name a file directly inside {dirs}",
+            o.option, file.without.0
+        )),
     )
 }
 

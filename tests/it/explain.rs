@@ -328,3 +328,30 @@ fn check_and_print_config_stop_the_container_as_real_gunicorn_shows() {
         assert_corrected_is_clean(&report);
     }
 }
+
+#[test]
+fn pid_file_and_error_log_outside_tmp_are_warned_about_for_a_non_root_uid() {
+    let line = "--workers=2 --pid /var/run/gunicorn.pid --error-logfile=/var/log/gunicorn.log";
+    let (report, code) = json(&[line]);
+    assert_eq!(code, 0, "{report}");
+    let warned = rules_of(&report, "warning");
+    assert_eq!(
+        warned.iter().filter(|r| *r == "FAB127").count(),
+        2,
+        "{report}"
+    );
+    let corrected = report["corrected"].as_str().unwrap();
+    assert!(
+        !corrected.contains("--pid") && !corrected.contains("--error-logfile"),
+        "{corrected}"
+    );
+    assert_corrected_is_clean(&report);
+
+    let (report, _) = json(&["--uid", "0", line]);
+    assert!(!rules_of(&report, "warning").contains(&"FAB127".to_owned()));
+    let (report, _) = json(&["--pid=/tmp/gunicorn.pid --error-logfile=- --log-file=/dev/shm/e"]);
+    assert!(
+        !rules_of(&report, "warning").contains(&"FAB127".to_owned()),
+        "{report}"
+    );
+}
