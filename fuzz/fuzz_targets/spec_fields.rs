@@ -188,9 +188,15 @@ struct Written {
     extra_args: Vec<String>,
 }
 
+/// The spec an input describes. Out of data, every draw is its first choice, `false` or its
+/// lower bound (`ratio` is true), so the empty input is the smallest valid spec; the rare
+/// refused shapes (version 2, 17 writable entries, two sources) sit off those defaults.
 fn build(u: &mut Unstructured) -> Result<(String, Written)> {
     let mut y = Yaml::default();
-    y.line(0, "version: 1");
+    y.line(
+        0,
+        &format!("version: {}", if u.ratio(49, 50)? { 1 } else { 2 }),
+    );
     let name = text(
         u,
         &["orders-api", "notes", "a", "api-2", "Orders", "-x", "a.b_c"],
@@ -214,7 +220,12 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
     y.line(2, &format!("module: {}", quoted(&module)));
     y.line(2, &format!("interface: {}", u.choose(&["asgi", "wsgi"])?));
     if u.arbitrary()? {
-        let n = u.int_in_range(0..=3)?;
+        // At most 16 are allowed.
+        let n = if u.ratio(1, 30)? {
+            17
+        } else {
+            u.int_in_range(0..=3)?
+        };
         let items = (0..n).map(|_| text(u, PATHS)).collect::<Result<_>>()?;
         y.list(2, "writable", items);
     }
@@ -238,47 +249,61 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
             "python:latest",
         ],
     )?;
-    match u.int_in_range(0..=6)? {
-        0..=2 => {
-            let pool = [
+    // One source of dependencies, rarely two (refused) or none (refused).
+    let sources = match u.int_in_range(0..=40)? {
+        39 => 2,
+        40 => 0,
+        _ => 1,
+    };
+    let mut keys = vec![*u.choose(&[
+        "requirements",
+        "requirements",
+        "requirements",
+        "lock",
+        "project",
+        "project",
+    ])?];
+    if sources == 2 {
+        keys.push(u.choose(&["requirements", "lock", "project"])?);
+    }
+    for key in keys.iter().take(sources) {
+        let pool: &[&str] = match *key {
+            "requirements" => &[
                 "requirements.txt",
                 "service/requirements.txt",
                 "missing.txt",
                 "../x.txt",
                 "/etc/passwd",
-            ];
-            y.line(2, &format!("requirements: {}", quoted(&text(u, &pool)?)));
-        }
-        3 => y.line(
-            2,
-            &format!(
-                "lock: {}",
-                quoted(&text(u, &["uv.lock", "poetry.lock", "../uv.lock"])?)
-            ),
-        ),
-        4 | 5 => {
-            let project = text(
-                u,
-                &[
-                    "pep621/pyproject.toml",
-                    "poetry/pyproject.toml",
-                    "poetry-git/pyproject.toml",
-                    "pyproject.toml",
-                ],
-            )?;
-            y.line(2, &format!("project: {}", quoted(&project)));
-            y.maybe_text(
-                u,
-                "exclude_newer",
-                &[
-                    "2026-01-01",
-                    "2026-01-01T00:00:00Z",
-                    "yesterday",
-                    "2026-13-01",
-                ],
-            )?;
-        }
-        _ => {}
+                "linked.txt",
+            ],
+            "lock" => &[
+                "uv.lock",
+                "conflict/uv.lock",
+                "lonely/uv.lock",
+                "poetry.lock",
+                "../uv.lock",
+            ],
+            _ => &[
+                "pep621/pyproject.toml",
+                "poetry/pyproject.toml",
+                "poetry-git/pyproject.toml",
+                "pyproject.toml",
+            ],
+        };
+        y.line(2, &format!("{key}: {}", quoted(&text(u, pool)?)));
+    }
+    // Only python.project takes it; elsewhere it is refused.
+    if keys.contains(&"project") || !u.ratio(19, 20)? {
+        y.maybe_text(
+            u,
+            "exclude_newer",
+            &[
+                "2026-01-01",
+                "2026-01-01T00:00:00Z",
+                "yesterday",
+                "2026-13-01",
+            ],
+        )?;
     }
 
     y.section("server");
@@ -307,6 +332,7 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
     if u.arbitrary()? {
         let pool = [
             "10.0.0.0/8",
+            "10.0.0.1/8",
             "127.0.0.1",
             "*",
             "::1",
@@ -336,7 +362,20 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
             2,
             &format!(
                 "dir: {}",
-                quoted(&text(u, &["/opt/key", "/etc/tls", "/app/key", "key", "/"])?)
+                quoted(&text(
+                    u,
+                    &[
+                        "/opt/key",
+                        "/etc/tls",
+                        "/app/key",
+                        "key",
+                        "/",
+                        "/tmp",
+                        "/dev/shm",
+                        "/app/instance",
+                        "/etc"
+                    ]
+                )?)
             ),
         );
         y.maybe_text(
@@ -377,6 +416,7 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
         "1X",
         "_X",
         "ÄX",
+        "WEB_CONCURRENCY",
     ];
     let values = [
         "https://example.com/x",
@@ -387,6 +427,7 @@ fn build(u: &mut Unstructured) -> Result<(String, Written)> {
         "back\\slash",
         "",
         "  ",
+        "3",
     ];
     let mut labels = Vec::new();
     let mut env = Vec::new();

@@ -12,7 +12,8 @@ use fabuild::render::{self, Paths};
 
 /// A project directory made once, with the files specs can name so that they validate:
 /// requirements files, a uv lock with its pyproject.toml (`python.lock`), and PEP 621 and
-/// Poetry pyproject.toml files (`python.project`).
+/// Poetry pyproject.toml files (`python.project`); and some that are refused: a lock that
+/// pins gunicorn 20.1.0, a lock without its pyproject.toml, a link out of the project.
 pub fn project() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -45,11 +46,23 @@ pub fn project() -> &'static Path {
                 include_str!("../../../tests/cmd/check.in/project-poetry/pyproject.toml"),
             ),
         ];
-        for (path, text) in files {
+        // A lock that pins gunicorn differently from fabuild, one with no pyproject.toml
+        // beside it, and a requirements file that links out of the project.
+        let conflict = format!(
+            "{}\n[[package]]\nname = \"gunicorn\"\nversion = \"20.1.0\"\nsource = {{ registry = \"https://pypi.org/simple\" }}\n",
+            files[2].1
+        );
+        let more = [
+            ("conflict/uv.lock", conflict.as_str()),
+            ("conflict/pyproject.toml", files[3].1),
+            ("lonely/uv.lock", files[2].1),
+        ];
+        for (path, text) in files.into_iter().chain(more) {
             let path = dir.join(path);
             std::fs::create_dir_all(path.parent().expect("a parent")).expect("project dir");
             std::fs::write(path, text).expect("project file");
         }
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("linked.txt")).expect("a link");
         dir
     })
 }
