@@ -35,6 +35,7 @@ rules! {
     FORWARDED_ALLOW_IPS = "FAB026", "forwarded_allow_ips entry is not an IP address or network";
     FORWARDED_ALLOW_ALL = "FAB027", "forwarded_allow_ips trusts every address";
     TIMEOUT_ZERO = "FAB028", "timeout of 0 disables the worker heartbeat";
+    GUNICORN_CONF = "FAB029", "the project's gunicorn.conf.py is loaded in the image, unchecked";
     ROOT_USER = "FAB030", "uid or gid 0";
     ID_RANGE = "FAB031", "uid or gid out of range";
     TLS_PAIR = "FAB040", "keyfile without certfile, or certfile without keyfile";

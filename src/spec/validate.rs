@@ -162,6 +162,7 @@ impl Validator<'_> {
             self.writable_beside_tls(&app.writable, entries, &tls.dir);
         }
         let server = self.server(&raw.server, &app, tls.is_some(), user);
+        self.gunicorn_conf(raw, project);
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
         let ca_secret = self.ca_secret(raw);
@@ -925,6 +926,23 @@ impl Validator<'_> {
             access_log,
             extra_args,
         }
+    }
+
+    /// The image copies the project to the app directory, gunicorn's working directory, and
+    /// gunicorn loads `./gunicorn.conf.py` from there before `GUNICORN_CMD_ARGS`: whatever
+    /// the variable does not set (daemon, pidfile, `check_config`, hooks) comes from the file.
+    fn gunicorn_conf(&mut self, raw: &RawSpec, project: &Path) {
+        if !project.join("gunicorn.conf.py").exists() {
+            return;
+        }
+        self.findings.push(
+            Finding::warning(
+                rules::GUNICORN_CONF,
+                format!("gunicorn.conf.py is copied to {APP_DIR} and gunicorn loads it at start: GUNICORN_CMD_ARGS overrides the settings it also sets, and the rest (hooks, daemon, pidfile, check_config, ...) apply without fabuild's checks"),
+            )
+            .at(span(&raw.app.module, self.text))
+            .help("move its settings to app.yaml (server.*, server.extra_args) and delete the file; keep a development-only config under another name and pass it with -c"),
+        );
     }
 
     fn labels(&mut self, raw: &SpannedMap) -> Vec<(String, String)> {

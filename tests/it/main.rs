@@ -6,6 +6,7 @@ mod cli;
 mod examples;
 mod explain;
 mod extra_args;
+mod gunicorn_conf;
 mod hostile;
 mod image_writer;
 mod init;

@@ -69,7 +69,15 @@ pub enum Gunicorn {
 /// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
 /// free loopback port, until it exits or that port accepts a connection.
 pub fn real_gunicorn(cmd_args: &str) -> Gunicorn {
+    real_gunicorn_with(cmd_args, &[])
+}
+
+/// `real_gunicorn` with more files (name, text) in its working directory.
+pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
     let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     std::fs::write(
         dir.path().join("probe_app.py"),
         "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",

@@ -1,0 +1,3 @@
+# Left over from running gunicorn by hand.
+workers = 4
+daemon = True
