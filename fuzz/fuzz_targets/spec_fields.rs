@@ -124,7 +124,14 @@ impl Yaml {
         }
         self.section(key);
         for (k, v) in &kept {
-            self.line(2, &format!("{}: {}", quoted(k), quoted(v)));
+            let (k, v) = (quoted(k), quoted(v));
+            // YAML caps an implicit key at 1024 characters; a longer one must be explicit.
+            if k.chars().count() > 1000 {
+                self.line(2, &format!("? {k}"));
+                self.line(2, &format!(": {v}"));
+            } else {
+                self.line(2, &format!("{k}: {v}"));
+            }
         }
         kept
     }
