@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use super::normalise;
+use super::{is_name_char, normalise};
 
 /// The parts of a `uv.lock` fabuild reads; everything else is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +143,26 @@ pub fn requirements(text: &str, exclude: &[&str]) -> Result<String, String> {
                 "{name} {version} has no wheel in uv.lock, only a source distribution: `fabuild build` installs wheels only, it never runs a package's build"
             ));
         }
+        // Each value becomes part of a requirements line: a space or a newline in one
+        // would give pip another option or another requirement.
+        if name.is_empty() || !name.chars().all(is_name_char) {
+            return Err(format!(
+                "uv.lock names a package `{}`, which is not a package name",
+                name.escape_debug()
+            ));
+        }
+        if !is_version(version) {
+            return Err(format!(
+                "{name} has the version `{}` in uv.lock, which is not a version",
+                version.escape_debug()
+            ));
+        }
+        if let Some(bad) = hashes.iter().find(|h| !is_hash(h)) {
+            return Err(format!(
+                "{name} {version} has the wheel hash `{}` in uv.lock, which is not `algorithm:hex`",
+                bad.escape_debug()
+            ));
+        }
         let _ = write!(out, "{name}=={version}");
         for hash in hashes {
             let _ = write!(out, " --hash={hash}");
@@ -150,6 +170,27 @@ pub fn requirements(text: &str, exclude: &[&str]) -> Result<String, String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// A PEP 440 version as a lock pins it: letters, digits and `.`, `+`, `!`, `-`, `_`,
+/// starting with a letter or digit.
+fn is_version(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'))
+}
+
+/// `algorithm:hex`, as uv writes a file's hash (`sha256:9f86d0...`).
+fn is_hash(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(algorithm, hex)| {
+        !algorithm.is_empty()
+            && algorithm
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && !hex.is_empty()
+            && hex.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 /// A marker that holds only on Windows or macOS (`sys_platform == 'win32'`, ...).
@@ -227,6 +268,31 @@ wheels = [{ url = "u", hash = "sha256:99" }]
             requirements(LOCK, &["uvicorn"]).unwrap(),
             "anyio==4.0 --hash=sha256:bb --hash=sha256:cc\nfastapi==0.1 --hash=sha256:aa\nhttptools==0.6 --hash=sha256:ee\n"
         );
+    }
+
+    #[test]
+    fn values_that_would_change_the_requirements_line_are_refused() {
+        for (from, to, expect) in [
+            (
+                "hash = \"sha256:aa\"",
+                "hash = \"sha256:aa --index-url http://x\"",
+                "fastapi 0.1 has the wheel hash `sha256:aa --index-url http://x`",
+            ),
+            (
+                "version = \"0.1\"",
+                "version = \"0.1\\n--index-url=http://x\"",
+                "fastapi has the version `0.1\\n--index-url=http://x`",
+            ),
+        ] {
+            let lock = LOCK.replacen(from, to, 1);
+            let err = requirements(&lock, &[]).unwrap_err();
+            assert!(err.contains(expect), "{err}");
+        }
+        let lock = LOCK
+            .replace("{ name = \"anyio\" }", "{ name = \"any io\" }")
+            .replace("name = \"anyio\"", "name = \"any io\"");
+        let err = requirements(&lock, &[]).unwrap_err();
+        assert!(err.contains("names a package `any io`"), "{err}");
     }
 
     #[test]
