@@ -6,7 +6,7 @@
 //! never disagree about a flag.
 
 use super::advice::{Advice, Fix, text};
-use super::argparse::{ParseError, Parsed, Parser, Value};
+use super::argparse::{Occurrence, ParseError, Parsed, Parser, Value};
 use super::cmd_args::ReadError;
 use super::settings::{self, Version};
 use crate::diagnostic::Severity::{Error, Note, Warning};
@@ -234,14 +234,18 @@ pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     out
 }
 
-/// The token and text of a setting's last occurrence.
-fn last(parsed: &Parsed, name: &str) -> Option<(usize, String)> {
+/// A setting's last occurrence: the one gunicorn keeps.
+fn last_occurrence<'a>(parsed: &'a Parsed, name: &str) -> Option<&'a Occurrence> {
     parsed
         .occurrences
         .iter()
         .rev()
         .find(|o| o.setting.name == name)
-        .map(|o| (o.token, o.value.display()))
+}
+
+/// The token and text of a setting's last occurrence.
+fn last(parsed: &Parsed, name: &str) -> Option<(usize, String)> {
+    last_occurrence(parsed, name).map(|o| (o.token, o.value.display()))
 }
 
 fn str_value<'a>(parsed: &'a Parsed, name: &str) -> Option<&'a str> {
@@ -861,12 +865,7 @@ fn created_files(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
         return;
     }
     for file in CREATED_AT_START {
-        let Some(o) = parsed
-            .occurrences
-            .iter()
-            .rev()
-            .find(|o| o.setting.name == file.setting)
-        else {
+        let Some(o) = last_occurrence(parsed, file.setting) else {
             continue;
         };
         let value = o.value.display();

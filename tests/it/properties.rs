@@ -6,8 +6,8 @@
 //! (d) `fabuild explain` finds no error in that `GUNICORN_CMD_ARGS`: what `gen` accepts,
 //!     `explain` does not refuse.
 
-use fabuild::diagnostic::Severity;
 use fabuild::explain::explain;
+use fabuild::gunicorn::advice::Lang;
 use fabuild::gunicorn::rules::Context;
 use fabuild::plan::{Overrides, plan};
 use fabuild::render::{self, Paths};
@@ -193,15 +193,10 @@ fn hostile_values_never_change_the_dockerfile_and_read_back_exactly() {
                 ..Context::default()
             },
         );
-        let errors: Vec<_> = review
-            .advice
-            .iter()
-            .filter(|a| a.severity == Severity::Error)
-            .map(|a| a.rule.id)
-            .collect();
         assert!(
-            review.accepted && errors.is_empty(),
-            "(d) explain: {errors:?}, {}",
+            review.accepted && !review.has_errors(),
+            "(d) explain: {}, {}",
+            review.render_text(Lang::En),
             ctx()
         );
     }
