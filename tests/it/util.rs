@@ -66,23 +66,26 @@ pub enum Gunicorn {
     Served,
 }
 
+/// The WSGI app `real_gunicorn` serves, as `probe_app:app`.
+pub const PROBE_APP: &str =
+    "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n";
+
 /// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
-/// free loopback port, until it exits or that port accepts a connection.
+/// free loopback port, until it exits or answers a request with 200 (a bound port alone is
+/// not serving: the arbiter binds before its workers boot).
 pub fn real_gunicorn(cmd_args: &str) -> Gunicorn {
     real_gunicorn_with(cmd_args, &[])
 }
 
-/// `real_gunicorn` with more files (name, text) in its working directory.
+/// `real_gunicorn` with more files (path, text) under its working directory.
 pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
-    std::fs::write(
-        dir.path().join("probe_app.py"),
-        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("probe_app.py"), PROBE_APP).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -99,11 +102,12 @@ pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..300 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {
             return Gunicorn::Exited(status.code());
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if answers_200(port) {
             child.kill().unwrap();
             child.wait().unwrap();
             return Gunicorn::Served;
@@ -111,5 +115,22 @@ pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     child.kill().unwrap();
+    child.wait().unwrap();
     panic!("gunicorn {cmd_args} neither exited nor served within 30 s");
+}
+
+/// Whether a GET / on the loopback port gets a 200 response within two seconds.
+fn answers_200(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let timeout = Some(std::time::Duration::from_secs(2));
+    stream.set_read_timeout(timeout).unwrap();
+    if stream.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200")
 }
