@@ -35,7 +35,7 @@ rules! {
     FORWARDED_ALLOW_IPS = "FAB026", "forwarded_allow_ips entry is not an IP address or network";
     FORWARDED_ALLOW_ALL = "FAB027", "forwarded_allow_ips trusts every address";
     TIMEOUT_ZERO = "FAB028", "timeout of 0 disables the worker heartbeat";
-    GUNICORN_CONF = "FAB029", "the project's gunicorn.conf.py is loaded in the image, unchecked";
+    GUNICORN_CONF = "FAB029", "a gunicorn config file is loaded in the image, unchecked";
     ROOT_USER = "FAB030", "uid or gid 0";
     ID_RANGE = "FAB031", "uid or gid out of range";
     TLS_PAIR = "FAB040", "keyfile without certfile, or certfile without keyfile";
@@ -90,6 +90,7 @@ rules! {
     TLS_KEY_READABLE = "FAB125", "TLS key must be readable by the worker uid";
     EXTRA_ARGS_OWNED = "FAB126", "server.extra_args sets a flag the spec already decides";
     FILE_OUTSIDE_WRITABLE = "FAB127", "pid file or error log outside the directories the uid can write";
+    OPENED_FILE_MISSING = "FAB128", "config, logging config or chdir directory the image will not have";
 }
 
 /// Looks a rule up by its id.

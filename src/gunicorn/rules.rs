@@ -235,7 +235,7 @@ pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
 }
 
 /// A setting's last occurrence: the one gunicorn keeps.
-fn last_occurrence<'a>(parsed: &'a Parsed, name: &str) -> Option<&'a Occurrence> {
+pub fn last_occurrence<'a>(parsed: &'a Parsed, name: &str) -> Option<&'a Occurrence> {
     parsed
         .occurrences
         .iter()

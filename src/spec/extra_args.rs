@@ -5,16 +5,19 @@
 //! way gunicorn will read them from `GUNICORN_CMD_ARGS`; a flag the plan already writes is
 //! refused with the spec key to use, and so is anything the explain rules call an error in
 //! production (`--ssl-version`, `--daemon`, `--reload`, `--check-config`, abbreviations,
-//! stray words), and so is a pid file or error log gunicorn could not create as the uid.
+//! stray words), and so is a pid file or error log gunicorn could not create as the uid, or
+//! a config file, logging config or directory in the app directory the project lacks.
+
+use std::path::Path;
 
 use serde_saphyr::Spanned;
 
 use super::load::span;
-use crate::diagnostic::Finding;
-use crate::gunicorn::argparse::{Occurrence, Parser};
+use crate::diagnostic::{Finding, Span};
+use crate::gunicorn::argparse::{Occurrence, Parsed, Parser};
 use crate::gunicorn::cmd_args::ReadError;
 use crate::gunicorn::rules::{
-    self as gunicorn_rules, CREATED_AT_START, Context, SCRATCH_DIRS, creatable,
+    self as gunicorn_rules, CREATED_AT_START, Context, SCRATCH_DIRS, creatable, last_occurrence,
 };
 use crate::gunicorn::shlex::Word;
 use crate::plan::APP_DIR;
@@ -22,37 +25,84 @@ use crate::plan::workers::ASGI_WORKER_CLASS;
 use crate::rules;
 use crate::spec::Interface;
 
-/// Settings the plan decides, and the spec key that decides each.
-const OWNED: &[(&str, &str)] = &[
-    ("bind", "server.port"),
-    ("workers", "server.workers (or server.cpus)"),
-    ("worker_class", "app.interface"),
-    ("threads", "server.threads"),
-    ("timeout", "server.timeout"),
-    ("graceful_timeout", "server.graceful_timeout"),
-    ("keepalive", "server.keepalive"),
-    ("max_requests", "server.max_requests"),
-    ("max_requests_jitter", "server.max_requests_jitter"),
-    ("forwarded_allow_ips", "server.forwarded_allow_ips"),
-    ("accesslog", "server.access_log"),
+/// Who decides a setting `server.extra_args` may not carry.
+enum Owner {
+    /// The spec key that sets it; the plan writes the flag.
+    Key(&'static str),
+    /// Nothing may set it in the image, for this reason.
+    Never(&'static str),
+}
+
+/// Settings the plan decides or the image cannot have, and why.
+const OWNED: &[(&str, Owner)] = &[
+    ("bind", Owner::Key("server.port")),
+    ("workers", Owner::Key("server.workers (or server.cpus)")),
+    ("worker_class", Owner::Key("app.interface")),
+    ("threads", Owner::Key("server.threads")),
+    ("timeout", Owner::Key("server.timeout")),
+    ("graceful_timeout", Owner::Key("server.graceful_timeout")),
+    ("keepalive", Owner::Key("server.keepalive")),
+    ("max_requests", Owner::Key("server.max_requests")),
+    (
+        "max_requests_jitter",
+        Owner::Key("server.max_requests_jitter"),
+    ),
+    (
+        "forwarded_allow_ips",
+        Owner::Key("server.forwarded_allow_ips"),
+    ),
+    ("accesslog", Owner::Key("server.access_log")),
+    ("keyfile", Owner::Key("tls.keyfile")),
+    ("certfile", Owner::Key("tls.certfile")),
+    ("ca_certs", Owner::Key("tls.ca_certs")),
+    ("user", Owner::Key("user.uid (the image runs as that user)")),
+    ("group", Owner::Key("user.gid")),
     (
         "worker_tmp_dir",
-        "nothing: fabuild always sets it to /dev/shm",
+        Owner::Never("fabuild always sets it to /dev/shm"),
     ),
     (
         "control_socket_disable",
-        "nothing: fabuild always turns the control socket off",
+        Owner::Never("fabuild always turns the control socket off"),
     ),
-    ("keyfile", "tls.keyfile"),
-    ("certfile", "tls.certfile"),
-    ("ca_certs", "tls.ca_certs"),
-    ("user", "user.uid (the image runs as that user)"),
-    ("group", "user.gid"),
     (
         "daemon",
-        "nothing: a container's main process must stay in the foreground",
+        Owner::Never("a container's main process must stay in the foreground"),
+    ),
+    (
+        "paste",
+        Owner::Never(
+            "the image starts gunicorn with app.module, and with --paste in GUNICORN_CMD_ARGS gunicorn reads that module as a PasteDeploy URI, so every worker fails to boot; name the app with app.module",
+        ),
     ),
 ];
+
+/// Findings for the flags in `OWNED`.
+fn owned(parsed: &Parsed, at: &dyn Fn(usize) -> Option<Span>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for o in &parsed.occurrences {
+        let Some((_, owner)) = OWNED.iter().find(|(name, _)| *name == o.setting.name) else {
+            continue;
+        };
+        let finding = match owner {
+            Owner::Key(key) => Finding::error(
+                rules::EXTRA_ARGS_OWNED,
+                format!("{} is decided by the spec, not server.extra_args", o.option),
+            )
+            .help(format!(
+                "set it with {key}; a second {} would conflict with the one fabuild writes",
+                o.option
+            )),
+            Owner::Never(why) => Finding::error(
+                rules::EXTRA_ARGS_OWNED,
+                format!("{} has no place in server.extra_args", o.option),
+            )
+            .help(format!("remove it: {why}")),
+        };
+        findings.push(finding.at(at(o.token)));
+    }
+    findings
+}
 
 /// A finding for `--pid` or `--error-logfile` naming a file gunicorn could not create as the
 /// uid: the deployments fabuild writes keep the root filesystem read-only, with mounts at
@@ -83,15 +133,167 @@ fn created_outside_writable(o: &Occurrence, uid: u32, writable: &[String]) -> Op
     )
 }
 
-/// Checks the items; returns them (to append to the argv) and the findings. `writable` is
-/// the spec's `app.writable`, as absolute paths.
+/// A file or directory gunicorn opens at start, named by a flag.
+struct Opened {
+    setting: &'static str,
+    what: &'static str,
+    /// A directory, not a file.
+    dir: bool,
+    /// What gunicorn does when it is missing (verified against gunicorn 27.0.1).
+    missing: &'static str,
+}
+
+/// The files gunicorn opens at start. `config` is read from the working directory before
+/// `chdir` applies, `chdir` against it, and the logging configs after it.
+const OPENED: &[Opened] = &[
+    Opened {
+        setting: "config",
+        what: "the config file",
+        dir: false,
+        missing: "gunicorn exits with status 1 (`Error: '...' doesn't exist`)",
+    },
+    Opened {
+        setting: "chdir",
+        what: "the directory gunicorn changes to",
+        dir: true,
+        missing: "gunicorn exits with status 1 (`Error: can't chdir to '...'`)",
+    },
+    Opened {
+        setting: "logconfig",
+        what: "the logging config",
+        dir: false,
+        missing: "gunicorn exits with status 1 (`Error: log config '...' not found`)",
+    },
+    Opened {
+        setting: "logconfig_json",
+        what: "the JSON logging config",
+        dir: false,
+        missing: "gunicorn ignores a missing file without a word and logs with its defaults",
+    },
+];
+
+/// `value` as an absolute, normalised path in the image, read against `cwd`.
+fn in_image(value: &str, cwd: &str) -> String {
+    let joined = if value.starts_with('/') {
+        value.to_owned()
+    } else {
+        format!("{cwd}/{value}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The part of an in-image path below the app directory, where the project is copied
+/// (`""` for the directory itself); `None` elsewhere.
+fn in_app_dir(path: &str) -> Option<&str> {
+    if path == APP_DIR {
+        return Some("");
+    }
+    path.strip_prefix(APP_DIR)?.strip_prefix('/')
+}
+
+/// Findings for the files gunicorn opens at start that the image will not have: paths
+/// inside the app directory must be in the project (copied there by the Dockerfile), unless
+/// an `app.writable` mount covers them. Paths elsewhere may be mounts; they are not judged.
+fn missing_from_project(
+    parsed: &Parsed,
+    project: &Path,
+    writable: &[String],
+    at: &dyn Fn(usize) -> Option<Span>,
+) -> Vec<(&'static str, Finding)> {
+    let chdir = last_occurrence(parsed, "chdir").map(|o| in_image(&o.value.display(), APP_DIR));
+    let mut findings = Vec::new();
+    for file in OPENED {
+        let Some(o) = last_occurrence(parsed, file.setting) else {
+            continue;
+        };
+        let value = o.value.display();
+        let path = match file.setting {
+            "config" if value.starts_with("python:") => continue,
+            "config" => value.strip_prefix("file:").unwrap_or(&value),
+            _ => &value,
+        };
+        let cwd = match file.setting {
+            "logconfig" | "logconfig_json" => chdir.as_deref().unwrap_or(APP_DIR),
+            _ => APP_DIR,
+        };
+        let full = in_image(path, cwd);
+        let Some(rest) = in_app_dir(&full) else {
+            continue;
+        };
+        let mounted = writable
+            .iter()
+            .any(|w| full == *w || full.starts_with(&format!("{w}/")));
+        let local = project.join(rest);
+        if mounted || (file.dir && local.is_dir()) || (!file.dir && local.is_file()) {
+            continue;
+        }
+        let kind = if file.dir { "directory" } else { "file" };
+        findings.push((
+            file.setting,
+            Finding::error(
+                rules::OPENED_FILE_MISSING,
+                format!(
+                    "{} `{value}` names {} {full}, but the project has no {kind} `{rest}` to copy there: {}",
+                    o.option, file.what, file.missing
+                ),
+            )
+            .at(at(o.value_token.unwrap_or(o.token)))
+            .help(format!(
+                "add the {kind} to the project, which the image copies to {APP_DIR}, or fix the path (a relative path is read against {cwd})"
+            )),
+        ));
+    }
+    findings
+}
+
+/// `--config`: the file gunicorn loads instead of the project's `gunicorn.conf.py`, whose
+/// settings (hooks, daemon, pidfile, `check_config`, ...) fabuild does not check.
+fn config_loaded(parsed: &Parsed, at: &dyn Fn(usize) -> Option<Span>) -> Option<Finding> {
+    let o = last_occurrence(parsed, "config")?;
+    Some(
+        Finding::warning(
+            rules::GUNICORN_CONF,
+            format!(
+                "{} `{}` is loaded by gunicorn at start (instead of any gunicorn.conf.py): GUNICORN_CMD_ARGS overrides the settings it also sets, and the rest (hooks, daemon, pidfile, check_config, ...) apply without fabuild's checks",
+                o.option,
+                o.value.display()
+            ),
+        )
+        .at(at(o.value_token.unwrap_or(o.token)))
+        .help("move its settings to app.yaml (server.*, server.extra_args) and drop --config"),
+    )
+}
+
+/// What the checks made of `server.extra_args`.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// The items, to append to the argv (empty when they do not parse).
+    pub items: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// `--config` is given, so gunicorn does not look for `gunicorn.conf.py`.
+    pub config: bool,
+}
+
+/// Checks the items. `writable` is the spec's `app.writable`, as absolute paths; `project`
+/// is the directory the image copies to the app directory.
 pub fn check(
     items: &[Spanned<String>],
     text: &str,
     uid: u32,
     interface: Interface,
     writable: &[String],
-) -> (Vec<String>, Vec<Finding>) {
+    project: &Path,
+) -> Checked {
     let mut findings = Vec::new();
     let at = |i: usize| items.get(i).and_then(|item| span(item, text));
     for item in items {
@@ -128,29 +330,23 @@ pub fn check(
                     .at(at(token))
                     .help(advice.fix.en),
             );
-            return (Vec::new(), findings);
+            return Checked {
+                findings,
+                ..Checked::default()
+            };
         }
     };
-    for o in &parsed.occurrences {
-        if let Some((_, key)) = OWNED.iter().find(|(name, _)| *name == o.setting.name) {
-            findings.push(
-                Finding::error(
-                    rules::EXTRA_ARGS_OWNED,
-                    format!("{} is decided by the spec, not server.extra_args", o.option),
-                )
-                .at(at(o.token))
-                .help(format!(
-                    "set it with {key}; a second {} would conflict with the one fabuild writes",
-                    o.option
-                )),
-            );
-        }
-    }
+    findings.extend(owned(&parsed, &at));
     for o in &parsed.occurrences {
         if let Some(finding) = created_outside_writable(o, uid, writable) {
             findings.push(finding.at(at(o.value_token.unwrap_or(o.token))));
         }
     }
+    let missing = missing_from_project(&parsed, project, writable, &at);
+    if !missing.iter().any(|(setting, _)| *setting == "config") {
+        findings.extend(config_loaded(&parsed, &at));
+    }
+    findings.extend(missing.into_iter().map(|(_, finding)| finding));
     if let Some(&token) = parsed.positional_tokens.first() {
         findings.push(
             Finding::error(
@@ -192,5 +388,9 @@ pub fn check(
                 .help(advice.fix.en),
         );
     }
-    (items.iter().map(|i| i.value.clone()).collect(), findings)
+    Checked {
+        items: items.iter().map(|i| i.value.clone()).collect(),
+        findings,
+        config: last_occurrence(&parsed, "config").is_some(),
+    }
 }

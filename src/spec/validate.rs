@@ -70,6 +70,8 @@ const MAX_WRITABLE: usize = 16;
 struct Validator<'a> {
     text: &'a str,
     findings: Vec<Finding>,
+    /// `server.extra_args` names a config file with `--config`.
+    config_given: bool,
 }
 
 /// Validates `raw` (read from `text`); relative paths resolve against `project`.
@@ -82,6 +84,7 @@ pub fn validate(
     let mut v = Validator {
         text,
         findings: Vec::new(),
+        config_given: false,
     };
     let spec = v.spec(raw, project);
     if v.findings.iter().any(Finding::is_error) {
@@ -161,7 +164,7 @@ impl Validator<'_> {
         if let (Some(tls), Some(entries)) = (&tls, &raw.app.writable) {
             self.writable_beside_tls(&app.writable, entries, &tls.dir);
         }
-        let server = self.server(&raw.server, &app, tls.is_some(), user);
+        let server = self.server(&raw.server, &app, tls.is_some(), user, project);
         self.gunicorn_conf(raw, project);
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
@@ -759,7 +762,14 @@ impl Validator<'_> {
 
     // One server setting after another, each with its own rule.
     #[allow(clippy::too_many_lines)]
-    fn server(&mut self, raw: &RawServer, app: &App, tls: bool, user: User) -> Server {
+    fn server(
+        &mut self,
+        raw: &RawServer,
+        app: &App,
+        tls: bool,
+        user: User,
+        project: &Path,
+    ) -> Server {
         let interface = app.interface;
         let port = match &raw.port {
             Some(p) if !(1..=65535).contains(&p.value) => {
@@ -904,14 +914,17 @@ impl Validator<'_> {
             })
             .collect();
         let access_log = raw.access_log.as_ref().is_none_or(|a| a.value);
-        let (extra_args, findings) = super::extra_args::check(
+        let extra_args = super::extra_args::check(
             raw.extra_args.as_deref().unwrap_or_default(),
             self.text,
             user.uid,
             interface,
             &app.writable,
+            project,
         );
-        self.findings.extend(findings);
+        self.findings.extend(extra_args.findings);
+        self.config_given = extra_args.config;
+        let extra_args = extra_args.items;
         Server {
             port,
             workers,
@@ -931,8 +944,10 @@ impl Validator<'_> {
     /// The image copies the project to the app directory, gunicorn's working directory, and
     /// gunicorn loads `./gunicorn.conf.py` from there before `GUNICORN_CMD_ARGS`: whatever
     /// the variable does not set (daemon, pidfile, `check_config`, hooks) comes from the file.
+    /// (With `--config` in `server.extra_args` the file is not read, and that config is
+    /// warned about instead.)
     fn gunicorn_conf(&mut self, raw: &RawSpec, project: &Path) {
-        if !project.join("gunicorn.conf.py").exists() {
+        if self.config_given || !project.join("gunicorn.conf.py").exists() {
             return;
         }
         self.findings.push(

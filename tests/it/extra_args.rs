@@ -8,7 +8,7 @@ use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::gunicorn::shlex;
 use fabuild::spec::{self, SpecError};
 
-use crate::util::{Gunicorn, real_gunicorn};
+use crate::util::{Gunicorn, real_gunicorn, real_gunicorn_with};
 
 fn spec_with(extra: &str) -> String {
     format!(
@@ -140,4 +140,146 @@ fn pid_file_and_error_log_must_be_where_the_uid_can_create_them() {
                 "  interface: asgi\n  writable: [instance, /var/lib/orders]\n",
             );
     spec::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
+}
+
+/// The findings (rule id, 1-based line and column, error or not) for `extra` checked with
+/// `files` (path, text) in the project.
+fn findings_with(extra: &str, files: &[&str]) -> Vec<(String, u64, u64, bool)> {
+    let project = tempfile::tempdir().unwrap();
+    for name in files.iter().chain(&["requirements.txt"]) {
+        let path = project.path().join(name);
+        if let Some(dir) = name.strip_suffix('/') {
+            std::fs::create_dir_all(project.path().join(dir)).unwrap();
+        } else {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+    }
+    let findings = match spec::check_text(&spec_with(extra), "app.yaml", project.path()) {
+        Ok(checked) => checked.warnings,
+        Err(SpecError::Invalid { findings, .. }) => findings,
+        Err(other) => panic!("{other}"),
+    };
+    findings
+        .iter()
+        .map(|f| {
+            let span = f.span.expect("a finding about extra_args points at it");
+            (f.rule.id.to_owned(), span.line, span.column, f.is_error())
+        })
+        .collect()
+}
+
+const LOGGING_INI: &str = "[loggers]\nkeys=root\n[handlers]\nkeys=h\n[formatters]\nkeys=\n[logger_root]\nlevel=INFO\nhandlers=h\n[handler_h]\nclass=StreamHandler\nargs=(sys.stderr,)\n";
+
+#[test]
+fn files_gunicorn_opens_at_start_must_be_in_the_project() {
+    // Real gunicorn exits with status 1 without the config file, the directory to change to
+    // or the logging config, and serves with them; a missing JSON logging config is ignored
+    // without a word (it serves, logging with its defaults).
+    let present: [(&str, &[(&str, &str)]); 4] = [
+        ("--config=prod.conf.py", &[("prod.conf.py", "")]),
+        (
+            "--chdir=src",
+            &[("src/probe_app.py", crate::util::PROBE_APP)],
+        ),
+        ("--log-config=logging.ini", &[("logging.ini", LOGGING_INI)]),
+        (
+            "--log-config-json=log.json",
+            &[("log.json", "{\"version\": 1}")],
+        ),
+    ];
+    for (flag, files) in present {
+        assert_eq!(
+            real_gunicorn(&format!("--workers=1 {flag}")),
+            {
+                if flag.starts_with("--log-config-json") {
+                    Gunicorn::Served
+                } else {
+                    Gunicorn::Exited(Some(1))
+                }
+            },
+            "{flag} missing"
+        );
+        assert_eq!(
+            real_gunicorn_with(&format!("--workers=1 {flag}"), files),
+            Gunicorn::Served,
+            "{flag} present"
+        );
+    }
+
+    // fabuild refuses each one the project lacks (the image copies the project to /app, the
+    // working directory), pointing at the item.
+    for flag in [
+        "--config=prod.conf.py",
+        "--chdir=src",
+        "--log-config=logging.ini",
+        "--log-config-json=log.json",
+        "--config=file:/app/prod.conf.py",
+        "--log-config=../app/logging.ini",
+    ] {
+        assert_eq!(
+            findings_with(&format!("[\"{flag}\"]"), &[])
+                .into_iter()
+                .filter(|f| f.3)
+                .collect::<Vec<_>>(),
+            [("FAB128".to_owned(), 7, 16, true)],
+            "{flag}"
+        );
+    }
+    // With the files in the project, only the config file is warned about (FAB029: its
+    // settings are not checked).
+    let files = ["prod.conf.py", "src/", "src/logging.ini", "log.json"];
+    assert_eq!(
+        findings_with(
+            "[\"--config=prod.conf.py\", \"--chdir=src\", \"--log-config=logging.ini\", \"--log-config-json=/app/log.json\"]",
+            &files,
+        ),
+        [("FAB029".to_owned(), 7, 16, false)]
+    );
+    // The logging config is read after the change of directory; the config file before.
+    let errors: Vec<_> = findings_with("[\"--chdir=src\", \"--log-config=log.json\"]", &files)
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(errors, ["FAB128"]);
+    assert_eq!(
+        findings_with("[\"--chdir=src\", \"--config=src/prod.conf.py\"]", &files)[0].0,
+        "FAB128"
+    );
+    // Paths outside the app directory may be mounts, and a module is not a file: not judged.
+    for flag in [
+        "--log-config=/etc/gunicorn/logging.ini",
+        "--chdir=/srv",
+        "--config=python:settings.gunicorn",
+    ] {
+        assert!(
+            findings_with(&format!("[\"{flag}\"]"), &[])
+                .iter()
+                .all(|f| !f.3),
+            "{flag}"
+        );
+    }
+    // An app.writable directory is a mount: what is in it is decided at run time.
+    let spec = spec_with("[\"--log-config=state/logging.ini\"]").replace(
+        "  interface: asgi\n",
+        "  interface: asgi\n  writable: [state]\n",
+    );
+    spec::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
+}
+
+#[test]
+fn paste_makes_every_worker_fail_to_boot() {
+    // gunicorn reads the app module it is started with as the PasteDeploy URI; here
+    // PasteDeploy is not even installed. Either way the worker fails and gunicorn exits 3.
+    assert_eq!(
+        real_gunicorn_with(
+            "--workers=1 --paste=app.ini",
+            &[("app.ini", "[app:main]\nuse = call:probe_app:app\n")]
+        ),
+        Gunicorn::Exited(Some(3))
+    );
+    assert_eq!(
+        errors("[\"--paste=app.ini\"]"),
+        [("FAB126".to_owned(), 7, 16)]
+    );
 }

@@ -46,4 +46,29 @@ fn a_project_gunicorn_conf_is_loaded_by_real_gunicorn_and_warned_about() {
     assert!(!rules(project.path()).contains(&"FAB029"));
     std::fs::write(project.path().join("gunicorn.conf.py"), "daemon = True\n").unwrap();
     assert!(rules(project.path()).contains(&"FAB029"));
+
+    // `--config` replaces the lookup: gunicorn never reads gunicorn.conf.py, so the one
+    // warning is about the file `--config` names.
+    assert_eq!(
+        real_gunicorn_with(
+            "--workers=1 --config=prod.conf.py",
+            &[
+                ("gunicorn.conf.py", "check_config = True\n"),
+                ("prod.conf.py", "")
+            ]
+        ),
+        Gunicorn::Served
+    );
+    std::fs::write(project.path().join("prod.conf.py"), "").unwrap();
+    let with_config = format!("{SPEC}server:\n  extra_args: [--config=prod.conf.py]\n");
+    let checked = check_text(&with_config, "app.yaml", project.path()).unwrap();
+    let warned: Vec<_> = checked
+        .warnings
+        .iter()
+        .filter(|f| f.rule.id == "FAB029")
+        .map(|f| (f.message.as_str(), f.span.unwrap().line))
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].0.contains("prod.conf.py"), "{warned:?}");
+    assert_eq!(warned[0].1, 9);
 }
