@@ -184,6 +184,11 @@ fn extra_arg(u: &mut Unstructured) -> Result<Vec<String>> {
             "a=b",
             "",
             " 2 ",
+            // Paths in the project directory and not (`--config`, `--chdir`, `--log-config`).
+            "service",
+            "requirements.txt",
+            "/app/service/requirements.txt",
+            "python:settings",
         ],
     )?;
     Ok(match u.int_in_range(0..=3)? {
