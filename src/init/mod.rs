@@ -7,6 +7,7 @@
 
 mod deps;
 mod detect;
+mod gunicorn_conf;
 mod imports;
 mod python_version;
 mod source;
@@ -143,6 +144,14 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         source,
     })?;
     let (module, interface, src_layout) = app(options, &sources, &dependencies, &mut notes)?;
+    let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Io {
+        path: root.join(gunicorn_conf::FILE).display().to_string(),
+        source,
+    })?;
+    let mut server: Vec<gunicorn_conf::Carried> =
+        conf.as_ref().map(|c| c.carried.clone()).unwrap_or_default();
+    // --port wins over the file's bind.
+    server.retain(|c| !(c.key == "port" && options.port.is_some()));
     let writable = writable(options, &sources);
     if let Some((dirs, why)) = &writable {
         notes.push(Note {
@@ -195,7 +204,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         .clone()
         .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
     let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
-    let yaml = AppYaml {
+    let mut yaml = AppYaml {
         schema_ref,
         name,
         interface: (interface.0, interface.1),
@@ -203,12 +212,12 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         python: (python.version.clone(), python.evidence.clone()),
         dependencies: deps,
         port: options.port,
+        server,
         tls: options.tls.clone(),
         src_layout,
         writable,
     };
-    let text = yaml.render();
-    validate(&text, root)?;
+    let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
     Ok(Outcome {
         app_yaml,
         text,
@@ -488,9 +497,97 @@ fn image_name(text: &str) -> String {
 
 /// The written app.yaml must pass `fabuild check`; a flag with a bad value fails here,
 /// with the validator's own message, before anything is written.
-fn validate(text: &str, root: &Path) -> Result<(), InitError> {
+/// Renders app.yaml and validates it as `fabuild check` would. Values read from
+/// gunicorn.conf.py that app.yaml refuses are left out, with a warning; the file itself and
+/// app.yaml's own warnings are added to `warnings`.
+fn render_checked(
+    yaml: &mut AppYaml,
+    conf: Option<&gunicorn_conf::ConfFile>,
+    root: &Path,
+    notes: &mut Vec<Note>,
+    warnings: &mut Vec<String>,
+) -> Result<String, InitError> {
+    let mut text = yaml.render();
+    if !yaml.server.is_empty()
+        && let Err(spec::SpecError::Invalid { findings, .. }) =
+            spec::check_text(&text, "app.yaml", root)
+    {
+        // What the file set is not worth failing init over: leave it out, and say why.
+        let refused: Vec<String> = findings
+            .iter()
+            .filter(|f| f.is_error())
+            .map(one_line)
+            .collect();
+        let read: Vec<&str> = yaml.server.iter().map(|c| c.why.as_str()).collect();
+        warnings.push(format!(
+            "left out of app.yaml, which refuses them:\n  {}\n  because: {}",
+            read.join("\n  "),
+            refused.join("\n  because: ")
+        ));
+        yaml.server.clear();
+        text = yaml.render();
+    }
+    let findings = validate(&text, root);
+    for carried in &yaml.server {
+        notes.push(Note {
+            what: "server",
+            value: format!("{}: {}", carried.key, carried.value),
+            why: carried.why.clone(),
+        });
+    }
+    if let Some(conf) = conf {
+        warnings.push(conf_warning(conf, &yaml.server));
+    }
+    for finding in findings? {
+        // The file's own warning above says what FAB029 says, and more.
+        if conf.is_none() || finding.rule != crate::rules::GUNICORN_CONF {
+            warnings.push(one_line(&finding));
+        }
+    }
+    Ok(text)
+}
+
+/// A finding as one line: message, rule id, and what to do.
+fn one_line(finding: &crate::diagnostic::Finding) -> String {
+    let help = finding
+        .help
+        .as_ref()
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    format!("{} [{}]{help}", finding.message, finding.rule.id)
+}
+
+/// What init did with gunicorn.conf.py, and what the user must still do.
+fn conf_warning(conf: &gunicorn_conf::ConfFile, carried: &[gunicorn_conf::Carried]) -> String {
+    let file = gunicorn_conf::FILE;
+    let mut out =
+        format!("{file} would be copied into the image and loaded by gunicorn, unchecked (FAB029)");
+    if !carried.is_empty() {
+        let keys: Vec<String> = carried
+            .iter()
+            .map(|c| format!("server.{}", c.key))
+            .collect();
+        out.push_str(&format!("; app.yaml now sets {}", keys.join(", ")));
+    }
+    if !conf.left.is_empty() {
+        out.push_str(&format!("; not carried over from {file}:"));
+        for left in &conf.left {
+            out.push_str(&format!(
+                "\n  line {} ({}): {}",
+                left.line, left.what, left.advice
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\nthen delete {file}, or rename it and pass it with -c when running locally"
+    ));
+    out
+}
+
+/// The warnings of the app.yaml init would write, or its errors as `Invalid`.
+fn validate(text: &str, root: &Path) -> Result<Vec<crate::diagnostic::Finding>, InitError> {
     match spec::check_text(text, "app.yaml", root) {
-        Ok(_) => Ok(()),
+        Ok(checked) => Ok(checked.warnings),
         Err(spec::SpecError::Invalid { input, findings }) => Err(InitError::Invalid(
             findings
                 .iter()

@@ -1,6 +1,7 @@
 //! `AppYaml`: the app.yaml text init writes, every value with a comment saying where it
 //! came from, so the reader can check each one against the project.
 
+use super::gunicorn_conf::Carried;
 use crate::spec::Interface;
 
 /// Everything init decided, with the reason for each value.
@@ -13,6 +14,8 @@ pub struct AppYaml {
     pub python: (String, String),
     pub dependencies: DependencyInstall,
     pub port: Option<u16>,
+    /// `server` values read from the project's gunicorn.conf.py.
+    pub server: Vec<Carried>,
     pub tls: Option<TlsFlags>,
     pub src_layout: bool,
     /// `app.writable`, with why.
@@ -100,14 +103,21 @@ impl AppYaml {
             ),
         }
         out.push_str("\nserver:\n");
-        match self.port {
-            Some(port) => out.push_str(&format!("  port: {port}\n")),
-            None => out.push_str(&format!(
+        let carried = |key: &str| self.server.iter().find(|c| c.key == key);
+        match (self.port, carried("port")) {
+            (Some(port), _) => out.push_str(&format!("  port: {port}\n")),
+            (None, Some(c)) => out.push_str(&format!("  # {}\n  port: {}\n", c.why, c.value)),
+            (None, None) => out.push_str(&format!(
                 "  # port: {}   # the default\n",
                 if self.tls.is_some() { 8443 } else { 8000 }
             )),
         }
-        out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
+        if carried("workers").is_none() {
+            out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
+        }
+        for c in self.server.iter().filter(|c| c.key != "port") {
+            out.push_str(&format!("  # {}\n  {}: {}\n", c.why, c.key, c.value));
+        }
         if let Some(tls) = &self.tls {
             out.push_str(
                 "\n# The key and certificate are mounted here at run time, never built in.\ntls:\n",

@@ -77,7 +77,7 @@ fn every_fixture_is_listed() {
         .collect();
     all.sort();
     let mut listed: Vec<&str> = VALID.to_vec();
-    listed.extend(["ambiguous", "empty"]);
+    listed.extend(["ambiguous", "empty", "gunicorn-conf"]);
     listed.sort_unstable();
     assert_eq!(all, listed);
 }
@@ -343,5 +343,77 @@ fn json_output_lists_what_was_found() {
     assert_eq!(
         report["found"][0]["why"],
         "FastAPI app at main.py:3: app = FastAPI(title=\"orders\")"
+    );
+}
+
+/// A project with a gunicorn.conf.py: init carries the settings app.yaml has keys for, with
+/// the values the real gunicorn reads from the file, and lists the rest by line.
+#[test]
+fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
+    let (_tmp, dir) = copy("gunicorn-conf");
+    let (code, stdout, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    insta::assert_snapshot!(
+        "init-gunicorn-conf",
+        format!("=== stdout ===\n{stdout}=== stderr ===\n{stderr}=== app.yaml ===\n{app_yaml}")
+    );
+
+    // The oracle: what gunicorn itself makes of the file (it prints the settings before it
+    // imports the app, which needs Flask).
+    let printed = Command::new(util::oracle("FABUILD_GUNICORN", "gunicorn"))
+        .args(["--print-config", "app:app"])
+        .current_dir(&dir)
+        .env_remove("GUNICORN_CMD_ARGS")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    let gunicorn = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| {
+                let (key, value) = l.split_once('=')?;
+                (key.trim() == name).then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("gunicorn printed no {name}:\n{printed}"))
+    };
+    let checked = fabuild::spec::check_text(&app_yaml, "app.yaml", &dir).unwrap();
+    let server = &checked.spec.server;
+    assert_eq!(gunicorn("bind"), format!("['0.0.0.0:{}']", server.port));
+    for (name, value) in [
+        ("timeout", Some(server.timeout)),
+        ("graceful_timeout", Some(server.graceful_timeout)),
+        ("keepalive", Some(server.keepalive)),
+        ("max_requests", Some(server.max_requests)),
+        ("max_requests_jitter", Some(server.max_requests_jitter)),
+        ("threads", server.threads),
+    ] {
+        assert_eq!(Some(gunicorn(name)), value.map(|v| v.to_string()), "{name}");
+    }
+    // Computed from the host's CPUs: not carried; app.yaml sizes by its CPU limit.
+    assert!(app_yaml.contains("\n  cpus: 1\n"));
+
+    // The file is still there, so check still warns; without it, app.yaml is clean.
+    let (code, stdout, stderr) = run(&dir, &["check"]);
+    assert_eq!((code, stdout.as_str()), (0, "app.yaml: ok (1 warning)\n"));
+    assert!(stderr.contains("warning[FAB029]"), "{stderr}");
+    fs::remove_file(dir.join("gunicorn.conf.py")).unwrap();
+    let (code, stdout, stderr) = run(&dir, &["check"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "app.yaml: ok\n", "")
+    );
+
+    // A value app.yaml refuses does not fail init: the file's values are left out, and the
+    // warning says which and why.
+    fs::write(dir.join("gunicorn.conf.py"), "workers = 0\ntimeout = 45\n").unwrap();
+    let (code, _, stderr) = run(&dir, &["init", "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(!app_yaml.contains("workers:") && !app_yaml.contains("timeout:"));
+    assert!(
+        stderr.contains("gunicorn.conf.py:1: workers = 0\n")
+            && stderr.contains("because: 0 workers is out of range [FAB022]"),
+        "{stderr}"
     );
 }

@@ -1,0 +1,366 @@
+//! A project's `gunicorn.conf.py`, read (never run) for the settings app.yaml has keys for.
+//!
+//! Only top-level assignments of a literal are understood (`workers = 4`,
+//! `bind = "0.0.0.0:8000"`, `bind = ["0.0.0.0:8000"]`). Everything else in the file (server
+//! hooks, computed values, settings app.yaml has no key for) is listed by line with what to
+//! do about it, because the image would otherwise load the file unchecked (FAB029).
+
+use std::path::Path;
+
+use crate::gunicorn::settings::{self, Arity};
+use crate::spec::Interface;
+
+pub const FILE: &str = "gunicorn.conf.py";
+
+/// A setting carried into app.yaml's `server` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carried {
+    /// The key under `server`.
+    pub key: &'static str,
+    pub value: u32,
+    /// Where it came from: `gunicorn.conf.py:3: workers = 4`.
+    pub why: String,
+}
+
+/// A statement that was not carried over, and what to do with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Left {
+    pub line: usize,
+    /// The assigned name, or the statement's first words.
+    pub what: String,
+    pub advice: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfFile {
+    pub carried: Vec<Carried>,
+    pub left: Vec<Left>,
+}
+
+/// A Python literal, as far as a settings file needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Literal {
+    Int(i64),
+    Str(String),
+    Bool(bool),
+    None,
+    List(Vec<Literal>),
+}
+
+/// Reads `gunicorn.conf.py` in `root`, if there is one.
+pub fn read(root: &Path, interface: Interface) -> std::io::Result<Option<ConfFile>> {
+    match std::fs::read_to_string(root.join(FILE)) {
+        Ok(text) => Ok(Some(parse(&text, interface))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn parse(text: &str, interface: Interface) -> ConfFile {
+    let mut conf = ConfFile::default();
+    let mut in_docstring = false;
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let code = raw.trim_end();
+        let first = code.split_whitespace().next().unwrap_or("");
+        // Lines inside a triple-quoted string are text; an odd count of quotes opens or
+        // closes one.
+        let quotes = code.matches("\"\"\"").count() + code.matches("'''").count();
+        let was_in_docstring = in_docstring;
+        in_docstring ^= quotes % 2 == 1;
+        // Continuations and blocks belong to the statement above; imports, comments and
+        // string statements (docstrings) set nothing.
+        if was_in_docstring
+            || code.is_empty()
+            || code.starts_with([' ', '\t', '#', ')', ']', '}', '"', '\''])
+            || matches!(first, "import" | "from")
+        {
+            continue;
+        }
+        let Some((name, value)) = assignment(code) else {
+            let what: String = match code
+                .strip_prefix("async ")
+                .unwrap_or(code)
+                .strip_prefix("def ")
+            {
+                Some(def) => format!("def {}", def.split('(').next().unwrap_or(def).trim()),
+                None => code.chars().take(40).collect(),
+            };
+            let advice = if matches!(first, "def" | "async") {
+                "a server hook: app.yaml cannot carry code; move what it does into the app, or drop it"
+            } else {
+                "not a setting: gunicorn runs it when it loads the file; drop it"
+            };
+            conf.left.push(Left {
+                line,
+                what,
+                advice: advice.to_owned(),
+            });
+            continue;
+        };
+        // It becomes a YAML comment: no control characters.
+        let shown: String = code
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let source = format!("{FILE}:{line}: {shown}");
+        match (name, literal(value)) {
+            ("workers", None) => conf.left.push(Left {
+                line,
+                what: name.to_owned(),
+                advice: "computed when gunicorn loads the file (from the host's CPUs, not the container's limit): server.cpus derives the count from the limit, or set server.workers".to_owned(),
+            }),
+            (_, None) => conf.left.push(Left {
+                line,
+                what: name.to_owned(),
+                advice: "computed when gunicorn loads the file, so init cannot read it: set the value it computes in app.yaml".to_owned(),
+            }),
+            (_, Some(value)) => match carry(name, &value, interface) {
+                Ok((key, number)) => conf.carried.push(Carried {
+                    key,
+                    value: number,
+                    why: source,
+                }),
+                Err(advice) => conf.left.push(Left {
+                    line,
+                    what: name.to_owned(),
+                    advice,
+                }),
+            },
+        }
+    }
+    conf
+}
+
+/// `name = value` at the top level, without annotations or augmented assignment.
+fn assignment(code: &str) -> Option<(&str, &str)> {
+    let (name, value) = code.split_once('=')?;
+    let name = name.trim_end();
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (valid && !value.starts_with('=')).then(|| (name, value.trim()))
+}
+
+/// A literal with an optional trailing comment; `None` for anything else.
+fn literal(text: &str) -> Option<Literal> {
+    let (value, rest) = literal_prefix(text.trim())?;
+    let rest = rest.trim_start();
+    (rest.is_empty() || rest.starts_with('#')).then_some(value)
+}
+
+fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
+    let first = text.chars().next()?;
+    if first == '"' || first == '\'' {
+        let body = &text[1..];
+        let end = body.find(first)?;
+        let s = &body[..end];
+        // Escapes would need Python's rules; a settings file rarely has them.
+        return (!s.contains('\\')).then(|| (Literal::Str(s.to_owned()), &body[end + 1..]));
+    }
+    if first == '[' {
+        let mut items = Vec::new();
+        let mut rest = text[1..].trim_start();
+        loop {
+            if let Some(after) = rest.strip_prefix(']') {
+                return Some((Literal::List(items), after));
+            }
+            let (item, after) = literal_prefix(rest)?;
+            items.push(item);
+            rest = after.trim_start();
+            rest = rest.strip_prefix(',').map_or(rest, str::trim_start);
+        }
+    }
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(text.len());
+    let (word, rest) = text.split_at(end);
+    let value = match word {
+        "True" => Literal::Bool(true),
+        "False" => Literal::Bool(false),
+        "None" => Literal::None,
+        _ => Literal::Int(word.replace('_', "").parse().ok()?),
+    };
+    Some((value, rest))
+}
+
+/// The `server` key and value for a setting app.yaml has a key for; otherwise what to do.
+fn carry(name: &str, value: &Literal, interface: Interface) -> Result<(&'static str, u32), String> {
+    const NUMBERS: [&str; 7] = [
+        "workers",
+        "threads",
+        "timeout",
+        "graceful_timeout",
+        "keepalive",
+        "max_requests",
+        "max_requests_jitter",
+    ];
+    if name == "bind" {
+        return bind_port(value).map(|port| ("port", port));
+    }
+    if let Some(key) = NUMBERS.iter().find(|k| **k == name) {
+        if *key == "threads" && interface == Interface::Asgi {
+            return Err(
+                "threads only apply to WSGI apps; an ASGI worker runs one event loop: drop it"
+                    .to_owned(),
+            );
+        }
+        return match value {
+            Literal::Int(n) => u32::try_from(*n)
+                .map(|n| (*key, n))
+                .map_err(|_| format!("{n} is out of range for server.{key}")),
+            _ => Err(format!("server.{key} takes a whole number")),
+        };
+    }
+    Err(match name {
+        "worker_class" => {
+            "app.interface decides the worker class (uvicorn_worker.UvicornWorker for asgi, sync for wsgi): drop it".to_owned()
+        }
+        "wsgi_app" => "app.module names the app: drop it".to_owned(),
+        "forwarded_allow_ips" => {
+            "set server.forwarded_allow_ips to the proxies' networks (a list)".to_owned()
+        }
+        "accesslog" => "server.access_log turns the access log to stdout on (the default) or off".to_owned(),
+        "keyfile" | "certfile" | "ca_certs" => {
+            "TLS files are mounted at run time: set tls.dir, tls.certfile and tls.keyfile".to_owned()
+        }
+        "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
+        _ => extra_arg(name, value),
+    })
+}
+
+/// The port of a `bind` of one address on every interface.
+fn bind_port(value: &Literal) -> Result<u32, String> {
+    let address = match value {
+        Literal::Str(s) => s.as_str(),
+        Literal::List(items) if items.len() == 1 => match &items[0] {
+            Literal::Str(s) => s.as_str(),
+            _ => return Err("bind takes addresses as strings".to_owned()),
+        },
+        Literal::List(_) => {
+            return Err("the image listens on one port: set server.port".to_owned());
+        }
+        _ => return Err("bind takes an address, `HOST:PORT`".to_owned()),
+    };
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(format!(
+            "`{address}` is not HOST:PORT (a unix socket cannot be reached from outside the container): set server.port"
+        ));
+    };
+    if !matches!(host, "0.0.0.0" | "[::]" | "") {
+        return Err(format!(
+            "`{address}` listens on {host} only; the image listens on every interface at server.port"
+        ));
+    }
+    port.parse::<u16>()
+        .map(u32::from)
+        .map_err(|_| format!("`{port}` is not a port"))
+}
+
+/// What to put in `server.extra_args` for a setting app.yaml has no key for.
+fn extra_arg(name: &str, value: &Literal) -> String {
+    let Some(setting) = settings::by_name(name) else {
+        return "not a gunicorn setting, so gunicorn ignores it: drop it".to_owned();
+    };
+    let Some(flag) = setting.flags.iter().rev().find(|f| f.starts_with("--")) else {
+        return "only a config file can set it, and the image should not load one: drop it, or keep the file and accept FAB029".to_owned();
+    };
+    let words: Option<Vec<String>> = match (setting.arity, value) {
+        (Arity::Flag, Literal::Bool(true)) | (Arity::FlagFalse, Literal::Bool(false)) => {
+            Some(vec![(*flag).to_owned()])
+        }
+        (Arity::Flag | Arity::FlagFalse, Literal::Bool(_)) => Some(Vec::new()),
+        (_, Literal::Int(n)) => Some(vec![format!("{flag}={n}")]),
+        (_, Literal::Str(s)) => Some(vec![format!("{flag}={s}")]),
+        (Arity::Repeatable, Literal::List(items)) => items
+            .iter()
+            .map(|item| match item {
+                Literal::Str(s) => Some(format!("{flag}={s}")),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    match words {
+        Some(words) if words.is_empty() => "gunicorn's default already: drop it".to_owned(),
+        Some(words) => format!("set it with server.extra_args: {words:?}"),
+        None => format!("set it with server.extra_args as {flag}=VALUE"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_literals_and_lists_the_rest_by_line() {
+        let text = "\"\"\"Production settings.\n\nworkers = 2 is in the docstring\n\"\"\"\nimport multiprocessing\n\nbind = ['0.0.0.0:8080']  # public\nworkers = multiprocessing.cpu_count() * 2 + 1\ntimeout = 60\nlimit_request_line = 8190\npreload_app = True\nsendfile = False\n\ndef on_starting(server):\n    pass\nworker_class = \"uvicorn.workers.UvicornWorker\"\nthreads = 4\nraw_env = [\"A=1\", \"B=2\"]\n";
+        let conf = parse(text, Interface::Asgi);
+        assert_eq!(
+            conf.carried
+                .iter()
+                .map(|c| (c.key, c.value))
+                .collect::<Vec<_>>(),
+            [("port", 8080), ("timeout", 60)]
+        );
+        assert_eq!(
+            conf.carried[0].why,
+            "gunicorn.conf.py:7: bind = ['0.0.0.0:8080']  # public"
+        );
+        let left: Vec<(usize, &str)> = conf
+            .left
+            .iter()
+            .map(|l| (l.line, l.what.as_str()))
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (8, "workers"),
+                (10, "limit_request_line"),
+                (11, "preload_app"),
+                (12, "sendfile"),
+                (14, "def on_starting"),
+                (16, "worker_class"),
+                (17, "threads"),
+                (18, "raw_env"),
+            ]
+        );
+        assert!(
+            conf.left[1]
+                .advice
+                .contains(r#"["--limit-request-line=8190"]"#)
+        );
+        assert!(conf.left[2].advice.contains(r#"["--preload"]"#));
+        assert!(conf.left[3].advice.contains(r#"["--no-sendfile"]"#));
+        assert!(
+            conf.left[7]
+                .advice
+                .contains(r#"["--env=A=1", "--env=B=2"]"#)
+        );
+    }
+
+    #[test]
+    fn bind_must_be_one_address_on_every_interface() {
+        for (value, port) in [
+            ("'0.0.0.0:8000'", Some(8000)),
+            ("\"[::]:9000\"", Some(9000)),
+        ] {
+            let conf = parse(&format!("bind = {value}\n"), Interface::Wsgi);
+            assert_eq!(conf.carried.first().map(|c| c.value), port, "{value}");
+        }
+        for value in [
+            "'127.0.0.1:8000'",
+            "'unix:/tmp/g.sock'",
+            "['0.0.0.0:80', '0.0.0.0:81']",
+            "'0.0.0.0:http'",
+            "8000",
+        ] {
+            let conf = parse(&format!("bind = {value}\n"), Interface::Wsgi);
+            assert!(conf.carried.is_empty(), "{value}");
+            assert_eq!(conf.left.len(), 1, "{value}");
+        }
+    }
+}
