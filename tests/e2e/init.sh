@@ -56,7 +56,12 @@ cases=(
   "pep621 / 200 flask==3.1.0 --exclude-newer 2025-03-01"
   "poetry /docs 200 -"
   "uv-lock / 200 -"
+  # gunicorn.conf.py: init carries its port (8080) into app.yaml; the image still loads the
+  # file (its post_fork hook logs each worker), which is what FAB029 warns about.
+  "gunicorn-conf /orders 200 -"
 )
+# Fixtures whose container log must hold a line, and why.
+declare -A log_shows=([gunicorn-conf]="forked")
 for case in "${cases[@]}"; do
   read -r fixture path want holds flags <<<"$case"
   dir=$WORK/$fixture
@@ -76,6 +81,9 @@ for case in "${cases[@]}"; do
       why="GET $path answered $code, want $want: $(grep -E 'Error|error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
     elif grep -qE 'Traceback|Worker failed to boot|Control server error' "$WORK/$fixture.log"; then
       why="the logs show a failure: $(grep -E 'Traceback|Error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
+    fi
+    if [ -z "$why" ] && [ -n "${log_shows[$fixture]:-}" ] && ! grep -q "${log_shows[$fixture]}" "$WORK/$fixture.log"; then
+      why="the container log has no '${log_shows[$fixture]}': $(tail -3 "$WORK/$fixture.log" | tr '\n' ' ')"
     fi
     if [ -z "$why" ] && [ "$holds" != - ]; then
       have=$(podman run --rm --entrypoint /opt/venv/bin/python "localhost/fabuild-e2e-init/$fixture:e2e" \
