@@ -1,15 +1,21 @@
 //! The project files a spec names and fabuild reads: a uv lock (`python.lock`, turned into a
 //! hashed requirements file for the image) and a pyproject.toml (`python.project`, PEP 621 or
-//! Poetry dependencies). The first byte picks which; the rest is the file's text.
+//! Poetry dependencies), and a gunicorn.conf.py (read by `fabuild init`). The first byte
+//! picks which; the rest is the file's text.
 //!
 //! Invariants: what fabuild writes into the image's requirements from these files is one
 //! requirement per line and never a pip option (a line starting with `-`, such as
 //! `--index-url`, would change where pip installs from); each lock line is `name==version`
 //! and `--hash=` words only, sorted by name, leaving out the packages fabuild pins itself.
+//! What init carries from a gunicorn.conf.py into app.yaml keeps app.yaml valid YAML (each
+//! value's source line becomes a comment) and comes back from the spec unchanged.
 #![no_main]
 
+use fabuild::init::gunicorn_conf::{self, Carried};
+use fabuild::init::{AppYaml, DependencyInstall};
 use fabuild::packaging::pyproject::PyProject;
 use fabuild::packaging::uvlock;
+use fabuild::spec::{self, Interface, SpecError};
 use libfuzzer_sys::fuzz_target;
 
 /// The server stack, which fabuild pins and leaves out of the app's requirements.
@@ -26,6 +32,69 @@ fn assert_plain_line(line: &str, file: &str) {
     );
 }
 
+/// The app.yaml init writes for a Flask app with `carried` in `server`.
+fn app_yaml(carried: Vec<Carried>, interface: Interface) -> String {
+    let why = |s: &str| (s.to_owned(), "fuzz".to_owned());
+    AppYaml {
+        schema_ref: ".fabuild/app.schema.json".to_owned(),
+        name: why("orders"),
+        module: why("app:app"),
+        interface: (interface, "fuzz".to_owned()),
+        python: why("3.12"),
+        dependencies: DependencyInstall::None,
+        port: None,
+        server: carried,
+        tls: None,
+        src_layout: false,
+        writable: None,
+    }
+    .render()
+}
+
+fn gunicorn_conf(text: &str, interface: Interface) {
+    let conf = gunicorn_conf::parse(text, interface);
+    let lines = text.lines().count();
+    for c in &conf.carried {
+        let line: usize = c
+            .why
+            .strip_prefix("gunicorn.conf.py:")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no source line: {:?}", c.why));
+        assert!((1..=lines).contains(&line), "line {line} of {lines}");
+        assert!(!c.why.chars().any(char::is_control), "{:?}", c.why);
+    }
+    assert!(conf.left.iter().all(|l| (1..=lines).contains(&l.line)));
+    let text = app_yaml(conf.carried.clone(), interface);
+    let server = match spec::check_text(&text, "app.yaml", std::path::Path::new("/")) {
+        Ok(checked) => checked.spec.server,
+        Err(SpecError::Invalid { findings, .. }) => {
+            assert!(
+                findings.iter().all(|f| f.rule.id != "FAB001"),
+                "app.yaml is not YAML:\n{text}"
+            );
+            return;
+        }
+        Err(other) => panic!("{other}\n{text}"),
+    };
+    for c in &conf.carried {
+        let got = match c.key {
+            "port" => u32::from(server.port),
+            "workers" => server.workers.unwrap_or_default(),
+            "threads" => server.threads.unwrap_or_default(),
+            "timeout" => server.timeout,
+            "graceful_timeout" => server.graceful_timeout,
+            "keepalive" => server.keepalive,
+            "max_requests" => server.max_requests,
+            "max_requests_jitter" => server.max_requests_jitter,
+            other => panic!("carried into server.{other}"),
+        };
+        // The last assignment wins, as in Python.
+        let last = conf.carried.iter().rev().find(|l| l.key == c.key).unwrap();
+        assert_eq!(got, last.value, "server.{}\n{text}", c.key);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
@@ -33,7 +102,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    if which % 2 == 0 {
+    if which >= 0xf0 {
+        let interface = if which % 2 == 0 {
+            Interface::Wsgi
+        } else {
+            Interface::Asgi
+        };
+        gunicorn_conf(text, interface);
+    } else if which % 2 == 0 {
         if let Ok(lock) = uvlock::parse(text) {
             let _ = lock.version_of("gunicorn");
         }

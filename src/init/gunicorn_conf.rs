@@ -56,7 +56,8 @@ pub fn read(root: &Path, interface: Interface) -> std::io::Result<Option<ConfFil
     }
 }
 
-fn parse(text: &str, interface: Interface) -> ConfFile {
+/// Reads the text of a `gunicorn.conf.py`.
+pub fn parse(text: &str, interface: Interface) -> ConfFile {
     let mut conf = ConfFile::default();
     let mut in_docstring = false;
     for (index, raw) in text.lines().enumerate() {
@@ -117,11 +118,15 @@ fn parse(text: &str, interface: Interface) -> ConfFile {
                 advice: "computed when gunicorn loads the file, so init cannot read it: set the value it computes in app.yaml".to_owned(),
             }),
             (_, Some(value)) => match carry(name, &value, interface) {
-                Ok((key, number)) => conf.carried.push(Carried {
-                    key,
-                    value: number,
-                    why: source,
-                }),
+                Ok((key, number)) => {
+                    // A later assignment replaces an earlier one, as in Python.
+                    conf.carried.retain(|c| c.key != key);
+                    conf.carried.push(Carried {
+                        key,
+                        value: number,
+                        why: source,
+                    });
+                }
                 Err(advice) => conf.left.push(Left {
                     line,
                     what: name.to_owned(),
@@ -167,6 +172,10 @@ fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
         loop {
             if let Some(after) = rest.strip_prefix(']') {
                 return Some((Literal::List(items), after));
+            }
+            // One level: a list of scalars (a nested list is not a setting's value).
+            if rest.starts_with('[') {
+                return None;
             }
             let (item, after) = literal_prefix(rest)?;
             items.push(item);
@@ -297,14 +306,15 @@ mod tests {
 
     #[test]
     fn reads_literals_and_lists_the_rest_by_line() {
-        let text = "\"\"\"Production settings.\n\nworkers = 2 is in the docstring\n\"\"\"\nimport multiprocessing\n\nbind = ['0.0.0.0:8080']  # public\nworkers = multiprocessing.cpu_count() * 2 + 1\ntimeout = 60\nlimit_request_line = 8190\npreload_app = True\nsendfile = False\n\ndef on_starting(server):\n    pass\nworker_class = \"uvicorn.workers.UvicornWorker\"\nthreads = 4\nraw_env = [\"A=1\", \"B=2\"]\n";
+        let text = "\"\"\"Production settings.\n\nworkers = 2 is in the docstring\n\"\"\"\nimport multiprocessing\n\nbind = ['0.0.0.0:8080']  # public\nworkers = multiprocessing.cpu_count() * 2 + 1\ntimeout = 60\nlimit_request_line = 8190\npreload_app = True\nsendfile = False\n\ndef on_starting(server):\n    pass\nworker_class = \"uvicorn.workers.UvicornWorker\"\nthreads = 4\nraw_env = [\"A=1\", \"B=2\"]\ntimeout = 45\n";
         let conf = parse(text, Interface::Asgi);
         assert_eq!(
             conf.carried
                 .iter()
                 .map(|c| (c.key, c.value))
                 .collect::<Vec<_>>(),
-            [("port", 8080), ("timeout", 60)]
+            // The later `timeout` replaces the first, as in Python.
+            [("port", 8080), ("timeout", 45)]
         );
         assert_eq!(
             conf.carried[0].why,
@@ -340,6 +350,14 @@ mod tests {
                 .advice
                 .contains(r#"["--env=A=1", "--env=B=2"]"#)
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_not_a_literal() {
+        let text = format!("bind = {}\n", "[".repeat(100_000));
+        let conf = parse(&text, Interface::Wsgi);
+        assert_eq!(conf.left.len(), 1);
+        assert!(conf.left[0].advice.starts_with("computed"));
     }
 
     #[test]

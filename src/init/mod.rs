@@ -7,7 +7,7 @@
 
 mod deps;
 mod detect;
-mod gunicorn_conf;
+pub mod gunicorn_conf;
 mod imports;
 mod python_version;
 mod source;
