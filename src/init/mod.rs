@@ -495,8 +495,6 @@ fn image_name(text: &str) -> String {
     }
 }
 
-/// The written app.yaml must pass `fabuild check`; a flag with a bad value fails here,
-/// with the validator's own message, before anything is written.
 /// Renders app.yaml and validates it as `fabuild check` would. Values read from
 /// gunicorn.conf.py that app.yaml refuses are left out, with a warning; the file itself and
 /// app.yaml's own warnings are added to `warnings`.
@@ -584,7 +582,9 @@ fn conf_warning(conf: &gunicorn_conf::ConfFile, carried: &[gunicorn_conf::Carrie
     out
 }
 
-/// The warnings of the app.yaml init would write, or its errors as `Invalid`.
+/// The warnings of the app.yaml init would write. It must pass `fabuild check`: a flag with
+/// a bad value fails here, as `Invalid` with the validator's own message, before anything
+/// is written.
 fn validate(text: &str, root: &Path) -> Result<Vec<crate::diagnostic::Finding>, InitError> {
     match spec::check_text(text, "app.yaml", root) {
         Ok(checked) => Ok(checked.warnings),
