@@ -9,6 +9,15 @@ pub fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
+/// A package or extra name as PEP 508 allows it: name characters, starting and ending with a
+/// letter or digit. (`-fastapi` is not one: at the start of a requirements line it is an
+/// option to pip or uv.)
+pub fn is_name(name: &str) -> bool {
+    name.chars().all(is_name_char)
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 /// A package name as PEP 503 compares it: lowercase, every run of `-`, `_` and `.` one `-`.
 pub fn normalise(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

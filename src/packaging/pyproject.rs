@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::is_name_char;
+use super::is_name;
 
 /// The parts of pyproject.toml fabuild reads; every other table is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -134,7 +134,7 @@ fn check_pep508(dep: &str) -> Result<(), String> {
 /// One `[tool.poetry.dependencies]` entry as a PEP 508 string; `None` for an optional one
 /// (installed only through an extra, which an app image does not ask for).
 fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>, String> {
-    if !name.chars().all(is_name_char) {
+    if !is_name(name) {
         return Err(format!(
             "lists `{name}` in {POETRY}, which is not a package name"
         ));
@@ -174,7 +174,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
                     .iter()
                     .map(|i| {
                         i.as_str()
-                            .filter(|e| e.chars().all(is_name_char))
+                            .filter(|e| is_name(e))
                             .map(str::to_owned)
                             .ok_or_else(|| {
                                 format!("gives `{name}` an extra that is not a name in {POETRY}")
@@ -376,6 +376,16 @@ mod tests {
             (
                 "[tool.poetry.dependencies]\nlib = \"^1 || ^2\"\n",
                 "alternatives",
+            ),
+            // Found by fuzzing: a key starting with `-` became a requirements line that
+            // pip and uv read as an option.
+            (
+                "[tool.poetry.dependencies]\n-fastapi = \"^0.5\"\n",
+                "not a package name",
+            ),
+            (
+                "[tool.poetry.dependencies]\n\"--pre\" = \"*\"\n",
+                "not a package name",
             ),
             ("[tool.black]\nline-length = 100\n", "neither"),
         ] {

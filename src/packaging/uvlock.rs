@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use super::{is_name_char, normalise};
+use super::{is_name, normalise};
 
 /// The parts of a `uv.lock` fabuild reads; everything else is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +145,7 @@ pub fn requirements(text: &str, exclude: &[&str]) -> Result<String, String> {
         }
         // Each value becomes part of a requirements line: a space or a newline in one
         // would give pip another option or another requirement.
-        if name.is_empty() || !name.chars().all(is_name_char) {
+        if !is_name(name) {
             return Err(format!(
                 "uv.lock names a package `{}`, which is not a package name",
                 name.escape_debug()
@@ -293,6 +293,12 @@ wheels = [{ url = "u", hash = "sha256:99" }]
             .replace("name = \"anyio\"", "name = \"any io\"");
         let err = requirements(&lock, &[]).unwrap_err();
         assert!(err.contains("names a package `any io`"), "{err}");
+        // A name starting with `-` would be an option at the start of the line.
+        let lock = LOCK
+            .replace("{ name = \"anyio\" }", "{ name = \"-anyio\" }")
+            .replace("name = \"anyio\"", "name = \"-anyio\"");
+        let err = requirements(&lock, &[]).unwrap_err();
+        assert!(err.contains("names a package `-anyio`"), "{err}");
     }
 
     #[test]
