@@ -506,9 +506,9 @@ fn render_checked(
     warnings: &mut Vec<String>,
 ) -> Result<String, InitError> {
     let mut text = yaml.render();
+    let mut checked = spec::check_text(&text, "app.yaml", root);
     if !yaml.server.is_empty()
-        && let Err(spec::SpecError::Invalid { findings, .. }) =
-            spec::check_text(&text, "app.yaml", root)
+        && let Err(spec::SpecError::Invalid { findings, .. }) = &checked
     {
         // What the file set is not worth failing init over: leave it out, and say why.
         let refused: Vec<String> = findings
@@ -524,8 +524,9 @@ fn render_checked(
         ));
         yaml.server.clear();
         text = yaml.render();
+        checked = spec::check_text(&text, "app.yaml", root);
     }
-    let findings = validate(&text, root);
+    let findings = validate(checked);
     for carried in &yaml.server {
         notes.push(Note {
             what: "server",
@@ -585,8 +586,10 @@ fn conf_warning(conf: &gunicorn_conf::ConfFile, carried: &[gunicorn_conf::Carrie
 /// The warnings of the app.yaml init would write. It must pass `fabuild check`: a flag with
 /// a bad value fails here, as `Invalid` with the validator's own message, before anything
 /// is written.
-fn validate(text: &str, root: &Path) -> Result<Vec<crate::diagnostic::Finding>, InitError> {
-    match spec::check_text(text, "app.yaml", root) {
+fn validate(
+    checked: Result<spec::Checked, spec::SpecError>,
+) -> Result<Vec<crate::diagnostic::Finding>, InitError> {
+    match checked {
         Ok(checked) => Ok(checked.warnings),
         Err(spec::SpecError::Invalid { input, findings }) => Err(InitError::Invalid(
             findings
