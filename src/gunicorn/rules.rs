@@ -810,7 +810,8 @@ fn non_root(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
 }
 
 /// Directories a non-root uid can create files in when the root filesystem is read-only, as
-/// the deployments fabuild writes mount them (tmpfs or emptyDir).
+/// the deployments fabuild writes mount them (tmpfs or emptyDir): volumes of their own, so
+/// another volume may sit inside one, but not on it.
 pub const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
 
 /// A setting naming a file gunicorn creates before it binds (it exits with status 1 when it

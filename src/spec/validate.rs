@@ -16,6 +16,7 @@ use super::raw::{
     CaSecret, Interface, RawDeploy, RawHealthcheck, RawServer, RawSpec, RawTls, SpannedMap,
 };
 use crate::diagnostic::Finding;
+use crate::gunicorn::rules::SCRATCH_DIRS;
 use crate::packaging::pyproject::PyProject;
 use crate::plan::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules::{self, Rule};
@@ -61,9 +62,6 @@ const SYSTEM_DIRS: &[&str] = &[
     VENV_DIR,
     FABUILD_DIR,
 ];
-/// Writable volumes of their own in the manifests: another volume may sit inside one, but
-/// not on it.
-const SCRATCH_DIRS: &[&str] = &["/tmp", "/dev/shm"];
 /// At most this many `app.writable` entries: each is a volume in the manifests.
 const MAX_WRITABLE: usize = 16;
 
