@@ -404,7 +404,12 @@ fn init(args: &InitArgs) -> u8 {
     match (outcome, args.format) {
         (Ok(outcome), Format::Text) => {
             for note in &outcome.notes {
-                println!("{:>12}: {} ({})", note.what, note.value, note.why);
+                println!(
+                    "{:>12}: {} ({})",
+                    note.what,
+                    fabuild::init::printable(&note.value),
+                    fabuild::init::printable(&note.why)
+                );
             }
             for warning in &outcome.warnings {
                 eprintln!("warning: {warning}");

@@ -85,7 +85,7 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
                 .strip_prefix("def ")
             {
                 Some(def) => format!("def {}", def.split('(').next().unwrap_or(def).trim()),
-                None => code.chars().take(40).collect(),
+                None => super::write::printable(&code.chars().take(40).collect::<String>()),
             };
             let advice = if matches!(first, "def" | "async") {
                 "a server hook: app.yaml cannot carry code; move what it does into the app, or drop it"
@@ -99,12 +99,8 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             });
             continue;
         };
-        // It becomes a YAML comment: no control characters.
-        let shown: String = code
-            .trim()
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
+        // It becomes a YAML comment.
+        let shown = super::write::printable(code.trim());
         let source = format!("{FILE}:{line}: {shown}");
         match (name, literal(value)) {
             ("workers", None) => conf.left.push(Left {

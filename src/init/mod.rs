@@ -21,7 +21,7 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, DependencyInstall, TlsFlags};
+pub use write::{AppYaml, DependencyInstall, TlsFlags, printable};
 
 use crate::spec::{self, Interface};
 

@@ -56,19 +56,19 @@ impl AppYaml {
         );
         out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
         out.push_str("version: 1\n");
-        out.push_str(&format!("# {}\n", self.name.1));
+        out.push_str(&format!("# {}\n", printable(&self.name.1)));
         out.push_str(&format!("name: {}\n", scalar(&self.name.0)));
         out.push_str("\napp:\n");
-        out.push_str(&format!("  # {}\n", self.module.1));
+        out.push_str(&format!("  # {}\n", printable(&self.module.1)));
         out.push_str(&format!("  module: {}\n", scalar(&self.module.0)));
-        out.push_str(&format!("  # {}\n", self.interface.1));
+        out.push_str(&format!("  # {}\n", printable(&self.interface.1)));
         let interface = match self.interface.0 {
             Interface::Asgi => "asgi",
             Interface::Wsgi => "wsgi",
         };
         out.push_str(&format!("  interface: {interface}\n"));
         if let Some((dirs, why)) = &self.writable {
-            out.push_str(&format!("  # {why}\n"));
+            out.push_str(&format!("  # {}\n", printable(why)));
             out.push_str("  # written at run time: owned by the app's user, an empty volume in the manifests\n");
             out.push_str("  writable:\n");
             for dir in dirs {
@@ -76,7 +76,7 @@ impl AppYaml {
             }
         }
         out.push_str("\npython:\n");
-        out.push_str(&format!("  # {}\n", self.python.1));
+        out.push_str(&format!("  # {}\n", printable(&self.python.1)));
         out.push_str(&format!("  version: \"{}\"\n", self.python.0));
         out.push_str(&format!(
             "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
@@ -106,7 +106,9 @@ impl AppYaml {
         let carried = |key: &str| self.server.iter().find(|c| c.key == key);
         match (self.port, carried("port")) {
             (Some(port), _) => out.push_str(&format!("  port: {port}\n")),
-            (None, Some(c)) => out.push_str(&format!("  # {}\n  port: {}\n", c.why, c.value)),
+            (None, Some(c)) => {
+                out.push_str(&format!("  # {}\n  port: {}\n", printable(&c.why), c.value));
+            }
             (None, None) => out.push_str(&format!(
                 "  # port: {}   # the default\n",
                 if self.tls.is_some() { 8443 } else { 8000 }
@@ -116,7 +118,12 @@ impl AppYaml {
             out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
         }
         for c in self.server.iter().filter(|c| c.key != "port") {
-            out.push_str(&format!("  # {}\n  {}: {}\n", c.why, c.key, c.value));
+            out.push_str(&format!(
+                "  # {}\n  {}: {}\n",
+                printable(&c.why),
+                c.key,
+                c.value
+            ));
         }
         if let Some(tls) = &self.tls {
             out.push_str(
@@ -151,6 +158,104 @@ fn scalar(value: &str) -> String {
     if plain && !ambiguous && !value.ends_with(':') {
         value.to_owned()
     } else {
-        serde_json::to_string(value).unwrap_or_default()
+        // JSON escapes control characters but not the rest of what YAML cannot take raw.
+        let mut quoted = String::with_capacity(value.len() + 2);
+        for c in serde_json::to_string(value).unwrap_or_default().chars() {
+            if unreadable_in_yaml(c) {
+                quoted.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                quoted.push(c);
+            }
+        }
+        quoted
+    }
+}
+
+/// Characters a YAML reader does not take as text: control characters (a line break would
+/// end a comment and start YAML of the project's making), the noncharacters U+FFFE and
+/// U+FFFF, which YAML 1.2 excludes from a stream, and U+2028 and U+2029, which YAML 1.1
+/// readers take as line breaks (U+0085, the third, is a control character).
+fn unreadable_in_yaml(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Text from the project (a name, a line of gunicorn.conf.py) as one line of text, for a
+/// YAML comment or a terminal: every character a YAML reader could not take as text (a
+/// terminal control sequence starts with one of them) shown as `?`.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if unreadable_in_yaml(c) { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::check_text;
+    use std::path::Path;
+
+    fn app_yaml(why: &str, writable: &[&str]) -> AppYaml {
+        let why = || why.to_owned();
+        AppYaml {
+            schema_ref: "schema.json".to_owned(),
+            name: ("svc".to_owned(), why()),
+            module: ("main:app".to_owned(), why()),
+            interface: (Interface::Asgi, why()),
+            python: ("3.12".to_owned(), why()),
+            dependencies: DependencyInstall::None,
+            port: None,
+            server: vec![Carried {
+                key: "timeout",
+                value: 60,
+                why: why(),
+            }],
+            tls: None,
+            src_layout: false,
+            writable: (!writable.is_empty())
+                .then(|| (writable.iter().map(|&d| d.to_owned()).collect(), why())),
+        }
+    }
+
+    #[test]
+    fn project_text_in_a_comment_cannot_end_the_printable() {
+        // A pyproject.toml name (TOML strings take escapes) that would write YAML of its own.
+        let injected = "the project name `svc\nserver:\n  port: 9999\n#` in pyproject.toml";
+        for why in [
+            injected,
+            "a\r\nport: 1",
+            "x\u{85}y",
+            "x\u{2028}y\u{2029}",
+            "x\u{ffff}",
+        ] {
+            let text = app_yaml(why, &[]).render();
+            let checked = check_text(&text, "app.yaml", Path::new("/"))
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(checked.spec.server.port, 8000, "{text}");
+            assert_eq!(checked.spec.server.timeout, 60, "{text}");
+        }
+        assert!(
+            app_yaml(injected, &[])
+                .render()
+                .contains("# the project name `svc?server:?  port: 9999?#` in pyproject.toml\n")
+        );
+    }
+
+    #[test]
+    fn quoted_scalars_read_back_as_written() {
+        for value in [
+            "data\u{ffff}",
+            "a\u{2028}b",
+            "tab\there",
+            "del\u{7f}",
+            "nel\u{85}",
+            "é/漢",
+        ] {
+            let yaml = scalar(value);
+            assert!(yaml.starts_with('"'), "{yaml}");
+            let read: String =
+                serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(read, value);
+        }
+        assert_eq!(scalar("var/uploads"), "var/uploads");
     }
 }

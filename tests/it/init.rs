@@ -417,3 +417,39 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn project_text_stays_in_its_comment_and_off_the_terminal() {
+    // TOML strings take escapes: a project name can hold line breaks and a terminal
+    // control sequence, which init quotes in a comment and in what it prints.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::write(
+        dir.join("app.py"),
+        "from flask import Flask\napp = Flask(__name__)\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("pyproject.toml"),
+        "[project]\nname = \"svc\\nserver:\\n  port: 9999\\n\\u001b[2J#\"\ndependencies = [\"flask\"]\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(dir, &["init"]);
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    assert!(
+        stdout.contains(
+            "        name: svc-server-port-9999-2j (the project name `svc?server:?  port: 9999??[2J#` in pyproject.toml)\n"
+        ),
+        "{stdout}"
+    );
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(
+        app_yaml
+            .contains("\n# the project name `svc?server:?  port: 9999??[2J#` in pyproject.toml\n"),
+        "{app_yaml}"
+    );
+    let (code, plan, stderr) = run(dir, &["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["port"], 8000, "{app_yaml}");
+}
