@@ -194,7 +194,8 @@ mod tests {
     use crate::spec::check_text;
     use std::path::Path;
 
-    fn app_yaml(why: &str, writable: &[&str]) -> AppYaml {
+    /// An app.yaml whose every comment quotes `why`.
+    fn app_yaml(why: &str) -> AppYaml {
         let why = || why.to_owned();
         AppYaml {
             schema_ref: "schema.json".to_owned(),
@@ -211,13 +212,12 @@ mod tests {
             }],
             tls: None,
             src_layout: false,
-            writable: (!writable.is_empty())
-                .then(|| (writable.iter().map(|&d| d.to_owned()).collect(), why())),
+            writable: Some((vec!["instance".to_owned()], why())),
         }
     }
 
     #[test]
-    fn project_text_in_a_comment_cannot_end_the_printable() {
+    fn project_text_in_a_comment_cannot_end_the_comment() {
         // A pyproject.toml name (TOML strings take escapes) that would write YAML of its own.
         let injected = "the project name `svc\nserver:\n  port: 9999\n#` in pyproject.toml";
         for why in [
@@ -227,14 +227,14 @@ mod tests {
             "x\u{2028}y\u{2029}",
             "x\u{ffff}",
         ] {
-            let text = app_yaml(why, &[]).render();
+            let text = app_yaml(why).render();
             let checked = check_text(&text, "app.yaml", Path::new("/"))
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(checked.spec.server.port, 8000, "{text}");
             assert_eq!(checked.spec.server.timeout, 60, "{text}");
         }
         assert!(
-            app_yaml(injected, &[])
+            app_yaml(injected)
                 .render()
                 .contains("# the project name `svc?server:?  port: 9999?#` in pyproject.toml\n")
         );
