@@ -1,8 +1,9 @@
 //! The `fabuild` binary: parses arguments, calls the library, prints, maps to exit codes.
 
 mod cli;
+mod console;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,6 +13,8 @@ use fabuild::generate::{self, GenError, Generation};
 use fabuild::oci::Platform;
 use fabuild::output::{self, Provenance, Status};
 use fabuild::spec::{self, ImageRef, SpecError};
+
+use console::{eout, eoutln, out, outln};
 
 use cli::{
     BuildArgs, CheckArgs, Cli, Command, ExplainArgs, Format, GenArgs, ImageFormat, InitArgs,
@@ -27,13 +30,13 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain(&args),
         Command::Init(args) => init(&args),
         Command::Schema => {
-            print!("{}", fabuild::schema::APP_SCHEMA);
+            console::stdout_raw(fabuild::schema::APP_SCHEMA);
             0
         }
         Command::Verify(args) => verify(&args),
         Command::Build(args) => build(&args),
     };
-    ExitCode::from(code)
+    ExitCode::from(console::exit_code(code))
 }
 
 fn default_specs(specs: &[PathBuf]) -> Vec<PathBuf> {
@@ -48,11 +51,12 @@ fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
-/// Draws findings with a caret under the value, to stderr.
+/// Draws findings with a caret under the value, to stderr (`render_text` shows input safely
+/// and colours the rest).
 fn report(findings: &[Finding], source: &Source) {
     let color = color();
     for finding in findings {
-        eprintln!("{}", render_text(finding, source, color));
+        console::stderr_raw(&format!("{}\n", render_text(finding, source, color)));
     }
 }
 
@@ -60,10 +64,10 @@ fn json_findings<'a>(findings: &'a [Finding], file: &'a str) -> Vec<JsonFinding<
     findings.iter().map(|f| JsonFinding::new(f, file)).collect()
 }
 
+/// JSON escapes control characters itself, and a reader wants the values exact.
 fn print_json(value: &serde_json::Value) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut stdout, value);
-    let _ = writeln!(stdout);
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    console::stdout_raw(&format!("{text}\n"));
 }
 
 /// Prints a spec failure; returns its exit code.
@@ -90,7 +94,7 @@ fn spec_failure(err: &SpecError, format: Format) -> u8 {
         (other, Format::Json) => {
             print_json(&serde_json::json!({"ok": false, "error": other.to_string()}));
         }
-        (other, Format::Text) => eprintln!("error: {other}"),
+        (other, Format::Text) => eoutln!("error: {other}"),
     }
     err.exit_code()
 }
@@ -110,7 +114,7 @@ fn check(args: &CheckArgs) -> u8 {
                         } else {
                             format!(" ({n} warning{})", if n == 1 { "" } else { "s" })
                         };
-                        println!("{display}: ok{tail}");
+                        outln!("{display}: ok{tail}");
                     }
                     Format::Json => print_json(&serde_json::json!({
                         "file": display, "ok": true, "findings": json_findings(&checked.warnings, &display)
@@ -153,7 +157,7 @@ fn parse_base(text: Option<&str>) -> Result<Option<ImageRef>, u8> {
     match text {
         None => Ok(None),
         Some(t) => ImageRef::parse(t).map(Some).ok_or_else(|| {
-            eprintln!("error: --base-image `{t}` is not a valid image reference (write `name:tag`, optionally `@sha256:<digest>`)");
+            eoutln!("error: --base-image `{t}` is not a valid image reference (write `name:tag`, optionally `@sha256:<digest>`)");
             2
         }),
     }
@@ -162,7 +166,7 @@ fn parse_base(text: Option<&str>) -> Result<Option<ImageRef>, u8> {
 fn generate(args: &GenArgs) -> u8 {
     let specs = default_specs(&args.specs);
     if args.out.is_some() && specs.len() > 1 {
-        eprintln!(
+        eoutln!(
             "error: --out takes a single spec; each spec's files go next to it when several are given"
         );
         return 2;
@@ -186,7 +190,7 @@ fn generate(args: &GenArgs) -> u8 {
         worst = worst.max(code);
     }
     if specs.len() > 1 {
-        println!(
+        outln!(
             "{} spec(s): {} ok, {} failed{}",
             specs.len(),
             specs.len() - failed.len(),
@@ -206,7 +210,7 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
         Ok(g) => g,
         Err(GenError::Spec(err)) => return spec_failure(&err, args.format),
         Err(err) => {
-            eprintln!("error: {err}");
+            eoutln!("error: {err}");
             return err.exit_code();
         }
     };
@@ -228,7 +232,7 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
 
     if args.check || args.diff {
         for change in &drifted {
-            print!("{}", output::diff(change, &label(&change.name)));
+            out!("{}", output::diff(change, &label(&change.name)));
         }
         if args.check {
             for change in &drifted {
@@ -237,7 +241,7 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
                 } else {
                     "out of date"
                 };
-                eprintln!(
+                eoutln!(
                     "drift: {} is {what}; run `fabuild gen {}` to update it",
                     change.path.display(),
                     spec_path.display()
@@ -255,10 +259,10 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
                 Some(Provenance::HandEdited) => "was edited by hand since fabuild generated it",
                 _ => "was not generated by fabuild",
             };
-            eprintln!("error: {} {why}; not overwriting it", change.path.display());
-            eprint!("{}", output::diff(change, &label(&change.name)));
+            eoutln!("error: {} {why}; not overwriting it", change.path.display());
+            eout!("{}", output::diff(change, &label(&change.name)));
         }
-        eprintln!(
+        eoutln!(
             "help: move the change into app.yaml (or a template with --templates), then rerun; \
              or pass --force to overwrite. Nothing was written for {}.",
             spec_path.display()
@@ -271,11 +275,11 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
             source,
         })
     {
-        eprintln!("error: {err}");
+        eoutln!("error: {err}");
         return 2;
     }
     if let Err(err) = output::write_all(&generation.changes) {
-        eprintln!("error: {err}; nothing was changed");
+        eoutln!("error: {err}; nothing was changed");
         return 2;
     }
     report_written(&generation, args.format);
@@ -291,7 +295,7 @@ fn report_written(generation: &Generation, format: Format) {
                     Status::Updated => "updated",
                     Status::Unchanged => "unchanged",
                 };
-                println!("{status:>9} {}", change.path.display());
+                outln!("{status:>9} {}", change.path.display());
             }
         }
         Format::Json => {
@@ -318,7 +322,7 @@ fn explain(args: &ExplainArgs) -> u8 {
     use fabuild::gunicorn::settings::Version;
 
     let Some(version) = Version::parse(&args.gunicorn_version) else {
-        eprintln!(
+        eoutln!(
             "error: --gunicorn-version `{}` is not a version like 27.0.1",
             args.gunicorn_version
         );
@@ -328,7 +332,7 @@ fn explain(args: &ExplainArgs) -> u8 {
         match std::env::var("GUNICORN_CMD_ARGS") {
             Ok(value) => (value, "$GUNICORN_CMD_ARGS".to_owned()),
             Err(_) => {
-                eprintln!("error: --env: GUNICORN_CMD_ARGS is not set (or not UTF-8)");
+                eoutln!("error: --env: GUNICORN_CMD_ARGS is not set (or not UTF-8)");
                 return 2;
             }
         }
@@ -336,21 +340,21 @@ fn explain(args: &ExplainArgs) -> u8 {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) => {
-                eprintln!("error: cannot read {}: {err}", path.display());
+                eoutln!("error: cannot read {}: {err}", path.display());
                 return 2;
             }
         };
         match dockerfile::find_env(&text, "GUNICORN_CMD_ARGS") {
             Ok(found) => (found.value, format!("{}:{}", path.display(), found.line)),
             Err(err) => {
-                eprintln!("error: {}: {err}", path.display());
+                eoutln!("error: {}: {err}", path.display());
                 return 2;
             }
         }
     } else {
         match args.args.as_slice() {
             [] => {
-                eprintln!(
+                eoutln!(
                     "error: give the value to review (fabuild explain '--bind=0.0.0.0:8443 --workers=3'), or --env, or --dockerfile FILE"
                 );
                 return 2;
@@ -370,7 +374,7 @@ fn explain(args: &ExplainArgs) -> u8 {
     };
     let explanation = fabuild::explain::explain(&input, &source, &ctx);
     match args.format {
-        Format::Text => print!("{}", explanation.render_text(lang)),
+        Format::Text => out!("{}", explanation.render_text(lang)),
         Format::Json => print_json(&explanation.to_json(lang)),
     }
     u8::from(explanation.has_errors())
@@ -404,7 +408,7 @@ fn init(args: &InitArgs) -> u8 {
     match (outcome, args.format) {
         (Ok(outcome), Format::Text) => {
             for note in &outcome.notes {
-                println!(
+                outln!(
                     "{:>12}: {} ({})",
                     note.what,
                     fabuild::init::printable(&note.value),
@@ -412,11 +416,11 @@ fn init(args: &InitArgs) -> u8 {
                 );
             }
             for warning in &outcome.warnings {
-                eprintln!("warning: {warning}");
+                eoutln!("warning: {warning}");
             }
-            println!("     wrote {}", outcome.app_yaml.display());
+            outln!("     wrote {}", outcome.app_yaml.display());
             if let Some(schema) = &outcome.schema_file {
-                println!(
+                outln!(
                     "     wrote {} (the schema editors check app.yaml against)",
                     schema.display()
                 );
@@ -434,14 +438,14 @@ fn init(args: &InitArgs) -> u8 {
             0
         }
         (Err(err), Format::Text) => {
-            eprintln!("error: {err}");
+            eoutln!("error: {err}");
             if let fabuild::init::InitError::Ambiguous { candidates } = &err {
                 for c in candidates {
-                    eprintln!("  {}:{}: {} ({})", c.file, c.line, c.module, c.framework);
+                    eoutln!("  {}:{}: {} ({})", c.file, c.line, c.module, c.framework);
                 }
             }
             if let Some(help) = err.help() {
-                eprintln!("help: {help}");
+                eoutln!("help: {help}");
             }
             err.exit_code()
         }
@@ -482,7 +486,7 @@ fn verify(args: &VerifyArgs) -> u8 {
     let platform = match args.platform.as_deref().map(Platform::parse).transpose() {
         Ok(p) => p,
         Err(err) => {
-            eprintln!("error: {err}");
+            eoutln!("error: {err}");
             return 2;
         }
     };
@@ -499,7 +503,7 @@ fn verify(args: &VerifyArgs) -> u8 {
     match fabuild::verify::verify(&plan, &image_path(&args.image), &options) {
         Ok(report) => {
             match args.format {
-                Format::Text => print!("{}", report.to_text()),
+                Format::Text => out!("{}", report.to_text()),
                 Format::Json => print_json(&serde_json::json!({
                     "spec": path.display().to_string(),
                     "ok": report.ok(),
@@ -511,7 +515,7 @@ fn verify(args: &VerifyArgs) -> u8 {
         }
         Err(err) => {
             match args.format {
-                Format::Text => eprintln!("error: {err}"),
+                Format::Text => eoutln!("error: {err}"),
                 Format::Json => {
                     print_json(&serde_json::json!({"ok": false, "error": err.to_string()}));
                 }
@@ -565,7 +569,7 @@ fn build(args: &BuildArgs) -> u8 {
             return spec_failure(&err, Format::Text);
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            eoutln!("error: {err}");
             return err.exit_code();
         }
     };
@@ -573,7 +577,7 @@ fn build(args: &BuildArgs) -> u8 {
         OutFormat::Oci => "OCI layout",
         OutFormat::OciArchive => "oci-archive",
     };
-    println!(
+    outln!(
         "built {} ({kind}, tag {}) on base {} with {} (Python {}), SOURCE_DATE_EPOCH {}",
         built.out.display(),
         options.tag,
@@ -588,15 +592,17 @@ fn build(args: &BuildArgs) -> u8 {
         } else {
             ""
         };
-        println!(
+        outln!(
             "  {:<13} {} {:>10} bytes{cached}",
-            layer.role, layer.layer.digest, layer.layer.size
+            layer.role,
+            layer.layer.digest,
+            layer.layer.size
         );
     }
-    println!("  config        {}", built.config_digest);
-    println!("manifest {}", built.manifest_digest);
+    outln!("  config        {}", built.config_digest);
+    outln!("manifest {}", built.manifest_digest);
     for note in &built.notes {
-        eprintln!("note: {note}");
+        eoutln!("note: {note}");
     }
     if args.check_reproducible {
         return check_reproducible(args, &spec_path, &built.out);
@@ -609,13 +615,13 @@ fn check_reproducible(args: &BuildArgs, spec: &Path, first: &Path) -> u8 {
     let scratch = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: cannot make a temp dir: {e}");
+            eoutln!("error: cannot make a temp dir: {e}");
             return 2;
         }
     };
     let second = scratch.path().join("image");
     let Ok(exe) = std::env::current_exe() else {
-        eprintln!("error: cannot find the fabuild binary to run the second build");
+        eoutln!("error: cannot find the fabuild binary to run the second build");
         return 2;
     };
     let mut cmd = std::process::Command::new("sh");
@@ -651,30 +657,28 @@ fn check_reproducible(args: &BuildArgs, spec: &Path, first: &Path) -> u8 {
     match cmd.status() {
         Ok(s) if s.success() => {}
         _ => {
-            eprintln!(
-                "error: the second build (umask 077, TZ=Pacific/Chatham, empty cache) failed"
-            );
+            eoutln!("error: the second build (umask 077, TZ=Pacific/Chatham, empty cache) failed");
             return 2;
         }
     }
     match fabuild::build::compare::images(first, &second) {
         Ok(diffs) if diffs.is_empty() => {
-            println!(
+            outln!(
                 "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same manifest digest"
             );
             0
         }
         Ok(diffs) => {
-            eprintln!(
+            eoutln!(
                 "NOT reproducible: a second build (umask 077, TZ=Pacific/Chatham, empty cache) differs:"
             );
             for d in diffs {
-                eprintln!("  {d}");
+                eoutln!("  {d}");
             }
             1
         }
         Err(e) => {
-            eprintln!("error: cannot compare the two builds: {e}");
+            eoutln!("error: cannot compare the two builds: {e}");
             2
         }
     }

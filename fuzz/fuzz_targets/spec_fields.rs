@@ -15,6 +15,9 @@
 //! To see the app.yaml an input makes (a crash artifact, or the corpus):
 //! `FUZZ_SHOW_SPEC=1 cargo fuzz run spec_fields INPUT...` prints each one and its verdict.
 #![no_main]
+// Replayed inputs are shown to the person replaying them; clippy.toml's printing rule is for
+// the fabuild binary.
+#![allow(clippy::disallowed_macros)]
 
 mod common;
 

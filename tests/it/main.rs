@@ -1,6 +1,10 @@
 //! fabuild's integration tests: one binary (linking one is much faster than many), one
 //! module per topic.
 
+// clippy.toml keeps the binary's printing in src/console.rs; a test's progress lines are
+// for the person running it.
+#![allow(clippy::disallowed_macros)]
+
 mod build;
 mod cli;
 mod examples;
@@ -20,5 +24,6 @@ mod rules_doc;
 mod schema;
 mod strip;
 mod templates;
+mod terminal;
 mod util;
 mod verify;

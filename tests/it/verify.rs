@@ -437,6 +437,35 @@ fn wrong_gunicorn_cmd_args_are_shown_as_a_diff() {
     run.row("PASS", "env");
 }
 
+/// An image is input too: its config's text reaches the report, and must not reach the
+/// terminal as an escape sequence (ESC [2J clears the screen, CR overwrites the line).
+#[test]
+fn an_images_config_cannot_drive_the_terminal() {
+    let run = with_config(|c| {
+        c["User"] = json!("0\u{1b}[2J\r10001:10001");
+        let env = c["Env"].as_array_mut().unwrap();
+        for item in env.iter_mut() {
+            if item.as_str().unwrap().starts_with("GUNICORN_CMD_ARGS=") {
+                *item = json!("GUNICORN_CMD_ARGS=--workers=3\u{1b}]0;owned\u{7}");
+            }
+        }
+    });
+    assert_eq!(run.code, 1);
+    let acting: Vec<char> = run
+        .stdout
+        .chars()
+        .chain(run.stderr.chars())
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .collect();
+    assert!(acting.is_empty(), "{acting:?} in:\n{}", run.stdout);
+    run.row("FAIL", "user");
+    let row = run.row("FAIL", "gunicorn-cmd-args");
+    assert!(
+        row.contains("image:   --workers=3\u{fffd}]0;owned\u{fffd}"),
+        "{row}"
+    );
+}
+
 #[test]
 fn shell_form_and_other_config_drift_fail() {
     let run = with_config(|c| {

@@ -1,0 +1,106 @@
+//! Everything the binary prints goes through here, for two reasons.
+//!
+//! Messages quote input: an ENV line of a Dockerfile, an image's config, a project's
+//! `.python-version`. Text is shown with every control character but line feed and tab as
+//! U+FFFD, so an escape sequence or a carriage return in that input cannot act on the
+//! terminal or overwrite what was printed before it.
+//!
+//! The reader may go away: `fabuild explain ... | head -n 3` closes the pipe early. That is
+//! not an error; fabuild stops printing and exits with the code its verdict gives. Any other
+//! failure to write standard output (a full disk under `> plan.json`) is reported on stderr
+//! and makes the exit code 2, so a cut-off file is not taken for a whole one.
+
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fabuild::diagnostic::printable;
+
+/// Standard output can no longer be written (closed by its reader, or failed).
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Standard output failed for a reason other than its reader going away.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// `text` with every control character but line feed and tab shown as U+FFFD.
+pub fn safe(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Writes `text` to standard output as it is: for JSON (which escapes control characters
+/// itself) and for text already made safe.
+pub fn stdout_raw(text: &str) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if err.kind() != ErrorKind::BrokenPipe {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            stderr_raw(&format!("error: cannot write to standard output: {err}\n"));
+        }
+    }
+}
+
+/// Writes `text` to stderr as it is: for findings, which `render_text` made safe and may
+/// have coloured. A stderr that cannot be written leaves nowhere to say so.
+pub fn stderr_raw(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// The exit code, made 2 if standard output failed.
+pub fn exit_code(code: u8) -> u8 {
+    if STDOUT_FAILED.load(Ordering::Relaxed) {
+        code.max(2)
+    } else {
+        code
+    }
+}
+
+/// `print!`, made safe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::console::stdout_raw(&$crate::console::safe(&format!($($arg)*)))
+    };
+}
+
+/// `println!`, made safe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::console::stdout_raw(&$crate::console::safe(&format!("{}\n", format_args!($($arg)*))))
+    };
+}
+
+/// `eprint!`, made safe.
+macro_rules! eout {
+    ($($arg:tt)*) => {
+        $crate::console::stderr_raw(&$crate::console::safe(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!`, made safe.
+macro_rules! eoutln {
+    ($($arg:tt)*) => {
+        $crate::console::stderr_raw(&$crate::console::safe(&format!("{}\n", format_args!($($arg)*))))
+    };
+}
+
+pub(crate) use {eout, eoutln, out, outln};
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    #[test]
+    fn escape_sequences_and_carriage_returns_are_shown_not_sent() {
+        assert_eq!(
+            safe("a\x1b[2Jb\r\n\tc\u{9b}31m\0"),
+            "a\u{fffd}[2Jb\u{fffd}\n\tc\u{fffd}31m\u{fffd}"
+        );
+    }
+}
