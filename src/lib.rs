@@ -16,6 +16,7 @@ pub mod oci;
 pub mod output;
 pub mod packaging;
 pub mod plan;
+pub mod read;
 pub mod render;
 pub mod rules;
 pub mod schema;

@@ -337,7 +337,7 @@ fn explain(args: &ExplainArgs) -> u8 {
             }
         }
     } else if let Some(path) = &args.dockerfile {
-        let text = match std::fs::read_to_string(path) {
+        let text = match fabuild::read::text(path, fabuild::read::MAX_TEXT_BYTES) {
             Ok(text) => text,
             Err(err) => {
                 eoutln!("error: cannot read {}: {err}", path.display());

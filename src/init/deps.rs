@@ -61,15 +61,15 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(
     root: &Path,
     name: &str,
 ) -> Result<Option<T>, DepsError> {
-    let path = root.join(name);
-    if !path.is_file() {
-        return Ok(None);
-    }
     let err = |message: String| DepsError {
         file: name.to_owned(),
         message,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let Some(text) = crate::read::project_text(root, name, crate::read::MAX_TEXT_BYTES)
+        .map_err(|e| err(e.to_string()))?
+    else {
+        return Ok(None);
+    };
     toml::from_str(&text)
         .map(Some)
         .map_err(|e| err(e.message().to_owned()))
@@ -88,12 +88,13 @@ impl Dependencies {
         let project_name = project
             .and_then(|p| p.name.clone())
             .or_else(|| poetry.and_then(|p| p.name.clone()));
-        let requirements = root.join("requirements.txt");
-        if requirements.is_file() {
-            let text = std::fs::read_to_string(&requirements).map_err(|e| DepsError {
-                file: "requirements.txt".to_owned(),
-                message: e.to_string(),
-            })?;
+        let requirements =
+            crate::read::project_text(root, "requirements.txt", crate::read::MAX_TEXT_BYTES)
+                .map_err(|e| DepsError {
+                    file: "requirements.txt".to_owned(),
+                    message: e.to_string(),
+                })?;
+        if let Some(text) = requirements {
             let names: Vec<String> = text.lines().filter_map(requirement_name).collect();
             return Ok(Self {
                 source: Source::Requirements("requirements.txt".to_owned()),

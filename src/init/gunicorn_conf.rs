@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::gunicorn::settings::{self, Arity};
+use crate::read::ReadError;
 use crate::spec::Interface;
 
 pub const FILE: &str = "gunicorn.conf.py";
@@ -48,12 +49,9 @@ enum Literal {
 }
 
 /// Reads `gunicorn.conf.py` in `root`, if there is one.
-pub fn read(root: &Path, interface: Interface) -> std::io::Result<Option<ConfFile>> {
-    match std::fs::read_to_string(root.join(FILE)) {
-        Ok(text) => Ok(Some(parse(&text, interface))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+pub fn read(root: &Path, interface: Interface) -> Result<Option<ConfFile>, ReadError> {
+    let text = crate::read::project_text(root, FILE, crate::read::MAX_TEXT_BYTES)?;
+    Ok(text.map(|text| parse(&text, interface)))
 }
 
 /// Reads the text of a `gunicorn.conf.py`.

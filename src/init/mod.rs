@@ -23,6 +23,7 @@ use python_version::Hint;
 pub use python_version::PythonChoice;
 pub use write::{AppYaml, DependencyInstall, TlsFlags, printable};
 
+use crate::read::ReadError;
 use crate::spec::{self, Interface};
 
 /// Where the `$schema` line points unless told otherwise; init writes the schema there.
@@ -68,13 +69,15 @@ pub enum InitError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: ReadError },
 }
 
 impl InitError {
     /// 2 when the project could not be read, 1 when init could not decide or would overwrite.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Io { .. } | Self::Deps(_) => 2,
+            Self::Io { .. } | Self::Read { .. } | Self::Deps(_) => 2,
             _ => 1,
         }
     }
@@ -99,6 +102,18 @@ impl InitError {
                 "pass --python with one of {}",
                 spec::PYTHON_VERSIONS.join(", ")
             )),
+            Self::Read {
+                source: ReadError::OutsideProject { .. },
+                ..
+            } => Some(
+                "init reads only the project's own files: put a copy of the file in place of the \
+                 link, or remove the link"
+                    .to_owned(),
+            ),
+            Self::Read {
+                source: ReadError::NotAFile,
+                ..
+            } => Some("put a regular file in its place, or remove it".to_owned()),
             _ => None,
         }
     }
@@ -144,7 +159,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         source,
     })?;
     let (module, interface, src_layout) = app(options, &sources, &dependencies, &mut notes)?;
-    let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Io {
+    let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Read {
         path: root.join(gunicorn_conf::FILE).display().to_string(),
         source,
     })?;
@@ -414,7 +429,12 @@ fn python(
         }])?);
     }
     let mut hints = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(root.join(".python-version"))
+    let pinned = crate::read::project_text(root, ".python-version", crate::read::MAX_TEXT_BYTES)
+        .map_err(|source| InitError::Read {
+            path: root.join(".python-version").display().to_string(),
+            source,
+        })?;
+    if let Some(text) = pinned
         && let Some((i, line)) = text
             .lines()
             .enumerate()

@@ -37,7 +37,7 @@ pub enum OutputError {
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::read::ReadError,
     },
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -57,9 +57,10 @@ pub fn compare(dir: &Path, files: Vec<(String, String)>) -> Result<Vec<Change>, 
             } else {
                 dir.join(&name)
             };
-            let old = match std::fs::read(&path) {
-                Ok(bytes) => Some(String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // A file already there is read only if it is one, in `dir`: not a FIFO, nor a
+            // link to /dev/zero or out of the project.
+            let old = match crate::read::project_bytes(dir, &name, crate::read::MAX_TEXT_BYTES) {
+                Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).replace("\r\n", "\n")),
                 Err(source) => return Err(OutputError::Read { path, source }),
             };
             let (status, guard) = match &old {

@@ -414,7 +414,7 @@ impl Validator<'_> {
         if self.findings.len() > before {
             return None;
         }
-        let declared = std::fs::read_to_string(project.join(path))
+        let declared = crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES)
             .map_err(|e| format!("cannot be read: {e}"))
             .and_then(|text| PyProject::parse(&text))
             .and_then(|p| p.declared());

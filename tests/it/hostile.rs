@@ -13,10 +13,13 @@ use crate::util;
 const MEMORY_LIMIT: &str = "--as=1073741824";
 const TIME_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs `fabuild ARGS` in `dir` under the memory limit, timing it.
+/// Runs `fabuild ARGS` in `dir` under the memory limit, timing it; killed at twice the
+/// time limit, so a run that would wait forever fails the test instead of hanging it.
 fn bounded(dir: &Path, args: &[&str]) -> (Output, Duration) {
     let start = Instant::now();
-    let output = Command::new("prlimit")
+    let output = Command::new("timeout")
+        .arg((2 * TIME_LIMIT).as_secs().to_string())
+        .arg("prlimit")
         .arg(MEMORY_LIMIT)
         .arg(env!("CARGO_BIN_EXE_fabuild"))
         .args(args)
@@ -244,4 +247,141 @@ fn bad_template_directories_are_errors_not_silent_fallbacks() {
         let stderr = refused(spec.as_bytes(), &["--templates", &tpl_arg], 2);
         assert!(stderr.contains(want), "{name}: {stderr}");
     }
+}
+
+/// What a project file fabuild finds by name can be instead of a file: git keeps links, so a
+/// cloned repository can hold any of these.
+#[derive(Clone, Copy, Debug)]
+enum Stand {
+    /// A link to a file outside the project (here, a credentials file).
+    LinkOut,
+    /// A link to an endless device.
+    LinkToZero,
+    /// A FIFO: opening it waits for a writer that never comes.
+    Fifo,
+}
+
+const CREDENTIALS: &str = "aws_secret_access_key = NOT-TO-BE-QUOTED\n";
+
+impl Stand {
+    /// Puts this in place of `dir/name`; returns what the error must say.
+    fn place(self, dir: &Path, name: &str, credentials: &Path) -> &'static str {
+        let path = dir.join(name);
+        match self {
+            Self::LinkOut => {
+                std::os::unix::fs::symlink(credentials, &path).unwrap();
+                "outside the project"
+            }
+            Self::LinkToZero => {
+                std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+                "is a link to /dev/zero, outside the project"
+            }
+            Self::Fifo => {
+                assert!(
+                    Command::new("mkfifo")
+                        .arg(&path)
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                "is not a regular file"
+            }
+        }
+    }
+}
+
+/// init's and gen's project files that are not files of the project are refused by name,
+/// in bounded time and memory, unread (nothing of them quoted) and with nothing written.
+#[test]
+fn project_files_that_lead_elsewhere_are_refused_unread() {
+    let outside = tempfile::tempdir().unwrap();
+    let credentials = outside.path().join("credentials");
+    fs::write(&credentials, CREDENTIALS).unwrap();
+    let assert_refused = |dir: &Path, args: &[&str], name: &str, want: &str| {
+        let before = files(dir);
+        let (out, took) = bounded(dir, args);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(took < TIME_LIMIT, "{args:?} with {name}: took {took:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?} with {name}:\n{said}");
+        let line = said.lines().next().unwrap_or_default();
+        assert!(
+            line.starts_with("error: cannot read")
+                && line.contains(&format!("{name}: "))
+                && line.ends_with(want),
+            "{args:?} with {name}:\n{said}"
+        );
+        assert!(!said.contains("NOT-TO-BE-QUOTED"), "{said}");
+        assert_eq!(
+            before,
+            files(dir),
+            "{args:?} with {name} changed the project"
+        );
+    };
+    for name in [
+        "gunicorn.conf.py",
+        ".python-version",
+        "requirements.txt",
+        "pyproject.toml",
+        "uv.lock",
+    ] {
+        for stand in [Stand::LinkOut, Stand::LinkToZero, Stand::Fifo] {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(
+                dir.path().join("app.py"),
+                "from flask import Flask\napp = Flask(__name__)\n",
+            )
+            .unwrap();
+            let want = stand.place(dir.path(), name, &credentials);
+            assert_refused(dir.path(), &["init"], name, want);
+        }
+    }
+    // gen reads the Dockerfile already there, to diff it and to see who wrote it.
+    for stand in [Stand::LinkOut, Stand::LinkToZero, Stand::Fifo] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("app.yaml"), good_spec()).unwrap();
+        let want = stand.place(dir.path(), "Dockerfile", &credentials);
+        assert_refused(dir.path(), &["gen", "app.yaml"], "Dockerfile", want);
+    }
+}
+
+/// Files given by path are read up to 16 MiB: `explain --dockerfile /dev/zero`, and a spec's
+/// `python.project` that is a (sparse) terabyte.
+#[test]
+fn endless_files_given_by_path_are_refused_at_16_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, took) = bounded(dir.path(), &["explain", "--dockerfile", "/dev/zero"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot read /dev/zero: is larger than 16 MiB\n"
+    );
+
+    fs::File::create(dir.path().join("pyproject.toml"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let spec = good_spec().replace(
+        "  version: \"3.12\"\n",
+        "  version: \"3.12\"\n  project: pyproject.toml\n  exclude_newer: 2026-11-01\n",
+    );
+    assert!(spec.contains("project: pyproject.toml"), "{spec}");
+    fs::write(dir.path().join("app.yaml"), &spec).unwrap();
+    let (out, took) = bounded(dir.path(), &["check", "app.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert!(
+        stderr.contains("`pyproject.toml` cannot be read: is larger than 16 MiB"),
+        "{stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a finding on the spec: {stderr}"
+    );
 }

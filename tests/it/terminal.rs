@@ -63,7 +63,11 @@ fn project_text_in_init_errors_is_shown_not_sent() {
     .unwrap();
     fs::write(dir.path().join(".python-version"), "2.7\x1b[2J\n").unwrap();
     let out = util::fabuild(dir.path()).arg("init").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "init cannot decide for the user");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "init cannot decide for the user"
+    );
     assert_inert("init's stderr", &out.stderr);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -76,7 +80,12 @@ fn project_text_in_init_errors_is_shown_not_sent() {
 /// Commands whose output a user pipes into `head` or `jq`; one of them fails its verdict.
 const PIPED: &[&[&str]] = &[
     &["explain", "--workers=3 --no-such-flag"],
-    &["explain", "--workers=3 --bind=0.0.0.0:8000", "--format", "json"],
+    &[
+        "explain",
+        "--workers=3 --bind=0.0.0.0:8000",
+        "--format",
+        "json",
+    ],
     &["plan", "examples/fastapi-tls/app.yaml"],
     &["check", "examples/fastapi-tls/app.yaml"],
     &["schema"],
@@ -111,7 +120,10 @@ fn a_reader_closing_the_pipe_ends_the_output_not_the_process() {
 #[test]
 fn a_standard_output_that_cannot_be_written_is_an_error() {
     for args in PIPED {
-        let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         let out = run(args, Stdio::from(full));
         assert_eq!(
             out.status.code(),

@@ -1,0 +1,179 @@
+//! Reading the text files fabuild is pointed at or finds in a project, with bounds.
+//!
+//! A file is read only up to a limit: a 5 GB file, or a link to `/dev/zero`, must not
+//! exhaust memory. A file fabuild finds in a project by name (`gunicorn.conf.py`,
+//! `.python-version`, a generated `Dockerfile`) is read only if it is a regular file inside
+//! the project, through links too: a cloned repository can hold links (git keeps them), and
+//! one named `gunicorn.conf.py` must not make fabuild read `~/.aws/credentials` into its
+//! output, or wait forever on a FIFO.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// How much of one text file fabuild reads: far above any real Dockerfile, requirements
+/// file or gunicorn.conf.py.
+pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("is larger than {} MiB", limit / (1024 * 1024))]
+    TooLarge { limit: u64 },
+    #[error("is not UTF-8 text (line {line}, column {column})")]
+    NotUtf8 { line: usize, column: usize },
+    #[error("is not a regular file")]
+    NotAFile,
+    #[error("is a link to {}, outside the project", target.display())]
+    OutsideProject { target: PathBuf },
+}
+
+/// The bytes of `path`, whatever it is (a FIFO from `<(...)` too), up to `limit` bytes.
+pub fn bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+/// The text of `path`, whatever it is, up to `limit` bytes.
+pub fn text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    utf8(bytes(path, limit)?)
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, ReadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8, so this never falls back.
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        ReadError::NotUtf8 {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    })
+}
+
+/// The text of `rel` in the project at `root`, or `None` if there is no such file (see
+/// `project_bytes`).
+pub fn project_text(root: &Path, rel: &str, limit: u64) -> Result<Option<String>, ReadError> {
+    project_bytes(root, rel, limit)?.map(utf8).transpose()
+}
+
+/// The bytes of `rel` in the project at `root`, or `None` if there is no such file: a
+/// regular file whose real path (links followed) is inside the project, up to `limit` bytes.
+pub fn project_bytes(root: &Path, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let path = root.join(rel);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    let resolved = match path.canonicalize() {
+        Ok(resolved) => resolved,
+        // A dangling link: there is no such file to read.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if !resolved.starts_with(root.canonicalize()?) {
+        return Err(ReadError::OutsideProject { target: resolved });
+    }
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(&resolved)?.is_file() {
+        return Err(ReadError::NotAFile);
+    }
+    bytes(&resolved, limit).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        // Sparse: a terabyte on disk costs nothing, and reading it all would never end.
+        fs::File::create(&file).unwrap().set_len(1 << 40).unwrap();
+        let err = text(&file, MAX_TEXT_BYTES).unwrap_err();
+        assert_eq!(err.to_string(), "is larger than 16 MiB");
+        fs::write(&file, "x".repeat(10)).unwrap();
+        assert!(matches!(
+            text(&file, 9),
+            Err(ReadError::TooLarge { limit: 9 })
+        ));
+        assert_eq!(text(&file, 10).unwrap(), "x".repeat(10));
+    }
+
+    #[test]
+    fn invalid_utf8_is_placed_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"ok\nh\xc3\xa9 \xff rest").unwrap();
+        assert_eq!(
+            text(&file, 100).unwrap_err().to_string(),
+            "is not UTF-8 text (line 2, column 4)"
+        );
+    }
+
+    #[test]
+    fn project_files_stay_in_the_project_and_are_files() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("credentials"), "secret").unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let root = project.path();
+        fs::write(root.join("real.txt"), "3.12\n").unwrap();
+        fs::create_dir(root.join("shared")).unwrap();
+        fs::write(root.join("shared/pinned"), "3.13\n").unwrap();
+        symlink("shared/pinned", root.join("inside-link")).unwrap();
+        symlink(
+            outside.path().join("credentials"),
+            root.join("outside-link"),
+        )
+        .unwrap();
+        symlink("/dev/zero", root.join("zero")).unwrap();
+        symlink("nowhere", root.join("dangling")).unwrap();
+        mkfifo(&root.join("fifo"));
+
+        assert_eq!(
+            project_text(root, "real.txt", 100).unwrap().unwrap(),
+            "3.12\n"
+        );
+        assert_eq!(
+            project_text(root, "inside-link", 100).unwrap().unwrap(),
+            "3.13\n"
+        );
+        assert!(project_text(root, "missing", 100).unwrap().is_none());
+        assert!(project_text(root, "dangling", 100).unwrap().is_none());
+        let err = project_text(root, "outside-link", 100).unwrap_err();
+        assert!(matches!(err, ReadError::OutsideProject { .. }), "{err}");
+        assert!(!err.to_string().contains("secret"));
+        assert!(matches!(
+            project_text(root, "zero", 100),
+            Err(ReadError::OutsideProject { .. })
+        ));
+        assert!(matches!(
+            project_text(root, "fifo", 100),
+            Err(ReadError::NotAFile)
+        ));
+        assert!(matches!(
+            project_text(root, "shared", 100),
+            Err(ReadError::NotAFile)
+        ));
+    }
+
+    /// A FIFO, made with the system's `mkfifo` (fabuild has no libc binding of its own).
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
