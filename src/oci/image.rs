@@ -338,7 +338,7 @@ fn choose_manifest(
             let Some(bytes) = read_blob(image, "image index", &descriptor) else {
                 continue;
             };
-            let nested = ImageIndex::from_reader(&bytes[..]).map_err(|e| {
+            let nested = serde_json::from_slice::<ImageIndex>(&bytes).map_err(|e| {
                 not_an_image(
                     shown,
                     format!(
@@ -403,7 +403,7 @@ fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result
         .store
         .read_small("index.json", SMALL_BLOB_LIMIT)?
         .ok_or_else(|| not_an_image(shown, "index.json is missing"))?;
-    let index = ImageIndex::from_reader(&bytes[..])
+    let index = serde_json::from_slice::<ImageIndex>(&bytes)
         .map_err(|e| not_an_image(shown, format!("index.json is not an OCI image index: {e}")))?;
     let chosen = choose_manifest(image, shown, &index, wanted)?;
     image.platform = chosen.platform().as_ref().map(Platform::of);
@@ -413,7 +413,7 @@ fn open_oci(image: &mut Image, shown: &str, wanted: Option<&Platform>) -> Result
         image.broken = Some("the manifest could not be read".to_owned());
         return Ok(());
     };
-    let manifest = match ImageManifest::from_reader(&bytes[..]) {
+    let manifest = match serde_json::from_slice::<ImageManifest>(&bytes) {
         Ok(m) => m,
         Err(e) => {
             image.broken = Some(format!("the manifest is not an image manifest: {e}"));
@@ -450,7 +450,7 @@ fn set_config(image: &mut Image, bytes: Option<&[u8]>) {
         image.broken = Some("the config could not be read".to_owned());
         return;
     };
-    match ImageConfiguration::from_reader(bytes) {
+    match serde_json::from_slice::<ImageConfiguration>(bytes) {
         Ok(config) => {
             let diff_ids = config.rootfs().diff_ids();
             if diff_ids.len() == image.layers.len() {

@@ -330,6 +330,32 @@ fn a_tampered_config_is_named_and_still_read() {
     assert!(run.row("FAIL", "user").contains("\"10001:10002\""));
 }
 
+/// JSON that is not what its place needs is named with what is wrong and where, the way
+/// serde_json says it, not as a bare "serde failed".
+#[test]
+fn json_that_is_not_an_image_says_what_and_where() {
+    let image = good_image();
+    let (_tmp, path) = layout(&image);
+    std::fs::write(path.join("index.json"), "{\"schemaVersion\": 2}").unwrap();
+    let run = verify(&path, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with(
+            "index.json is not an OCI image index: missing field `manifests` at line 1 column 20\n"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    let run = with_config(|c| c["User"] = json!(10001));
+    assert!(
+        run.has("the config is not an image config: invalid type: integer `10001`, expected a string at line"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
 #[test]
 fn a_truncated_blob_is_named_with_its_sizes() {
     let image = good_image();
