@@ -331,7 +331,7 @@ fn a_tampered_config_is_named_and_still_read() {
 }
 
 /// JSON that is not what its place needs is named with what is wrong and where, the way
-/// serde_json says it, not as a bare "serde failed".
+/// `serde_json` says it, not as a bare "serde failed".
 #[test]
 fn json_that_is_not_an_image_says_what_and_where() {
     let image = good_image();
