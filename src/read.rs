@@ -18,7 +18,7 @@ pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
 pub enum ReadError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("is larger than {} MiB", limit / (1024 * 1024))]
+    #[error("is larger than {}", size(*limit))]
     TooLarge { limit: u64 },
     #[error("is not UTF-8 text (line {line}, column {column})")]
     NotUtf8 { line: usize, column: usize },
@@ -26,6 +26,16 @@ pub enum ReadError {
     NotAFile,
     #[error("is a link to {}, outside the project", target.display())]
     OutsideProject { target: PathBuf },
+}
+
+/// `limit` as people write it: `16 MiB`, or `9 bytes`.
+fn size(limit: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if limit >= MIB && limit.is_multiple_of(MIB) {
+        format!("{} MiB", limit / MIB)
+    } else {
+        format!("{limit} bytes")
+    }
 }
 
 /// The bytes of `path`, whatever it is (a FIFO from `<(...)` too), up to `limit` bytes.
@@ -43,6 +53,16 @@ pub fn bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// The text of `path`, whatever it is, up to `limit` bytes.
 pub fn text(path: &Path, limit: u64) -> Result<String, ReadError> {
     utf8(bytes(path, limit)?)
+}
+
+/// The text of `path` if it is a regular file (links followed), up to `limit` bytes: for
+/// files that are never a pipe, such as templates.
+pub fn file_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(ReadError::NotAFile);
+    }
+    text(path, limit)
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, ReadError> {
@@ -82,7 +102,6 @@ pub fn project_bytes(root: &Path, rel: &str, limit: u64) -> Result<Option<Vec<u8
     if !resolved.starts_with(root.canonicalize()?) {
         return Err(ReadError::OutsideProject { target: resolved });
     }
-    // Checked before opening: opening a FIFO would wait for a writer.
     if !std::fs::metadata(&resolved)?.is_file() {
         return Err(ReadError::NotAFile);
     }
@@ -104,10 +123,10 @@ mod tests {
         let err = text(&file, MAX_TEXT_BYTES).unwrap_err();
         assert_eq!(err.to_string(), "is larger than 16 MiB");
         fs::write(&file, "x".repeat(10)).unwrap();
-        assert!(matches!(
-            text(&file, 9),
-            Err(ReadError::TooLarge { limit: 9 })
-        ));
+        assert_eq!(
+            text(&file, 9).unwrap_err().to_string(),
+            "is larger than 9 bytes"
+        );
         assert_eq!(text(&file, 10).unwrap(), "x".repeat(10));
     }
 

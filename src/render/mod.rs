@@ -104,7 +104,7 @@ pub enum RenderError {
     #[error("cannot read template {path}: {source}")]
     Read {
         path: String,
-        source: std::io::Error,
+        source: crate::read::ReadError,
     },
     #[error("template {name}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     Template {
@@ -195,7 +195,7 @@ pub fn render(
         // A mistyped --templates must not fall back to the built-in templates unnoticed.
         return Err(RenderError::Read {
             path: dir.display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory").into(),
         });
     }
     let mut env = Environment::new();
@@ -257,23 +257,10 @@ pub fn render(
 const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 
 fn read_template(path: &Path) -> Result<String, RenderError> {
-    use std::io::Read;
-    let err = |source| RenderError::Read {
+    crate::read::file_text(path, MAX_TEMPLATE_BYTES).map_err(|source| RenderError::Read {
         path: path.display().to_string(),
         source,
-    };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(err)?
-        .take(MAX_TEMPLATE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(err)?;
-    if text.len() as u64 > MAX_TEMPLATE_BYTES {
-        return Err(err(std::io::Error::other(format!(
-            "larger than {MAX_TEMPLATE_BYTES} bytes"
-        ))));
-    }
-    Ok(text)
+    })
 }
 
 /// A string as a JSON string literal, which is also a valid Python string literal and a

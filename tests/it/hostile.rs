@@ -214,6 +214,34 @@ fn bad_template_directories_are_errors_not_silent_fallbacks() {
         stderr.contains("no-such-dir") && stderr.contains("no such directory"),
         "{stderr}"
     );
+    // Where a template should be: a FIFO (opening it would wait forever), a link to an
+    // endless device, a (sparse) terabyte file.
+    for (dir_name, want) in [
+        ("tpl-fifo", "tpl-fifo/Dockerfile.j2: is not a regular file"),
+        ("tpl-zero", "tpl-zero/Dockerfile.j2: is not a regular file"),
+        ("tpl-huge", "tpl-huge/Dockerfile.j2: is larger than 1 MiB"),
+    ] {
+        let tpl = dir.path().join(dir_name);
+        fs::create_dir_all(&tpl).unwrap();
+        let template = tpl.join("Dockerfile.j2");
+        match dir_name {
+            "tpl-fifo" => assert!(
+                Command::new("mkfifo")
+                    .arg(&template)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
+            "tpl-zero" => std::os::unix::fs::symlink("/dev/zero", &template).unwrap(),
+            _ => fs::File::create(&template)
+                .unwrap()
+                .set_len(1 << 40)
+                .unwrap(),
+        }
+        let tpl_arg = tpl.to_str().unwrap().to_owned();
+        let stderr = refused(spec.as_bytes(), &["--templates", &tpl_arg], 2);
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
     // A dangling link where a template should be; a template that errors; one that loops.
     for (name, body, want) in [
         ("Dockerfile.j2", None, "Dockerfile.j2"),
