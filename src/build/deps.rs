@@ -46,7 +46,7 @@ impl DepsInput<'_> {
             return Ok(None);
         };
         let path = self.project.join(rel);
-        std::fs::read_to_string(&path)
+        crate::read::text(&path, crate::read::MAX_TEXT_BYTES)
             .map(Some)
             .map_err(|e| BuildError::io(&path, &e))
     }
@@ -56,7 +56,7 @@ impl DepsInput<'_> {
             return Ok(None);
         };
         let path = self.project.join(&lock.lock);
-        std::fs::read_to_string(&path)
+        crate::read::text(&path, crate::read::MAX_TEXT_BYTES)
             .map(Some)
             .map_err(|e| BuildError::io(&path, &e))
     }

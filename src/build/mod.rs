@@ -27,6 +27,7 @@ use crate::oci::writer::{
     canonical_json,
 };
 use crate::plan::{APP_DIR, FABUILD_DIR, Plan};
+use crate::read::MAX_TEXT_BYTES;
 use crate::render;
 use crate::spec::ImageRef;
 pub use deps::WheelSource;
@@ -76,7 +77,7 @@ pub enum BuildError {
 }
 
 impl BuildError {
-    pub fn io(path: &Path, e: &std::io::Error) -> Self {
+    pub fn io(path: &Path, e: &impl std::fmt::Display) -> Self {
         Self::Io {
             path: path.display().to_string(),
             why: e.to_string(),
@@ -173,8 +174,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let identity = identity_tree(plan, facts)?;
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
 
-    let ignore_text = fs::read_to_string(project.join(".dockerignore"))
-        .ok()
+    let ignore_text = crate::read::project_text(&project, ".dockerignore", MAX_TEXT_BYTES)
+        .map_err(|e| BuildError::io(&project.join(".dockerignore"), &e))?
         .or_else(|| rendered(".dockerignore"))
         .unwrap_or_default();
     let skip = [
@@ -289,7 +290,7 @@ fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<St
         return None;
     }
     let req = project.join(rel);
-    let text = fs::read_to_string(&req).ok()?;
+    let text = crate::read::text(&req, MAX_TEXT_BYTES).ok()?;
     (!text.contains("--hash")).then(|| format!(
         "{} has no hashes: pip resolved it against the index, so the dependency layer is only as reproducible as the index (the cache keeps this resolution)",
         req.display()

@@ -150,6 +150,21 @@ impl Project {
         stdout
     }
 
+    /// Runs `fabuild build` into `img` with `wheels` and no cache, for builds expected to
+    /// fail: the output is returned, whatever it is.
+    fn build_failing(&self, wheels: &Path) -> std::process::Output {
+        fabuild(&self.root)
+            .args(["build", "app.yaml", "--base"])
+            .arg(&self.base)
+            .arg("--out")
+            .arg(self.path("img"))
+            .arg("--wheels")
+            .arg(wheels)
+            .arg("--no-cache")
+            .output()
+            .unwrap()
+    }
+
     fn index(&self, out: &str) -> Value {
         serde_json::from_slice(&std::fs::read(self.path(out).join("index.json")).unwrap()).unwrap()
     }
@@ -420,16 +435,7 @@ fn a_source_distribution_is_a_clear_error() {
         std::fs::copy(&path, wheels.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(wheels.join("leftpad-1.0.tar.gz"), "sdist").unwrap();
-    let output = fabuild(&project.root)
-        .args(["build", "app.yaml", "--base"])
-        .arg(&project.base)
-        .arg("--out")
-        .arg(project.path("img"))
-        .arg("--wheels")
-        .arg(&wheels)
-        .arg("--no-cache")
-        .output()
-        .unwrap();
+    let output = project.build_failing(&wheels);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -437,4 +443,32 @@ fn a_source_distribution_is_a_clear_error() {
         "{stderr}"
     );
     assert!(!project.path("img").exists(), "nothing is left behind");
+}
+
+/// The context's `.dockerignore` decides what goes into the image, so one that cannot be read
+/// is an error: a link out of the project (a cloned repository can hold one) or to an
+/// endless device is refused by name (by the generation build runs first, which reads the
+/// file to compare it), and no image is left behind.
+#[test]
+fn a_dockerignore_that_leads_out_of_the_project_is_an_error() {
+    for (target, why) in [
+        ("/dev/zero", "is a link to /dev/zero, outside the project"),
+        ("../outside", "outside the project"),
+    ] {
+        let project = Project::new();
+        std::fs::write(project.path("outside"), "**/*.py\n").unwrap();
+        std::fs::remove_file(project.root.join(".dockerignore")).unwrap();
+        std::os::unix::fs::symlink(target, project.root.join(".dockerignore")).unwrap();
+        let output = project.build_failing(&project.wheels);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{target}: {stderr}");
+        assert!(
+            stderr.contains(".dockerignore: ") && stderr.trim_end().ends_with(why),
+            "{target}: {stderr}"
+        );
+        assert!(
+            !project.path("img").exists(),
+            "{target}: nothing is left behind"
+        );
+    }
 }
