@@ -3,7 +3,8 @@
 //! Messages quote input: an ENV line of a Dockerfile, an image's config, a project's
 //! `.python-version`. Text is shown with every control character but line feed and tab as
 //! U+FFFD, so an escape sequence or a carriage return in that input cannot act on the
-//! terminal or overwrite what was printed before it.
+//! terminal or overwrite what was printed before it. JSON keeps every value exact, with all
+//! control characters escaped.
 //!
 //! The reader may go away: `fabuild explain ... | head -n 3` closes the pipe early. That is
 //! not an error; fabuild stops printing and exits with the code its verdict gives. Any other
@@ -28,8 +29,24 @@ pub fn safe(text: &str) -> String {
         .join("\n")
 }
 
-/// Writes `text` to standard output as it is: for JSON (which escapes control characters
-/// itself) and for text already made safe.
+/// JSON text with DEL and the C1 control characters (U+0080 to U+009F; U+009B starts an
+/// escape sequence in some terminals) escaped as `\u00XX`, which JSON does not require and
+/// `serde_json` does not do; it escapes the C0 ones. They can only stand inside strings, so
+/// every value reads back the same.
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Writes `text` to standard output as it is: for JSON made safe by `json_safe` and for
+/// text already made safe.
 pub fn stdout_raw(text: &str) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
@@ -94,7 +111,22 @@ pub(crate) use {eout, eoutln, out, outln};
 
 #[cfg(test)]
 mod tests {
-    use super::safe;
+    use super::{json_safe, safe};
+
+    #[test]
+    fn json_keeps_its_values_and_loses_its_c1_controls() {
+        let value = serde_json::json!({"v": "a\u{9b}31m\u{7f}\u{85}b\u{a0}\u{1b}"});
+        let text = json_safe(&serde_json::to_string(&value).unwrap());
+        assert_eq!(
+            text, "{\"v\":\"a\\u009b31m\\u007f\\u0085b\u{a0}\\u001b\"}",
+            "NBSP (U+00A0) is text and stays"
+        );
+        assert!(!text.chars().any(char::is_control));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
+    }
 
     #[test]
     fn escape_sequences_and_carriage_returns_are_shown_not_sent() {

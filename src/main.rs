@@ -64,10 +64,11 @@ fn json_findings<'a>(findings: &'a [Finding], file: &'a str) -> Vec<JsonFinding<
     findings.iter().map(|f| JsonFinding::new(f, file)).collect()
 }
 
-/// JSON escapes control characters itself, and a reader wants the values exact.
+/// `serde_json` escapes the C0 control characters, `json_safe` the rest; the values read back
+/// exactly.
 fn print_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
-    console::stdout_raw(&format!("{text}\n"));
+    console::stdout_raw(&format!("{}\n", console::json_safe(&text)));
 }
 
 /// Prints a spec failure; returns its exit code.

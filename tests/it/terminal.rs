@@ -51,6 +51,25 @@ fn a_dockerfiles_escape_sequences_are_shown_not_sent() {
         "the value is still shown, its control characters as U+FFFD:\n{stdout}"
     );
     assert!(stdout.contains("--frob"), "{stdout}");
+
+    // JSON keeps the value exact, every control character escaped.
+    let out = run(
+        &[
+            "explain",
+            "--dockerfile",
+            dockerfile.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        Stdio::piped(),
+    );
+    assert_inert("explain --format json", &out.stdout);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = report.to_string();
+    assert!(
+        text.contains("--name=\\u001b[2Jsvc\\r--bind=:80") && text.contains("--frob=\u{9b}31m"),
+        "the value as read: {text}"
+    );
 }
 
 #[test]
