@@ -51,17 +51,28 @@ fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// Findings in the order a reader meets them in the file: by line and column, those about
+/// the whole file first. Checks run in an order of their own.
+fn in_file_order(findings: &[Finding]) -> Vec<&Finding> {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| f.span.map(|s| (s.line, s.column)));
+    sorted
+}
+
 /// Draws findings with a caret under the value, to stderr (`render_text` shows input safely
 /// and colours the rest).
 fn report(findings: &[Finding], source: &Source) {
     let color = color();
-    for finding in findings {
+    for finding in in_file_order(findings) {
         console::stderr_raw(&format!("{}\n", render_text(finding, source, color)));
     }
 }
 
 fn json_findings<'a>(findings: &'a [Finding], file: &'a str) -> Vec<JsonFinding<'a>> {
-    findings.iter().map(|f| JsonFinding::new(f, file)).collect()
+    in_file_order(findings)
+        .into_iter()
+        .map(|f| JsonFinding::new(f, file))
+        .collect()
 }
 
 /// `serde_json` escapes the C0 control characters, `json_safe` the rest; the values read back
