@@ -93,7 +93,7 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
             )
         })
         .collect();
-    let changes = output::compare(&out_dir, files)?;
+    let changes = output::compare(&project, &out_dir, files)?;
     Ok(Generation {
         checked,
         plan,

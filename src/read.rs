@@ -78,17 +78,17 @@ fn utf8(bytes: Vec<u8>) -> Result<String, ReadError> {
     })
 }
 
-/// The text of `rel` in the project at `root`, or `None` if there is no such file (see
-/// `project_bytes`).
-pub fn project_text(root: &Path, rel: &str, limit: u64) -> Result<Option<String>, ReadError> {
-    project_bytes(root, rel, limit)?.map(utf8).transpose()
+/// The text of the file at `path` in the project at `root`, or `None` if there is no such
+/// file (see `project_bytes`).
+pub fn project_text(root: &Path, path: &Path, limit: u64) -> Result<Option<String>, ReadError> {
+    project_bytes(root, path, limit)?.map(utf8).transpose()
 }
 
-/// The bytes of `rel` in the project at `root`, or `None` if there is no such file: a
-/// regular file whose real path (links followed) is inside the project, up to `limit` bytes.
-pub fn project_bytes(root: &Path, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
-    let path = root.join(rel);
-    match std::fs::symlink_metadata(&path) {
+/// The bytes of the file at `path` (as the caller would open it: `root.join(name)`) in the
+/// project at `root`, or `None` if there is no such file: a regular file whose real path
+/// (links followed) is inside the project, up to `limit` bytes.
+pub fn project_bytes(root: &Path, path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
         Ok(_) => {}
@@ -161,28 +161,40 @@ mod tests {
         mkfifo(&root.join("fifo"));
 
         assert_eq!(
-            project_text(root, "real.txt", 100).unwrap().unwrap(),
+            project_text(root, &root.join("real.txt"), 100)
+                .unwrap()
+                .unwrap(),
             "3.12\n"
         );
         assert_eq!(
-            project_text(root, "inside-link", 100).unwrap().unwrap(),
+            project_text(root, &root.join("inside-link"), 100)
+                .unwrap()
+                .unwrap(),
             "3.13\n"
         );
-        assert!(project_text(root, "missing", 100).unwrap().is_none());
-        assert!(project_text(root, "dangling", 100).unwrap().is_none());
-        let err = project_text(root, "outside-link", 100).unwrap_err();
+        assert!(
+            project_text(root, &root.join("missing"), 100)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            project_text(root, &root.join("dangling"), 100)
+                .unwrap()
+                .is_none()
+        );
+        let err = project_text(root, &root.join("outside-link"), 100).unwrap_err();
         assert!(matches!(err, ReadError::OutsideProject { .. }), "{err}");
         assert!(!err.to_string().contains("secret"));
         assert!(matches!(
-            project_text(root, "zero", 100),
+            project_text(root, &root.join("zero"), 100),
             Err(ReadError::OutsideProject { .. })
         ));
         assert!(matches!(
-            project_text(root, "fifo", 100),
+            project_text(root, &root.join("fifo"), 100),
             Err(ReadError::NotAFile)
         ));
         assert!(matches!(
-            project_text(root, "shared", 100),
+            project_text(root, &root.join("shared"), 100),
             Err(ReadError::NotAFile)
         ));
     }

@@ -65,7 +65,7 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(
         file: name.to_owned(),
         message,
     };
-    let Some(text) = crate::read::project_text(root, name, crate::read::MAX_TEXT_BYTES)
+    let Some(text) = crate::read::project_text(root, &root.join(name), crate::read::MAX_TEXT_BYTES)
         .map_err(|e| err(e.to_string()))?
     else {
         return Ok(None);
@@ -88,12 +88,15 @@ impl Dependencies {
         let project_name = project
             .and_then(|p| p.name.clone())
             .or_else(|| poetry.and_then(|p| p.name.clone()));
-        let requirements =
-            crate::read::project_text(root, "requirements.txt", crate::read::MAX_TEXT_BYTES)
-                .map_err(|e| DepsError {
-                    file: "requirements.txt".to_owned(),
-                    message: e.to_string(),
-                })?;
+        let requirements = crate::read::project_text(
+            root,
+            &root.join("requirements.txt"),
+            crate::read::MAX_TEXT_BYTES,
+        )
+        .map_err(|e| DepsError {
+            file: "requirements.txt".to_owned(),
+            message: e.to_string(),
+        })?;
         if let Some(text) = requirements {
             let names: Vec<String> = text.lines().filter_map(requirement_name).collect();
             return Ok(Self {

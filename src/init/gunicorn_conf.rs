@@ -50,7 +50,7 @@ enum Literal {
 
 /// Reads `gunicorn.conf.py` in `root`, if there is one.
 pub fn read(root: &Path, interface: Interface) -> Result<Option<ConfFile>, ReadError> {
-    let text = crate::read::project_text(root, FILE, crate::read::MAX_TEXT_BYTES)?;
+    let text = crate::read::project_text(root, &root.join(FILE), crate::read::MAX_TEXT_BYTES)?;
     Ok(text.map(|text| parse(&text, interface)))
 }
 

@@ -429,11 +429,15 @@ fn python(
         }])?);
     }
     let mut hints = Vec::new();
-    let pinned = crate::read::project_text(root, ".python-version", crate::read::MAX_TEXT_BYTES)
-        .map_err(|source| InitError::Read {
-            path: root.join(".python-version").display().to_string(),
-            source,
-        })?;
+    let pinned = crate::read::project_text(
+        root,
+        &root.join(".python-version"),
+        crate::read::MAX_TEXT_BYTES,
+    )
+    .map_err(|source| InitError::Read {
+        path: root.join(".python-version").display().to_string(),
+        source,
+    })?;
     if let Some(text) = pinned
         && let Some((i, line)) = text
             .lines()

@@ -46,8 +46,12 @@ pub enum OutputError {
     },
 }
 
-/// Compares each `(name, content)` with what is in `dir`.
-pub fn compare(dir: &Path, files: Vec<(String, String)>) -> Result<Vec<Change>, OutputError> {
+/// Compares each `(name, content)` with what is in `dir`, which is in `project`.
+pub fn compare(
+    project: &Path,
+    dir: &Path,
+    files: Vec<(String, String)>,
+) -> Result<Vec<Change>, OutputError> {
     files
         .into_iter()
         .map(|(name, new)| {
@@ -57,9 +61,10 @@ pub fn compare(dir: &Path, files: Vec<(String, String)>) -> Result<Vec<Change>, 
             } else {
                 dir.join(&name)
             };
-            // A file already there is read only if it is one, in `dir`: not a FIFO, nor a
-            // link to /dev/zero or out of the project.
-            let old = match crate::read::project_bytes(dir, &name, crate::read::MAX_TEXT_BYTES) {
+            // A file already there is read only if it is one, in the project: not a FIFO,
+            // nor a link to /dev/zero or out of the project.
+            let old = match crate::read::project_bytes(project, &path, crate::read::MAX_TEXT_BYTES)
+            {
                 Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).replace("\r\n", "\n")),
                 Err(source) => return Err(OutputError::Read { path, source }),
             };
