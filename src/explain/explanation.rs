@@ -35,6 +35,8 @@ pub struct Explanation {
     pub advice: Vec<Advice>,
     /// A value with every fixable finding fixed; `None` when gunicorn refuses the input.
     pub corrected: Option<Vec<String>>,
+    /// explain stopped after this many refusals, with more to come (see `MAX_REFUSALS`).
+    pub stopped_after: Option<usize>,
 }
 
 impl Explanation {
@@ -52,6 +54,19 @@ impl Explanation {
     /// The corrected value as one string that `shlex.split` gives back as the argv.
     pub fn corrected_line(&self) -> Option<String> {
         self.corrected.as_ref().map(|argv| shlex::join(argv))
+    }
+
+    /// The line saying explain stopped before the last error, if it did.
+    fn stop_note(&self, zh: bool) -> String {
+        match self.stopped_after {
+            None => String::new(),
+            Some(n) if zh => format!(
+                "\n  explain 在 {n} 个错误后停止：gunicorn 在第一个错误处就会退出；请先修复这些错误，再运行一次 explain\n"
+            ),
+            Some(n) => format!(
+                "\n  explain stopped after {n} errors (gunicorn stops at the first); fix these, then run explain again\n"
+            ),
+        }
     }
 
     /// The report people read.
@@ -136,6 +151,8 @@ impl Explanation {
             ));
         }
 
+        out.push_str(&self.stop_note(zh));
+
         out.push_str(&t(
             "\nCorrected GUNICORN_CMD_ARGS\n",
             "\n修正后的 GUNICORN_CMD_ARGS\n",
@@ -203,6 +220,7 @@ impl Explanation {
             "accepted": self.accepted,
             "settings": settings,
             "findings": findings,
+            "stopped_after": self.stopped_after,
             "corrected": self.corrected_line(),
             "ok": !self.has_errors(),
         })

@@ -28,6 +28,7 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
         settings: Vec::new(),
         advice: Vec::new(),
         corrected: None,
+        stopped_after: None,
     };
     let words = match shlex::split_words(input) {
         Ok(words) => words,
@@ -37,7 +38,8 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
         }
     };
     explanation.argv = Some(words.iter().map(|w| w.text.clone()).collect());
-    let (parsed, refusals) = parse_repairing(&words, ctx);
+    let (parsed, refusals, stopped) = parse_repairing(&words, ctx);
+    explanation.stopped_after = stopped.then_some(refusals.len());
     explanation.accepted = refusals.is_empty();
     explanation.advice = refusals;
     if let Some(parsed) = parsed {
@@ -52,22 +54,28 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
     explanation
 }
 
+/// How many refusals explain reports before it stops. Each costs a parse of the whole
+/// argv, so without a bound a value of 20,000 `--preload=true` took minutes; nobody fixes
+/// more than a screenful of errors before running explain again.
+pub const MAX_REFUSALS: usize = 16;
+
 /// Parses like gunicorn; where gunicorn would stop at the first error, records it, repairs
 /// the argv the way its fix says (drop an unknown flag, `--preload=true` -> `--preload`)
-/// and goes on, so one run reports every error. Returns no parse when an error needs a
-/// person's decision (an ambiguous prefix, a missing or non-numeric value).
-/// Token indices in the result are the original argv's.
+/// and goes on, so one run reports every error, up to `MAX_REFUSALS`. Returns no parse
+/// when an error needs a person's decision (an ambiguous prefix, a missing or non-numeric
+/// value), or when there is one more after `MAX_REFUSALS`, then saying so with `true`. Token indices in the result
+/// are the original argv's.
 fn parse_repairing(
     words: &[Word],
     ctx: &Context,
-) -> (Option<Parsed>, Vec<crate::gunicorn::advice::Advice>) {
+) -> (Option<Parsed>, Vec<crate::gunicorn::advice::Advice>, bool) {
     let parser = Parser::new(ctx.version);
     // (index in `words`, text gunicorn would now get)
     let mut current: Vec<(usize, String)> =
         words.iter().map(|w| w.text.clone()).enumerate().collect();
     let mut refusals = Vec::new();
-    // Each repair removes or shortens a token, so this ends; the bound is a safety net.
-    for _ in 0..=words.len() {
+    // Each repair removes or shortens a token, so this ends even without the bound.
+    loop {
         let argv: Vec<&str> = current.iter().map(|(_, t)| t.as_str()).collect();
         match parser.parse(&argv) {
             Ok(mut parsed) => {
@@ -79,8 +87,9 @@ fn parse_repairing(
                 for t in &mut parsed.positional_tokens {
                     *t = original(*t);
                 }
-                return (Some(parsed), refusals);
+                return (Some(parsed), refusals, false);
             }
+            Err(_) if refusals.len() == MAX_REFUSALS => return (None, refusals, true),
             Err(error) => {
                 let seen: Vec<Word> = current
                     .iter()
@@ -94,13 +103,12 @@ fn parse_repairing(
                 advice.token = advice.token.map(|t| current[t].0);
                 refusals.push(advice);
                 let Some(fix) = fix else {
-                    return (None, refusals);
+                    return (None, refusals, false);
                 };
                 fix.apply(&mut current);
             }
         }
     }
-    (None, refusals)
 }
 
 /// One line per setting, in the order each first appears, with every token it came from.
@@ -126,4 +134,57 @@ fn settings(words: &[Word], parsed: &Parsed, ctx: &Context) -> Vec<SettingLine> 
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Severity;
+
+    fn errors(e: &Explanation) -> Vec<&str> {
+        e.advice
+            .iter()
+            .filter(|a| a.severity == Severity::Error)
+            .map(|a| a.rule.id)
+            .collect()
+    }
+
+    #[test]
+    fn refusals_are_reported_up_to_the_bound_and_a_stop_is_said() {
+        // Sixteen repairable errors, then nothing wrong: every one reported, the value
+        // corrected, no stop.
+        let sixteen = format!("{}--workers=2", "--preload=true ".repeat(MAX_REFUSALS));
+        let e = explain(&sixteen, "argument", &Context::default());
+        assert_eq!(errors(&e), vec!["FAB103"; MAX_REFUSALS]);
+        assert_eq!(e.stopped_after, None);
+        assert!(
+            e.corrected_line()
+                .is_some_and(|c| c.contains("--workers=2")),
+            "{:?}",
+            e.corrected_line()
+        );
+        // One more: explain stops, says after how many, and proposes no value.
+        let seventeen = format!("--help {sixteen}");
+        let e = explain(&seventeen, "argument", &Context::default());
+        assert_eq!(errors(&e).len(), MAX_REFUSALS);
+        assert_eq!(e.stopped_after, Some(MAX_REFUSALS));
+        assert_eq!(e.corrected_line(), None);
+        assert!(
+            e.render_text(crate::gunicorn::advice::Lang::En)
+                .contains("explain stopped after 16 errors (gunicorn stops at the first)")
+        );
+    }
+
+    #[test]
+    fn thousands_of_unknown_flags_go_in_one_repair() {
+        let value = format!("{}--workers=2", "--x ".repeat(20_000));
+        let e = explain(&value, "argument", &Context::default());
+        assert_eq!(errors(&e), vec!["FAB101"]);
+        assert_eq!(e.stopped_after, None);
+        let corrected = e.corrected_line().unwrap();
+        assert!(
+            corrected.starts_with("--workers=2") && !corrected.contains("--x"),
+            "{corrected}"
+        );
+    }
 }

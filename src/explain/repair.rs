@@ -19,9 +19,17 @@ impl Repair {
         if let Some((at, text)) = self.rewrite {
             argv[at].1 = text;
         }
+        // One pass, whatever the number of drops: a value can hold thousands of unknown
+        // flags, and looking each position up in `drop` made this quadratic.
+        let mut dropped = vec![false; argv.len()];
+        for &i in &self.drop {
+            if let Some(d) = dropped.get_mut(i) {
+                *d = true;
+            }
+        }
         let mut position = 0;
         argv.retain(|_| {
-            let keep = !self.drop.contains(&position);
+            let keep = !dropped[position];
             position += 1;
             keep
         });

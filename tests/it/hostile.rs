@@ -432,3 +432,36 @@ fn a_link_inside_the_project_is_read_through() {
         "{stderr}"
     );
 }
+
+/// A `GUNICORN_CMD_ARGS` of thousands of errors: explain reports every error up to 16 and
+/// says it stopped, within bounded time (20,000 `--preload=true` took minutes when each
+/// error cost a fresh parse of the whole value, and unknown flags were dropped one lookup
+/// at a time).
+#[test]
+fn explain_stays_bounded_on_thousands_of_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = dir.path().join("Dockerfile");
+    for (word, stops) in [
+        ("--preload=true", true),
+        ("--help", true),
+        ("-v", true),
+        ("--x", false),
+    ] {
+        let value = vec![word; 20_000].join(" ");
+        fs::write(
+            &dockerfile,
+            format!("FROM python:3.12-slim\nENV GUNICORN_CMD_ARGS=\"{value}\"\n"),
+        )
+        .unwrap();
+        let (out, took) = bounded(dir.path(), &["explain", "--dockerfile", "Dockerfile"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(took < TIME_LIMIT, "{word}: took {took:?}");
+        assert_eq!(out.status.code(), Some(1), "{word}");
+        assert_eq!(
+            stdout.contains("explain stopped after 16 errors"),
+            stops,
+            "{word}: {}",
+            stdout.lines().rev().take(8).collect::<Vec<_>>().join("\n")
+        );
+    }
+}
