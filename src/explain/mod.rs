@@ -30,6 +30,12 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
         corrected: None,
         stopped_after: None,
     };
+    // Checked first: a value this long is not worth splitting, and explain's memory stays
+    // bounded however large the Dockerfile it came from.
+    if let Some(advice) = rules::too_long(input) {
+        explanation.advice = vec![advice];
+        return explanation;
+    }
     let words = match shlex::split_words(input) {
         Ok(words) => words,
         Err(err) => {

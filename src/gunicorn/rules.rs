@@ -38,6 +38,35 @@ pub const LB_IDLE_SECONDS: i64 = 60;
 /// The keep-alive fabuild proposes: above the balancer's idle timeout.
 pub const SUGGESTED_KEEPALIVE: &str = "75";
 
+/// The longest `NAME=value` string Linux passes to a new process, in bytes without the
+/// terminating NUL: `MAX_ARG_STRLEN` is 32 pages (131,072 bytes) with the NUL, and execve
+/// fails with E2BIG ("Argument list too long") on a longer one.
+pub const MAX_ENV_STRING: usize = 131_071;
+
+/// A `GUNICORN_CMD_ARGS` value no process can be started with, if `value` is one.
+pub fn too_long(value: &str) -> Option<Advice> {
+    let length = "GUNICORN_CMD_ARGS=".len() + value.len();
+    (length > MAX_ENV_STRING).then(|| {
+        Advice::new(
+            rules::CMD_ARGS_TOO_LONG,
+            Error,
+            "GUNICORN_CMD_ARGS",
+            text(
+                format!(
+                    "GUNICORN_CMD_ARGS=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"
+                ),
+                format!(
+                    "GUNICORN_CMD_ARGS=... 共 {length} 字节；Linux 单个环境变量字符串最多传递 {MAX_ENV_STRING} 字节，容器进程无法启动（execve：Argument list too long）"
+                ),
+            ),
+            text(
+                "keep the value to the flags gunicorn needs; long settings belong in a config file given with --config",
+                "只保留 gunicorn 需要的参数；较长的设置放进配置文件，用 --config 指定",
+            ),
+        )
+    })
+}
+
 /// Why gunicorn refuses the argv, as one finding.
 pub fn refusal(err: &ReadError, ctx: &Context) -> Advice {
     let (words, error) = match err {

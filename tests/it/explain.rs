@@ -355,3 +355,37 @@ fn pid_file_and_error_log_outside_tmp_are_warned_about_for_a_non_root_uid() {
         "{report}"
     );
 }
+
+/// FAB129's limit is the kernel's: the longest `GUNICORN_CMD_ARGS` a process can be started
+/// with is the longest value explain lets through.
+#[test]
+fn the_longest_value_a_process_takes_is_the_longest_explain_accepts() {
+    let limit = fabuild::gunicorn::rules::MAX_ENV_STRING - "GUNICORN_CMD_ARGS=".len();
+    let head = "--workers=2 --name=";
+    let longest = format!("{head}{}", "a".repeat(limit - head.len()));
+    let too_long = format!("{longest}a");
+    // The oracle: Linux starts a process with the longest value, and not with one byte more.
+    let start = |value: &str| {
+        Command::new("true")
+            .env_clear()
+            .env("GUNICORN_CMD_ARGS", value)
+            .status()
+    };
+    assert!(start(&longest).unwrap().success());
+    let refused = start(&too_long).unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(7), "E2BIG: {refused}");
+
+    let (report, _) = json(&[&longest]);
+    assert!(
+        !rules_of(&report, "error").contains(&"FAB129".to_owned()),
+        "{report}"
+    );
+    let (report, code) = json(&[&too_long]);
+    assert_eq!(code, 1);
+    assert_eq!(rules_of(&report, "error"), ["FAB129"]);
+    let why = report["findings"][0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("GUNICORN_CMD_ARGS=... is 131072 bytes; Linux passes at most 131071"),
+        "{why}"
+    );
+}

@@ -434,7 +434,7 @@ fn a_link_inside_the_project_is_read_through() {
 }
 
 /// A `GUNICORN_CMD_ARGS` of thousands of errors: explain reports every error up to 16 and
-/// says it stopped, within bounded time (20,000 `--preload=true` took minutes when each
+/// says it stopped, within bounded time (8,000 `--preload=true` took minutes when each
 /// error cost a fresh parse of the whole value, and unknown flags were dropped one lookup
 /// at a time).
 #[test]
@@ -447,7 +447,10 @@ fn explain_stays_bounded_on_thousands_of_errors() {
         ("-v", true),
         ("--x", false),
     ] {
-        let value = vec![word; 20_000].join(" ");
+        // As many as one environment string takes (FAB129 refuses longer values).
+        let fit = (fabuild::gunicorn::rules::MAX_ENV_STRING - "GUNICORN_CMD_ARGS=".len())
+            / (word.len() + 1);
+        let value = vec![word; fit].join(" ");
         fs::write(
             &dockerfile,
             format!("FROM python:3.12-slim\nENV GUNICORN_CMD_ARGS=\"{value}\"\n"),
@@ -491,5 +494,34 @@ fn a_spec_of_many_keys_stays_bounded() {
     assert!(
         dockerfile.contains(&format!("K{}=", keys - 1)),
         "the last key is planned"
+    );
+}
+
+/// A Dockerfile can hold an ENV far longer than any process takes (FAB129): explain says so
+/// without splitting it, in bounded memory (an 8 MiB value used 1.2 GB).
+#[test]
+fn explain_refuses_an_env_value_no_process_could_take_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM python:3.12-slim\nENV GUNICORN_CMD_ARGS=\"{}\"\n",
+            "-w 1 ".repeat(8 << 20 >> 3)
+        ),
+    )
+    .unwrap();
+    let (out, took) = bounded(dir.path(), &["explain", "--dockerfile", "Dockerfile"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("error[FAB129]: GUNICORN_CMD_ARGS"),
+        "{}",
+        &stdout[..stdout.len().min(2000)]
     );
 }
