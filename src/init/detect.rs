@@ -227,14 +227,16 @@ impl Sources {
 fn prefer_conventional_names(candidates: &[AppCandidate]) -> Vec<AppCandidate> {
     let conventional =
         |c: &AppCandidate| c.module.ends_with(":app") || c.module.ends_with(":application");
+    // The files with a conventional name, gathered once: asking for each candidate made a
+    // file of thousands of factories quadratic.
+    let settled: std::collections::HashSet<&str> = candidates
+        .iter()
+        .filter(|c| conventional(c))
+        .map(|c| c.file.as_str())
+        .collect();
     candidates
         .iter()
-        .filter(|c| {
-            conventional(c)
-                || !candidates
-                    .iter()
-                    .any(|other| other.file == c.file && conventional(other))
-        })
+        .filter(|c| conventional(c) || !settled.contains(c.file.as_str()))
         .cloned()
         .collect()
 }
