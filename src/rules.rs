@@ -91,7 +91,7 @@ rules! {
     EXTRA_ARGS_OWNED = "FAB126", "server.extra_args sets a flag the spec already decides";
     FILE_OUTSIDE_WRITABLE = "FAB127", "pid file or error log outside the directories the uid can write";
     OPENED_FILE_MISSING = "FAB128", "config, logging config or chdir directory the image will not have";
-    CMD_ARGS_TOO_LONG = "FAB129", "GUNICORN_CMD_ARGS longer than Linux passes to a process";
+    ENV_TOO_LONG = "FAB129", "environment variable longer than Linux passes to a process";
 }
 
 /// Looks a rule up by its id.

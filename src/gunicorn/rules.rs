@@ -48,7 +48,7 @@ pub fn too_long(value: &str) -> Option<Advice> {
     let length = "GUNICORN_CMD_ARGS=".len() + value.len();
     (length > MAX_ENV_STRING).then(|| {
         Advice::new(
-            rules::CMD_ARGS_TOO_LONG,
+            rules::ENV_TOO_LONG,
             Error,
             "GUNICORN_CMD_ARGS",
             text(

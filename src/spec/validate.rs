@@ -16,7 +16,7 @@ use super::raw::{
     CaSecret, Interface, RawDeploy, RawHealthcheck, RawServer, RawSpec, RawTls, SpannedMap,
 };
 use crate::diagnostic::Finding;
-use crate::gunicorn::rules::SCRATCH_DIRS;
+use crate::gunicorn::rules::{MAX_ENV_STRING, SCRATCH_DIRS};
 use crate::packaging::pyproject::PyProject;
 use crate::plan::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules::{self, Rule};
@@ -85,6 +85,9 @@ pub fn validate(
         config_given: false,
     };
     let spec = v.spec(raw, project);
+    if !v.findings.iter().any(Finding::is_error) {
+        v.planned_env_fits(raw, &spec);
+    }
     if v.findings.iter().any(Finding::is_error) {
         Err(v.findings)
     } else {
@@ -978,6 +981,15 @@ impl Validator<'_> {
         for (key, value) in &raw.0 {
             let k = self.text("env name", key);
             let v = self.text("env value", value);
+            let length = k.len() + 1 + v.len();
+            if length > MAX_ENV_STRING {
+                self.error(
+                    rules::ENV_TOO_LONG,
+                    value,
+                    format!("{k}=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"),
+                    "put data this large in a file the app reads (copied with the project, or mounted), not in the environment",
+                );
+            }
             if RESERVED_ENV.contains(&k.as_str()) {
                 self.error(rules::ENV_NAME, key, format!("`{k}` is set by fabuild"), "remove it; use the server section (or server.extra_args) for gunicorn settings");
             } else if !valid_env_name(&k) {
@@ -993,6 +1005,34 @@ impl Validator<'_> {
             env.push((k, v));
         }
         env
+    }
+
+    /// The planned `GUNICORN_CMD_ARGS` fits in one environment string (the spec's own `env`
+    /// entries are measured in `env`). Run on a spec without errors, which plans.
+    fn planned_env_fits(&mut self, raw: &RawSpec, spec: &Spec) {
+        let plan = crate::plan::plan(spec, &crate::plan::Overrides::default());
+        let Some((name, value)) = plan.env.iter().find(|(k, _)| k == "GUNICORN_CMD_ARGS") else {
+            return;
+        };
+        let length = name.len() + 1 + value.len();
+        if length <= MAX_ENV_STRING {
+            return;
+        }
+        let finding = Finding::error(
+            rules::ENV_TOO_LONG,
+            format!("the planned {name}=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"),
+        )
+        .help("keep server.extra_args to the flags gunicorn needs; long settings belong in a config file given with --config");
+        let longest = raw
+            .server
+            .extra_args
+            .iter()
+            .flatten()
+            .max_by_key(|item| item.value.len());
+        self.findings.push(match longest {
+            Some(item) => finding.at(span(item, self.text)),
+            None => finding,
+        });
     }
 
     fn healthcheck(&mut self, raw: &RawHealthcheck) -> Healthcheck {

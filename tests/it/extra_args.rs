@@ -283,3 +283,45 @@ fn paste_makes_every_worker_fail_to_boot() {
         [("FAB126".to_owned(), 7, 16)]
     );
 }
+
+/// FAB129 in `check`: the longest `GUNICORN_CMD_ARGS` a spec may plan, and the longest `env`
+/// entry, are the longest a process can be started with (the kernel is the oracle).
+#[test]
+fn every_planned_variable_fits_in_one_environment_string() {
+    use fabuild::gunicorn::rules::MAX_ENV_STRING;
+    let starts = |name: &str, value: &str| {
+        std::process::Command::new("true")
+            .env_clear()
+            .env(name, value)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let check = |text: &str| match spec::check_text(text, "app.yaml", Path::new(".")) {
+        Ok(checked) => Ok(fabuild::plan::plan(
+            &checked.spec,
+            &fabuild::plan::Overrides::default(),
+        )),
+        Err(SpecError::Invalid { findings, .. }) => Err(findings
+            .iter()
+            .filter(|f| f.is_error())
+            .map(|f| f.rule.id)
+            .collect::<Vec<_>>()),
+        Err(other) => panic!("{other}"),
+    };
+
+    let named = |n: usize| spec_with(&format!("[\"--name={}\"]", "a".repeat(n)));
+    let planned = |n: usize| check(&named(n)).unwrap().gunicorn_cmd_args;
+    let room = MAX_ENV_STRING - "GUNICORN_CMD_ARGS=".len() - planned(0).len();
+    let longest = planned(room);
+    assert_eq!("GUNICORN_CMD_ARGS=".len() + longest.len(), MAX_ENV_STRING);
+    assert!(starts("GUNICORN_CMD_ARGS", &longest));
+    assert!(!starts("GUNICORN_CMD_ARGS", &format!("{longest}a")));
+    assert_eq!(check(&named(room + 1)).unwrap_err(), ["FAB129"]);
+
+    let with_env = |n: usize| format!("{}env:\n  BIG: {}\n", spec_with("[]"), "x".repeat(n));
+    let room = MAX_ENV_STRING - "BIG=".len();
+    let plan = check(&with_env(room)).unwrap();
+    let big = &plan.env.iter().find(|(k, _)| k == "BIG").unwrap().1;
+    assert!(starts("BIG", big));
+    assert_eq!(check(&with_env(room + 1)).unwrap_err(), ["FAB129"]);
+}
