@@ -434,7 +434,7 @@ fn a_link_inside_the_project_is_read_through() {
 }
 
 /// A `GUNICORN_CMD_ARGS` of thousands of errors: explain reports every error up to 16 and
-/// says it stopped, within bounded time (8,000 `--preload=true` took minutes when each
+/// says it stopped, within bounded time (5,300 `--preload=true` ran past a minute when each
 /// error cost a fresh parse of the whole value, and unknown flags were dropped one lookup
 /// at a time).
 #[test]
