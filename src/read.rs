@@ -58,24 +58,36 @@ pub fn text(path: &Path, limit: u64) -> Result<String, ReadError> {
 /// The text of `path` if it is a regular file (links followed), up to `limit` bytes: for
 /// files that are never a pipe, such as templates.
 pub fn file_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    utf8(file_bytes(path, limit)?)
+}
+
+/// The bytes of `path` if it is a regular file (links followed), up to `limit` bytes.
+fn file_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     // Checked before opening: opening a FIFO would wait for a writer.
     if !std::fs::metadata(path)?.is_file() {
         return Err(ReadError::NotAFile);
     }
-    text(path, limit)
+    bytes(path, limit)
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        // The prefix is valid UTF-8, so this never falls back.
-        let before = std::str::from_utf8(valid).unwrap_or_default();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        ReadError::NotUtf8 {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
-        }
+        let (line, column) = utf8_error_at(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+        ReadError::NotUtf8 { line, column }
     })
+}
+
+/// The 1-based line and column of the first byte that is not UTF-8, given the `valid`
+/// bytes before it.
+pub fn utf8_error_at(valid: &[u8]) -> (usize, usize) {
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    (
+        valid.split(|&b| b == b'\n').count(),
+        String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1,
+    )
 }
 
 /// The text of the file at `path` in the project at `root`, or `None` if there is no such
@@ -102,10 +114,7 @@ pub fn project_bytes(root: &Path, path: &Path, limit: u64) -> Result<Option<Vec<
     if !resolved.starts_with(root.canonicalize()?) {
         return Err(ReadError::OutsideProject { target: resolved });
     }
-    if !std::fs::metadata(&resolved)?.is_file() {
-        return Err(ReadError::NotAFile);
-    }
-    bytes(&resolved, limit).map(Some)
+    file_bytes(&resolved, limit).map(Some)
 }
 
 #[cfg(test)]

@@ -174,11 +174,11 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let identity = identity_tree(plan, facts)?;
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
 
-    let ignore_text =
-        crate::read::project_text(&project, &project.join(".dockerignore"), MAX_TEXT_BYTES)
-            .map_err(|e| BuildError::io(&project.join(".dockerignore"), &e))?
-            .or_else(|| rendered(".dockerignore"))
-            .unwrap_or_default();
+    let ignore_file = project.join(".dockerignore");
+    let ignore_text = crate::read::project_text(&project, &ignore_file, MAX_TEXT_BYTES)
+        .map_err(|e| BuildError::io(&ignore_file, &e))?
+        .or_else(|| rendered(".dockerignore"))
+        .unwrap_or_default();
     let skip = [
         Some(&options.out),
         options.cache.as_ref(),

@@ -61,16 +61,16 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
 }
 
 /// How many refusals explain reports before it stops. Each costs a parse of the whole
-/// argv, so without a bound a value of 20,000 `--preload=true` took minutes; nobody fixes
-/// more than a screenful of errors before running explain again.
+/// argv, so without a bound 8,000 `--preload=true` took 25 s in a release build; nobody
+/// fixes more than a screenful of errors before running explain again.
 pub const MAX_REFUSALS: usize = 16;
 
 /// Parses like gunicorn; where gunicorn would stop at the first error, records it, repairs
 /// the argv the way its fix says (drop an unknown flag, `--preload=true` -> `--preload`)
 /// and goes on, so one run reports every error, up to `MAX_REFUSALS`. Returns no parse
 /// when an error needs a person's decision (an ambiguous prefix, a missing or non-numeric
-/// value), or when there is one more after `MAX_REFUSALS`, then saying so with `true`. Token indices in the result
-/// are the original argv's.
+/// value), or when there is one more after `MAX_REFUSALS`, then saying so with `true`.
+/// Token indices in the result are the original argv's.
 fn parse_repairing(
     words: &[Word],
     ctx: &Context,

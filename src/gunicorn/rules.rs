@@ -43,18 +43,28 @@ pub const SUGGESTED_KEEPALIVE: &str = "75";
 /// fails with E2BIG ("Argument list too long") on a longer one.
 pub const MAX_ENV_STRING: usize = 131_071;
 
+/// The length of `NAME=value`, when it is longer than Linux passes to a process (FAB129).
+pub fn env_string_overflow(name: &str, value: &str) -> Option<usize> {
+    let length = name.len() + 1 + value.len();
+    (length > MAX_ENV_STRING).then_some(length)
+}
+
+/// Why a variable shown as `shown` cannot be set, being `length` bytes as `NAME=value`.
+pub fn env_too_long_why(shown: &str, length: usize) -> String {
+    format!(
+        "{shown}=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"
+    )
+}
+
 /// A `GUNICORN_CMD_ARGS` value no process can be started with, if `value` is one.
 pub fn too_long(value: &str) -> Option<Advice> {
-    let length = "GUNICORN_CMD_ARGS=".len() + value.len();
-    (length > MAX_ENV_STRING).then(|| {
+    env_string_overflow("GUNICORN_CMD_ARGS", value).map(|length| {
         Advice::new(
             rules::ENV_TOO_LONG,
             Error,
             "GUNICORN_CMD_ARGS",
             text(
-                format!(
-                    "GUNICORN_CMD_ARGS=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"
-                ),
+                env_too_long_why("GUNICORN_CMD_ARGS", length),
                 format!(
                     "GUNICORN_CMD_ARGS=... 共 {length} 字节；Linux 单个环境变量字符串最多传递 {MAX_ENV_STRING} 字节，容器进程无法启动（execve：Argument list too long）"
                 ),

@@ -429,15 +429,13 @@ fn python(
         }])?);
     }
     let mut hints = Vec::new();
-    let pinned = crate::read::project_text(
-        root,
-        &root.join(".python-version"),
-        crate::read::MAX_TEXT_BYTES,
-    )
-    .map_err(|source| InitError::Read {
-        path: root.join(".python-version").display().to_string(),
-        source,
-    })?;
+    let pin_file = root.join(".python-version");
+    let pinned = crate::read::project_text(root, &pin_file, crate::read::MAX_TEXT_BYTES).map_err(
+        |source| InitError::Read {
+            path: pin_file.display().to_string(),
+            source,
+        },
+    )?;
     if let Some(text) = pinned
         && let Some((i, line)) = text
             .lines()

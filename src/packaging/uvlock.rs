@@ -61,14 +61,12 @@ pub fn parse(text: &str) -> Result<Lock, String> {
 
 /// Reads and parses the lock at `path`; the error is a sentence for a message.
 pub fn read(path: &std::path::Path) -> Result<Lock, String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_LOCK_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    if text.len() as u64 > MAX_LOCK_BYTES {
-        return Err(format!("is larger than {MAX_LOCK_BYTES} bytes"));
-    }
+    let text = crate::read::text(path, MAX_LOCK_BYTES).map_err(|e| match e {
+        crate::read::ReadError::TooLarge { .. } => {
+            format!("is larger than {MAX_LOCK_BYTES} bytes")
+        }
+        other => format!("cannot be read: {other}"),
+    })?;
     parse(&text)
 }
 

@@ -53,11 +53,8 @@ fn decode(bytes: &[u8]) -> Result<String, (u64, u64)> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(text.to_owned()),
         Err(err) => {
-            let good = &bytes[..err.valid_up_to()];
-            let line = good.split(|&b| b == b'\n').count() as u64;
-            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
-            Err((line, column))
+            let (line, column) = crate::read::utf8_error_at(&bytes[..err.valid_up_to()]);
+            Err((line as u64, column as u64))
         }
     }
 }

@@ -16,7 +16,7 @@ use super::raw::{
     CaSecret, Interface, RawDeploy, RawHealthcheck, RawServer, RawSpec, RawTls, SpannedMap,
 };
 use crate::diagnostic::Finding;
-use crate::gunicorn::rules::{MAX_ENV_STRING, SCRATCH_DIRS};
+use crate::gunicorn::rules::{SCRATCH_DIRS, env_string_overflow, env_too_long_why};
 use crate::packaging::pyproject::PyProject;
 use crate::plan::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules::{self, Rule};
@@ -981,12 +981,11 @@ impl Validator<'_> {
         for (key, value) in &raw.0 {
             let k = self.text("env name", key);
             let v = self.text("env value", value);
-            let length = k.len() + 1 + v.len();
-            if length > MAX_ENV_STRING {
+            if let Some(length) = env_string_overflow(&k, &v) {
                 self.error(
                     rules::ENV_TOO_LONG,
                     value,
-                    format!("{k}=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"),
+                    env_too_long_why(&k, length),
                     "put data this large in a file the app reads (copied with the project, or mounted), not in the environment",
                 );
             }
@@ -1011,16 +1010,15 @@ impl Validator<'_> {
     /// entries are measured in `env`). Run on a spec without errors, which plans.
     fn planned_env_fits(&mut self, raw: &RawSpec, spec: &Spec) {
         let plan = crate::plan::plan(spec, &crate::plan::Overrides::default());
-        let Some((name, value)) = plan.env.iter().find(|(k, _)| k == "GUNICORN_CMD_ARGS") else {
+        let Some(length) = env_string_overflow("GUNICORN_CMD_ARGS", &plan.gunicorn_cmd_args) else {
             return;
         };
-        let length = name.len() + 1 + value.len();
-        if length <= MAX_ENV_STRING {
-            return;
-        }
         let finding = Finding::error(
             rules::ENV_TOO_LONG,
-            format!("the planned {name}=... is {length} bytes; Linux passes at most {MAX_ENV_STRING} in one environment string, so the container's process cannot be started (execve: Argument list too long)"),
+            format!(
+                "the planned {}",
+                env_too_long_why("GUNICORN_CMD_ARGS", length)
+            ),
         )
         .help("keep server.extra_args to the flags gunicorn needs; long settings belong in a config file given with --config");
         let longest = raw
