@@ -277,6 +277,9 @@ pub enum InterfaceArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// For people: findings drawn with a caret on stderr, results on stdout
     Text,
+    /// For tools: one JSON document per spec on stdout whatever the outcome, nothing on
+    /// stderr (docs/json.md)
     Json,
 }

@@ -48,6 +48,17 @@ pub struct Generation {
     pub changes: Vec<Change>,
 }
 
+impl Generation {
+    /// `change`'s file as its diff names it: relative to the project, `/`-separated.
+    pub fn label(&self, change: &Change) -> String {
+        if self.out_rel.is_empty() {
+            change.name.clone()
+        } else {
+            format!("{}/{}", self.out_rel, change.name)
+        }
+    }
+}
+
 /// Validates, plans and renders the spec at `spec_path`, and compares the result with the
 /// files in the output directory. Writes nothing.
 pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenError> {

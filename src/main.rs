@@ -82,31 +82,32 @@ fn print_json(value: &serde_json::Value) {
     console::stdout_raw(&format!("{}\n", console::json_safe(&text)));
 }
 
+/// A spec that does not stand, as tools read it: its findings, or the error that stopped
+/// the reading.
+fn spec_failure_json(err: &SpecError, file: &str) -> serde_json::Value {
+    match err {
+        SpecError::Invalid {
+            input: source,
+            findings,
+        } => serde_json::json!({
+            "file": source.name, "ok": false, "findings": json_findings(findings, &source.name)
+        }),
+        other => serde_json::json!({"file": file, "ok": false, "error": other.to_string()}),
+    }
+}
+
+/// `doc` with the spec named under `spec`, the key `gen` and `verify` use.
+fn with_spec(mut doc: serde_json::Value, spec: &str) -> serde_json::Value {
+    doc["spec"] = spec.into();
+    doc
+}
+
 /// Prints a spec failure; returns its exit code.
-fn spec_failure(err: &SpecError, format: Format) -> u8 {
+fn spec_failure(err: &SpecError, file: &str, format: Format) -> u8 {
     match (err, format) {
-        (
-            SpecError::Invalid {
-                input: source,
-                findings,
-            },
-            Format::Text,
-        ) => report(findings, source),
-        (
-            SpecError::Invalid {
-                input: source,
-                findings,
-            },
-            Format::Json,
-        ) => {
-            print_json(
-                &serde_json::json!({"file": source.name, "ok": false, "findings": json_findings(findings, &source.name)}),
-            );
-        }
-        (other, Format::Json) => {
-            print_json(&serde_json::json!({"ok": false, "error": other.to_string()}));
-        }
+        (SpecError::Invalid { input, findings }, Format::Text) => report(findings, input),
         (other, Format::Text) => eoutln!("error: {other}"),
+        (_, Format::Json) => print_json(&spec_failure_json(err, file)),
     }
     err.exit_code()
 }
@@ -124,7 +125,7 @@ fn check(args: &CheckArgs) -> u8 {
                         let tail = if n == 0 {
                             String::new()
                         } else {
-                            format!(" ({n} warning{})", if n == 1 { "" } else { "s" })
+                            format!(" ({})", plural(n, "warning"))
                         };
                         outln!("{display}: ok{tail}");
                     }
@@ -134,7 +135,7 @@ fn check(args: &CheckArgs) -> u8 {
                 }
                 0
             }
-            Err(err) => spec_failure(&err, args.format),
+            Err(err) => spec_failure(&err, &display, args.format),
         };
         worst = worst.max(code);
     }
@@ -152,7 +153,7 @@ fn plan(args: &PlanArgs) -> u8 {
             print_json(&serde_json::to_value(&plan).unwrap_or_default());
             0
         }
-        Err(err) => spec_failure(&err, Format::Text),
+        Err(err) => spec_failure(&err, &path.display().to_string(), Format::Text),
     }
 }
 
@@ -201,7 +202,8 @@ fn generate(args: &GenArgs) -> u8 {
         }
         worst = worst.max(code);
     }
-    if specs.len() > 1 {
+    // Tools reading JSON get one document per spec and the exit code; people get a tally.
+    if specs.len() > 1 && args.format == Format::Text {
         outln!(
             "{} spec(s): {} ok, {} failed{}",
             specs.len(),
@@ -218,113 +220,169 @@ fn generate(args: &GenArgs) -> u8 {
 }
 
 fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 {
+    let json = args.format == Format::Json;
+    let spec_name = spec_path.display().to_string();
     let generation = match generate::prepare(spec_path, options) {
         Ok(g) => g,
-        Err(GenError::Spec(err)) => return spec_failure(&err, args.format),
-        Err(err) => {
-            eoutln!("error: {err}");
+        Err(GenError::Spec(err)) if json => {
+            print_json(&with_spec(spec_failure_json(&err, &spec_name), &spec_name));
             return err.exit_code();
         }
+        Err(GenError::Spec(err)) => return spec_failure(&err, &spec_name, Format::Text),
+        Err(err) => return gen_error(&spec_name, &err.to_string(), json, err.exit_code()),
     };
-    if args.format == Format::Text {
+    if !json {
         report(&generation.checked.warnings, &generation.checked.source);
     }
-    let label = |name: &str| {
-        if generation.out_rel.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", generation.out_rel)
-        }
-    };
     let drifted: Vec<_> = generation
         .changes
         .iter()
         .filter(|c| c.status != Status::Unchanged)
         .collect();
-
     if args.check || args.diff {
-        for change in &drifted {
-            out!("{}", output::diff(change, &label(&change.name)));
-        }
-        if args.check {
-            for change in &drifted {
-                let what = if change.old.is_none() {
-                    "missing"
-                } else {
-                    "out of date"
-                };
-                eoutln!(
-                    "drift: {} is {what}; run `fabuild gen {}` to update it",
-                    change.path.display(),
-                    spec_path.display()
-                );
-            }
-            return u8::from(!drifted.is_empty());
-        }
-        return 0;
+        return gen_preview(&generation, &drifted, args);
     }
-
     let guarded: Vec<_> = drifted.iter().filter(|c| c.guard.is_some()).collect();
     if !guarded.is_empty() && !args.force {
-        for change in &guarded {
-            let why = match change.guard {
-                Some(Provenance::HandEdited) => "was edited by hand since fabuild generated it",
-                _ => "was not generated by fabuild",
-            };
-            eoutln!("error: {} {why}; not overwriting it", change.path.display());
-            eout!("{}", output::diff(change, &label(&change.name)));
-        }
-        eoutln!(
-            "help: move the change into app.yaml (or a template with --templates), then rerun; \
-             or pass --force to overwrite. Nothing was written for {}.",
-            spec_path.display()
-        );
-        return 1;
+        return gen_refuse(&generation, &guarded, json);
     }
-    if let Err(err) =
+    let written =
         std::fs::create_dir_all(&generation.out_dir).map_err(|source| output::OutputError::Write {
             path: generation.out_dir.clone(),
             source,
-        })
-    {
-        eoutln!("error: {err}");
-        return 2;
+        });
+    if let Err(err) = written.and_then(|()| output::write_all(&generation.changes)) {
+        return gen_error(&spec_name, &format!("{err}; nothing was changed"), json, 2);
     }
-    if let Err(err) = output::write_all(&generation.changes) {
-        eoutln!("error: {err}; nothing was changed");
-        return 2;
+    if json {
+        print_json(&gen_document(&generation, true, false));
+    } else {
+        for change in &generation.changes {
+            let status = match change.status {
+                Status::Created => "created",
+                Status::Updated => "updated",
+                Status::Unchanged => "unchanged",
+            };
+            outln!("{status:>9} {}", change.path.display());
+        }
     }
-    report_written(&generation, args.format);
     0
 }
 
-fn report_written(generation: &Generation, format: Format) {
-    match format {
-        Format::Text => {
-            for change in &generation.changes {
-                let status = match change.status {
-                    Status::Created => "created",
-                    Status::Updated => "updated",
-                    Status::Unchanged => "unchanged",
-                };
-                outln!("{status:>9} {}", change.path.display());
-            }
-        }
-        Format::Json => {
-            let files: Vec<_> = generation
-                .changes
-                .iter()
-                .map(|c| serde_json::json!({"path": c.path.display().to_string(), "status": c.status}))
-                .collect();
-            let warnings = json_findings(
-                &generation.checked.warnings,
-                &generation.checked.source.name,
-            );
-            print_json(
-                &serde_json::json!({"spec": generation.checked.source.name, "files": files, "findings": warnings}),
+/// An error that stopped `gen` for one spec (not a finding); returns `code`.
+fn gen_error(spec: &str, error: &str, json: bool, code: u8) -> u8 {
+    if json {
+        print_json(&serde_json::json!({"spec": spec, "ok": false, "error": error}));
+    } else {
+        eoutln!("error: {error}");
+    }
+    code
+}
+
+/// `gen --check` and `gen --diff`: what a write would change; writes nothing.
+fn gen_preview(generation: &Generation, drifted: &[&output::Change], args: &GenArgs) -> u8 {
+    let ok = !args.check || drifted.is_empty();
+    if args.format == Format::Json {
+        print_json(&gen_document(generation, ok, true));
+        return u8::from(!ok);
+    }
+    for change in drifted {
+        out!("{}", output::diff(change, &generation.label(change)));
+    }
+    if args.check {
+        for change in drifted {
+            let what = if change.old.is_none() {
+                "missing"
+            } else {
+                "out of date"
+            };
+            eoutln!(
+                "drift: {} is {what}; run `fabuild gen {}` to update it",
+                change.path.display(),
+                generation.checked.source.name
             );
         }
     }
+    u8::from(!ok)
+}
+
+/// Files gen will not overwrite without `--force`: says which and why; exit 1.
+fn gen_refuse(generation: &Generation, guarded: &[&&output::Change], json: bool) -> u8 {
+    let help = format!(
+        "move the change into app.yaml (or a template with --templates), then rerun; \
+         or pass --force to overwrite. Nothing was written for {}.",
+        generation.checked.source.name
+    );
+    if json {
+        let mut doc = gen_document(generation, false, true);
+        doc["error"] = format!(
+            "{} not overwritten: edited by hand or not generated by fabuild",
+            plural(guarded.len(), "file")
+        )
+        .into();
+        doc["help"] = help.into();
+        print_json(&doc);
+        return 1;
+    }
+    for change in guarded {
+        eoutln!(
+            "error: {} {}; not overwriting it",
+            change.path.display(),
+            guard_why(change.guard)
+        );
+        eout!("{}", output::diff(change, &generation.label(change)));
+    }
+    eoutln!("help: {help}");
+    1
+}
+
+/// What a tool reads for one spec gen got to render: the files with what a write does (did)
+/// to each, and the spec's warnings.
+fn gen_document(generation: &Generation, ok: bool, diff: bool) -> serde_json::Value {
+    let spec = &generation.checked.source.name;
+    serde_json::json!({
+        "spec": spec,
+        "ok": ok,
+        "files": json_files(generation, diff),
+        "findings": json_findings(&generation.checked.warnings, spec),
+    })
+}
+
+fn guard_why(guard: Option<Provenance>) -> &'static str {
+    match guard {
+        Some(Provenance::HandEdited) => "was edited by hand since fabuild generated it",
+        _ => "was not generated by fabuild",
+    }
+}
+
+/// Each output file as `gen --format json` reports it: its path, what a write does to it,
+/// why gen will not overwrite it (`guard`), and with `diff` the change as a unified diff.
+fn json_files(generation: &Generation, diff: bool) -> Vec<serde_json::Value> {
+    generation
+        .changes
+        .iter()
+        .map(|change| {
+            let mut file = serde_json::json!({
+                "path": change.path.display().to_string(),
+                "status": change.status,
+            });
+            if let Some(guard) = change.guard {
+                file["guard"] = match guard {
+                    Provenance::HandEdited => "hand-edited",
+                    _ => "not-generated",
+                }
+                .into();
+            }
+            if diff && change.status != Status::Unchanged {
+                file["diff"] = output::diff(change, &generation.label(change)).into();
+            }
+            file
+        })
+        .collect()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn explain(args: &ExplainArgs) -> u8 {
@@ -333,43 +391,40 @@ fn explain(args: &ExplainArgs) -> u8 {
     use fabuild::gunicorn::rules::Context;
     use fabuild::gunicorn::settings::Version;
 
+    // Nothing to explain: said as the chosen format says things; exit 2.
+    let fail = |error: String| {
+        match args.format {
+            Format::Text => eoutln!("error: {error}"),
+            Format::Json => print_json(&serde_json::json!({"ok": false, "error": error})),
+        }
+        2
+    };
     let Some(version) = Version::parse(&args.gunicorn_version) else {
-        eoutln!(
-            "error: --gunicorn-version `{}` is not a version like 27.0.1",
+        return fail(format!(
+            "--gunicorn-version `{}` is not a version like 27.0.1",
             args.gunicorn_version
-        );
-        return 2;
+        ));
     };
     let (input, source) = if args.env {
         match std::env::var("GUNICORN_CMD_ARGS") {
             Ok(value) => (value, "$GUNICORN_CMD_ARGS".to_owned()),
-            Err(_) => {
-                eoutln!("error: --env: GUNICORN_CMD_ARGS is not set (or not UTF-8)");
-                return 2;
-            }
+            Err(_) => return fail("--env: GUNICORN_CMD_ARGS is not set (or not UTF-8)".into()),
         }
     } else if let Some(path) = &args.dockerfile {
         let text = match fabuild::read::text(path, fabuild::read::MAX_TEXT_BYTES) {
             Ok(text) => text,
-            Err(err) => {
-                eoutln!("error: cannot read {}: {err}", path.display());
-                return 2;
-            }
+            Err(err) => return fail(format!("cannot read {}: {err}", path.display())),
         };
         match dockerfile::find_env(&text, "GUNICORN_CMD_ARGS") {
             Ok(found) => (found.value, format!("{}:{}", path.display(), found.line)),
-            Err(err) => {
-                eoutln!("error: {}: {err}", path.display());
-                return 2;
-            }
+            Err(err) => return fail(format!("{}: {err}", path.display())),
         }
     } else {
         match args.args.as_slice() {
             [] => {
-                eoutln!(
-                    "error: give the value to review (fabuild explain '--bind=0.0.0.0:8443 --workers=3'), or --env, or --dockerfile FILE"
+                return fail(
+                    "give the value to review (fabuild explain '--bind=0.0.0.0:8443 --workers=3'), or --env, or --dockerfile FILE".into(),
                 );
-                return 2;
             }
             [one] => (one.clone(), "argument".to_owned()),
             many => (fabuild::gunicorn::shlex::join(many), "arguments".to_owned()),
@@ -506,7 +561,12 @@ fn verify(args: &VerifyArgs) -> u8 {
         Ok(checked) => checked,
         Err(err) => {
             // The image cannot be judged against a spec that does not stand.
-            spec_failure(&err, args.format);
+            let file = path.display().to_string();
+            if args.format == Format::Json {
+                print_json(&with_spec(spec_failure_json(&err, &file), &file));
+            } else {
+                spec_failure(&err, &file, Format::Text);
+            }
             return 2;
         }
     };
@@ -578,7 +638,7 @@ fn build(args: &BuildArgs) -> u8 {
     let built = match build::build(&spec_path, &options) {
         Ok(built) => built,
         Err(build::BuildError::Gen(GenError::Spec(err))) => {
-            return spec_failure(&err, Format::Text);
+            return spec_failure(&err, &spec_path.display().to_string(), Format::Text);
         }
         Err(err) => {
             eoutln!("error: {err}");

@@ -60,7 +60,7 @@ def load(path):
         die(f"{path}: gunicorn_cmd_args does not shlex-split: {exc}")
     e.setdefault("tls_dir", None)
     e.setdefault("labels", [])
-    # `fabuild plan --format json` shapes: [[key, value], ...] pairs, server_pins, workers{}
+    # `fabuild plan` shapes: [[key, value], ...] pairs, server_pins, workers{}
     if isinstance(e["labels"], list) and all(isinstance(x, list) and len(x) == 2 for x in e["labels"]):
         e["labels"] = dict(e["labels"])
     env = e.get("env") or {}

@@ -9,7 +9,7 @@
 #   requirements-uv.txt), the app code, app.yaml. It is the
 #   build context. EXPECT_JSON describes what the image must look like; when not
 #   given, EXAMPLE_DIR/.e2e-expect.json is used, else the output of
-#   $FABUILD_E2E_PLAN_CMD run inside EXAMPLE_DIR (e.g. "fabuild plan --format json").
+#   $FABUILD_E2E_PLAN_CMD run inside EXAMPLE_DIR (e.g. "fabuild plan", which prints JSON).
 #
 # Options:
 #   --no-setup   do not run setup.sh first (it is idempotent and takes < 1 s when done)
@@ -41,7 +41,7 @@
 #     "env": {"KEY": "value"} or [["KEY", "value"], ...]   # each must be byte-equal in Env
 #     "cmd": ["gunicorn", "main:app"]                      # Cmd must equal it
 #   }
-#   The output of `fabuild plan --format json` is accepted as is: labels and env as
+#   The output of `fabuild plan` is accepted as is: labels and env as
 #   [key, value] pairs (values checked), server_pins [{name, version}] as the pins,
 #   workers {count} as the worker count; other keys are ignored. ci.sh uses that.
 #

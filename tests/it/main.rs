@@ -14,6 +14,7 @@ mod gunicorn_conf;
 mod hostile;
 mod image_writer;
 mod init;
+mod json_output;
 mod manifests;
 mod oracle;
 mod oracle_quoting;
