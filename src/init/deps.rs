@@ -49,11 +49,18 @@ impl Source {
 pub use crate::packaging::pyproject::PyProject;
 pub use crate::packaging::uvlock::Lock as UvLock;
 
+/// A dependency file init could not use; `file` is its path as the user names it.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {file}: {message}")]
-pub struct DepsError {
-    pub file: String,
-    pub message: String,
+pub enum DepsError {
+    /// Not read at all: missing permissions, a link out of the project, a FIFO, too large.
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        source: crate::read::ReadError,
+    },
+    /// Read, but not TOML of the shape expected.
+    #[error("cannot read {file}: {message}")]
+    Parse { file: String, message: String },
 }
 
 /// Reads a TOML file if it exists; `None` when it does not.
@@ -61,18 +68,25 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(
     root: &Path,
     name: &str,
 ) -> Result<Option<T>, DepsError> {
-    let err = |message: String| DepsError {
-        file: name.to_owned(),
-        message,
-    };
-    let Some(text) = crate::read::project_text(root, &root.join(name), crate::read::MAX_TEXT_BYTES)
-        .map_err(|e| err(e.to_string()))?
-    else {
+    let Some(text) = read(root, name)? else {
         return Ok(None);
     };
     toml::from_str(&text)
         .map(Some)
-        .map_err(|e| err(e.message().to_owned()))
+        .map_err(|e| DepsError::Parse {
+            file: super::shown(root, name),
+            message: e.message().to_owned(),
+        })
+}
+
+/// The project's file `name`, if there is one.
+fn read(root: &Path, name: &str) -> Result<Option<String>, DepsError> {
+    crate::read::project_text(root, &root.join(name), crate::read::MAX_TEXT_BYTES).map_err(
+        |source| DepsError::Read {
+            file: super::shown(root, name),
+            source,
+        },
+    )
 }
 
 impl Dependencies {
@@ -88,15 +102,7 @@ impl Dependencies {
         let project_name = project
             .and_then(|p| p.name.clone())
             .or_else(|| poetry.and_then(|p| p.name.clone()));
-        let requirements = crate::read::project_text(
-            root,
-            &root.join("requirements.txt"),
-            crate::read::MAX_TEXT_BYTES,
-        )
-        .map_err(|e| DepsError {
-            file: "requirements.txt".to_owned(),
-            message: e.to_string(),
-        })?;
+        let requirements = read(root, "requirements.txt")?;
         if let Some(text) = requirements {
             let names: Vec<String> = text.lines().filter_map(requirement_name).collect();
             return Ok(Self {

@@ -61,7 +61,7 @@ pub enum InitError {
     #[error(transparent)]
     Version(#[from] python_version::VersionError),
     #[error(transparent)]
-    Deps(#[from] deps::DepsError),
+    Deps(deps::DepsError),
     #[error("the app.yaml init would write is not valid:\n{0}")]
     Invalid(String),
     #[error("cannot read {path}: {source}")]
@@ -71,6 +71,27 @@ pub enum InitError {
     },
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: ReadError },
+}
+
+impl From<deps::DepsError> for InitError {
+    /// A dependency file that could not be read is told like any other project file, with
+    /// what to do about a link or a FIFO.
+    fn from(err: deps::DepsError) -> Self {
+        match err {
+            deps::DepsError::Read { file, source } => Self::Read { path: file, source },
+            parse @ deps::DepsError::Parse { .. } => Self::Deps(parse),
+        }
+    }
+}
+
+/// The project's file `name` as the user would type it from where they ran init:
+/// `gunicorn.conf.py` for the current directory, `svc/gunicorn.conf.py` for `init svc`.
+fn shown(root: &Path, name: &str) -> String {
+    if root == Path::new(".") || root.as_os_str().is_empty() {
+        name.to_owned()
+    } else {
+        root.join(name).display().to_string()
+    }
 }
 
 impl InitError {
@@ -160,7 +181,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     })?;
     let (module, interface, src_layout) = app(options, &sources, &dependencies, &mut notes)?;
     let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Read {
-        path: root.join(gunicorn_conf::FILE).display().to_string(),
+        path: shown(root, gunicorn_conf::FILE),
         source,
     })?;
     let mut server: Vec<gunicorn_conf::Carried> =
@@ -432,7 +453,7 @@ fn python(
     let pin_file = root.join(".python-version");
     let pinned = crate::read::project_text(root, &pin_file, crate::read::MAX_TEXT_BYTES).map_err(
         |source| InitError::Read {
-            path: pin_file.display().to_string(),
+            path: shown(root, ".python-version"),
             source,
         },
     )?;

@@ -325,7 +325,9 @@ fn project_files_that_lead_elsewhere_are_refused_unread() {
     let outside = tempfile::tempdir().unwrap();
     let credentials = outside.path().join("credentials");
     fs::write(&credentials, CREDENTIALS).unwrap();
-    let assert_refused = |dir: &Path, args: &[&str], name: &str, want: &str| {
+    // `shown` is the file as the user names it from where they ran fabuild; `help` what the
+    // line under the error must say.
+    let assert_refused = |dir: &Path, args: &[&str], shown: &str, want: &str, help: &str| {
         let before = files(dir);
         let (out, took) = bounded(dir, args);
         let said = format!(
@@ -333,20 +335,23 @@ fn project_files_that_lead_elsewhere_are_refused_unread() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(took < TIME_LIMIT, "{args:?} with {name}: took {took:?}");
-        assert_eq!(out.status.code(), Some(2), "{args:?} with {name}:\n{said}");
-        let line = said.lines().next().unwrap_or_default();
+        assert!(took < TIME_LIMIT, "{args:?} with {shown}: took {took:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?} with {shown}:\n{said}");
+        let mut lines = said.lines();
+        let line = lines.next().unwrap_or_default();
         assert!(
-            line.starts_with("error: cannot read")
-                && line.contains(&format!("{name}: "))
-                && line.ends_with(want),
-            "{args:?} with {name}:\n{said}"
+            line.starts_with(&format!("error: cannot read {shown}: ")) && line.ends_with(want),
+            "{args:?} with {shown}:\n{said}"
+        );
+        assert!(
+            lines.next().unwrap_or_default().starts_with(help),
+            "{args:?} with {shown}: no `{help}` under the error:\n{said}"
         );
         assert!(!said.contains("NOT-TO-BE-QUOTED"), "{said}");
         assert_eq!(
             before,
             files(dir),
-            "{args:?} with {name} changed the project"
+            "{args:?} with {shown} changed the project"
         );
     };
     for name in [
@@ -357,14 +362,22 @@ fn project_files_that_lead_elsewhere_are_refused_unread() {
         "uv.lock",
     ] {
         for stand in [Stand::LinkOut, Stand::LinkToZero, Stand::Fifo] {
-            let dir = tempfile::tempdir().unwrap();
+            let tmp = tempfile::tempdir().unwrap();
+            let project = tmp.path().join("svc");
+            fs::create_dir(&project).unwrap();
             fs::write(
-                dir.path().join("app.py"),
+                project.join("app.py"),
                 "from flask import Flask\napp = Flask(__name__)\n",
             )
             .unwrap();
-            let want = stand.place(dir.path(), name, &credentials);
-            assert_refused(dir.path(), &["init"], name, want);
+            let want = stand.place(&project, name, &credentials);
+            let help = match stand {
+                Stand::Fifo => "help: put a regular file in its place",
+                _ => "help: init reads only the project's own files",
+            };
+            assert_refused(&project, &["init"], name, want, help);
+            let from_above = format!("svc/{name}");
+            assert_refused(tmp.path(), &["init", "svc"], &from_above, want, help);
         }
     }
     // gen reads the Dockerfile already there, to diff it and to see who wrote it.
@@ -372,7 +385,7 @@ fn project_files_that_lead_elsewhere_are_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("app.yaml"), good_spec()).unwrap();
         let want = stand.place(dir.path(), "Dockerfile", &credentials);
-        assert_refused(dir.path(), &["gen", "app.yaml"], "Dockerfile", want);
+        assert_refused(dir.path(), &["gen", "app.yaml"], "Dockerfile", want, "");
     }
 }
 
