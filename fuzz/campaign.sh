@@ -9,6 +9,9 @@
 # ./fuzz-<n>.log instead, and the next run would overwrite them.
 #
 #   bash fuzz/campaign.sh spec:3600 explain:1800
+#
+# FABUILD_FUZZ_TARGET_DIR builds elsewhere than fuzz/target: a second campaign on changed code
+# then leaves the binaries of a running one alone.
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
@@ -18,7 +21,11 @@ if [ "$#" -eq 0 ]; then
     exit 2
 fi
 mkdir -p logs
-cargo fuzz build >/dev/null
+target_args=()
+if [ -n "${FABUILD_FUZZ_TARGET_DIR:-}" ]; then
+    target_args=(--target-dir "$FABUILD_FUZZ_TARGET_DIR")
+fi
+cargo fuzz build "${target_args[@]}" >/dev/null
 
 for run in "$@"; do
     target="${run%%:*}"
@@ -27,7 +34,7 @@ for run in "$@"; do
     log="logs/$target.$(date -u +%Y%m%dT%H%M%S).log"
     echo "== $target for ${seconds}s -> $log"
     status=clean
-    cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+    cargo fuzz run "${target_args[@]}" "$target" "corpus/$target" "seeds/$target" -- \
         -dict="dicts/$target.dict" -timeout=10 -rss_limit_mb=2048 \
         -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=failed
     # The last status line libFuzzer printed, e.g. "#2160000 REDUCE cov: 16094 ft: 44893 corp: 5012/..."

@@ -11,7 +11,7 @@
 //! value's source line becomes a comment) and comes back from the spec unchanged.
 #![no_main]
 
-use fabuild::init::gunicorn_conf::{self, Carried};
+use fabuild::init::gunicorn_conf::{self, Carried, Value};
 use fabuild::init::{AppYaml, DependencyInstall};
 use fabuild::packaging::pyproject::PyProject;
 use fabuild::packaging::uvlock;
@@ -79,14 +79,16 @@ fn gunicorn_conf(text: &str, interface: Interface) {
     };
     for c in &conf.carried {
         let got = match c.key {
-            "port" => u32::from(server.port),
-            "workers" => server.workers.unwrap_or_default(),
-            "threads" => server.threads.unwrap_or_default(),
-            "timeout" => server.timeout,
-            "graceful_timeout" => server.graceful_timeout,
-            "keepalive" => server.keepalive,
-            "max_requests" => server.max_requests,
-            "max_requests_jitter" => server.max_requests_jitter,
+            "port" => Value::Number(u32::from(server.port)),
+            "workers" => Value::Number(server.workers.unwrap_or_default()),
+            "threads" => Value::Number(server.threads.unwrap_or_default()),
+            "timeout" => Value::Number(server.timeout),
+            "graceful_timeout" => Value::Number(server.graceful_timeout),
+            "keepalive" => Value::Number(server.keepalive),
+            "max_requests" => Value::Number(server.max_requests),
+            "max_requests_jitter" => Value::Number(server.max_requests_jitter),
+            "forwarded_allow_ips" => Value::List(server.forwarded_allow_ips.clone()),
+            "access_log" => Value::Bool(server.access_log),
             other => panic!("carried into server.{other}"),
         };
         // The last assignment wins, as in Python.

@@ -18,9 +18,28 @@ pub const FILE: &str = "gunicorn.conf.py";
 pub struct Carried {
     /// The key under `server`.
     pub key: &'static str,
-    pub value: u32,
+    pub value: Value,
     /// Where it came from: `gunicorn.conf.py:3: workers = 4`.
     pub why: String,
+}
+
+/// The value of a carried setting, as app.yaml's key takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Number(u32),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+impl std::fmt::Display for Value {
+    /// One line for people: `8080`, `true`, `[10.0.0.0/8, 192.168.1.10]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::List(items) => write!(f, "[{}]", items.join(", ")),
+        }
+    }
 }
 
 /// A statement that was not carried over, and what to do with it.
@@ -112,12 +131,12 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
                 advice: "computed when gunicorn loads the file, so init cannot read it: set the value it computes in app.yaml".to_owned(),
             }),
             (_, Some(value)) => match carry(name, &value, interface) {
-                Ok((key, number)) => {
+                Ok((key, value)) => {
                     // A later assignment replaces an earlier one, as in Python.
                     conf.carried.retain(|c| c.key != key);
                     conf.carried.push(Carried {
                         key,
-                        value: number,
+                        value,
                         why: source,
                     });
                 }
@@ -191,7 +210,11 @@ fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
 }
 
 /// The `server` key and value for a setting app.yaml has a key for; otherwise what to do.
-fn carry(name: &str, value: &Literal, interface: Interface) -> Result<(&'static str, u32), String> {
+fn carry(
+    name: &str,
+    value: &Literal,
+    interface: Interface,
+) -> Result<(&'static str, Value), String> {
     const NUMBERS: [&str; 7] = [
         "workers",
         "threads",
@@ -202,7 +225,7 @@ fn carry(name: &str, value: &Literal, interface: Interface) -> Result<(&'static 
         "max_requests_jitter",
     ];
     if name == "bind" {
-        return bind_port(value).map(|port| ("port", port));
+        return bind_port(value).map(|port| ("port", Value::Number(port)));
     }
     if let Some(key) = NUMBERS.iter().find(|k| **k == name) {
         if *key == "threads" && interface == Interface::Asgi {
@@ -213,7 +236,7 @@ fn carry(name: &str, value: &Literal, interface: Interface) -> Result<(&'static 
         }
         return match value {
             Literal::Int(n) => u32::try_from(*n)
-                .map(|n| (*key, n))
+                .map(|n| (*key, Value::Number(n)))
                 .map_err(|_| format!("{n} is out of range for server.{key}")),
             _ => Err(format!("server.{key} takes a whole number")),
         };
@@ -223,16 +246,44 @@ fn carry(name: &str, value: &Literal, interface: Interface) -> Result<(&'static 
             "app.interface decides the worker class (uvicorn_worker.UvicornWorker for asgi, sync for wsgi): drop it".to_owned()
         }
         "wsgi_app" => "app.module names the app: drop it".to_owned(),
-        "forwarded_allow_ips" => {
-            "set server.forwarded_allow_ips to the proxies' networks (a list)".to_owned()
-        }
-        "accesslog" => "server.access_log turns the access log to stdout on (the default) or off".to_owned(),
+        "forwarded_allow_ips" => return forwarded_allow_ips(value),
+        "accesslog" => return access_log(value),
         "keyfile" | "certfile" | "ca_certs" => {
             "TLS files are mounted at run time: set tls.dir, tls.certfile and tls.keyfile".to_owned()
         }
         "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
         _ => extra_arg(name, value),
     })
+}
+
+/// `forwarded_allow_ips`: gunicorn takes a string only, splits it at commas and strips each
+/// address; app.yaml takes the list.
+fn forwarded_allow_ips(value: &Literal) -> Result<(&'static str, Value), String> {
+    match value {
+        Literal::Str(s) => {
+            let list: Vec<String> = s
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if list.is_empty() {
+                Err("an empty value trusts no proxy, and app.yaml's empty list keeps gunicorn's default (127.0.0.1,::1): set server.forwarded_allow_ips to the proxies' networks, or drop it".to_owned())
+            } else {
+                Ok(("forwarded_allow_ips", Value::List(list)))
+            }
+        }
+        _ => Err("gunicorn takes a comma-separated string here and refuses anything else (\"Not a string\"), so it does not start: set server.forwarded_allow_ips to the proxies' networks".to_owned()),
+    }
+}
+
+/// `accesslog`: `"-"` is stdout and `None` none at all, app.yaml's `access_log` true and false.
+fn access_log(value: &Literal) -> Result<(&'static str, Value), String> {
+    match value {
+        Literal::Str(s) if s == "-" => Ok(("access_log", Value::Bool(true))),
+        Literal::None => Ok(("access_log", Value::Bool(false))),
+        _ => Err("a log file inside the container is lost with it; server.access_log (on by default) writes the access log to stdout, where the container's logs are collected".to_owned()),
+    }
 }
 
 /// The port of a `bind` of one address on every interface.
@@ -305,10 +356,13 @@ mod tests {
         assert_eq!(
             conf.carried
                 .iter()
-                .map(|c| (c.key, c.value))
+                .map(|c| (c.key, c.value.clone()))
                 .collect::<Vec<_>>(),
             // The later `timeout` replaces the first, as in Python.
-            [("port", 8080), ("timeout", 45)]
+            [
+                ("port", Value::Number(8080)),
+                ("timeout", Value::Number(45))
+            ]
         );
         assert_eq!(
             conf.carried[0].why,
@@ -347,6 +401,36 @@ mod tests {
     }
 
     #[test]
+    fn proxies_and_the_access_log_are_carried_as_gunicorn_reads_them() {
+        let carried = |line: &str| {
+            let conf = parse(&format!("{line}\n"), Interface::Asgi);
+            conf.carried.first().map(|c| (c.key, c.value.clone()))
+        };
+        let list = |items: &[&str]| {
+            Some((
+                "forwarded_allow_ips",
+                Value::List(items.iter().map(|s| (*s).to_owned()).collect()),
+            ))
+        };
+        assert_eq!(
+            carried("forwarded_allow_ips = ' 10.0.0.0/8 ,192.168.1.10,,'"),
+            list(&["10.0.0.0/8", "192.168.1.10"])
+        );
+        assert_eq!(carried("forwarded_allow_ips = '*'"), list(&["*"]));
+        assert_eq!(carried("forwarded_allow_ips = ''"), None);
+        assert_eq!(carried("forwarded_allow_ips = ['10.0.0.0/8']"), None);
+        assert_eq!(
+            carried("accesslog = '-'"),
+            Some(("access_log", Value::Bool(true)))
+        );
+        assert_eq!(
+            carried("accesslog = None"),
+            Some(("access_log", Value::Bool(false)))
+        );
+        assert_eq!(carried("accesslog = '/var/log/access.log'"), None);
+    }
+
+    #[test]
     fn deep_nesting_is_not_a_literal() {
         let text = format!("bind = {}\n", "[".repeat(100_000));
         let conf = parse(&text, Interface::Wsgi);
@@ -361,7 +445,11 @@ mod tests {
             ("\"[::]:9000\"", Some(9000)),
         ] {
             let conf = parse(&format!("bind = {value}\n"), Interface::Wsgi);
-            assert_eq!(conf.carried.first().map(|c| c.value), port, "{value}");
+            assert_eq!(
+                conf.carried.first().map(|c| c.value.clone()),
+                port.map(Value::Number),
+                "{value}"
+            );
         }
         for value in [
             "'127.0.0.1:8000'",

@@ -1,7 +1,7 @@
 //! `AppYaml`: the app.yaml text init writes, every value with a comment saying where it
 //! came from, so the reader can check each one against the project.
 
-use super::gunicorn_conf::Carried;
+use super::gunicorn_conf::{Carried, Value};
 use crate::spec::Interface;
 
 /// Everything init decided, with the reason for each value.
@@ -118,12 +118,16 @@ impl AppYaml {
             out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
         }
         for c in self.server.iter().filter(|c| c.key != "port") {
-            out.push_str(&format!(
-                "  # {}\n  {}: {}\n",
-                printable(&c.why),
-                c.key,
-                c.value
-            ));
+            out.push_str(&format!("  # {}\n  {}:", printable(&c.why), c.key));
+            match &c.value {
+                Value::List(items) => {
+                    out.push('\n');
+                    for item in items {
+                        out.push_str(&format!("    - {}\n", scalar(item)));
+                    }
+                }
+                other => out.push_str(&format!(" {other}\n")),
+            }
         }
         if let Some(tls) = &self.tls {
             out.push_str(
@@ -207,7 +211,7 @@ mod tests {
             port: None,
             server: vec![Carried {
                 key: "timeout",
-                value: 60,
+                value: Value::Number(60),
                 why: why(),
             }],
             tls: None,
@@ -238,6 +242,34 @@ mod tests {
                 .render()
                 .contains("# the project name `svc?server:?  port: 9999?#` in pyproject.toml\n")
         );
+    }
+
+    #[test]
+    fn a_carried_list_reads_back_item_for_item() {
+        let items = [
+            "10.0.0.0/8",
+            "::1",
+            "fe80::1",
+            "*",
+            "#not-a-comment",
+            "a: b",
+            "- c",
+        ];
+        let mut yaml = app_yaml("gunicorn.conf.py:1");
+        yaml.server.push(Carried {
+            key: "forwarded_allow_ips",
+            value: Value::List(items.iter().map(|s| (*s).to_owned()).collect()),
+            why: "gunicorn.conf.py:2".to_owned(),
+        });
+        let text = yaml.render();
+        let read: serde_json::Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            read["server"]["forwarded_allow_ips"],
+            serde_json::json!(items),
+            "{text}"
+        );
+        assert_eq!(read["server"]["timeout"], 60, "{text}");
     }
 
     #[test]

@@ -359,27 +359,54 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
         format!("=== stdout ===\n{stdout}=== stderr ===\n{stderr}=== app.yaml ===\n{app_yaml}")
     );
 
-    // The oracle: what gunicorn itself makes of the file (it prints the settings before it
+    // The oracle: what gunicorn itself makes of the file, and of the GUNICORN_CMD_ARGS the
+    // app.yaml init wrote plans, in an empty directory (it prints the settings before it
     // imports the app, which needs Flask).
-    let printed = Command::new(util::oracle("FABUILD_GUNICORN", "gunicorn"))
-        .args(["--print-config", "app:app"])
-        .current_dir(&dir)
-        .env_remove("GUNICORN_CMD_ARGS")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8(printed.stdout).unwrap();
-    let gunicorn = |name: &str| {
-        printed
-            .lines()
-            .find_map(|l| {
-                let (key, value) = l.split_once('=')?;
-                (key.trim() == name).then(|| value.trim().to_owned())
-            })
-            .unwrap_or_else(|| panic!("gunicorn printed no {name}:\n{printed}"))
+    let print_config = |dir: &Path, cmd_args: Option<&str>| {
+        let mut gunicorn = Command::new(util::oracle("FABUILD_GUNICORN", "gunicorn"));
+        gunicorn
+            .args(["--print-config", "app:app"])
+            .current_dir(dir)
+            .env_remove("GUNICORN_CMD_ARGS");
+        if let Some(args) = cmd_args {
+            gunicorn.env("GUNICORN_CMD_ARGS", args);
+        }
+        let printed = String::from_utf8(gunicorn.output().unwrap().stdout).unwrap();
+        move |name: &str| {
+            printed
+                .lines()
+                .find_map(|l| {
+                    let (key, value) = l.split_once('=')?;
+                    (key.trim() == name).then(|| value.trim().to_owned())
+                })
+                .unwrap_or_else(|| panic!("gunicorn printed no {name}:\n{printed}"))
+        }
     };
+    let from_file = print_config(&dir, None);
     let checked = fabuild::spec::check_text(&app_yaml, "app.yaml", &dir).unwrap();
+    let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let from_plan = print_config(elsewhere.path(), Some(&plan.gunicorn_cmd_args));
+    for name in [
+        "bind",
+        "timeout",
+        "graceful_timeout",
+        "keepalive",
+        "max_requests",
+        "max_requests_jitter",
+        "threads",
+        "forwarded_allow_ips",
+        "accesslog",
+    ] {
+        assert_eq!(
+            from_plan(name),
+            from_file(name),
+            "{name}: GUNICORN_CMD_ARGS={}",
+            plan.gunicorn_cmd_args
+        );
+    }
     let server = &checked.spec.server;
-    assert_eq!(gunicorn("bind"), format!("['0.0.0.0:{}']", server.port));
+    assert_eq!(from_file("bind"), format!("['0.0.0.0:{}']", server.port));
     for (name, value) in [
         ("timeout", Some(server.timeout)),
         ("graceful_timeout", Some(server.graceful_timeout)),
@@ -388,7 +415,11 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
         ("max_requests_jitter", Some(server.max_requests_jitter)),
         ("threads", server.threads),
     ] {
-        assert_eq!(Some(gunicorn(name)), value.map(|v| v.to_string()), "{name}");
+        assert_eq!(
+            Some(from_file(name)),
+            value.map(|v| v.to_string()),
+            "{name}"
+        );
     }
     // Computed from the host's CPUs: not carried; app.yaml sizes by its CPU limit.
     assert!(app_yaml.contains("\n  cpus: 1\n"));
