@@ -54,7 +54,24 @@ pub struct Left {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfFile {
     pub carried: Vec<Carried>,
+    /// The first `MAX_LISTED` statements not carried over, in file order.
     pub left: Vec<Left>,
+    /// How many more there are: a file of millions of statements is not listed whole.
+    pub unlisted: usize,
+}
+
+/// How many statements that are not carried over init lists; a real settings file has a
+/// few dozen at most.
+pub const MAX_LISTED: usize = 64;
+
+impl ConfFile {
+    fn leave(&mut self, left: Left) {
+        if self.left.len() < MAX_LISTED {
+            self.left.push(left);
+        } else {
+            self.unlisted += 1;
+        }
+    }
 }
 
 /// A Python literal, as far as a settings file needs.
@@ -109,7 +126,7 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             } else {
                 "not a setting: gunicorn runs it when it loads the file; drop it"
             };
-            conf.left.push(Left {
+            conf.leave(Left {
                 line,
                 what,
                 advice: advice.to_owned(),
@@ -120,12 +137,12 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
         let shown = super::write::printable(code.trim());
         let source = format!("{FILE}:{line}: {shown}");
         match (name, literal(value)) {
-            ("workers", None) => conf.left.push(Left {
+            ("workers", None) => conf.leave(Left {
                 line,
                 what: name.to_owned(),
                 advice: "computed when gunicorn loads the file (from the host's CPUs, not the container's limit): server.cpus derives the count from the limit, or set server.workers".to_owned(),
             }),
-            (_, None) => conf.left.push(Left {
+            (_, None) => conf.leave(Left {
                 line,
                 what: name.to_owned(),
                 advice: "computed when gunicorn loads the file, so init cannot read it: set the value it computes in app.yaml".to_owned(),
@@ -140,7 +157,7 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
                         why: source,
                     });
                 }
-                Err(advice) => conf.left.push(Left {
+                Err(advice) => conf.leave(Left {
                     line,
                     what: name.to_owned(),
                     advice,

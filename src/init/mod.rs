@@ -619,6 +619,13 @@ fn conf_warning(conf: &gunicorn_conf::ConfFile, carried: &[gunicorn_conf::Carrie
                 left.line, left.what, left.advice
             ));
         }
+        if conf.unlisted > 0 {
+            let after = conf.left.last().map_or(0, |l| l.line);
+            out.push_str(&format!(
+                "\n  and {} more statements after line {after}, not listed",
+                conf.unlisted
+            ));
+        }
     }
     out.push_str(&format!(
         "\nthen delete {file}, or rename it and pass it with -c when running locally"

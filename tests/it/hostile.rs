@@ -569,3 +569,37 @@ fn init_stays_bounded_on_a_file_of_thousands_of_apps() {
         &stderr[..stderr.len().min(500)]
     );
 }
+
+/// A `gunicorn.conf.py` of millions of statements (10 MB of `x` lines): init lists the first
+/// 64 it does not carry and counts the rest. It used to keep and print all five million:
+/// 1.9 GB and 6 s in a release build, a warning of five million lines.
+#[test]
+fn init_lists_a_bounded_part_of_an_endless_gunicorn_conf() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("app.py"),
+        "from flask import Flask\napp = Flask(__name__)\n",
+    )
+    .unwrap();
+    let statements = 5_000_000;
+    fs::write(
+        dir.path().join("gunicorn.conf.py"),
+        "x\n".repeat(statements),
+    )
+    .unwrap();
+    let (out, took) = bounded(dir.path(), &["init"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let head = &stderr[..stderr.len().min(500)];
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_eq!(out.status.code(), Some(0), "{head}");
+    let listed = stderr.lines().filter(|l| l.starts_with("  line ")).count();
+    assert_eq!(listed, 64, "{head}");
+    assert!(
+        stderr.contains(&format!(
+            "\n  and {} more statements after line 64, not listed\n",
+            statements - 64
+        )),
+        "{}",
+        &stderr[stderr.len().saturating_sub(500)..]
+    );
+}
