@@ -92,7 +92,9 @@ fn spec_failure_json(err: &SpecError, file: &str) -> serde_json::Value {
         } => serde_json::json!({
             "file": source.name, "ok": false, "findings": json_findings(findings, &source.name)
         }),
-        other => serde_json::json!({"file": file, "ok": false, "error": other.to_string()}),
+        other => serde_json::json!({
+            "file": file, "ok": false, "error": other.to_string(), "help": other.help()
+        }),
     }
 }
 
@@ -106,7 +108,12 @@ fn with_spec(mut doc: serde_json::Value, spec: &str) -> serde_json::Value {
 fn spec_failure(err: &SpecError, file: &str, format: Format) -> u8 {
     match (err, format) {
         (SpecError::Invalid { input, findings }, Format::Text) => report(findings, input),
-        (other, Format::Text) => eoutln!("error: {other}"),
+        (other, Format::Text) => {
+            eoutln!("error: {other}");
+            if let Some(help) = other.help() {
+                eoutln!("help: {help}");
+            }
+        }
         (_, Format::Json) => print_json(&spec_failure_json(err, file)),
     }
     err.exit_code()

@@ -50,6 +50,17 @@ impl SpecError {
             _ => 2,
         }
     }
+
+    /// What to do about it, when there is more to say than the message.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Some(
+                "`fabuild init` writes one from what it finds in the project; or pass the path of an \
+                 existing spec",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A spec that passed validation, the text it came from, and its warnings.

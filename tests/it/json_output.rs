@@ -165,6 +165,11 @@ fn errors_that_are_not_findings_are_documents_too() {
         assert_eq!(docs[0]["file"], "missing.yaml", "{command}: {:#}", docs[0]);
         assert_eq!(docs[0]["ok"], false);
         assert!(docs[0]["error"].is_string(), "{command}: {:#}", docs[0]);
+        assert!(
+            docs[0]["help"].as_str().unwrap().contains("`fabuild init`"),
+            "{command}: {:#}",
+            docs[0]
+        );
     }
 
     // explain: a Dockerfile that is not there, or sets no GUNICORN_CMD_ARGS.
