@@ -12,7 +12,7 @@
 #![no_main]
 
 use fabuild::init::gunicorn_conf::{self, Carried, Value};
-use fabuild::init::{AppYaml, DependencyInstall};
+use fabuild::init::{AppYaml, DependencyInstall, Tls};
 use fabuild::packaging::pyproject::PyProject;
 use fabuild::packaging::uvlock;
 use fabuild::spec::{self, Interface, SpecError};
@@ -32,8 +32,8 @@ fn assert_plain_line(line: &str, file: &str) {
     );
 }
 
-/// The app.yaml init writes for a Flask app with `carried` in `server`.
-fn app_yaml(carried: Vec<Carried>, interface: Interface) -> String {
+/// The app.yaml init writes for a Flask app with `carried` in `server` and `tls`.
+fn app_yaml(carried: Vec<Carried>, tls: Option<Tls>, interface: Interface) -> String {
     let why = |s: &str| (s.to_owned(), "fuzz".to_owned());
     AppYaml {
         schema_ref: ".fabuild/app.schema.json".to_owned(),
@@ -44,7 +44,7 @@ fn app_yaml(carried: Vec<Carried>, interface: Interface) -> String {
         dependencies: DependencyInstall::None,
         port: None,
         server: carried,
-        tls: None,
+        tls,
         src_layout: false,
         writable: None,
     }
@@ -65,9 +65,9 @@ fn gunicorn_conf(text: &str, interface: Interface) {
         assert!(!c.why.chars().any(char::is_control), "{:?}", c.why);
     }
     assert!(conf.left.iter().all(|l| (1..=lines).contains(&l.line)));
-    let text = app_yaml(conf.carried.clone(), interface);
-    let server = match spec::check_text(&text, "app.yaml", std::path::Path::new("/")) {
-        Ok(checked) => checked.spec.server,
+    let text = app_yaml(conf.carried.clone(), conf.tls.clone(), interface);
+    let checked = match spec::check_text(&text, "app.yaml", std::path::Path::new("/")) {
+        Ok(checked) => checked.spec,
         Err(SpecError::Invalid { findings, .. }) => {
             assert!(
                 findings.iter().all(|f| f.rule.id != "FAB001"),
@@ -77,6 +77,16 @@ fn gunicorn_conf(text: &str, interface: Interface) {
         }
         Err(other) => panic!("{other}\n{text}"),
     };
+    // The files gunicorn would have opened are the ones the image's tls names.
+    if let Some(carried) = &conf.tls {
+        let tls = checked.tls.as_ref().expect("tls carried but not read back");
+        let at = |name: &str| format!("{}/{name}", carried.dir);
+        assert_eq!(tls.dir, carried.dir, "{text}");
+        assert_eq!(tls.certfile, at(&carried.certfile), "{text}");
+        assert_eq!(tls.keyfile, at(&carried.keyfile), "{text}");
+        assert_eq!(tls.ca_certs, carried.ca_certs.as_deref().map(at), "{text}");
+    }
+    let server = checked.server;
     for c in &conf.carried {
         let got = match c.key {
             "port" => Value::Number(u32::from(server.port)),

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use super::write::Tls;
 use crate::gunicorn::settings::{self, Arity};
 use crate::read::ReadError;
 use crate::spec::Interface;
@@ -58,6 +59,9 @@ pub struct ConfFile {
     pub left: Vec<Left>,
     /// How many more there are: a file of millions of statements is not listed whole.
     pub unlisted: usize,
+    /// `certfile` and `keyfile` (and `ca_certs`) in one directory outside the project: the
+    /// mount app.yaml's `tls` describes.
+    pub tls: Option<Tls>,
 }
 
 /// How many statements that are not carried over init lists; a real settings file has a
@@ -65,13 +69,31 @@ pub struct ConfFile {
 pub const MAX_LISTED: usize = 64;
 
 impl ConfFile {
+    /// Lists `left` in file order, keeping the first `MAX_LISTED`.
     fn leave(&mut self, left: Left) {
-        if self.left.len() < MAX_LISTED {
-            self.left.push(left);
-        } else {
+        let at = self.left.partition_point(|l| l.line <= left.line);
+        if at >= MAX_LISTED {
+            self.unlisted += 1;
+            return;
+        }
+        self.left.insert(at, left);
+        if self.left.len() > MAX_LISTED {
+            self.left.pop();
             self.unlisted += 1;
         }
     }
+}
+
+/// The TLS settings gunicorn takes as paths.
+const TLS_FILES: [&str; 3] = ["certfile", "keyfile", "ca_certs"];
+
+/// A TLS file's path as the file sets it.
+struct TlsPath {
+    name: &'static str,
+    path: String,
+    line: usize,
+    /// `gunicorn.conf.py:5: keyfile = "/opt/key/abc-key.pem"`
+    source: String,
 }
 
 /// A Python literal, as far as a settings file needs.
@@ -93,6 +115,7 @@ pub fn read(root: &Path, interface: Interface) -> Result<Option<ConfFile>, ReadE
 /// Reads the text of a `gunicorn.conf.py`.
 pub fn parse(text: &str, interface: Interface) -> ConfFile {
     let mut conf = ConfFile::default();
+    let mut tls: Vec<TlsPath> = Vec::new();
     let mut in_docstring = false;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -147,6 +170,17 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
                 what: name.to_owned(),
                 advice: "computed when gunicorn loads the file, so init cannot read it: set the value it computes in app.yaml".to_owned(),
             }),
+            (_, Some(Literal::Str(path))) if TLS_FILES.contains(&name) => {
+                let name = TLS_FILES.iter().find(|n| **n == name).copied().unwrap_or_default();
+                // A later assignment replaces an earlier one, as in Python.
+                tls.retain(|t| t.name != name);
+                tls.push(TlsPath {
+                    name,
+                    path,
+                    line,
+                    source,
+                });
+            }
             (_, Some(value)) => match carry(name, &value, interface) {
                 Ok((key, value)) => {
                     // A later assignment replaces an earlier one, as in Python.
@@ -165,7 +199,92 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             },
         }
     }
+    match tls_mount(&tls) {
+        Ok(mount) => conf.tls = mount,
+        Err(advice) => {
+            for (t, advice) in tls.iter().zip(advice) {
+                conf.leave(Left {
+                    line: t.line,
+                    what: t.name.to_owned(),
+                    advice,
+                });
+            }
+        }
+    }
     conf
+}
+
+/// The mount app.yaml's `tls` describes, from the TLS files the conf file names: a
+/// certificate and a key (and CA certificates, if any) in one directory, given by absolute
+/// path. `None` when the file names none; otherwise what to do, one advice per file.
+fn tls_mount(files: &[TlsPath]) -> Result<Option<Tls>, Vec<String>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let all = |advice: &str| Err(vec![advice.to_owned(); files.len()]);
+    let split: Vec<Result<(String, String), String>> = files.iter().map(mount_and_name).collect();
+    if split.iter().any(Result::is_err) {
+        return Err(split
+            .into_iter()
+            .map(|r| {
+                r.err().unwrap_or_else(|| {
+                    "carried only with the other TLS files, and one of them cannot be: see its line"
+                        .to_owned()
+                })
+            })
+            .collect());
+    }
+    let get = |name: &str| {
+        let at = files.iter().position(|t| t.name == name)?;
+        split[at].as_ref().ok()
+    };
+    let (Some((dir, certfile)), Some((key_dir, keyfile))) = (get("certfile"), get("keyfile"))
+    else {
+        return all(
+            "TLS needs both a certfile and a keyfile (FAB040): mount both in one directory at run \
+             time and set tls.dir, tls.certfile and tls.keyfile",
+        );
+    };
+    let ca = get("ca_certs");
+    if key_dir != dir || ca.is_some_and(|(ca_dir, _)| ca_dir != dir) {
+        return all(
+            "the TLS files are in different directories, and app.yaml mounts one, tls.dir: put \
+             them together and set tls.dir, tls.certfile and tls.keyfile (and tls.ca_certs)",
+        );
+    }
+    let mut why: Vec<&TlsPath> = files.iter().collect();
+    why.sort_by_key(|t| t.line);
+    Ok(Some(Tls {
+        dir: dir.clone(),
+        certfile: certfile.clone(),
+        keyfile: keyfile.clone(),
+        ca_certs: ca.map(|(_, name)| name.clone()),
+        why: why.into_iter().map(|t| t.source.clone()).collect(),
+    }))
+}
+
+/// A TLS file's directory (the mount) and name in it; what to do when it has none.
+fn mount_and_name(file: &TlsPath) -> Result<(String, String), String> {
+    let path = Path::new(&file.path);
+    if !path.is_absolute() {
+        return Err(format!(
+            "`{}` is relative to the working directory, /app, so the file would be built into \
+             the image with the code: mount it at run time and set tls.dir, tls.certfile and \
+             tls.keyfile",
+            file.path
+        ));
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if dir != Path::new("/") => Ok((
+            dir.display().to_string(),
+            name.to_string_lossy().into_owned(),
+        )),
+        _ => Err(format!(
+            "`{}` is not a file in a directory of its own: mount the TLS files in one and set \
+             tls.dir, tls.certfile and tls.keyfile",
+            file.path
+        )),
+    }
 }
 
 /// `name = value` at the top level, without annotations or augmented assignment.
@@ -265,8 +384,11 @@ fn carry(
         "wsgi_app" => "app.module names the app: drop it".to_owned(),
         "forwarded_allow_ips" => return forwarded_allow_ips(value),
         "accesslog" => return access_log(value),
+        "keyfile" | "certfile" | "ca_certs" if *value == Literal::None => {
+            "gunicorn's default already (no TLS file): drop it".to_owned()
+        }
         "keyfile" | "certfile" | "ca_certs" => {
-            "TLS files are mounted at run time: set tls.dir, tls.certfile and tls.keyfile".to_owned()
+            "a TLS file's path is a string: set tls.dir, tls.certfile and tls.keyfile".to_owned()
         }
         "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
         _ => extra_arg(name, value),
@@ -445,6 +567,74 @@ mod tests {
             Some(("access_log", Value::Bool(false)))
         );
         assert_eq!(carried("accesslog = '/var/log/access.log'"), None);
+    }
+
+    #[test]
+    fn tls_files_in_one_directory_become_the_mount() {
+        let conf = |text: &str| parse(text, Interface::Asgi);
+        let advice = |text: &str| -> Vec<(usize, String)> {
+            conf(text)
+                .left
+                .into_iter()
+                .map(|l| (l.line, l.advice))
+                .collect()
+        };
+
+        let both = conf(
+            "keyfile = '/opt/old/k.pem'\ncertfile = '/opt/key/c.pem'\nkeyfile = '/opt/key/k.pem'\n",
+        );
+        let tls = both.tls.expect("carried");
+        // The later keyfile replaces the first, as in Python.
+        assert_eq!(
+            (
+                tls.dir.as_str(),
+                tls.certfile.as_str(),
+                tls.keyfile.as_str()
+            ),
+            ("/opt/key", "c.pem", "k.pem")
+        );
+        assert_eq!(tls.ca_certs, None);
+        assert_eq!(
+            tls.why,
+            [
+                "gunicorn.conf.py:2: certfile = '/opt/key/c.pem'",
+                "gunicorn.conf.py:3: keyfile = '/opt/key/k.pem'"
+            ]
+        );
+        assert!(both.left.is_empty());
+
+        let one = advice("certfile = '/opt/key/c.pem'\n");
+        assert!(one[0].1.starts_with("TLS needs both"), "{one:?}");
+        let apart = advice("certfile = '/opt/a/c.pem'\nkeyfile = '/opt/b/k.pem'\n");
+        assert_eq!(apart.len(), 2);
+        assert!(apart[1].1.contains("different directories"), "{apart:?}");
+        let ca_apart =
+            advice("certfile = '/k/c.pem'\nkeyfile = '/k/k.pem'\nca_certs = '/etc/ssl/ca.pem'\n");
+        assert_eq!(ca_apart.len(), 3, "{ca_apart:?}");
+        // Each line says what is wrong with it.
+        let mixed =
+            advice("certfile = 'certs/c.pem'\nkeyfile = '/k.pem'\nca_certs = '/k/ca.pem'\n");
+        assert!(
+            mixed[0].1.starts_with("`certs/c.pem` is relative"),
+            "{mixed:?}"
+        );
+        assert!(
+            mixed[1]
+                .1
+                .starts_with("`/k.pem` is not a file in a directory of its own"),
+            "{mixed:?}"
+        );
+        assert!(
+            mixed[2]
+                .1
+                .starts_with("carried only with the other TLS files"),
+            "{mixed:?}"
+        );
+        let none = advice("keyfile = None\n");
+        assert!(
+            none[0].1.starts_with("gunicorn's default already"),
+            "{none:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, DependencyInstall, TlsFlags, printable};
+pub use write::{AppYaml, DependencyInstall, Tls, TlsFlags, printable};
 
 use crate::read::ReadError;
 use crate::spec::{self, Interface};
@@ -186,8 +186,9 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
     })?;
     let mut server: Vec<gunicorn_conf::Carried> =
         conf.as_ref().map(|c| c.carried.clone()).unwrap_or_default();
-    // --port wins over the file's bind.
+    // --port wins over the file's bind, --tls-dir over its TLS files.
     server.retain(|c| !(c.key == "port" && options.port.is_some()));
+    let tls = tls(options, conf.as_ref(), &mut warnings);
     let writable = writable(options, &sources);
     if let Some((dirs, why)) = &writable {
         notes.push(Note {
@@ -249,7 +250,7 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         dependencies: deps,
         port: options.port,
         server,
-        tls: options.tls.clone(),
+        tls,
         src_layout,
         writable,
     };
@@ -261,6 +262,25 @@ pub fn plan(options: &Options) -> Result<Outcome, InitError> {
         schema_file,
         warnings,
     })
+}
+
+/// app.yaml's `tls`: from the flags, else from gunicorn.conf.py's TLS files.
+fn tls(
+    options: &Options,
+    conf: Option<&gunicorn_conf::ConfFile>,
+    warnings: &mut Vec<String>,
+) -> Option<Tls> {
+    let from_file = conf.and_then(|c| c.tls.clone());
+    let Some(flags) = &options.tls else {
+        return from_file;
+    };
+    if let Some(file) = from_file {
+        warnings.push(format!(
+            "not carried over, because --tls-dir and its flags decide: {}",
+            file.why.join(", ")
+        ));
+    }
+    Some(Tls::from(flags.clone()))
 }
 
 /// Writes what `plan` decided: app.yaml, and the schema file when it is local.
@@ -550,7 +570,8 @@ fn render_checked(
 ) -> Result<String, InitError> {
     let mut text = yaml.render();
     let mut checked = spec::check_text(&text, "app.yaml", root);
-    if !yaml.server.is_empty()
+    let tls_carried = |yaml: &AppYaml| yaml.tls.as_ref().is_some_and(|t| !t.why.is_empty());
+    if (!yaml.server.is_empty() || tls_carried(yaml))
         && let Err(spec::SpecError::Invalid { findings, .. }) = &checked
     {
         // What the file set is not worth failing init over: leave it out, and say why.
@@ -559,13 +580,19 @@ fn render_checked(
             .filter(|f| f.is_error())
             .map(one_line)
             .collect();
-        let read: Vec<&str> = yaml.server.iter().map(|c| c.why.as_str()).collect();
+        let mut read: Vec<&str> = yaml.server.iter().map(|c| c.why.as_str()).collect();
+        if let Some(tls) = yaml.tls.as_ref().filter(|t| !t.why.is_empty()) {
+            read.extend(tls.why.iter().map(String::as_str));
+        }
         warnings.push(format!(
             "left out of app.yaml, which refuses them:\n  {}\n  because: {}",
             read.join("\n  "),
             refused.join("\n  because: ")
         ));
         yaml.server.clear();
+        if tls_carried(yaml) {
+            yaml.tls = None;
+        }
         text = yaml.render();
         checked = spec::check_text(&text, "app.yaml", root);
     }
@@ -577,8 +604,24 @@ fn render_checked(
             why: carried.why.clone(),
         });
     }
+    let carried_tls = yaml.tls.as_ref().filter(|t| !t.why.is_empty());
+    if let Some(tls) = carried_tls {
+        let ca = tls
+            .ca_certs
+            .as_ref()
+            .map(|ca| format!(", ca_certs {ca}"))
+            .unwrap_or_default();
+        notes.push(Note {
+            what: "tls",
+            value: format!(
+                "dir {}, certfile {}, keyfile {}{ca}",
+                tls.dir, tls.certfile, tls.keyfile
+            ),
+            why: tls.why.join("; "),
+        });
+    }
     if let Some(conf) = conf {
-        warnings.push(conf_warning(conf, &yaml.server));
+        warnings.push(conf_warning(conf, &yaml.server, carried_tls.is_some()));
     }
     for finding in findings? {
         // The file's own warning above says what FAB029 says, and more.
@@ -600,15 +643,22 @@ fn one_line(finding: &crate::diagnostic::Finding) -> String {
 }
 
 /// What init did with gunicorn.conf.py, and what the user must still do.
-fn conf_warning(conf: &gunicorn_conf::ConfFile, carried: &[gunicorn_conf::Carried]) -> String {
+fn conf_warning(
+    conf: &gunicorn_conf::ConfFile,
+    carried: &[gunicorn_conf::Carried],
+    tls: bool,
+) -> String {
     let file = gunicorn_conf::FILE;
     let mut out =
         format!("{file} would be copied into the image and loaded by gunicorn, unchecked (FAB029)");
-    if !carried.is_empty() {
-        let keys: Vec<String> = carried
+    if !carried.is_empty() || tls {
+        let mut keys: Vec<String> = carried
             .iter()
             .map(|c| format!("server.{}", c.key))
             .collect();
+        if tls {
+            keys.push("tls".to_owned());
+        }
         out.push_str(&format!("; app.yaml now sets {}", keys.join(", ")));
     }
     if !conf.left.is_empty() {

@@ -16,7 +16,7 @@ pub struct AppYaml {
     pub port: Option<u16>,
     /// `server` values read from the project's gunicorn.conf.py.
     pub server: Vec<Carried>,
-    pub tls: Option<TlsFlags>,
+    pub tls: Option<Tls>,
     pub src_layout: bool,
     /// `app.writable`, with why.
     pub writable: Option<(Vec<String>, String)>,
@@ -37,11 +37,54 @@ pub enum DependencyInstall {
     None,
 }
 
+/// `--tls-dir`, `--certfile` and `--keyfile`.
 #[derive(Clone, Debug)]
 pub struct TlsFlags {
     pub dir: String,
     pub certfile: String,
     pub keyfile: String,
+}
+
+/// app.yaml's `tls`: where the key and certificate are mounted, from the flags or from the
+/// project's gunicorn.conf.py.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    pub dir: String,
+    pub certfile: String,
+    pub keyfile: String,
+    pub ca_certs: Option<String>,
+    /// The gunicorn.conf.py lines it was read from; empty when the flags gave it.
+    pub why: Vec<String>,
+}
+
+impl Tls {
+    /// The `tls` section, after a blank line.
+    fn render(&self, out: &mut String) {
+        out.push_str(
+            "\n# The key and certificate are mounted here at run time, never built in.\ntls:\n",
+        );
+        for why in &self.why {
+            out.push_str(&format!("  # {}\n", printable(why)));
+        }
+        out.push_str(&format!("  dir: {}\n", scalar(&self.dir)));
+        out.push_str(&format!("  certfile: {}\n", scalar(&self.certfile)));
+        out.push_str(&format!("  keyfile: {}\n", scalar(&self.keyfile)));
+        if let Some(ca) = &self.ca_certs {
+            out.push_str(&format!("  ca_certs: {}\n", scalar(ca)));
+        }
+    }
+}
+
+impl From<TlsFlags> for Tls {
+    fn from(flags: TlsFlags) -> Self {
+        Self {
+            dir: flags.dir,
+            certfile: flags.certfile,
+            keyfile: flags.keyfile,
+            ca_certs: None,
+            why: Vec::new(),
+        }
+    }
 }
 
 impl AppYaml {
@@ -130,12 +173,7 @@ impl AppYaml {
             }
         }
         if let Some(tls) = &self.tls {
-            out.push_str(
-                "\n# The key and certificate are mounted here at run time, never built in.\ntls:\n",
-            );
-            out.push_str(&format!("  dir: {}\n", scalar(&tls.dir)));
-            out.push_str(&format!("  certfile: {}\n", scalar(&tls.certfile)));
-            out.push_str(&format!("  keyfile: {}\n", scalar(&tls.keyfile)));
+            tls.render(&mut out);
         }
         if self.src_layout {
             out.push_str(

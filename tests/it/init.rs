@@ -77,7 +77,7 @@ fn every_fixture_is_listed() {
         .collect();
     all.sort();
     let mut listed: Vec<&str> = VALID.to_vec();
-    listed.extend(["ambiguous", "empty", "gunicorn-conf"]);
+    listed.extend(["ambiguous", "empty", "gunicorn-conf", "gunicorn-conf-tls"]);
     listed.sort_unstable();
     assert_eq!(all, listed);
 }
@@ -348,56 +348,40 @@ fn json_output_lists_what_was_found() {
 
 /// A project with a gunicorn.conf.py: init carries the settings app.yaml has keys for, with
 /// the values the real gunicorn reads from the file, and lists the rest by line.
-#[test]
-fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
-    let (_tmp, dir) = copy("gunicorn-conf");
-    let (code, stdout, stderr) = run(&dir, &["init"]);
-    assert_eq!(code, 0, "{stderr}");
-    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
-    insta::assert_snapshot!(
-        "init-gunicorn-conf",
-        format!("=== stdout ===\n{stdout}=== stderr ===\n{stderr}=== app.yaml ===\n{app_yaml}")
-    );
+/// What real gunicorn prints (`--print-config`) for each setting, run in `dir` with
+/// `GUNICORN_CMD_ARGS` (or none); it prints before it imports the app.
+fn print_config(dir: &Path, cmd_args: Option<&str>) -> impl Fn(&str) -> String {
+    let mut gunicorn = Command::new(util::oracle("FABUILD_GUNICORN", "gunicorn"));
+    gunicorn
+        .args(["--print-config", "app:app"])
+        .current_dir(dir)
+        .env_remove("GUNICORN_CMD_ARGS");
+    if let Some(args) = cmd_args {
+        gunicorn.env("GUNICORN_CMD_ARGS", args);
+    }
+    let printed = String::from_utf8(gunicorn.output().unwrap().stdout).unwrap();
+    move |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| {
+                let (key, value) = l.split_once('=')?;
+                (key.trim() == name).then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("gunicorn printed no {name}:\n{printed}"))
+    }
+}
 
-    // The oracle: what gunicorn itself makes of the file, and of the GUNICORN_CMD_ARGS the
-    // app.yaml init wrote plans, in an empty directory (it prints the settings before it
-    // imports the app, which needs Flask).
-    let print_config = |dir: &Path, cmd_args: Option<&str>| {
-        let mut gunicorn = Command::new(util::oracle("FABUILD_GUNICORN", "gunicorn"));
-        gunicorn
-            .args(["--print-config", "app:app"])
-            .current_dir(dir)
-            .env_remove("GUNICORN_CMD_ARGS");
-        if let Some(args) = cmd_args {
-            gunicorn.env("GUNICORN_CMD_ARGS", args);
-        }
-        let printed = String::from_utf8(gunicorn.output().unwrap().stdout).unwrap();
-        move |name: &str| {
-            printed
-                .lines()
-                .find_map(|l| {
-                    let (key, value) = l.split_once('=')?;
-                    (key.trim() == name).then(|| value.trim().to_owned())
-                })
-                .unwrap_or_else(|| panic!("gunicorn printed no {name}:\n{printed}"))
-        }
-    };
-    let from_file = print_config(&dir, None);
-    let checked = fabuild::spec::check_text(&app_yaml, "app.yaml", &dir).unwrap();
+/// The oracle for what init carries: real gunicorn reading the project's gunicorn.conf.py
+/// and real gunicorn reading the `GUNICORN_CMD_ARGS` that the app.yaml init wrote plans (in
+/// an empty directory) agree on every setting in `names`. Returns gunicorn's reading of
+/// the file.
+fn gunicorn_reads_the_same(dir: &Path, app_yaml: &str, names: &[&str]) -> impl Fn(&str) -> String {
+    let from_file = print_config(dir, None);
+    let checked = fabuild::spec::check_text(app_yaml, "app.yaml", dir).unwrap();
     let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default());
     let elsewhere = tempfile::tempdir().unwrap();
     let from_plan = print_config(elsewhere.path(), Some(&plan.gunicorn_cmd_args));
-    for name in [
-        "bind",
-        "timeout",
-        "graceful_timeout",
-        "keepalive",
-        "max_requests",
-        "max_requests_jitter",
-        "threads",
-        "forwarded_allow_ips",
-        "accesslog",
-    ] {
+    for name in names {
         assert_eq!(
             from_plan(name),
             from_file(name),
@@ -405,6 +389,43 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
             plan.gunicorn_cmd_args
         );
     }
+    from_file
+}
+
+/// init on a copy of `fixture`, its report and app.yaml snapshotted as `init-<fixture>`;
+/// the copy and the app.yaml.
+fn init_snapshotted(fixture: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let (tmp, dir) = copy(fixture);
+    let (code, stdout, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    insta::assert_snapshot!(
+        format!("init-{fixture}"),
+        format!("=== stdout ===\n{stdout}=== stderr ===\n{stderr}=== app.yaml ===\n{app_yaml}")
+    );
+    (tmp, dir, app_yaml)
+}
+
+#[test]
+fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
+    let (_tmp, dir, app_yaml) = init_snapshotted("gunicorn-conf");
+
+    let from_file = gunicorn_reads_the_same(
+        &dir,
+        &app_yaml,
+        &[
+            "bind",
+            "timeout",
+            "graceful_timeout",
+            "keepalive",
+            "max_requests",
+            "max_requests_jitter",
+            "threads",
+            "forwarded_allow_ips",
+            "accesslog",
+        ],
+    );
+    let checked = fabuild::spec::check_text(&app_yaml, "app.yaml", &dir).unwrap();
     let server = &checked.spec.server;
     assert_eq!(from_file("bind"), format!("['0.0.0.0:{}']", server.port));
     for (name, value) in [
@@ -483,4 +504,55 @@ fn project_text_stays_in_its_comment_and_off_the_terminal() {
     assert_eq!(code, 0, "{stderr}");
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     assert_eq!(plan["port"], 8000, "{app_yaml}");
+}
+
+/// A gunicorn.conf.py serving TLS from files in one directory outside the project: init
+/// writes that directory as app.yaml's `tls` mount, and gunicorn reads the same paths from
+/// the planned `GUNICORN_CMD_ARGS` as from the file.
+#[test]
+fn gunicorn_conf_tls_files_become_the_tls_mount() {
+    let (_tmp, dir, app_yaml) = init_snapshotted("gunicorn-conf-tls");
+    let from_file = gunicorn_reads_the_same(
+        &dir,
+        &app_yaml,
+        &["bind", "keyfile", "certfile", "ca_certs"],
+    );
+    assert_eq!(from_file("keyfile"), "/opt/key/abc-key.pem");
+
+    // Flags decide over the file; a key inside the project would be built into the image.
+    let (code, _, stderr) = run(
+        &dir,
+        &[
+            "init",
+            "--force",
+            "--tls-dir",
+            "/srv/tls",
+            "--certfile",
+            "c.pem",
+            "--keyfile",
+            "k.pem",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(app_yaml.contains("\n  dir: /srv/tls\n"), "{app_yaml}");
+    assert!(
+        stderr.contains(
+            "not carried over, because --tls-dir and its flags decide: gunicorn.conf.py:4: keyfile"
+        ),
+        "{stderr}"
+    );
+    fs::write(
+        dir.join("gunicorn.conf.py"),
+        "keyfile = 'certs/key.pem'\ncertfile = 'certs/cert.pem'\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init", "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(!app_yaml.contains("tls:"), "{app_yaml}");
+    assert!(
+        stderr.contains("line 1 (keyfile): `certs/key.pem` is relative to the working directory, /app, so the file would be built into the image"),
+        "{stderr}"
+    );
 }
