@@ -11,6 +11,11 @@ of explain errors. The fuzzers cannot see this: they keep inputs to a few KiB.
 Prints one row a shape: the median of 3 runs at n and at 4n, and the ratio. A ratio above
 8 is marked SUPER-LINEAR and the script exits 1. Ratios, not times, are the result: they
 are taken in one run on one machine, so load on a shared host moves both sides alike.
+
+Memory is the peak resident set of the run (GNU time's count: /usr/bin/time), and the row
+gives what each further byte of input costs: (peak at 4n - peak at n) / (input at 4n
+- input at n). A reader that keeps the text and a little per line costs a few bytes; one
+that keeps a record per line costs a hundred or more.
 """
 
 import os
@@ -23,6 +28,7 @@ from pathlib import Path
 
 RUNS = 3
 LIMIT = 8.0
+GNU_TIME = "/usr/bin/time"
 
 SPEC_HEAD = (
     "version: 1\nname: orders-api\napp:\n  module: main:app\n  interface: asgi\n"
@@ -76,42 +82,65 @@ SHAPES = [
 ]
 
 
-def seconds(binary, args, directory):
-    start = time.perf_counter()
-    subprocess.run(
-        [binary, *args],
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-    )
-    return time.perf_counter() - start
+def run(binary, args, directory):
+    """Seconds and peak resident bytes of one run.
+
+    The peak is GNU time's (`%M`): the kernel keeps a process's peak across exec, so a
+    child forked from this Python, which holds the input, would count Python's pages too.
+    """
+    with tempfile.NamedTemporaryFile() as report:
+        start = time.perf_counter()
+        subprocess.run(
+            [GNU_TIME, "-f", "%M", "-o", report.name, binary, *args],
+            cwd=directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1"},
+            check=False,
+        )
+        took = time.perf_counter() - start
+        return took, int(Path(report.name).read_text().split()[-1]) * 1024
 
 
 def median_at(binary, args, name, make, n):
+    """Median seconds, median peak bytes and the input's size in bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        (directory / name).write_text(make(n))
+        text = make(n)
+        (directory / name).write_text(text)
         if name == "gunicorn.conf.py":
             (directory / "app.py").write_text(FLASK + "app = Flask(__name__)\n")
-        return statistics.median(seconds(binary, args, directory) for _ in range(RUNS))
+        runs = [run(binary, args, directory) for _ in range(RUNS)]
+        return (
+            statistics.median(t for t, _ in runs),
+            statistics.median(m for _, m in runs),
+            len(text.encode()),
+        )
 
 
 def main():
+    if not Path(GNU_TIME).is_file():
+        sys.exit(f"{GNU_TIME} (GNU time, Debian package `time`) measures the peak memory")
     repo = Path(__file__).resolve().parent.parent
     binary = str(Path(sys.argv[1]).resolve()) if len(sys.argv) > 1 else str(
         repo / "target/release/fabuild"
     )
-    print(f"{'shape':34} {'n':>7} {'at n':>9} {'at 4n':>9} {'ratio':>6}")
+    print(
+        f"{'shape':34} {'n':>7} {'at n':>9} {'at 4n':>9} {'ratio':>6} "
+        f"{'peak at 4n':>11} {'B/input B':>10}"
+    )
     worst = 0.0
     for label, args, name, make, n in SHAPES:
-        small = median_at(binary, args, name, make, n)
-        large = median_at(binary, args, name, make, 4 * n)
+        small, small_peak, small_size = median_at(binary, args, name, make, n)
+        large, large_peak, large_size = median_at(binary, args, name, make, 4 * n)
         ratio = large / small
         worst = max(worst, ratio)
+        per_byte = (large_peak - small_peak) / (large_size - small_size)
         mark = "  SUPER-LINEAR" if ratio > LIMIT else ""
-        print(f"{label:34} {n:>7} {small:>8.3f}s {large:>8.3f}s {ratio:>6.1f}{mark}")
+        print(
+            f"{label:34} {n:>7} {small:>8.3f}s {large:>8.3f}s {ratio:>6.1f} "
+            f"{large_peak / 2**20:>8.1f} MB {per_byte:>10.1f}{mark}"
+        )
     print(f"largest ratio {worst:.1f} (linear is about 4, quadratic about 16)")
     return 1 if worst > LIMIT else 0
 
