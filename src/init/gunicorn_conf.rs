@@ -156,6 +156,12 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             });
             continue;
         };
+        // A later assignment replaces an earlier one, as in Python, whatever it assigns: a
+        // computed `workers` after a literal one is the one gunicorn uses.
+        if let Some(key) = server_key(name) {
+            conf.carried.retain(|c| c.key != key);
+        }
+        tls.retain(|t| t.name != name);
         // It becomes a YAML comment.
         let shown = super::write::printable(code.trim());
         let source = format!("{FILE}:{line}: {shown}");
@@ -172,8 +178,6 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             }),
             (_, Some(Literal::Str(path))) if TLS_FILES.contains(&name) => {
                 let name = TLS_FILES.iter().find(|n| **n == name).copied().unwrap_or_default();
-                // A later assignment replaces an earlier one, as in Python.
-                tls.retain(|t| t.name != name);
                 tls.push(TlsPath {
                     name,
                     path,
@@ -183,8 +187,6 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
             }
             (_, Some(value)) => match carry(name, &value, interface) {
                 Ok((key, value)) => {
-                    // A later assignment replaces an earlier one, as in Python.
-                    conf.carried.retain(|c| c.key != key);
                     conf.carried.push(Carried {
                         key,
                         value,
@@ -345,21 +347,33 @@ fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
     Some((value, rest))
 }
 
+/// The settings app.yaml has a `server` key of the same name for, with a number.
+const NUMBERS: [&str; 7] = [
+    "workers",
+    "threads",
+    "timeout",
+    "graceful_timeout",
+    "keepalive",
+    "max_requests",
+    "max_requests_jitter",
+];
+
+/// The `server` key a setting is carried into, if it is carried at all.
+fn server_key(name: &str) -> Option<&'static str> {
+    match name {
+        "bind" => Some("port"),
+        "accesslog" => Some("access_log"),
+        "forwarded_allow_ips" => Some("forwarded_allow_ips"),
+        _ => NUMBERS.iter().find(|k| **k == name).copied(),
+    }
+}
+
 /// The `server` key and value for a setting app.yaml has a key for; otherwise what to do.
 fn carry(
     name: &str,
     value: &Literal,
     interface: Interface,
 ) -> Result<(&'static str, Value), String> {
-    const NUMBERS: [&str; 7] = [
-        "workers",
-        "threads",
-        "timeout",
-        "graceful_timeout",
-        "keepalive",
-        "max_requests",
-        "max_requests_jitter",
-    ];
     if name == "bind" {
         return bind_port(value).map(|port| ("port", Value::Number(port)));
     }
@@ -635,6 +649,24 @@ mod tests {
             none[0].1.starts_with("gunicorn's default already"),
             "{none:?}"
         );
+    }
+
+    #[test]
+    fn the_last_assignment_wins_whatever_it_assigns() {
+        // gunicorn uses the computed count, and no TLS: nothing of the first lines stands.
+        let conf = parse(
+            "workers = 4\nworkers = cpu_count()\nkeyfile = '/k/k.pem'\ncertfile = '/k/c.pem'\nkeyfile = None\ntimeout = 9\n",
+            Interface::Wsgi,
+        );
+        let carried: Vec<_> = conf.carried.iter().map(|c| c.key).collect();
+        assert_eq!(carried, ["timeout"]);
+        assert_eq!(conf.tls, None);
+        let left: Vec<_> = conf
+            .left
+            .iter()
+            .map(|l| (l.line, l.what.as_str()))
+            .collect();
+        assert_eq!(left, [(2, "workers"), (4, "certfile"), (5, "keyfile")]);
     }
 
     #[test]
