@@ -116,16 +116,15 @@ pub fn read(root: &Path, interface: Interface) -> Result<Option<ConfFile>, ReadE
 pub fn parse(text: &str, interface: Interface) -> ConfFile {
     let mut conf = ConfFile::default();
     let mut tls: Vec<TlsPath> = Vec::new();
-    let mut in_docstring = false;
+    // The quote of the triple-quoted string the line before left open, if any.
+    let mut open: Option<u8> = None;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let code = raw.trim_end();
         let first = code.split_whitespace().next().unwrap_or("");
-        // Lines inside a triple-quoted string are text; an odd count of quotes opens or
-        // closes one.
-        let quotes = code.matches("\"\"\"").count() + code.matches("'''").count();
-        let was_in_docstring = in_docstring;
-        in_docstring ^= quotes % 2 == 1;
+        // Lines inside a triple-quoted string are text.
+        let was_in_docstring = open.is_some();
+        open = still_open(code, open);
         // Continuations and blocks belong to the statement above; imports, comments and
         // string statements (docstrings) set nothing.
         if was_in_docstring
@@ -289,6 +288,42 @@ fn mount_and_name(file: &TlsPath) -> Result<(String, String), String> {
     }
 }
 
+/// The quote of the triple-quoted string left open at the end of `code`, given the one
+/// open at its start: a triple quote of the same kind closes it; outside strings, `#`
+/// starts a comment and a short string hides its quotes.
+fn still_open(code: &str, mut open: Option<u8>) -> Option<u8> {
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let triple = matches!(c, b'"' | b'\'') && bytes[i..].starts_with(&[c, c, c]);
+        match open {
+            Some(q) if triple && c == q => {
+                open = None;
+                i += 3;
+                continue;
+            }
+            None if triple => {
+                open = Some(c);
+                i += 3;
+                continue;
+            }
+            None if c == b'#' => break,
+            None if matches!(c, b'"' | b'\'') => {
+                // A short string: on to its closing quote, escaped characters skipped.
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            // Text inside the open string, or code.
+            Some(_) | None => {}
+        }
+        i += 1;
+    }
+    open
+}
+
 /// `name = value` at the top level, without annotations or augmented assignment.
 fn assignment(code: &str) -> Option<(&str, &str)> {
     let (name, value) = code.split_once('=')?;
@@ -342,9 +377,29 @@ fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
         "True" => Literal::Bool(true),
         "False" => Literal::Bool(false),
         "None" => Literal::None,
-        _ => Literal::Int(word.replace('_', "").parse().ok()?),
+        _ => Literal::Int(python_int(word)?),
     };
     Some((value, rest))
+}
+
+/// A Python decimal integer literal, with an optional minus: `8000`, `1_000`, `-1`, `00`.
+/// Python refuses `010`, `1__0` and `1_`, and reads `_1` as a name.
+fn python_int(word: &str) -> Option<i64> {
+    let (negative, digits) = match word.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, word),
+    };
+    let well_formed = digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits.ends_with(|c: char| c.is_ascii_digit())
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        && !digits.contains("__");
+    let plain = digits.replace('_', "");
+    // A leading zero only in zero itself.
+    if !well_formed || (plain.starts_with('0') && plain.bytes().any(|b| b != b'0')) {
+        return None;
+    }
+    let n: i64 = plain.parse().ok()?;
+    Some(if negative { -n } else { n })
 }
 
 /// The settings app.yaml has a `server` key of the same name for, with a number.
@@ -667,6 +722,56 @@ mod tests {
             .map(|l| (l.line, l.what.as_str()))
             .collect();
         assert_eq!(left, [(2, "workers"), (4, "certfile"), (5, "keyfile")]);
+    }
+
+    #[test]
+    fn integers_are_read_as_python_reads_them() {
+        for (text, want) in [
+            ("8000", Some(8000)),
+            ("1_000", Some(1000)),
+            ("-1", Some(-1)),
+            ("0", Some(0)),
+            ("00", Some(0)),
+            ("0_0", Some(0)),
+            // A syntax error, or a name: not a literal.
+            ("010", None),
+            ("1__0", None),
+            ("1_", None),
+            ("_1", None),
+            ("-", None),
+            ("99999999999999999999", None),
+        ] {
+            let got = match literal(text) {
+                Some(Literal::Int(n)) => Some(n),
+                _ => None,
+            };
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn triple_quotes_in_comments_and_strings_open_nothing() {
+        // Each of these lines leaves the settings after it in force, as Python reads them.
+        for line in [
+            r#"# Docs: use """ for docstrings"#,
+            r"accesslog = '-'  # not ''' this",
+            r#"x = '"""'"#,
+            r#"y = "it's '''""#,
+            r#""""One line.""""#,
+            r#"'''Has """ inside.'''"#,
+        ] {
+            let conf = parse(&format!("{line}\ntimeout = 9\n"), Interface::Wsgi);
+            let carried: Vec<_> = conf.carried.iter().map(|c| c.key).collect();
+            assert!(carried.contains(&"timeout"), "{line}: {carried:?}");
+        }
+        // A docstring over several lines hides what it holds, even a triple quote of the
+        // other kind.
+        let conf = parse(
+            "\"\"\"Settings.\nworkers = 99 '''\n\"\"\"\ntimeout = 9\n",
+            Interface::Wsgi,
+        );
+        let carried: Vec<_> = conf.carried.iter().map(|c| c.key).collect();
+        assert_eq!(carried, ["timeout"]);
     }
 
     #[test]
