@@ -72,3 +72,174 @@ fn a_project_gunicorn_conf_is_loaded_by_real_gunicorn_and_warned_about() {
     assert!(warned[0].0.contains("prod.conf.py"), "{warned:?}");
     assert_eq!(warned[0].1, 9);
 }
+
+/// Loads each config text with gunicorn's own loader (the code `-c FILE` and
+/// `./gunicorn.conf.py` go through) and prints the settings init can carry, or `null`
+/// where gunicorn refuses the file.
+const GUNICORN_READS: &str = r#"
+import contextlib, io, json, os, sys, tempfile
+from gunicorn.app.base import Application
+from gunicorn.config import Config
+
+class Probe(Application):
+    def __init__(self):
+        self.usage, self.prog, self.cfg = None, None, Config()
+    def init(self, *args):
+        pass
+    def load(self):
+        pass
+
+NAMES = ["bind", "workers", "threads", "timeout", "graceful_timeout", "keepalive",
+         "max_requests", "max_requests_jitter", "forwarded_allow_ips", "accesslog",
+         "keyfile", "certfile", "ca_certs"]
+out = []
+directory = tempfile.mkdtemp()
+for index, text in enumerate(json.load(sys.stdin)):
+    path = os.path.join(directory, f"gunicorn{index}.conf.py")
+    with open(path, "w") as f:
+        f.write(text)
+    probe = Probe()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            probe.load_config_from_file(path)
+    except (SystemExit, Exception):
+        out.append(None)
+        continue
+    out.append({name: getattr(probe.cfg, name) for name in NAMES})
+print(json.dumps(out))
+"#;
+
+/// Lines a gunicorn.conf.py is made of: the settings init carries, written every way it
+/// reads them and some it must not (computed, reassigned, out of range, a relative key),
+/// and lines it must skip. A few make gunicorn refuse the whole file; those cases prove
+/// nothing and are counted.
+const LINES: &[&str] = &[
+    "bind = '0.0.0.0:8080'",
+    "bind = [\"0.0.0.0:9000\"]",
+    "bind = \"[::]:8443\"",
+    "bind = '127.0.0.1:8000'",
+    "bind = ['0.0.0.0:8001', '0.0.0.0:8002']",
+    "bind = 'unix:/tmp/gunicorn.sock'",
+    "workers = 4",
+    "workers = 1_000",
+    "workers = 00",
+    "workers = multiprocessing.cpu_count() * 2 + 1",
+    "workers = 0",
+    "threads = 8  # per worker",
+    "threads = -1",
+    "timeout = 120",
+    "timeout = 4294967296",
+    "graceful_timeout = 20",
+    "keepalive = 75",
+    "max_requests = 1_000_000",
+    "max_requests_jitter = 50",
+    "forwarded_allow_ips = '10.0.0.0/8, 192.168.1.10'",
+    "forwarded_allow_ips = '*'",
+    "forwarded_allow_ips = ''",
+    "forwarded_allow_ips = ' ::1 ,,10.1.2.3'",
+    "accesslog = '-'",
+    "accesslog = None",
+    "accesslog = '/var/log/access.log'",
+    "keyfile = '/opt/key/k.pem'",
+    "certfile = '/opt/key/c.pem'",
+    "ca_certs = '/opt/key/ca.pem'",
+    "keyfile = 'certs/k.pem'",
+    "certfile = '/etc/tls/c.pem'",
+    "keyfile = None",
+    "loglevel = 'info'",
+    "preload_app = True",
+    "x = 5",
+    "# workers = 77",
+    "\"\"\"Settings.\nworkers = 99\n\"\"\"",
+    "def post_fork(server, worker):\n    workers = 3",
+];
+
+/// For every generated file gunicorn loads, each value init carries is the value gunicorn
+/// uses: 2,000 files, read by gunicorn's own config loader in one Python process.
+#[test]
+fn what_init_carries_is_what_gunicorn_reads() {
+    use fabuild::init::gunicorn_conf::{self, Value};
+    use fabuild::spec::Interface;
+
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % n as u64).unwrap()
+    };
+    let texts: Vec<String> = (0..2000)
+        .map(|_| {
+            let lines: Vec<&str> = (0..=next(8)).map(|_| LINES[next(LINES.len())]).collect();
+            format!("import multiprocessing\n{}\n", lines.join("\n"))
+        })
+        .collect();
+    let read = crate::util::python_json(
+        GUNICORN_READS,
+        serde_json::to_string(&texts).unwrap().as_bytes(),
+    );
+    let mut loaded = 0;
+    let mut carried = 0;
+    for (index, text) in texts.iter().enumerate() {
+        let gunicorn = &read[index];
+        if gunicorn.is_null() {
+            continue;
+        }
+        loaded += 1;
+        let interface = if index % 2 == 0 {
+            Interface::Wsgi
+        } else {
+            Interface::Asgi
+        };
+        let conf = gunicorn_conf::parse(text, interface);
+        for c in &conf.carried {
+            carried += 1;
+            let ok = match (c.key, &c.value) {
+                ("port", Value::Number(port)) => {
+                    let bind = gunicorn["bind"].as_array().unwrap();
+                    bind.len() == 1 && bind[0].as_str().unwrap().ends_with(&format!(":{port}"))
+                }
+                ("access_log", Value::Bool(on)) => {
+                    gunicorn["accesslog"]
+                        == if *on {
+                            "-".into()
+                        } else {
+                            serde_json::Value::Null
+                        }
+                }
+                ("forwarded_allow_ips", Value::List(list)) => {
+                    gunicorn["forwarded_allow_ips"] == serde_json::json!(list)
+                }
+                (key, Value::Number(n)) => gunicorn[key] == serde_json::json!(n),
+                _ => false,
+            };
+            assert!(
+                ok,
+                "case {index}: init carries server.{} = {}, gunicorn reads {gunicorn}\n{text}",
+                c.key, c.value
+            );
+        }
+        if let Some(tls) = &conf.tls {
+            carried += 1;
+            let at = |name: &str| serde_json::json!(format!("{}/{name}", tls.dir));
+            assert_eq!(
+                gunicorn["certfile"],
+                at(&tls.certfile),
+                "case {index}\n{text}"
+            );
+            assert_eq!(
+                gunicorn["keyfile"],
+                at(&tls.keyfile),
+                "case {index}\n{text}"
+            );
+            let ca = tls.ca_certs.as_deref().map_or(serde_json::Value::Null, at);
+            assert_eq!(gunicorn["ca_certs"], ca, "case {index}\n{text}");
+        }
+    }
+    // The generator must mostly make files gunicorn loads, and init must carry from them.
+    assert!(loaded > 1000, "gunicorn loaded only {loaded} of 2000 files");
+    assert!(carried > 1000, "init carried only {carried} values");
+    println!(
+        "{loaded} of 2000 files loaded by gunicorn; {carried} values carried, all as gunicorn reads them"
+    );
+}
