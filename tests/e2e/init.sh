@@ -17,21 +17,48 @@ WORK=$(mktemp -d /tmp/fabuild-e2e-init.XXXXXX)
 cname=fabuild-e2e-init-$$
 trap 'podman rm -f "$cname" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 passed=0 failed=0
+mount=() curl_tls=()
 
 # serve FIXTURE PORT PATH [podman run args...]: runs the fixture's image, sets $code to the
 # HTTP status of GET PATH (000: no answer in 20 s) and leaves the logs in $WORK/FIXTURE.log.
+# Over TLS when $curl_tls holds curl's arguments for it (set by tls_mount).
 serve() {
-  local fixture=$1 port=$2 path=$3
+  local fixture=$1 port=$2 path=$3 scheme=http
   shift 3
+  [ "${#curl_tls[@]}" -eq 0 ] || scheme=https
   podman run -d --name "$cname" --network=host "$@" "localhost/fabuild-e2e-init/$fixture:e2e" >/dev/null
   code=000
   for _ in $(seq 1 40); do
-    code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port$path" || true)
+    code=$(curl -s --noproxy '*' "${curl_tls[@]}" -o /dev/null -w '%{http_code}' --max-time 2 "$scheme://127.0.0.1:$port$path" || true)
     [ "$code" != 000 ] && break
     sleep 0.5
   done
   podman logs "$cname" >"$WORK/$fixture.log" 2>&1 || true
   podman rm -f "$cname" >/dev/null
+}
+
+# tls_mount PLAN_JSON FIXTURE: when the plan serves TLS, makes a key, a certificate for
+# 127.0.0.1 and a CA bundle under the names the plan gives, owned as a Kubernetes secret
+# volume with fsGroup would be (root, the app's gid, 0440), and sets $mount to mount them
+# read-only at tls.dir and $curl_tls to trust the certificate. Otherwise clears both.
+tls_mount() {
+  mount=() curl_tls=()
+  local tls
+  tls=$(python3 -c 'import json,sys; t=json.load(sys.stdin)["tls"]; print(t and " ".join([t["dir"], t["keyfile"], t["certfile"], t["ca_certs"] or "-"]) or "")' <<<"$1")
+  [ -n "$tls" ] || return 0
+  local dir key cert ca certs=$WORK/$2.certs gid
+  read -r dir key cert ca <<<"$tls"
+  gid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["gid"])' <<<"$1")
+  mkdir -p "$certs"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$certs/${key#"$dir"/}" -out "$certs/${cert#"$dir"/}" >"$WORK/$2.openssl.log" 2>&1
+  [ "$ca" = - ] || cp "$certs/${cert#"$dir"/}" "$certs/${ca#"$dir"/}"
+  chown "0:$gid" "$certs"/*.pem
+  chmod 0440 "$certs"/*.pem
+  chmod 0755 "$certs"
+  mount=(-v "$certs:$dir:ro")
+  curl_tls=(--cacert "$certs/${cert#"$dir"/}")
 }
 
 # fixture  path  status the app answers there  package==version the image must hold (or -)
@@ -59,6 +86,10 @@ cases=(
   # gunicorn.conf.py: init carries its port (8080) into app.yaml; the image still loads the
   # file (its post_fork hook logs each worker), which is what FAB029 warns about.
   "gunicorn-conf /orders 200 -"
+  # gunicorn.conf.py with TLS files in /opt/key: init makes that directory the tls mount;
+  # the image serves HTTPS from the key and certificate mounted there (and the CA bundle
+  # the file names, which gunicorn loads at start).
+  "gunicorn-conf-tls /healthz 200 -"
 )
 # Fixtures whose container log must hold a line, and why.
 declare -A log_shows=([gunicorn-conf]="forked")
@@ -76,7 +107,8 @@ for case in "${cases[@]}"; do
   else
     plan=$("$FAB" plan "$dir/app.yaml")
     port=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["port"])' <<<"$plan")
-    serve "$fixture" "$port" "$path"
+    tls_mount "$plan" "$fixture"
+    serve "$fixture" "$port" "$path" "${mount[@]}"
     if [ "$code" != "$want" ]; then
       why="GET $path answered $code, want $want: $(grep -E 'Error|error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
     elif grep -qE 'Traceback|Worker failed to boot|Control server error' "$WORK/$fixture.log"; then
@@ -98,7 +130,7 @@ for case in "${cases[@]}"; do
     tmpfs=()
     [ -z "$writable" ] || mapfile -t tmpfs <<<"$writable"
     if [ -z "$why" ] && [ "${#tmpfs[@]}" -gt 0 ]; then
-      serve "$fixture" "$port" "$path" --read-only --tmpfs=/tmp "${tmpfs[@]}"
+      serve "$fixture" "$port" "$path" --read-only --tmpfs=/tmp "${tmpfs[@]}" "${mount[@]}"
       if [ "$code" != "$want" ]; then
         why="read-only with ${tmpfs[*]}: GET $path answered $code, want $want: $(grep -E 'Error' "$WORK/$fixture.log" | head -3 | tr '\n' ' ' || true)"
       else
@@ -115,7 +147,7 @@ for case in "${cases[@]}"; do
   if [ -n "$why" ]; then
     failed=$((failed + 1)); echo "    [FAIL] init $fixture: $why"
   else
-    passed=$((passed + 1)); echo "    [ok  ] init $fixture: init, gen, build, GET $path -> $want as $(grep -o 'USER [0-9:]*' "$dir/Dockerfile")"
+    passed=$((passed + 1)); echo "    [ok  ] init $fixture: init, gen, build, GET $path -> $want${curl_tls:+ over TLS} as $(grep -o 'USER [0-9:]*' "$dir/Dockerfile")"
   fi
 done
 echo "init e2e: $passed passed, $failed failed"
