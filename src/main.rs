@@ -98,10 +98,31 @@ fn spec_failure_json(err: &SpecError, file: &str) -> serde_json::Value {
     }
 }
 
-/// `doc` with the spec named under `spec`, the key `gen` and `verify` use.
-fn with_spec(mut doc: serde_json::Value, spec: &str) -> serde_json::Value {
+/// A spec failure for `gen` and `verify`, whose JSON documents also name the spec under
+/// `spec`; returns its exit code.
+fn spec_failure_of(err: &SpecError, spec: &str, format: Format) -> u8 {
+    if format == Format::Text {
+        return spec_failure(err, spec, format);
+    }
+    let mut doc = spec_failure_json(err, spec);
     doc["spec"] = spec.into();
-    doc
+    print_json(&doc);
+    err.exit_code()
+}
+
+/// An error that stopped a command (not a finding): `error: ...` on stderr, or a JSON
+/// document `{"ok": false, "error"}`, with `spec` when one is named.
+fn stopped(format: Format, error: &str, spec: Option<&str>) {
+    match format {
+        Format::Text => eoutln!("error: {error}"),
+        Format::Json => {
+            let mut doc = serde_json::json!({"ok": false, "error": error});
+            if let Some(spec) = spec {
+                doc["spec"] = spec.into();
+            }
+            print_json(&doc);
+        }
+    }
 }
 
 /// Prints a spec failure; returns its exit code.
@@ -231,12 +252,11 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
     let spec_name = spec_path.display().to_string();
     let generation = match generate::prepare(spec_path, options) {
         Ok(g) => g,
-        Err(GenError::Spec(err)) if json => {
-            print_json(&with_spec(spec_failure_json(&err, &spec_name), &spec_name));
+        Err(GenError::Spec(err)) => return spec_failure_of(&err, &spec_name, args.format),
+        Err(err) => {
+            stopped(args.format, &err.to_string(), Some(&spec_name));
             return err.exit_code();
         }
-        Err(GenError::Spec(err)) => return spec_failure(&err, &spec_name, Format::Text),
-        Err(err) => return gen_error(&spec_name, &err.to_string(), json, err.exit_code()),
     };
     if !json {
         report(&generation.checked.warnings, &generation.checked.source);
@@ -259,7 +279,12 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
             source,
         });
     if let Err(err) = written.and_then(|()| output::write_all(&generation.changes)) {
-        return gen_error(&spec_name, &format!("{err}; nothing was changed"), json, 2);
+        stopped(
+            args.format,
+            &format!("{err}; nothing was changed"),
+            Some(&spec_name),
+        );
+        return 2;
     }
     if json {
         print_json(&gen_document(&generation, true, false));
@@ -274,16 +299,6 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
         }
     }
     0
-}
-
-/// An error that stopped `gen` for one spec (not a finding); returns `code`.
-fn gen_error(spec: &str, error: &str, json: bool, code: u8) -> u8 {
-    if json {
-        print_json(&serde_json::json!({"spec": spec, "ok": false, "error": error}));
-    } else {
-        eoutln!("error: {error}");
-    }
-    code
 }
 
 /// `gen --check` and `gen --diff`: what a write would change; writes nothing.
@@ -400,10 +415,7 @@ fn explain(args: &ExplainArgs) -> u8 {
 
     // Nothing to explain: said as the chosen format says things; exit 2.
     let fail = |error: String| {
-        match args.format {
-            Format::Text => eoutln!("error: {error}"),
-            Format::Json => print_json(&serde_json::json!({"ok": false, "error": error})),
-        }
+        stopped(args.format, &error, None);
         2
     };
     let Some(version) = Version::parse(&args.gunicorn_version) else {
@@ -568,12 +580,7 @@ fn verify(args: &VerifyArgs) -> u8 {
         Ok(checked) => checked,
         Err(err) => {
             // The image cannot be judged against a spec that does not stand.
-            let file = path.display().to_string();
-            if args.format == Format::Json {
-                print_json(&with_spec(spec_failure_json(&err, &file), &file));
-            } else {
-                spec_failure(&err, &file, Format::Text);
-            }
+            spec_failure_of(&err, &path.display().to_string(), args.format);
             return 2;
         }
     };
@@ -593,12 +600,7 @@ fn verify(args: &VerifyArgs) -> u8 {
             report.exit_code()
         }
         Err(err) => {
-            match args.format {
-                Format::Text => eoutln!("error: {err}"),
-                Format::Json => {
-                    print_json(&serde_json::json!({"ok": false, "error": err.to_string()}));
-                }
-            }
+            stopped(args.format, &err.to_string(), None);
             2
         }
     }
