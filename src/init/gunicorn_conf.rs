@@ -429,30 +429,34 @@ fn carry(
     value: &Literal,
     interface: Interface,
 ) -> Result<(&'static str, Value), String> {
-    if name == "bind" {
-        return bind_port(value).map(|port| ("port", Value::Number(port)));
-    }
-    if let Some(key) = NUMBERS.iter().find(|k| **k == name) {
-        if *key == "threads" && interface == Interface::Asgi {
-            return Err(
-                "threads only apply to WSGI apps; an ASGI worker runs one event loop: drop it"
-                    .to_owned(),
-            );
-        }
-        return match value {
+    let Some(key) = server_key(name) else {
+        return Err(not_carried(name, value));
+    };
+    let value = match key {
+        "port" => bind_port(value).map(Value::Number),
+        "forwarded_allow_ips" => forwarded_allow_ips(value),
+        "access_log" => access_log(value),
+        "threads" if interface == Interface::Asgi => Err(
+            "threads only apply to WSGI apps; an ASGI worker runs one event loop: drop it"
+                .to_owned(),
+        ),
+        _ => match value {
             Literal::Int(n) => u32::try_from(*n)
-                .map(|n| (*key, Value::Number(n)))
+                .map(Value::Number)
                 .map_err(|_| format!("{n} is out of range for server.{key}")),
             _ => Err(format!("server.{key} takes a whole number")),
-        };
-    }
-    Err(match name {
+        },
+    }?;
+    Ok((key, value))
+}
+
+/// What to do with a setting app.yaml has no `server` key for.
+fn not_carried(name: &str, value: &Literal) -> String {
+    match name {
         "worker_class" => {
             "app.interface decides the worker class (uvicorn_worker.UvicornWorker for asgi, sync for wsgi): drop it".to_owned()
         }
         "wsgi_app" => "app.module names the app: drop it".to_owned(),
-        "forwarded_allow_ips" => return forwarded_allow_ips(value),
-        "accesslog" => return access_log(value),
         "keyfile" | "certfile" | "ca_certs" if *value == Literal::None => {
             "gunicorn's default already (no TLS file): drop it".to_owned()
         }
@@ -461,12 +465,12 @@ fn carry(
         }
         "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
         _ => extra_arg(name, value),
-    })
+    }
 }
 
 /// `forwarded_allow_ips`: gunicorn takes a string only, splits it at commas and strips each
 /// address; app.yaml takes the list.
-fn forwarded_allow_ips(value: &Literal) -> Result<(&'static str, Value), String> {
+fn forwarded_allow_ips(value: &Literal) -> Result<Value, String> {
     match value {
         Literal::Str(s) => {
             let list: Vec<String> = s
@@ -478,7 +482,7 @@ fn forwarded_allow_ips(value: &Literal) -> Result<(&'static str, Value), String>
             if list.is_empty() {
                 Err("an empty value trusts no proxy, and app.yaml's empty list keeps gunicorn's default (127.0.0.1,::1): set server.forwarded_allow_ips to the proxies' networks, or drop it".to_owned())
             } else {
-                Ok(("forwarded_allow_ips", Value::List(list)))
+                Ok(Value::List(list))
             }
         }
         _ => Err("gunicorn takes a comma-separated string here and refuses anything else (\"Not a string\"), so it does not start: set server.forwarded_allow_ips to the proxies' networks".to_owned()),
@@ -486,10 +490,10 @@ fn forwarded_allow_ips(value: &Literal) -> Result<(&'static str, Value), String>
 }
 
 /// `accesslog`: `"-"` is stdout and `None` none at all, app.yaml's `access_log` true and false.
-fn access_log(value: &Literal) -> Result<(&'static str, Value), String> {
+fn access_log(value: &Literal) -> Result<Value, String> {
     match value {
-        Literal::Str(s) if s == "-" => Ok(("access_log", Value::Bool(true))),
-        Literal::None => Ok(("access_log", Value::Bool(false))),
+        Literal::Str(s) if s == "-" => Ok(Value::Bool(true)),
+        Literal::None => Ok(Value::Bool(false)),
         _ => Err("a log file inside the container is lost with it; server.access_log (on by default) writes the access log to stdout, where the container's logs are collected".to_owned()),
     }
 }

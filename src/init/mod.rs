@@ -570,8 +570,7 @@ fn render_checked(
 ) -> Result<String, InitError> {
     let mut text = yaml.render();
     let mut checked = spec::check_text(&text, "app.yaml", root);
-    let tls_carried = |yaml: &AppYaml| yaml.tls.as_ref().is_some_and(|t| !t.why.is_empty());
-    if (!yaml.server.is_empty() || tls_carried(yaml))
+    if (!yaml.server.is_empty() || yaml.carried_tls().is_some())
         && let Err(spec::SpecError::Invalid { findings, .. }) = &checked
     {
         // What the file set is not worth failing init over: leave it out, and say why.
@@ -581,7 +580,7 @@ fn render_checked(
             .map(one_line)
             .collect();
         let mut read: Vec<&str> = yaml.server.iter().map(|c| c.why.as_str()).collect();
-        if let Some(tls) = yaml.tls.as_ref().filter(|t| !t.why.is_empty()) {
+        if let Some(tls) = yaml.carried_tls() {
             read.extend(tls.why.iter().map(String::as_str));
         }
         warnings.push(format!(
@@ -590,7 +589,7 @@ fn render_checked(
             refused.join("\n  because: ")
         ));
         yaml.server.clear();
-        if tls_carried(yaml) {
+        if yaml.carried_tls().is_some() {
             yaml.tls = None;
         }
         text = yaml.render();
@@ -604,8 +603,7 @@ fn render_checked(
             why: carried.why.clone(),
         });
     }
-    let carried_tls = yaml.tls.as_ref().filter(|t| !t.why.is_empty());
-    if let Some(tls) = carried_tls {
+    if let Some(tls) = yaml.carried_tls() {
         let ca = tls
             .ca_certs
             .as_ref()
@@ -621,7 +619,11 @@ fn render_checked(
         });
     }
     if let Some(conf) = conf {
-        warnings.push(conf_warning(conf, &yaml.server, carried_tls.is_some()));
+        warnings.push(conf_warning(
+            conf,
+            &yaml.server,
+            yaml.carried_tls().is_some(),
+        ));
     }
     for finding in findings? {
         // The file's own warning above says what FAB029 says, and more.

@@ -88,6 +88,11 @@ impl From<TlsFlags> for Tls {
 }
 
 impl AppYaml {
+    /// `tls` when it was read from gunicorn.conf.py (not given by the flags).
+    pub fn carried_tls(&self) -> Option<&Tls> {
+        self.tls.as_ref().filter(|t| !t.why.is_empty())
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
