@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long fuzzing campaign (not the CI smoke): runs targets one after another, each for the
 # given number of seconds, resuming from the corpus the last run left in corpus/<target>.
-# Every run is logged to logs/<target>.<UTC time>.log and summarised as one line in
+# Every run is logged to logs/<target>.<UTC time>.<pid>.log and summarised as one line in
 # logs/campaign.tsv:
 #   target  seconds  executions  cov  ft  corpus  result
 # Stops at the first crash, timeout or OOM (the input is under artifacts/<target>/).
@@ -31,7 +31,8 @@ for run in "$@"; do
     target="${run%%:*}"
     seconds="${run##*:}"
     mkdir -p "corpus/$target"
-    log="logs/$target.$(date -u +%Y%m%dT%H%M%S).log"
+    # The pid keeps apart the logs of two campaigns started in the same second.
+    log="logs/$target.$(date -u +%Y%m%dT%H%M%S).$$.log"
     echo "== $target for ${seconds}s -> $log"
     status=clean
     cargo fuzz run "${target_args[@]}" "$target" "corpus/$target" "seeds/$target" -- \
