@@ -59,12 +59,35 @@ fn in_file_order(findings: &[Finding]) -> Vec<&Finding> {
     sorted
 }
 
+/// At most this many findings are drawn as text: thousands of them (a list of bad items)
+/// would bury the first, which is the one to read. `--format json` lists every one.
+const MAX_DRAWN: usize = 50;
+
 /// Draws findings with a caret under the value, to stderr (`render_text` shows input safely
-/// and colours the rest).
+/// and colours the rest); past `MAX_DRAWN`, counts the rest by rule.
 fn report(findings: &[Finding], source: &Source) {
     let color = color();
-    for finding in in_file_order(findings) {
+    let ordered = in_file_order(findings);
+    for finding in ordered.iter().take(MAX_DRAWN) {
         console::stderr_raw(&format!("{}\n", render_text(finding, source, color)));
+    }
+    let rest = ordered.get(MAX_DRAWN..).unwrap_or_default();
+    if !rest.is_empty() {
+        let mut by_rule = std::collections::BTreeMap::<&str, usize>::new();
+        for finding in rest {
+            *by_rule.entry(finding.rule.id).or_default() += 1;
+        }
+        let counts: Vec<String> = by_rule.iter().map(|(id, n)| format!("{id} {n}")).collect();
+        eoutln!(
+            "note: {} more {} not shown ({}); `--format json` lists every one",
+            rest.len(),
+            if rest.len() == 1 {
+                "finding"
+            } else {
+                "findings"
+            },
+            counts.join(", ")
+        );
     }
 }
 
