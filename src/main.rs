@@ -60,7 +60,8 @@ fn in_file_order(findings: &[Finding]) -> Vec<&Finding> {
 }
 
 /// At most this many findings are drawn as text: thousands of them (a list of bad items)
-/// would bury the first, which is the one to read. `--format json` lists every one.
+/// would bury the first, which is the one to read. The note points at `check --format
+/// json`, which lists every one, because `plan` draws them too and has no `--format`.
 const MAX_DRAWN: usize = 50;
 
 /// Draws findings with a caret under the value, to stderr (`render_text` shows input safely
@@ -79,7 +80,7 @@ fn report(findings: &[Finding], source: &Source) {
         }
         let counts: Vec<String> = by_rule.iter().map(|(id, n)| format!("{id} {n}")).collect();
         eoutln!(
-            "note: {} more {} not shown ({}); `--format json` lists every one",
+            "note: {} more {} not shown ({}); `fabuild check --format json` lists every one",
             rest.len(),
             if rest.len() == 1 {
                 "finding"

@@ -638,7 +638,7 @@ fn text_draws_the_first_fifty_findings_and_counts_the_rest() {
     assert!(
         stderr.ends_with(
             "note: 70 more findings not shown (FAB126 35, FAB127 35); \
-             `--format json` lists every one\n"
+             `fabuild check --format json` lists every one\n"
         ),
         "{}",
         &stderr[stderr.len().saturating_sub(400)..]
