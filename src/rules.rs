@@ -92,6 +92,7 @@ rules! {
     FILE_OUTSIDE_WRITABLE = "FAB127", "pid file or error log outside the directories the uid can write";
     OPENED_FILE_MISSING = "FAB128", "config, logging config or chdir directory the image will not have";
     ENV_TOO_LONG = "FAB129", "environment variable longer than Linux passes to a process";
+    SPEW = "FAB130", "--spew in production";
 }
 
 /// Looks a rule up by its id.

@@ -675,25 +675,7 @@ fn processes(parsed: &Parsed, out: &mut Vec<Advice>) {
             );
         }
     }
-    if let Some((token, _)) = last(parsed, "reload") {
-        out.push(
-            Advice::new(
-                rules::RELOAD,
-                Warning,
-                "--reload",
-                text(
-                    "--reload is for development: gunicorn watches the code and restarts workers when a file changes, which costs CPU and has nothing to watch in an immutable image",
-                    "--reload 是开发用的：gunicorn 会监视代码并在文件变化时重启 worker，既耗 CPU，在不可变镜像里也没有东西可监视",
-                ),
-                text(
-                    "remove --reload in production; ship a new image instead",
-                    "生产环境请删除 --reload；改代码就发布新镜像",
-                ),
-            )
-            .at(Some(token))
-            .edit(Fix::Drop("reload")),
-        );
-    }
+    development_flags(parsed, out);
     if !parsed.values.contains_key("accesslog") {
         out.push(
             Advice::new(
@@ -711,6 +693,47 @@ fn processes(parsed: &Parsed, out: &mut Vec<Advice>) {
             )
             .edit(Fix::Set("accesslog", "-".to_owned())),
         );
+    }
+}
+
+/// Flags for a developer's machine, not an image; the corrected line drops them.
+fn development_flags(parsed: &Parsed, out: &mut Vec<Advice>) {
+    let flags = [
+        (
+            rules::RELOAD,
+            "reload",
+            "--reload",
+            text(
+                "--reload is for development: gunicorn watches the code and restarts workers when a file changes, which costs CPU and has nothing to watch in an immutable image",
+                "--reload 是开发用的：gunicorn 会监视代码并在文件变化时重启 worker，既耗 CPU，在不可变镜像里也没有东西可监视",
+            ),
+            text(
+                "remove --reload in production; ship a new image instead",
+                "生产环境请删除 --reload；改代码就发布新镜像",
+            ),
+        ),
+        (
+            rules::SPEW,
+            "spew",
+            "--spew",
+            text(
+                "--spew makes every worker print each line of Python it runs to stdout: tens of thousands of lines as each worker boots and hundreds more for each request, which floods the container's log and slows every request",
+                "--spew 会让每个 worker 把它执行的每一行 Python 代码打印到 stdout：每个 worker 启动时就有几万行，每个请求还要再打印几百行，会淹没容器日志并拖慢每个请求",
+            ),
+            text(
+                "remove --spew; to trace a problem, add it to a local run of the image",
+                "生产环境请删除 --spew；要排查问题，在本地运行镜像时再加上它",
+            ),
+        ),
+    ];
+    for (rule, setting, flag, what, fix) in flags {
+        if let Some((token, _)) = last(parsed, setting) {
+            out.push(
+                Advice::new(rule, Warning, flag, what, fix)
+                    .at(Some(token))
+                    .edit(Fix::Drop(setting)),
+            );
+        }
     }
 }
 

@@ -364,6 +364,7 @@ pub fn check(
         rules::CMD_ARGS_ABBREVIATED,
         rules::SSL_VERSION,
         rules::RELOAD,
+        rules::SPEW,
     ];
     // Judge the flags next to the worker class the plan will write: `--ssl-version` is
     // ignored by gunicorn's own workers but kills every UvicornWorker.

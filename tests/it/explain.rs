@@ -329,6 +329,39 @@ fn check_and_print_config_stop_the_container_as_real_gunicorn_shows() {
     }
 }
 
+/// FAB130: the real gunicorn with `--spew` serves, but its worker prints a line for each line
+/// of Python it runs (`module:line: source`): tens of thousands before the first response, as
+/// it boots (the control prints none).
+#[test]
+fn spew_floods_stdout_as_real_gunicorn_shows() {
+    let traced = |stdout: &str| {
+        stdout
+            .lines()
+            .filter(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .count()
+    };
+    let (served, quiet) = crate::util::real_gunicorn_stdout("--workers=1");
+    assert_eq!(served, Gunicorn::Served);
+    assert_eq!(traced(&quiet), 0, "{quiet}");
+    let (served, spewed) = crate::util::real_gunicorn_stdout("--workers=1 --spew");
+    assert_eq!(served, Gunicorn::Served);
+    assert!(traced(&spewed) > 10_000, "{}", traced(&spewed));
+
+    let (report, code) = json(&["--bind=0.0.0.0:8000 --workers=1 --access-logfile=- --spew"]);
+    assert_eq!(code, 0, "a warning: {report}");
+    assert!(
+        rules_of(&report, "warning").contains(&"FAB130".to_owned()),
+        "{report}"
+    );
+    let corrected = report["corrected"].as_str().unwrap();
+    assert!(!corrected.contains("spew"), "{corrected}");
+    assert_corrected_is_clean(&report);
+}
+
 #[test]
 fn pid_file_and_error_log_outside_tmp_are_warned_about_for_a_non_root_uid() {
     let line = "--workers=2 --pid /var/run/gunicorn.pid --error-logfile=/var/log/gunicorn.log";

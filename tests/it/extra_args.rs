@@ -60,6 +60,7 @@ fn refuses_what_gunicorn_or_the_rules_refuse_and_points_at_the_item() {
     assert_eq!(errors("[\"--work=2\"]")[0].0, "FAB102");
     assert_eq!(errors("[\"--ssl-version=5\"]")[0].0, "FAB110");
     assert_eq!(errors("[\"--reload\"]")[0].0, "FAB118");
+    assert_eq!(errors("[\"--spew\"]"), [("FAB130".to_owned(), 7, 16)]);
     assert_eq!(
         errors("[\"--limit-request-line\", \"8190\", \"x:app\"]")[0].0,
         "FAB108"

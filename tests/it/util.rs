@@ -79,6 +79,16 @@ pub fn real_gunicorn(cmd_args: &str) -> Gunicorn {
 
 /// `real_gunicorn` with more files (path, text) under its working directory.
 pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
+    run_real_gunicorn(cmd_args, files).0
+}
+
+/// `real_gunicorn`, with what gunicorn and its workers wrote to stdout until it exited or
+/// answered.
+pub fn real_gunicorn_stdout(cmd_args: &str) -> (Gunicorn, String) {
+    run_real_gunicorn(cmd_args, &[])
+}
+
+fn run_real_gunicorn(cmd_args: &str, files: &[(&str, &str)]) -> (Gunicorn, String) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
         let path = dir.path().join(name);
@@ -98,19 +108,21 @@ pub fn real_gunicorn_with(cmd_args: &str, files: &[(&str, &str)]) -> Gunicorn {
             "GUNICORN_CMD_ARGS",
             format!("--bind=127.0.0.1:{port} {cmd_args}"),
         )
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let stdout =
+        || String::from_utf8_lossy(&std::fs::read(dir.path().join("stdout")).unwrap()).into_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {
-            return Gunicorn::Exited(status.code());
+            return (Gunicorn::Exited(status.code()), stdout());
         }
         if answers_200(port) {
             child.kill().unwrap();
             child.wait().unwrap();
-            return Gunicorn::Served;
+            return (Gunicorn::Served, stdout());
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
