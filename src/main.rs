@@ -80,13 +80,8 @@ fn report(findings: &[Finding], source: &Source) {
         }
         let counts: Vec<String> = by_rule.iter().map(|(id, n)| format!("{id} {n}")).collect();
         eoutln!(
-            "note: {} more {} not shown ({}); `fabuild check --format json` lists every one",
-            rest.len(),
-            if rest.len() == 1 {
-                "finding"
-            } else {
-                "findings"
-            },
+            "note: {} not shown ({}); `fabuild check --format json` lists every one",
+            plural(rest.len(), "more finding"),
             counts.join(", ")
         );
     }
