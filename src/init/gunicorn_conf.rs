@@ -10,6 +10,7 @@ use std::path::Path;
 use super::write::Tls;
 use crate::gunicorn::settings::{self, Arity};
 use crate::read::ReadError;
+use crate::rules;
 use crate::spec::Interface;
 
 pub const FILE: &str = "gunicorn.conf.py";
@@ -464,6 +465,18 @@ fn not_carried(name: &str, value: &Literal) -> String {
             "a TLS file's path is a string: set tls.dir, tls.certfile and tls.keyfile".to_owned()
         }
         "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
+        // Carried into `server.extra_args`, these would draw the warning fabuild gives them there.
+        "reload" if *value == Literal::Bool(true) => format!(
+            "for development: gunicorn watches code an image never changes ({} in server.extra_args): drop it",
+            rules::RELOAD.id
+        ),
+        "spew" if *value == Literal::Bool(true) => format!(
+            "for development: every worker prints each line of Python it runs to stdout ({} in server.extra_args): drop it",
+            rules::SPEW.id
+        ),
+        "reload_engine" | "reload_extra_files" => {
+            "only used with reload, which is for development: drop it".to_owned()
+        }
         _ => extra_arg(name, value),
     }
 }

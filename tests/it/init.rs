@@ -470,6 +470,33 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
     );
 }
 
+/// gunicorn.conf.py's development flags are not carried: init says to drop them, where moving
+/// them to `server.extra_args` would only draw check's warning about them there.
+#[test]
+fn development_flags_in_gunicorn_conf_are_to_be_dropped_not_moved() {
+    let (_tmp, dir) = copy("gunicorn-conf");
+    fs::write(
+        dir.join("gunicorn.conf.py"),
+        "reload = True\nspew = True\nreload_engine = 'poll'\ntimeout = 45\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    for expected in [
+        "  line 1 (reload): for development: gunicorn watches code an image never changes (FAB118 in server.extra_args): drop it\n",
+        "  line 2 (spew): for development: every worker prints each line of Python it runs to stdout (FAB130 in server.extra_args): drop it\n",
+        "  line 3 (reload_engine): only used with reload, which is for development: drop it\n",
+    ] {
+        assert!(stderr.contains(expected), "{expected}not in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("--reload") && !stderr.contains("--spew"),
+        "{stderr}"
+    );
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(app_yaml.contains("\n  timeout: 45\n") && !app_yaml.contains("extra_args"));
+}
+
 #[test]
 fn project_text_stays_in_its_comment_and_off_the_terminal() {
     // TOML strings take escapes: a project name can hold line breaks and a terminal
