@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -110,6 +111,8 @@ fn run_real_gunicorn(cmd_args: &str, files: &[(&str, &str)]) -> (Gunicorn, Strin
         )
         .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
         .stderr(Stdio::null())
+        // Its own process group, so that stopping it stops its workers too.
+        .process_group(0)
         .spawn()
         .unwrap();
     let stdout =
@@ -120,15 +123,25 @@ fn run_real_gunicorn(cmd_args: &str, files: &[(&str, &str)]) -> (Gunicorn, Strin
             return (Gunicorn::Exited(status.code()), stdout());
         }
         if answers_200(port) {
-            child.kill().unwrap();
-            child.wait().unwrap();
+            kill_group(&mut child);
             return (Gunicorn::Served, stdout());
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_group(&mut child);
     panic!("gunicorn {cmd_args} neither exited nor served within 30 s");
+}
+
+/// Kills a child started as the leader of its own process group, and everything in the group:
+/// killing gunicorn's arbiter alone would leave its workers running until they notice.
+fn kill_group(child: &mut std::process::Child) {
+    let group = rustix::process::Pid::from_child(child);
+    match rustix::process::kill_process_group(group, rustix::process::Signal::KILL) {
+        // ESRCH: every process in the group has exited already.
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => panic!("cannot kill gunicorn's process group {group:?}: {e}"),
+    }
+    child.wait().unwrap();
 }
 
 /// Whether a GET / on the loopback port gets a 200 response within two seconds.
