@@ -466,11 +466,11 @@ fn not_carried(name: &str, value: &Literal) -> String {
         }
         "user" | "group" => "the image runs as user.uid and user.gid: drop it".to_owned(),
         // Carried into `server.extra_args`, these would draw the warning fabuild gives them there.
-        "reload" if *value == Literal::Bool(true) => format!(
+        "reload" if conf_bool(value) == Ok(Some(true)) => format!(
             "for development: gunicorn watches code an image never changes ({} in server.extra_args): drop it",
             rules::RELOAD.id
         ),
-        "spew" if *value == Literal::Bool(true) => format!(
+        "spew" if conf_bool(value) == Ok(Some(true)) => format!(
             "for development: every worker prints each line of Python it runs to stdout ({} in server.extra_args): drop it",
             rules::SPEW.id
         ),
@@ -548,10 +548,7 @@ fn extra_arg(name: &str, value: &Literal) -> String {
         return "only a config file can set it, and the image should not load one: drop it, or keep the file and accept FAB029".to_owned();
     };
     let words: Option<Vec<String>> = match (setting.arity, value) {
-        (Arity::Flag, Literal::Bool(true)) | (Arity::FlagFalse, Literal::Bool(false)) => {
-            Some(vec![(*flag).to_owned()])
-        }
-        (Arity::Flag | Arity::FlagFalse, Literal::Bool(_)) => Some(Vec::new()),
+        (Arity::Flag | Arity::FlagFalse, _) => return flag_arg(setting, flag, value),
         (_, Literal::Int(n)) => Some(vec![format!("{flag}={n}")]),
         (_, Literal::Str(s)) => Some(vec![format!("{flag}={s}")]),
         (Arity::Repeatable, Literal::List(items)) => items
@@ -567,6 +564,65 @@ fn extra_arg(name: &str, value: &Literal) -> String {
         Some(words) if words.is_empty() => "gunicorn's default already: drop it".to_owned(),
         Some(words) => format!("set it with server.extra_args: {words:?}"),
         None => format!("set it with server.extra_args as {flag}=VALUE"),
+    }
+}
+
+/// A boolean setting as gunicorn's `validate_bool` reads it from a config file: `None`
+/// leaves it unset, `True` and `False` are themselves, and so are the strings `"true"` and
+/// `"false"` in any case with spaces around. Anything else (`1`, `"yes"`) it refuses, and
+/// gunicorn does not start.
+fn conf_bool(value: &Literal) -> Result<Option<bool>, ()> {
+    match value {
+        Literal::None => Ok(None),
+        Literal::Bool(b) => Ok(Some(*b)),
+        Literal::Str(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Literal::Str(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        _ => Err(()),
+    }
+}
+
+/// What to put in `server.extra_args` for a boolean setting, whose flag takes no value: it
+/// switches the setting on (`--reload`), or off for `--no-sendfile`, and cannot do the other.
+fn flag_arg(setting: &settings::Setting, flag: &str, value: &Literal) -> String {
+    let Ok(set) = conf_bool(value) else {
+        return format!(
+            "gunicorn takes True or False here and refuses anything else (\"Invalid value for {}\"), so it does not start: write True or False and run init again, or drop it",
+            setting.name
+        );
+    };
+    // How gunicorn uses the value. The one flag that switches a setting off, `--no-sendfile`,
+    // stores False, and gunicorn sends files only while `sendfile` is unset: set to anything,
+    // `True` too, it is off (`Config.sendfile`). Any other is on when true; `None` is off.
+    let switches_off = setting.arity == Arity::FlagFalse;
+    let on = |set: Option<bool>| {
+        if switches_off {
+            set.is_none()
+        } else {
+            set == Some(true)
+        }
+    };
+    let default_on = if switches_off {
+        true
+    } else {
+        setting.default == "True"
+    };
+    if on(set) == default_on {
+        "gunicorn's default already: drop it".to_owned()
+    } else if on(set) != switches_off {
+        let surprise = if set == Some(true) && switches_off {
+            format!(
+                "gunicorn turns {} off once a config file sets it, even to True: ",
+                setting.name
+            )
+        } else {
+            String::new()
+        };
+        format!("{surprise}set it with server.extra_args: {:?}", [flag])
+    } else {
+        // A store_true flag whose default is on (`--suppress-ragged-eofs`).
+        format!(
+            "{flag} can only switch it on, so only a config file can switch it off: drop it, or keep the file and accept FAB029"
+        )
     }
 }
 

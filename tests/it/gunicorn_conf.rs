@@ -73,10 +73,9 @@ fn a_project_gunicorn_conf_is_loaded_by_real_gunicorn_and_warned_about() {
     assert_eq!(warned[0].1, 9);
 }
 
-/// Loads each config text with gunicorn's own loader (the code `-c FILE` and
-/// `./gunicorn.conf.py` go through) and prints the settings init can carry, or `null`
-/// where gunicorn refuses the file.
-const GUNICORN_READS: &str = r#"
+/// An application that loads a config file with gunicorn's own loader (the code `-c FILE`
+/// and `./gunicorn.conf.py` go through) and nothing else; the scripts below start with it.
+const PROBE: &str = r"
 import contextlib, io, json, os, sys, tempfile
 from gunicorn.app.base import Application
 from gunicorn.config import Config
@@ -88,6 +87,12 @@ class Probe(Application):
         pass
     def load(self):
         pass
+";
+
+/// Loads each config text with gunicorn's own loader (the code `-c FILE` and
+/// `./gunicorn.conf.py` go through) and prints the settings init can carry, or `null`
+/// where gunicorn refuses the file.
+const GUNICORN_READS: &str = r#"
 
 NAMES = ["bind", "workers", "threads", "timeout", "graceful_timeout", "keepalive",
          "max_requests", "max_requests_jitter", "forwarded_allow_ips", "accesslog",
@@ -175,7 +180,7 @@ fn what_init_carries_is_what_gunicorn_reads() {
         })
         .collect();
     let read = crate::util::python_json(
-        GUNICORN_READS,
+        &format!("{PROBE}{GUNICORN_READS}"),
         serde_json::to_string(&texts).unwrap().as_bytes(),
     );
     let mut loaded = 0;
@@ -241,5 +246,135 @@ fn what_init_carries_is_what_gunicorn_reads() {
     assert!(carried > 1000, "init carried only {carried} values");
     println!(
         "{loaded} of 2000 files loaded by gunicorn; {carried} values carried, all as gunicorn reads them"
+    );
+}
+
+/// Reads each boolean setting three ways with gunicorn's own code: from a config file that
+/// sets it, from the command-line words init advises instead, and unset. Prints for each how
+/// the server behaves (`true` for on), or `"refused"` where gunicorn does not start.
+const GUNICORN_READS_A_BOOL: &str = r#"
+
+def behaves(name, value):
+    # gunicorn sends files unless cfg.sendfile is False (http/wsgi.py), and that property
+    # is False whenever the setting is set at all; every other boolean setting is on when
+    # truthy, so None is off.
+    return value is not False if name == "sendfile" else bool(value)
+
+out = []
+directory = tempfile.mkdtemp()
+for index, case in enumerate(json.load(sys.stdin)):
+    name = case["name"]
+    path = os.path.join(directory, f"gunicorn{index}.conf.py")
+    with open(path, "w") as f:
+        f.write(case["text"])
+    probe = Probe()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            probe.load_config_from_file(path)
+        from_file = behaves(name, getattr(probe.cfg, name))
+    except (SystemExit, Exception):
+        from_file = "refused"
+    # As Application.load_config applies the command line: values argparse left None are
+    # not set.
+    cfg = Config()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            args = cfg.parser().parse_args(case["words"])
+        for key, value in vars(args).items():
+            if value is not None and key != "args":
+                cfg.set(key.lower(), value)
+        from_words = behaves(name, getattr(cfg, name))
+    except (SystemExit, Exception):
+        from_words = "refused"
+    out.append({"file": from_file, "words": from_words,
+                "default": behaves(name, getattr(Config(), name))})
+print(json.dumps(out))
+"#;
+
+/// For every boolean setting of gunicorn 27 set in a gunicorn.conf.py, in each spelling
+/// gunicorn accepts or refuses there, init's advice is what gunicorn does: the flag it
+/// advises gives the server the behaviour the file gave it, "default already" is the
+/// default, and a value gunicorn refuses is called refused, not turned into a flag
+/// (`reload = 1` once became `--reload=1`, which gunicorn's argument parser rejects).
+#[test]
+fn what_init_advises_for_a_boolean_setting_is_what_gunicorn_does() {
+    use fabuild::gunicorn::settings::{self, Arity};
+    use fabuild::init::gunicorn_conf;
+    use fabuild::spec::Interface;
+
+    const VALUES: [&str; 9] = [
+        "True",
+        "False",
+        "None",
+        "'true'",
+        "' FALSE '",
+        "'TrUe'",
+        "'yes'",
+        "1",
+        "[]",
+    ];
+    let mut cases = Vec::new();
+    for setting in settings::all().iter().filter(|s| {
+        matches!(s.arity, Arity::Flag | Arity::FlagFalse)
+            && settings::by_name(s.name).is_some_and(|found| std::ptr::eq(found, *s))
+    }) {
+        for value in VALUES {
+            let text = format!("{} = {value}\n", setting.name);
+            let conf = gunicorn_conf::parse(&text, Interface::Wsgi);
+            assert_eq!(conf.left.len(), 1, "{text}");
+            let advice = conf.left[0].advice.clone();
+            let words: Vec<String> = match advice.split_once("server.extra_args: ") {
+                Some((_, list)) => serde_json::from_str(list).unwrap(),
+                None => Vec::new(),
+            };
+            cases.push((setting.name, text, advice, words));
+        }
+    }
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(name, text, _, words)| serde_json::json!({"name": name, "text": text, "words": words}))
+        .collect();
+    let read = crate::util::python_json(
+        &format!("{PROBE}{GUNICORN_READS_A_BOOL}"),
+        serde_json::to_string(&input).unwrap().as_bytes(),
+    );
+    let refused = serde_json::json!("refused");
+    let mut flags = 0;
+    for ((name, text, advice, words), gunicorn) in cases.iter().zip(read.as_array().unwrap()) {
+        let (file, from_words, default) =
+            (&gunicorn["file"], &gunicorn["words"], &gunicorn["default"]);
+        let case = format!("{text}init: {advice}\ngunicorn: {gunicorn}");
+        if *file == refused {
+            assert!(
+                advice.starts_with("gunicorn takes True or False here and refuses"),
+                "{case}"
+            );
+            assert!(
+                advice.contains(&format!("(\"Invalid value for {name}\")")),
+                "{case}"
+            );
+        } else if advice.starts_with("for development") {
+            // reload and spew: dropped, whatever the file switched on.
+            assert!(*file == true && *default == false, "{case}");
+        } else if advice == "gunicorn's default already: drop it" {
+            assert_eq!(file, default, "{case}");
+        } else if words.is_empty() {
+            // Nothing on the command line gives the file's behaviour.
+            assert!(
+                advice.contains("only a config file can switch it off"),
+                "{case}"
+            );
+            assert!(*file == false && *default == true, "{case}");
+        } else {
+            flags += 1;
+            assert_eq!(from_words, file, "{case}");
+            assert_ne!(file, default, "{case}");
+        }
+    }
+    // Three spellings switch each setting on, and all but one setting are off by default.
+    assert!(flags >= cases.len() / VALUES.len(), "{flags} flags advised");
+    println!(
+        "{} cases, {flags} advised as a flag, each as gunicorn reads it",
+        cases.len()
     );
 }
