@@ -594,21 +594,15 @@ fn flag_arg(setting: &settings::Setting, flag: &str, value: &Literal) -> String 
     // stores False, and gunicorn sends files only while `sendfile` is unset: set to anything,
     // `True` too, it is off (`Config.sendfile`). Any other is on when true; `None` is off.
     let switches_off = setting.arity == Arity::FlagFalse;
-    let on = |set: Option<bool>| {
-        if switches_off {
-            set.is_none()
-        } else {
-            set == Some(true)
-        }
-    };
-    let default_on = if switches_off {
-        true
+    let (on, default_on) = if switches_off {
+        (set.is_none(), true)
     } else {
-        setting.default == "True"
+        (set == Some(true), setting.default == "True")
     };
-    if on(set) == default_on {
+    if on == default_on {
         "gunicorn's default already: drop it".to_owned()
-    } else if on(set) != switches_off {
+    } else if on != switches_off {
+        // What the flag does is what the file does.
         let surprise = if set == Some(true) && switches_off {
             format!(
                 "gunicorn turns {} off once a config file sets it, even to True: ",
