@@ -6,7 +6,7 @@
 //! of gunicorn's settings and how `GUNICORN_CMD_ARGS` is read. `verify` checks a built image
 //! against the plan, on top of `oci` (reading image layouts and archives).
 
-pub mod build;
+pub mod builder;
 pub mod diagnostic;
 pub mod explain;
 pub mod generate;

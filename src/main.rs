@@ -634,7 +634,7 @@ fn default_cache() -> Option<PathBuf> {
 }
 
 fn build(args: &BuildArgs) -> u8 {
-    use fabuild::build::{self, OutFormat, WheelSource};
+    use fabuild::builder::{self as build, OutFormat, WheelSource};
     let spec_path = args
         .spec
         .clone()
@@ -761,7 +761,7 @@ fn check_reproducible(args: &BuildArgs, spec: &Path, first: &Path) -> u8 {
             return 2;
         }
     }
-    match fabuild::build::compare::images(first, &second) {
+    match fabuild::builder::compare::images(first, &second) {
         Ok(diffs) if diffs.is_empty() => {
             outln!(
                 "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same manifest digest"

@@ -3,7 +3,7 @@
 //! section table's place) and has nothing left to strip.
 #![no_main]
 
-use fabuild::build::strip::strip;
+use fabuild::builder::strip::strip;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

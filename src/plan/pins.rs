@@ -22,7 +22,7 @@ pub struct Pin {
 
 /// Compiled server-stack packages whose wheels carry their DWARF debug information (12 MB
 /// of uvloop's 13.6 MB extension module). The image build drops it (`templates/strip.py.j2`,
-/// `src/build/strip.rs`).
+/// `src/builder/strip.rs`).
 const SHIPS_DEBUG_INFO: &[&str] = &["httptools", "uvloop"];
 
 /// The names among `pins` whose debug information the build drops.

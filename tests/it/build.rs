@@ -390,7 +390,7 @@ fn a_code_change_changes_only_the_app_layer_config_and_manifest() {
 
     // The comparison --check-reproducible prints names the layer and the file.
     let diffs =
-        fabuild::build::compare::images(&project.path("before"), &project.path("after")).unwrap();
+        fabuild::builder::compare::images(&project.path("before"), &project.path("after")).unwrap();
     let text = diffs.join("\n");
     assert!(text.contains(&format!("layer {n} of {n}")), "{text}");
     assert!(text.contains("/app/wsgi.py"), "{text}");
@@ -414,7 +414,7 @@ fn verify_passes_on_what_build_writes_as_layout_and_archive() {
     }
     // The archive holds the same image.
     let diffs =
-        fabuild::build::compare::images(&project.path("img"), &project.path("img.tar")).unwrap();
+        fabuild::builder::compare::images(&project.path("img"), &project.path("img.tar")).unwrap();
     assert!(diffs.is_empty(), "{diffs:?}");
 }
 

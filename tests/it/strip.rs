@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fabuild::build::strip::strip;
+use fabuild::builder::strip::strip;
 
 use crate::util::{fabuild, python, repo};
 
@@ -400,7 +400,7 @@ fn the_template_is_the_one_in_the_repository() {
 fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated() {
     use std::io::Write as _;
 
-    use fabuild::build::wheel::{VenvPaths, install};
+    use fabuild::builder::wheel::{VenvPaths, install};
     use fabuild::oci::writer::{Node, Tree};
 
     let dir = tempfile::tempdir().unwrap();
