@@ -219,7 +219,7 @@ pub struct VerifyArgs {
     pub format: Format,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
 pub struct BuildArgs {
     /// The spec to build (default: app.yaml in the current directory); its directory is
     /// the build context

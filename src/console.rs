@@ -15,6 +15,7 @@ use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use fabuild::diagnostic::printable;
+use fabuild::exit::ExitStatus;
 
 /// Standard output can no longer be written (closed by its reader, or failed).
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
@@ -70,12 +71,12 @@ pub fn stderr_raw(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// The exit code, made 2 if standard output failed.
-pub fn exit_code(code: u8) -> u8 {
+/// The exit code of `status`, made 2 (`Error`) if standard output failed.
+pub fn exit_code(status: ExitStatus) -> u8 {
     if STDOUT_FAILED.load(Ordering::Relaxed) {
-        code.max(2)
+        status.max(ExitStatus::Error).code()
     } else {
-        code
+        status.code()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::exit::{CommandError, ExitStatus};
 use crate::output::{self, Change, OutputError, header};
 use crate::plan::{self, Overrides, Plan};
 use crate::render::{self, Paths, RenderError};
@@ -28,11 +29,18 @@ pub enum GenError {
     OutOutsideProject { out: String, project: String },
 }
 
-impl GenError {
-    pub fn exit_code(&self) -> u8 {
+impl CommandError for GenError {
+    fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Spec(e) => e.exit_code(),
-            _ => 2,
+            Self::Spec(e) => e.exit_status(),
+            _ => ExitStatus::Error,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.help(),
+            _ => None,
         }
     }
 }

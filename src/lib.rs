@@ -8,6 +8,7 @@
 
 pub mod builder;
 pub mod diagnostic;
+pub mod exit;
 pub mod explain;
 pub mod generate;
 pub mod gunicorn;

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let explanation = fabuild::explain::explain(input, "argument", &ctx);
     for lang in [Lang::En, Lang::Zh] {
         let _ = explanation.render_text(lang);
-        let _ = explanation.to_json(lang);
+        let _ = std::hint::black_box(explanation.report(lang));
     }
     let _ = explanation.has_errors();
     let _ = explanation.corrected_line();

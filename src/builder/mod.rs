@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
 use crate::oci::OciError;
 use crate::oci::digest::Sum;
@@ -56,8 +57,6 @@ pub struct Options {
     pub cache: Option<PathBuf>,
     /// `org.opencontainers.image.ref.name` in index.json.
     pub tag: String,
-    /// `SOURCE_DATE_EPOCH`; `None`: the project's last commit time, else 0.
-    pub source_date_epoch: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +82,20 @@ impl BuildError {
             why: e.to_string(),
         }
     }
+}
 
-    pub fn exit_code(&self) -> u8 {
+impl CommandError for BuildError {
+    fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Gen(e) => e.exit_code(),
-            _ => 2,
+            Self::Gen(e) => e.exit_status(),
+            _ => ExitStatus::Error,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Self::Gen(e) => e.help(),
+            _ => None,
         }
     }
 }
@@ -139,10 +147,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
     let base_ref = check_base(plan, &base, options, &mut notes)?;
-    let epoch = match options.source_date_epoch {
-        Some(e) => e,
-        None => source_date_epoch(&project),
-    };
+    let epoch = source_date_epoch(&project);
 
     // Written next to the destination, then moved into place: a failed build leaves the
     // previous image alone, and no blob of an old build lingers in the new one.

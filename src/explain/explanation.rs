@@ -179,50 +179,86 @@ impl Explanation {
     }
 
     /// The report tools read (`--format json`), in `lang`.
-    pub fn to_json(&self, lang: Lang) -> serde_json::Value {
-        let settings: Vec<_> = self
-            .settings
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "name": s.name,
-                    "flag": s.flag,
-                    "tokens": s.tokens,
-                    "value": s.value,
-                    "what": s.description.what.get(lang),
-                    "default": s.description.default.get(lang),
-                    "container": s.description.container.get(lang),
+    pub fn report(&self, lang: Lang) -> Report<'_> {
+        Report {
+            ok: !self.has_errors(),
+            accepted: self.accepted,
+            source: &self.source,
+            input: &self.input,
+            gunicorn_version: self.context.version.to_string(),
+            uid: self.context.uid,
+            tls_mounted: self.context.tls_mounted,
+            argv: self.argv.as_deref(),
+            settings: self
+                .settings
+                .iter()
+                .map(|s| ReportSetting {
+                    name: s.name,
+                    flag: s.flag,
+                    tokens: &s.tokens,
+                    value: &s.value,
+                    what: s.description.what.get(lang),
+                    default: s.description.default.get(lang),
+                    container: s.description.container.get(lang),
                 })
-            })
-            .collect();
-        let findings: Vec<_> = self
-            .advice
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "rule": a.rule.id,
-                    "title": a.rule.title,
-                    "severity": a.severity,
-                    "token": a.offending,
-                    "argv_index": a.token,
-                    "why": a.why.get(lang),
-                    "fix": a.fix.get(lang),
+                .collect(),
+            findings: self
+                .advice
+                .iter()
+                .map(|a| ReportFinding {
+                    rule: a.rule.id,
+                    title: a.rule.title,
+                    severity: a.severity,
+                    token: &a.offending,
+                    argv_index: a.token,
+                    why: a.why.get(lang),
+                    fix: a.fix.get(lang),
                 })
-            })
-            .collect();
-        serde_json::json!({
-            "input": self.input,
-            "source": self.source,
-            "gunicorn_version": self.context.version.to_string(),
-            "uid": self.context.uid,
-            "tls_mounted": self.context.tls_mounted,
-            "argv": self.argv,
-            "accepted": self.accepted,
-            "settings": settings,
-            "findings": findings,
-            "stopped_after": self.stopped_after,
-            "corrected": self.corrected_line(),
-            "ok": !self.has_errors(),
-        })
+                .collect(),
+            corrected: self.corrected_line(),
+            stopped_after: self.stopped_after,
+        }
     }
+}
+
+/// `explain --format json`'s document (docs/json.md).
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub ok: bool,
+    pub accepted: bool,
+    pub source: &'a str,
+    pub input: &'a str,
+    pub gunicorn_version: String,
+    pub uid: u32,
+    pub tls_mounted: bool,
+    pub argv: Option<&'a [String]>,
+    pub settings: Vec<ReportSetting<'a>>,
+    pub findings: Vec<ReportFinding<'a>>,
+    pub corrected: Option<String>,
+    pub stopped_after: Option<usize>,
+}
+
+/// A setting the value sets, described in the report's language.
+#[derive(Serialize)]
+pub struct ReportSetting<'a> {
+    pub name: &'static str,
+    pub flag: &'static str,
+    pub tokens: &'a [String],
+    pub value: &'a Value,
+    pub what: &'a str,
+    pub default: &'a str,
+    pub container: &'a str,
+}
+
+/// A finding about the value: the flag it is about (`token`) and its place in the argument
+/// list (`argv_index`) instead of a line and column.
+#[derive(Serialize)]
+pub struct ReportFinding<'a> {
+    pub rule: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub token: &'a str,
+    pub argv_index: Option<usize>,
+    pub why: &'a str,
+    pub fix: &'a str,
 }

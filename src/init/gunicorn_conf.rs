@@ -142,7 +142,7 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
                 .strip_prefix("def ")
             {
                 Some(def) => format!("def {}", def.split('(').next().unwrap_or(def).trim()),
-                None => super::write::printable(&code.chars().take(40).collect::<String>()),
+                None => super::write::comment_safe(&code.chars().take(40).collect::<String>()),
             };
             let advice = if matches!(first, "def" | "async") {
                 "a server hook: app.yaml cannot carry code; move what it does into the app, or drop it"
@@ -163,7 +163,7 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
         }
         tls.retain(|t| t.name != name);
         // It becomes a YAML comment.
-        let shown = super::write::printable(code.trim());
+        let shown = super::write::comment_safe(code.trim());
         let source = format!("{FILE}:{line}: {shown}");
         match (name, literal(value)) {
             ("workers", None) => conf.leave(Left {

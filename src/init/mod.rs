@@ -21,8 +21,9 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, DependencyInstall, Tls, TlsFlags, printable};
+pub use write::{AppYaml, DependencyInstall, Tls, TlsFlags, comment_safe};
 
+use crate::exit::{CommandError, ExitStatus};
 use crate::read::ReadError;
 use crate::spec::{self, Interface};
 
@@ -94,17 +95,17 @@ fn shown(root: &Path, name: &str) -> String {
     }
 }
 
-impl InitError {
-    /// 2 when the project could not be read, 1 when init could not decide or would overwrite.
-    pub fn exit_code(&self) -> u8 {
+impl CommandError for InitError {
+    /// `Error` when the project could not be read, `Failure` when init could not decide or
+    /// would overwrite.
+    fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Io { .. } | Self::Read { .. } | Self::Deps(_) => 2,
-            _ => 1,
+            Self::Io { .. } | Self::Read { .. } | Self::Deps(_) => ExitStatus::Error,
+            _ => ExitStatus::Failure,
         }
     }
 
-    /// What to do about it, shown under the error.
-    pub fn help(&self) -> Option<String> {
+    fn help(&self) -> Option<String> {
         match self {
             Self::Exists { .. } => Some("pass --force to replace it".to_owned()),
             Self::Ambiguous { candidates } => Some(format!(
@@ -161,7 +162,7 @@ pub struct Outcome {
 }
 
 /// Detects, renders and validates; writes nothing.
-pub fn plan(options: &Options) -> Result<Outcome, InitError> {
+pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     let root = &options.dir;
     let app_yaml = root.join("app.yaml");
     if app_yaml.exists() && !options.force {

@@ -64,7 +64,7 @@ impl Tls {
             "\n# The key and certificate are mounted here at run time, never built in.\ntls:\n",
         );
         for why in &self.why {
-            out.push_str(&format!("  # {}\n", printable(why)));
+            out.push_str(&format!("  # {}\n", comment_safe(why)));
         }
         out.push_str(&format!("  dir: {}\n", scalar(&self.dir)));
         out.push_str(&format!("  certfile: {}\n", scalar(&self.certfile)));
@@ -104,19 +104,19 @@ impl AppYaml {
         );
         out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
         out.push_str("version: 1\n");
-        out.push_str(&format!("# {}\n", printable(&self.name.1)));
+        out.push_str(&format!("# {}\n", comment_safe(&self.name.1)));
         out.push_str(&format!("name: {}\n", scalar(&self.name.0)));
         out.push_str("\napp:\n");
-        out.push_str(&format!("  # {}\n", printable(&self.module.1)));
+        out.push_str(&format!("  # {}\n", comment_safe(&self.module.1)));
         out.push_str(&format!("  module: {}\n", scalar(&self.module.0)));
-        out.push_str(&format!("  # {}\n", printable(&self.interface.1)));
+        out.push_str(&format!("  # {}\n", comment_safe(&self.interface.1)));
         let interface = match self.interface.0 {
             Interface::Asgi => "asgi",
             Interface::Wsgi => "wsgi",
         };
         out.push_str(&format!("  interface: {interface}\n"));
         if let Some((dirs, why)) = &self.writable {
-            out.push_str(&format!("  # {}\n", printable(why)));
+            out.push_str(&format!("  # {}\n", comment_safe(why)));
             out.push_str("  # written at run time: owned by the app's user, an empty volume in the manifests\n");
             out.push_str("  writable:\n");
             for dir in dirs {
@@ -124,7 +124,7 @@ impl AppYaml {
             }
         }
         out.push_str("\npython:\n");
-        out.push_str(&format!("  # {}\n", printable(&self.python.1)));
+        out.push_str(&format!("  # {}\n", comment_safe(&self.python.1)));
         out.push_str(&format!("  version: \"{}\"\n", self.python.0));
         out.push_str(&format!(
             "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
@@ -155,7 +155,11 @@ impl AppYaml {
         match (self.port, carried("port")) {
             (Some(port), _) => out.push_str(&format!("  port: {port}\n")),
             (None, Some(c)) => {
-                out.push_str(&format!("  # {}\n  port: {}\n", printable(&c.why), c.value));
+                out.push_str(&format!(
+                    "  # {}\n  port: {}\n",
+                    comment_safe(&c.why),
+                    c.value
+                ));
             }
             (None, None) => out.push_str(&format!(
                 "  # port: {}   # the default\n",
@@ -166,7 +170,7 @@ impl AppYaml {
             out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
         }
         for c in self.server.iter().filter(|c| c.key != "port") {
-            out.push_str(&format!("  # {}\n  {}:", printable(&c.why), c.key));
+            out.push_str(&format!("  # {}\n  {}:", comment_safe(&c.why), c.key));
             match &c.value {
                 Value::List(items) => {
                     out.push('\n');
@@ -229,7 +233,7 @@ fn unreadable_in_yaml(c: char) -> bool {
 /// Text from the project (a name, a line of gunicorn.conf.py) as one line of text, for a
 /// YAML comment or a terminal: every character a YAML reader could not take as text (a
 /// terminal control sequence starts with one of them) shown as `?`.
-pub fn printable(text: &str) -> String {
+pub fn comment_safe(text: &str) -> String {
     text.chars()
         .map(|c| if unreadable_in_yaml(c) { '?' } else { c })
         .collect()

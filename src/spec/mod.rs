@@ -13,6 +13,7 @@ pub use model::*;
 pub(crate) use validate::check_network;
 
 use crate::diagnostic::{Finding, Source};
+use crate::exit::{CommandError, ExitStatus};
 
 /// Why a spec could not be turned into a `Spec`.
 #[derive(Debug, thiserror::Error)]
@@ -37,26 +38,26 @@ pub enum SpecError {
     },
 }
 
-impl SpecError {
-    /// Exit code for this failure: 2 when the file could not be read as YAML at all,
-    /// 1 when it was read and its content is wrong.
-    pub fn exit_code(&self) -> u8 {
+impl CommandError for SpecError {
+    /// `Error` when the file could not be read as YAML at all, `Failure` when it was read
+    /// and its content is wrong.
+    fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Invalid { findings, .. }
                 if !findings.iter().any(|f| f.rule == crate::rules::YAML_SYNTAX) =>
             {
-                1
+                ExitStatus::Failure
             }
-            _ => 2,
+            _ => ExitStatus::Error,
         }
     }
 
-    /// What to do about it, when there is more to say than the message.
-    pub fn help(&self) -> Option<&'static str> {
+    fn help(&self) -> Option<String> {
         match self {
             Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Some(
                 "`fabuild init` writes one from what it finds in the project; or pass the path of an \
-                 existing spec",
+                 existing spec"
+                    .to_owned(),
             ),
             _ => None,
         }

@@ -109,11 +109,6 @@ impl Report {
         self.checks.iter().filter(|c| c.status == status).count()
     }
 
-    /// 0 when nothing failed, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        u8::from(!self.ok())
-    }
-
     /// The report as a table people read: one row per check, details indented under it.
     pub fn to_text(&self) -> String {
         let image = &self.image;

@@ -1,0 +1,44 @@
+//! `fabuild check`: validate specs, write nothing.
+
+use fabuild::exit::ExitStatus;
+use fabuild::spec;
+
+use super::json::{SpecOutcome, SpecReport};
+use super::{default_specs, json_findings, plural, print_json, report, spec_failure};
+use crate::cli::{CheckArgs, Format};
+use crate::console::outln;
+
+pub fn run(args: &CheckArgs) -> ExitStatus {
+    let mut worst = ExitStatus::Success;
+    for path in default_specs(&args.specs) {
+        let display = path.display().to_string();
+        let status = match spec::check(&path, &display) {
+            Ok(checked) => {
+                match args.format {
+                    Format::Text => {
+                        report(&checked.warnings, &checked.source);
+                        let n = checked.warnings.len();
+                        let tail = if n == 0 {
+                            String::new()
+                        } else {
+                            format!(" ({})", plural(n, "warning"))
+                        };
+                        outln!("{display}: ok{tail}");
+                    }
+                    Format::Json => print_json(&SpecReport {
+                        spec: None,
+                        file: &display,
+                        ok: true,
+                        outcome: SpecOutcome::Read {
+                            findings: json_findings(&checked.warnings, &display),
+                        },
+                    }),
+                }
+                ExitStatus::Success
+            }
+            Err(err) => spec_failure(&err, &display, args.format, false),
+        };
+        worst = worst.max(status);
+    }
+    worst
+}

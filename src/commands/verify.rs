@@ -1,0 +1,56 @@
+//! `fabuild verify`: check a built image against its spec.
+
+use fabuild::exit::ExitStatus;
+use fabuild::oci::Platform;
+use fabuild::plan::{self, Overrides};
+use fabuild::spec;
+use fabuild::verify;
+
+use super::json::VerifyReport;
+use super::{default_spec, image_path, parse_base, print_json, spec_failure, stopped};
+use crate::cli::{Format, VerifyArgs};
+use crate::console::{eoutln, out};
+
+pub fn run(args: &VerifyArgs) -> ExitStatus {
+    let path = default_spec(args.spec.as_ref());
+    let base_image = match parse_base(args.base_image.as_deref()) {
+        Ok(base) => base,
+        Err(status) => return status,
+    };
+    let platform = match args.platform.as_deref().map(Platform::parse).transpose() {
+        Ok(p) => p,
+        Err(err) => {
+            eoutln!("error: {err}");
+            return ExitStatus::Error;
+        }
+    };
+    let display = path.display().to_string();
+    let checked = match spec::check(&path, &display) {
+        Ok(checked) => checked,
+        Err(err) => {
+            // The image cannot be judged against a spec that does not stand.
+            spec_failure(&err, &display, args.format, true);
+            return ExitStatus::Error;
+        }
+    };
+    let plan = plan::plan(&checked.spec, &Overrides { base_image });
+    let options = verify::Options { platform };
+    match verify::verify(&plan, &image_path(&args.image), &options) {
+        Ok(report) => {
+            match args.format {
+                Format::Text => out!("{}", report.to_text()),
+                Format::Json => print_json(&VerifyReport {
+                    spec: display,
+                    ok: report.ok(),
+                    image: &report.image,
+                    checks: &report.checks,
+                }),
+            }
+            ExitStatus::failure_if(!report.ok())
+        }
+        Err(err) => {
+            stopped(args.format, &err.to_string(), None);
+            ExitStatus::Error
+        }
+    }
+}
