@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Rebuilds src/plan/pins.txt: downloads the server stack's wheels from PyPI for every
+# Rebuilds src/pins.txt: downloads the server stack's wheels from PyPI for every
 # supported Python (3.11 to 3.14) on both Linux platforms (x86_64, aarch64) and prints the
 # pin table with each wheel's sha256: one row for a pure-Python wheel, one row per wheel for
 # a compiled package (uvloop, httptools), so pip finds the one that matches the image.
 # Review the diff, then run the tests.
 #
 #   UV=uv==0.13.9 scripts/refresh-pins.sh gunicorn==27.0.1 uvicorn==0.54.0 uvicorn-worker==0.4.0 \
-#       uvloop==0.23.0 httptools==0.9.0 > src/plan/pins.txt
+#       uvloop==0.23.0 httptools==0.9.0 > src/pins.txt
 #
 # uv (role "tool": used while building, for python.lock and python.project, never left in
 # the image) gets one row per Linux platform wheel likewise.

@@ -81,7 +81,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "args")]
     pub dockerfile: Option<PathBuf>,
     /// The uid the container runs gunicorn as (0 for root)
-    #[arg(long, value_name = "UID", default_value_t = 10001)]
+    #[arg(long, value_name = "UID", default_value_t = fabuild::defaults::UID)]
     pub uid: u32,
     /// The gunicorn release the image installs; flags it lacks are errors
     #[arg(long, value_name = "VERSION", default_value = "27.0.1")]

@@ -71,7 +71,7 @@ impl Generation {
 /// files in the output directory. Writes nothing.
 pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenError> {
     let display = spec_path.display().to_string();
-    let checked = spec::check(spec_path, &display)?;
+    let checked = crate::check::check(spec_path, &display)?;
     let project = spec::project_dir(spec_path);
     let out_dir = options.out.clone().unwrap_or_else(|| project.clone());
     let out_rel =

@@ -1,21 +1,37 @@
 //! fabuild: one declarative `app.yaml` in, a correct, safe and reproducible container build out.
 //!
-//! The pipeline, one module per stage:
-//! `spec` (load and validate) -> `plan` (decide every value once) -> `render` (templates)
-//! -> `output` (headers, atomic writes, drift checks). `gunicorn` holds the shared knowledge
-//! of gunicorn's settings and how `GUNICORN_CMD_ARGS` is read. `verify` checks a built image
-//! against the plan, on top of `oci` (reading image layouts and archives).
+//! The pipeline, one module per stage, each looking only down the list:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | `exit`, `layout`, `defaults`, `rules`, `read`, `diagnostic` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, the rule ids, bounded file reading, findings |
+//! | `gunicorn` | gunicorn's settings, how `GUNICORN_CMD_ARGS` is split and parsed, the rules a container deployment must follow |
+//! | `packaging`, `pins` | pyproject.toml and uv.lock; the hash-pinned server stack |
+//! | `spec` | app.yaml: raw types with spans, loading, validation into a typed `Spec` |
+//! | `plan` | `Spec` -> `Plan`: every value the outputs need, decided once |
+//! | `check` | a spec checked whole: `spec`, then the limits only its plan shows |
+//! | `render`, `output`, `generate` | `Plan` -> file contents (templates); headers, atomic writes, drift; `gen` as a library call |
+//! | `explain` | the review of a `GUNICORN_CMD_ARGS` value, on top of `gunicorn` |
+//! | `oci` | OCI image layouts and archives: reading, writing, digests, tar |
+//! | `verify`, `builder`, `init`, `schema` | the later commands: check an image, build one, write a first app.yaml, app.yaml's JSON Schema |
+//!
+//! The binary (`src/main.rs`, `src/cli.rs`, `src/commands/`, `src/console.rs`) parses
+//! arguments, calls these and prints; nothing below it knows about the terminal.
 
 pub mod builder;
+pub mod check;
+pub mod defaults;
 pub mod diagnostic;
 pub mod exit;
 pub mod explain;
 pub mod generate;
 pub mod gunicorn;
 pub mod init;
+pub mod layout;
 pub mod oci;
 pub mod output;
 pub mod packaging;
+pub mod pins;
 pub mod plan;
 pub mod read;
 pub mod render;

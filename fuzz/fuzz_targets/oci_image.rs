@@ -18,7 +18,7 @@ fn plan() -> &'static Plan {
             "/../examples/fastapi-tls/app.yaml"
         );
         let checked =
-            fabuild::spec::check(std::path::Path::new(spec), "app.yaml").expect("example spec");
+            fabuild::check::check(std::path::Path::new(spec), "app.yaml").expect("example spec");
         plan::plan(&checked.spec, &Overrides::default())
     })
 }

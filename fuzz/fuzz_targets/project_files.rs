@@ -66,7 +66,7 @@ fn gunicorn_conf(text: &str, interface: Interface) {
     }
     assert!(conf.left.iter().all(|l| (1..=lines).contains(&l.line)));
     let text = app_yaml(conf.carried.clone(), conf.tls.clone(), interface);
-    let checked = match spec::check_text(&text, "app.yaml", std::path::Path::new("/")) {
+    let checked = match fabuild::check::check_text(&text, "app.yaml", std::path::Path::new("/")) {
         Ok(checked) => checked.spec,
         Err(SpecError::Invalid { findings, .. }) => {
             assert!(

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(checked) = fabuild::spec::check_text(text, "app.yaml", common::project()) else {
+    let Ok(checked) = fabuild::check::check_text(text, "app.yaml", common::project()) else {
         return;
     };
     common::check_rendered(&plan::plan(&checked.spec, &Overrides::default()));

@@ -12,8 +12,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::BuildError;
 use super::wheel::{self, VenvPaths};
+use crate::layout::{FABUILD_DIR, VENV_DIR};
 use crate::oci::writer::Tree;
-use crate::plan::{FABUILD_DIR, Plan, VENV_DIR};
+use crate::plan::Plan;
 
 /// The wheel platform asked of pip. glibc's version is not read from the base: every
 /// glibc base fabuild targets (Debian 10+, the official python images) is at least 2.17,

@@ -21,13 +21,14 @@ use serde_json::{Map, Value, json};
 
 use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
+use crate::layout::{APP_DIR, FABUILD_DIR};
 use crate::oci::OciError;
 use crate::oci::digest::Sum;
 use crate::oci::writer::{
     Layout, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, Tree, WrittenLayer,
     canonical_json,
 };
-use crate::plan::{APP_DIR, FABUILD_DIR, Plan};
+use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
 use crate::render;
 use crate::spec::ImageRef;

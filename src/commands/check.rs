@@ -1,7 +1,7 @@
 //! `fabuild check`: validate specs, write nothing.
 
+use fabuild::check;
 use fabuild::exit::ExitStatus;
-use fabuild::spec;
 
 use super::json::{SpecOutcome, SpecReport};
 use super::{default_specs, json_findings, plural, print_json, report, spec_failure};
@@ -12,7 +12,7 @@ pub fn run(args: &CheckArgs) -> ExitStatus {
     let mut worst = ExitStatus::Success;
     for path in default_specs(&args.specs) {
         let display = path.display().to_string();
-        let status = match spec::check(&path, &display) {
+        let status = match check::check(&path, &display) {
             Ok(checked) => {
                 match args.format {
                     Format::Text => {

@@ -1,8 +1,8 @@
 //! `fabuild plan`: every value the generated files are made from, as JSON.
 
+use fabuild::check;
 use fabuild::exit::ExitStatus;
 use fabuild::plan::{self, Overrides};
-use fabuild::spec;
 
 use super::{default_spec, parse_base, print_json, spec_failure};
 use crate::cli::{Format, PlanArgs};
@@ -14,7 +14,7 @@ pub fn run(args: &PlanArgs) -> ExitStatus {
         Err(status) => return status,
     };
     let display = path.display().to_string();
-    match spec::check(&path, &display) {
+    match check::check(&path, &display) {
         Ok(checked) => {
             print_json(&plan::plan(&checked.spec, &Overrides { base_image }));
             ExitStatus::Success

@@ -1,9 +1,9 @@
 //! `fabuild verify`: check a built image against its spec.
 
+use fabuild::check;
 use fabuild::exit::ExitStatus;
 use fabuild::oci::Platform;
 use fabuild::plan::{self, Overrides};
-use fabuild::spec;
 use fabuild::verify;
 
 use super::json::VerifyReport;
@@ -25,7 +25,7 @@ pub fn run(args: &VerifyArgs) -> ExitStatus {
         }
     };
     let display = path.display().to_string();
-    let checked = match spec::check(&path, &display) {
+    let checked = match check::check(&path, &display) {
         Ok(checked) => checked,
         Err(err) => {
             // The image cannot be judged against a spec that does not stand.

@@ -4,6 +4,7 @@
 pub mod advice;
 pub mod argparse;
 pub mod cmd_args;
+pub mod network;
 pub mod pyint;
 pub mod rules;
 pub mod settings;

@@ -9,6 +9,7 @@ use super::advice::{Advice, Fix, text};
 use super::argparse::{Occurrence, ParseError, Parsed, Parser, Value};
 use super::cmd_args::ReadError;
 use super::settings::{self, Version};
+use crate::defaults;
 use crate::diagnostic::Severity::{Error, Note, Warning};
 use crate::rules;
 
@@ -26,17 +27,12 @@ pub struct Context {
 impl Default for Context {
     fn default() -> Self {
         Self {
-            uid: 10001,
+            uid: defaults::UID,
             version: settings::DEFAULT_VERSION,
             tls_mounted: false,
         }
     }
 }
-
-/// Common load balancers' idle timeout (AWS ALB: 60 s); gunicorn's keep-alive must exceed it.
-pub const LB_IDLE_SECONDS: i64 = 60;
-/// The keep-alive fabuild proposes: above the balancer's idle timeout.
-pub const SUGGESTED_KEEPALIVE: &str = "75";
 
 /// The longest `NAME=value` string Linux passes to a new process, in bytes without the
 /// terminating NUL: `MAX_ARG_STRLEN` is 32 pages (131,072 bytes) with the NUL, and execve
@@ -553,11 +549,11 @@ fn binding(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
                     "没有 --bind：gunicorn 监听 127.0.0.1:8000，容器外部无法访问（除非环境变量里设置了 PORT，那时监听 0.0.0.0:$PORT）",
                 ),
                 text(
-                    "bind all interfaces: --bind=0.0.0.0:8000 (or :8443 with TLS)",
-                    "监听所有网卡：--bind=0.0.0.0:8000（使用 TLS 时用 :8443）",
+                    format!("bind all interfaces: --bind=0.0.0.0:{} (or :{} with TLS)", defaults::HTTP_PORT, defaults::TLS_PORT),
+                    format!("监听所有网卡：--bind=0.0.0.0:{}（使用 TLS 时用 :{}）", defaults::HTTP_PORT, defaults::TLS_PORT),
                 ),
             )
-            .edit(Fix::Set("bind", "0.0.0.0:8000".to_owned())),
+            .edit(Fix::Set("bind", format!("0.0.0.0:{}", defaults::HTTP_PORT))),
         );
     }
     for o in binds {
@@ -576,9 +572,8 @@ fn binding(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
                 h => h.to_owned(),
             };
             let port = match privileged {
-                Some(443) => 8443,
-                Some(_) => 8000,
-                None => port.unwrap_or(8000),
+                Some(p) => u32::from(defaults::port(p == 443)),
+                None => port.unwrap_or(u32::from(defaults::HTTP_PORT)),
             };
             format!("{host}:{port}")
         };
@@ -599,7 +594,7 @@ fn binding(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
             );
         }
         if let Some(port) = privileged {
-            let suggested = if port == 443 { 8443 } else { 8000 };
+            let suggested = defaults::port(port == 443);
             out.push(
                 Advice::new(
                     rules::PRIVILEGED_PORT_NON_ROOT,
@@ -759,7 +754,7 @@ fn proxies(parsed: &Parsed, out: &mut Vec<Advice>) {
                 )
                 .at(Some(token)),
             );
-        } else if let Err(why) = crate::spec::check_network(entry) {
+        } else if let Err(why) = super::network::check(entry) {
             out.push(
                 Advice::new(
                     rules::FORWARDED_ALLOW_INVALID,
@@ -780,7 +775,7 @@ fn proxies(parsed: &Parsed, out: &mut Vec<Advice>) {
     }
 }
 
-/// The Chinese for `check_network`'s reasons.
+/// The Chinese for `network::check`'s reasons.
 fn why_zh(why: &str) -> &'static str {
     match why {
         "has host bits set; gunicorn refuses it" => "主机位不为 0",
@@ -960,7 +955,7 @@ fn created_files(parsed: &Parsed, ctx: &Context, out: &mut Vec<Advice>) {
 fn keepalive(parsed: &Parsed, out: &mut Vec<Advice>) {
     let given = last(parsed, "keepalive");
     let seconds: Option<i64> = given.as_ref().and_then(|(_, v)| v.parse().ok());
-    if seconds.is_some_and(|s| s > LB_IDLE_SECONDS) {
+    if seconds.is_some_and(|s| s > defaults::LB_IDLE_SECONDS) {
         return;
     }
     let shown = given.as_ref().map_or_else(
@@ -981,11 +976,11 @@ fn keepalive(parsed: &Parsed, out: &mut Vec<Advice>) {
                 format!("{shown_zh}，不比负载均衡器的空闲超时长（AWS ALB 为 60 秒）：gunicorn 会关掉负载均衡器仍在复用的连接，客户端会偶发 502（sync worker 忽略 keep-alive；UvicornWorker 会把它映射为 timeout_keep_alive）"),
             ),
             text(
-                format!("behind a load balancer use --keep-alive={SUGGESTED_KEEPALIVE}, above its idle timeout"),
-                format!("在负载均衡器后面请用 --keep-alive={SUGGESTED_KEEPALIVE}，比它的空闲超时更长"),
+                format!("behind a load balancer use --keep-alive={}, above its idle timeout", defaults::KEEPALIVE),
+                format!("在负载均衡器后面请用 --keep-alive={}，比它的空闲超时更长", defaults::KEEPALIVE),
             ),
         )
         .at(given.map(|(t, _)| t))
-        .edit(Fix::Set("keepalive", SUGGESTED_KEEPALIVE.to_owned())),
+        .edit(Fix::Set("keepalive", defaults::KEEPALIVE.to_string())),
     );
 }

@@ -570,7 +570,7 @@ fn render_checked(
     warnings: &mut Vec<String>,
 ) -> Result<String, InitError> {
     let mut text = yaml.render();
-    let mut checked = spec::check_text(&text, "app.yaml", root);
+    let mut checked = crate::check::check_text(&text, "app.yaml", root);
     if (!yaml.server.is_empty() || yaml.carried_tls().is_some())
         && let Err(spec::SpecError::Invalid { findings, .. }) = &checked
     {
@@ -594,7 +594,7 @@ fn render_checked(
             yaml.tls = None;
         }
         text = yaml.render();
-        checked = spec::check_text(&text, "app.yaml", root);
+        checked = crate::check::check_text(&text, "app.yaml", root);
     }
     let findings = validate(checked);
     for carried in &yaml.server {

@@ -163,7 +163,7 @@ impl AppYaml {
             }
             (None, None) => out.push_str(&format!(
                 "  # port: {}   # the default\n",
-                if self.tls.is_some() { 8443 } else { 8000 }
+                crate::defaults::port(self.tls.is_some())
             )),
         }
         if carried("workers").is_none() {
@@ -242,7 +242,7 @@ pub fn comment_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::check_text;
+    use crate::check::check_text;
     use std::path::Path;
 
     /// An app.yaml whose every comment quotes `why`.

@@ -5,7 +5,6 @@
 
 pub mod args;
 pub mod deploy;
-pub mod pins;
 pub mod workers;
 
 use serde::Serialize;
@@ -13,19 +12,10 @@ use serde::Serialize;
 use crate::gunicorn::shlex;
 use crate::spec::{Interface, Spec};
 pub use deploy::DeployPlan;
-pub use pins::Pin;
 pub use workers::Workers;
 
-/// Where the virtualenv lives in both stages; copied whole from builder to runtime.
-pub const VENV_DIR: &str = "/opt/venv";
-/// Where the app's code is copied, root-owned so the server cannot rewrite it.
-pub const APP_DIR: &str = "/app";
-/// fabuild's own runtime files: the preflight that becomes `gunicorn`, the health probe.
-pub const FABUILD_DIR: &str = "/opt/fabuild";
-/// The runtime PATH, written out in full so the image never depends on the base's ENV.
-/// `/opt/fabuild/bin` comes first: its `gunicorn` is the preflight, which execs the real one.
-pub const PATH: &str =
-    "/opt/fabuild/bin:/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::layout::{APP_DIR, PATH, VENV_DIR};
+use crate::pins::Pin;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -62,7 +52,7 @@ pub struct Plan {
     /// Or the app's pyproject.toml dependencies, resolved while building.
     pub app_project: Option<AppProject>,
     /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
-    pub uv: Option<pins::ToolPin>,
+    pub uv: Option<crate::pins::ToolPin>,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
@@ -129,7 +119,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     let workers = workers::plan(&spec.server, spec.app.interface);
     let argv = args::argv(spec, &workers);
     let gunicorn_cmd_args = shlex::join(&argv);
-    let server_pins = pins::for_interface(spec.app.interface);
+    let server_pins = crate::pins::for_interface(spec.app.interface);
     let base = overrides
         .base_image
         .as_ref()
@@ -193,7 +183,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             certfile: spec.tls.as_ref().map(|t| t.certfile.clone()),
         }),
         deploy: deploy::plan(spec),
-        strip_debug: pins::with_debug_info(&server_pins),
+        strip_debug: crate::pins::with_debug_info(&server_pins),
         server_pins,
         app_requirements: spec.python.requirements.clone(),
         app_lock: spec.python.lock.as_ref().map(|lock| AppLock {
@@ -209,7 +199,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             requirements: p.requirements.clone(),
             exclude_newer: p.exclude_newer.clone(),
         }),
-        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(pins::uv),
+        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec

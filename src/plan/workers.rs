@@ -5,11 +5,8 @@
 
 use serde::Serialize;
 
+use crate::defaults::ASGI_WORKER_CLASS;
 use crate::spec::{Interface, Server};
-
-/// The worker class for ASGI apps: the `uvicorn-worker` package, never the
-/// `uvicorn.workers` module deprecated since uvicorn 0.30.
-pub const ASGI_WORKER_CLASS: &str = "uvicorn_worker.UvicornWorker";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Workers {

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 pub use quote::dockerfile_str;
 
-use crate::plan::{APP_DIR, FABUILD_DIR, Plan, VENV_DIR};
+use crate::layout::{APP_DIR, FABUILD_DIR, VENV_DIR};
+use crate::plan::Plan;
 
 /// One generated file: its name in the output directory, the template behind it and its body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::load::span;
+use crate::defaults::ASGI_WORKER_CLASS;
 use crate::diagnostic::{Finding, Span};
 use crate::gunicorn::argparse::{Occurrence, Parsed, Parser};
 use crate::gunicorn::cmd_args::ReadError;
@@ -20,8 +21,7 @@ use crate::gunicorn::rules::{
     self as gunicorn_rules, CREATED_AT_START, Context, SCRATCH_DIRS, creatable, last_occurrence,
 };
 use crate::gunicorn::shlex::Word;
-use crate::plan::APP_DIR;
-use crate::plan::workers::ASGI_WORKER_CLASS;
+use crate::layout::APP_DIR;
 use crate::rules;
 use crate::spec::Interface;
 

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 pub use load::{MAX_SPEC_BYTES, parse, suggest};
 pub use model::*;
-pub(crate) use validate::check_network;
 
 use crate::diagnostic::{Finding, Source};
 use crate::exit::{CommandError, ExitStatus};
@@ -72,11 +71,11 @@ pub struct Checked {
     pub warnings: Vec<Finding>,
 }
 
-/// Loads and validates the spec at `path`. `display` names it in messages.
+/// Loads and validates the spec at `path` (`check::check` adds the plan's limits). `display` names it in messages.
 ///
 /// Relative paths inside the spec (the requirements file) are resolved against the
 /// directory holding it.
-pub fn check(path: &Path, display: &str) -> Result<Checked, SpecError> {
+pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecError> {
     let (source, raw) = load::load(path, display)?;
     let project = project_dir(path);
     let findings = validate::validate(&raw, &source.text, &project);
@@ -93,9 +92,9 @@ pub fn check(path: &Path, display: &str) -> Result<Checked, SpecError> {
     }
 }
 
-/// Validates spec text that is not on disk (tests, fuzzing); `project` is where relative
+/// Validates spec text that is not on disk (`check::check_text` adds the plan's limits); `project` is where relative
 /// paths resolve.
-pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
+pub(crate) fn validate_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
     let source = Source::new(name, text);
     let raw = parse(text).map_err(|f| SpecError::Invalid {
         input: source.clone(),
@@ -112,6 +111,19 @@ pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, Spe
             findings,
         }),
     }
+}
+
+/// Where the longest `server.extra_args` item of spec `text` is written: what to shorten
+/// when the planned `GUNICORN_CMD_ARGS` is too long.
+pub(crate) fn longest_extra_arg(text: &str) -> Option<crate::diagnostic::Span> {
+    let raw = parse(text).ok()?;
+    let longest = raw
+        .server
+        .extra_args
+        .iter()
+        .flatten()
+        .max_by_key(|item| item.value.len())?;
+    load::span(longest, text)
 }
 
 /// The directory a spec's relative paths are resolved against: the one that holds it.

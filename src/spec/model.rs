@@ -54,7 +54,7 @@ pub struct App {
     pub module: String,
     pub interface: Interface,
     /// Directories the app writes at run time, absolute (a relative entry is under
-    /// [`APP_DIR`](crate::plan::APP_DIR)), in the order written. Owned by the app's user
+    /// [`APP_DIR`](crate::layout::APP_DIR)), in the order written. Owned by the app's user
     /// in the image, an empty volume in the Kubernetes and compose manifests.
     pub writable: Vec<String>,
 }

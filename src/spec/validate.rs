@@ -15,20 +15,12 @@ use super::model::{
 use super::raw::{
     CaSecret, Interface, RawDeploy, RawHealthcheck, RawServer, RawSpec, RawTls, SpannedMap,
 };
+use crate::defaults;
 use crate::diagnostic::Finding;
 use crate::gunicorn::rules::{SCRATCH_DIRS, env_string_overflow, env_too_long_why};
+use crate::layout::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::packaging::pyproject::PyProject;
-use crate::plan::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules::{self, Rule};
-
-pub const DEFAULT_UID: u32 = 10001;
-pub const DEFAULT_TIMEOUT: u32 = 30;
-pub const DEFAULT_GRACEFUL_TIMEOUT: u32 = 30;
-/// Longer than the 60 s idle timeout of common load balancers (AWS ALB), so the balancer,
-/// not gunicorn, closes idle connections and no request races a close.
-pub const DEFAULT_KEEPALIVE: u32 = 75;
-pub const LB_IDLE_TIMEOUT: i64 = 60;
-pub const DEFAULT_CA_SECRET: &str = "pip_ca";
 
 /// Variables the generated image sets itself; a spec may not override them.
 const RESERVED_ENV: &[&str] = &[
@@ -85,9 +77,6 @@ pub fn validate(
         config_given: false,
     };
     let spec = v.spec(raw, project);
-    if !v.findings.iter().any(Finding::is_error) {
-        v.planned_env_fits(raw, &spec);
-    }
     if v.findings.iter().any(Finding::is_error) {
         Err(v.findings)
     } else {
@@ -536,7 +525,7 @@ impl Validator<'_> {
                 );
             }
         };
-        for pin in crate::plan::pins::for_interface(interface) {
+        for pin in crate::pins::for_interface(interface) {
             if let Some(locked) = lock.version_of(pin.name).filter(|v| *v != pin.version) {
                 self.error(
                     rules::LOCK_CONFLICT,
@@ -611,14 +600,14 @@ impl Validator<'_> {
 
     fn id(&mut self, field: &str, value: Option<&Spanned<i64>>) -> u32 {
         let Some(value) = value else {
-            return DEFAULT_UID;
+            return defaults::UID;
         };
         match value.value {
             0 => self.error(
                 rules::ROOT_USER,
                 value,
                 format!("{field} 0 is root"),
-                format!("pick a numeric id above 0, for example {DEFAULT_UID}; running as root is what fabuild exists to prevent"),
+                format!("pick a numeric id above 0, for example {}; running as root is what fabuild exists to prevent", defaults::UID),
             ),
             n if !(1..=2_147_483_646).contains(&n) => self.error(
                 rules::ID_RANGE,
@@ -626,9 +615,9 @@ impl Validator<'_> {
                 format!("{field} {n} is out of range"),
                 "use an id from 1 to 2147483646",
             ),
-            n => return u32::try_from(n).unwrap_or(DEFAULT_UID),
+            n => return u32::try_from(n).unwrap_or(defaults::UID),
         }
-        DEFAULT_UID
+        defaults::UID
     }
 
     fn tls(&mut self, raw: &RawTls) -> Option<Tls> {
@@ -778,7 +767,11 @@ impl Validator<'_> {
                     rules::PORT_RANGE,
                     p,
                     format!("port {} is out of range", p.value),
-                    "use a port from 1024 to 65535, for example 8443 for TLS or 8000",
+                    format!(
+                        "use a port from 1024 to 65535, for example {} for TLS or {}",
+                        defaults::TLS_PORT,
+                        defaults::HTTP_PORT
+                    ),
                 );
                 0
             }
@@ -787,13 +780,12 @@ impl Validator<'_> {
                     rules::PRIVILEGED_PORT,
                     p,
                     format!("port {} needs root or CAP_NET_BIND_SERVICE, and the server runs as uid {}", p.value, user.uid),
-                    "listen on a port >= 1024 (8443 for TLS, 8000 for HTTP) and map it to 443/80 in the Service or load balancer",
+                    format!("listen on a port >= 1024 ({} for TLS, {} for HTTP) and map it to 443/80 in the Service or load balancer", defaults::TLS_PORT, defaults::HTTP_PORT),
                 );
                 u16::try_from(p.value).unwrap_or(0)
             }
             Some(p) => u16::try_from(p.value).unwrap_or(0),
-            None if tls => 8443,
-            None => 8000,
+            None => defaults::port(tls),
         };
         let workers = raw.workers.as_ref().map(|w| {
             if !(1..=256).contains(&w.value) {
@@ -840,7 +832,7 @@ impl Validator<'_> {
             self,
             "server.timeout",
             raw.timeout.as_ref(),
-            DEFAULT_TIMEOUT,
+            defaults::TIMEOUT,
         );
         if let Some(t) = raw.timeout.as_ref().filter(|t| t.value == 0) {
             self.warn(rules::TIMEOUT_ZERO, t, "timeout 0 turns off gunicorn's worker heartbeat", "a hung worker is then never restarted; keep a timeout (it is a heartbeat, not a request timeout, under async workers)");
@@ -849,24 +841,24 @@ impl Validator<'_> {
             self,
             "server.graceful_timeout",
             raw.graceful_timeout.as_ref(),
-            DEFAULT_GRACEFUL_TIMEOUT,
+            defaults::GRACEFUL_TIMEOUT,
         );
         let keepalive = seconds(
             self,
             "server.keepalive",
             raw.keepalive.as_ref(),
-            DEFAULT_KEEPALIVE,
+            defaults::KEEPALIVE,
         );
         if let Some(k) = raw
             .keepalive
             .as_ref()
-            .filter(|k| (0..=LB_IDLE_TIMEOUT).contains(&k.value))
+            .filter(|k| (0..=defaults::LB_IDLE_SECONDS).contains(&k.value))
         {
             self.warn(
                 rules::KEEPALIVE_SHORT,
                 k,
                 format!("keep-alive {} s is not longer than a load balancer's idle timeout (AWS ALB: 60 s)", k.value),
-                format!("behind a load balancer, use a keep-alive above its idle timeout (fabuild's default is {DEFAULT_KEEPALIVE}); otherwise gunicorn closes connections the balancer still uses and clients see sporadic 502s"),
+                format!("behind a load balancer, use a keep-alive above its idle timeout (fabuild's default is {}); otherwise gunicorn closes connections the balancer still uses and clients see sporadic 502s", defaults::KEEPALIVE),
             );
         }
         let count = |v: &mut Self, field: &str, value: Option<&Spanned<i64>>| match value {
@@ -908,7 +900,7 @@ impl Validator<'_> {
                 let text = self.text("server.forwarded_allow_ips", entry);
                 if text == "*" {
                     self.warn(rules::FORWARDED_ALLOW_ALL, entry, "`*` trusts X-Forwarded-* headers from any client", "list the proxy's address or network instead; `*` is safe only when the port is reachable through the proxy alone");
-                } else if let Err(why) = check_network(&text) {
+                } else if let Err(why) = crate::gunicorn::network::check(&text) {
                     self.error(rules::FORWARDED_ALLOW_IPS, entry, format!("`{text}` {why}"), "give an IP address or a network in CIDR form with no host bits set, for example 10.0.0.0/8");
                 }
                 text
@@ -1004,33 +996,6 @@ impl Validator<'_> {
             env.push((k, v));
         }
         env
-    }
-
-    /// The planned `GUNICORN_CMD_ARGS` fits in one environment string (the spec's own `env`
-    /// entries are measured in `env`). Run on a spec without errors, which plans.
-    fn planned_env_fits(&mut self, raw: &RawSpec, spec: &Spec) {
-        let plan = crate::plan::plan(spec, &crate::plan::Overrides::default());
-        let Some(length) = env_string_overflow("GUNICORN_CMD_ARGS", &plan.gunicorn_cmd_args) else {
-            return;
-        };
-        let finding = Finding::error(
-            rules::ENV_TOO_LONG,
-            format!(
-                "the planned {}",
-                env_too_long_why("GUNICORN_CMD_ARGS", length)
-            ),
-        )
-        .help("keep server.extra_args to the flags gunicorn needs; long settings belong in a config file given with --config");
-        let longest = raw
-            .server
-            .extra_args
-            .iter()
-            .flatten()
-            .max_by_key(|item| item.value.len());
-        self.findings.push(match longest {
-            Some(item) => finding.at(span(item, self.text)),
-            None => finding,
-        });
     }
 
     fn healthcheck(&mut self, raw: &RawHealthcheck) -> Healthcheck {
@@ -1144,7 +1109,7 @@ impl Validator<'_> {
 
     fn ca_secret(&mut self, raw: &RawSpec) -> Option<String> {
         match raw.build.ca_secret.as_ref() {
-            None => Some(DEFAULT_CA_SECRET.to_owned()),
+            None => Some(defaults::CA_SECRET.to_owned()),
             Some(s) => match &s.value {
                 CaSecret::Off => None,
                 CaSecret::Id(id) => {
@@ -1330,37 +1295,6 @@ fn under(path: &str, dir: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// An IP address, or a network whose host bits are zero (gunicorn rejects `192.168.1.1/24`).
-pub(crate) fn check_network(text: &str) -> Result<(), &'static str> {
-    use std::net::IpAddr;
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let ip: IpAddr = addr.parse().map_err(|_| "is not an IP address")?;
-    let Some(prefix) = prefix else { return Ok(()) };
-    let bits: u32 = prefix
-        .parse()
-        .map_err(|_| "has a prefix length that is not a number")?;
-    let (max, value): (u32, u128) = match ip {
-        IpAddr::V4(v4) => (32, u128::from(u32::from(v4))),
-        IpAddr::V6(v6) => (128, u128::from(v6)),
-    };
-    if bits > max {
-        return Err("has a prefix length longer than the address");
-    }
-    let host_bits = max - bits;
-    let host_mask = if host_bits == 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    if value & host_mask != 0 {
-        return Err("has host bits set; gunicorn refuses it");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1383,20 +1317,6 @@ mod tests {
         ] {
             assert!(!valid_app_module(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn networks_follow_gunicorn() {
-        assert!(check_network("10.0.0.0/8").is_ok());
-        assert!(check_network("192.168.1.7").is_ok());
-        assert!(check_network("fd00::/8").is_ok());
-        assert!(check_network("0.0.0.0/0").is_ok());
-        assert_eq!(
-            check_network("192.168.1.1/24"),
-            Err("has host bits set; gunicorn refuses it")
-        );
-        assert!(check_network("10.0.0.0/33").is_err());
-        assert!(check_network("example.com").is_err());
     }
 
     #[test]

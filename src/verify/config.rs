@@ -4,7 +4,8 @@
 use oci_spec::image::{Config, ImageConfiguration};
 
 use super::Check;
-use crate::plan::{APP_DIR, Plan};
+use crate::layout::APP_DIR;
+use crate::plan::Plan;
 
 /// The config checks, in report order (used to skip them all when there is no config).
 pub const NAMES: [&str; 8] = [

@@ -10,9 +10,10 @@ use std::io::{self, Read};
 use memchr::memmem;
 
 use super::Check;
+use crate::layout::{APP_DIR, VENV_DIR};
 use crate::oci::layer::{self, Compression, Entry, Kind};
 use crate::oci::{BlobCheck, Found, Image};
-use crate::plan::{APP_DIR, Plan, VENV_DIR};
+use crate::plan::Plan;
 
 /// The packages whose installed version must equal the plan's pin.
 const SERVER_PACKAGES: [&str; 3] = ["gunicorn", "uvicorn", "uvicorn-worker"];

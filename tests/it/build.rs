@@ -29,7 +29,7 @@ user:
 /// The pinned gunicorn wheel, downloaded once into target/ (its hash is checked by the
 /// build against the pin, so a stand-in would not do).
 fn wheels() -> PathBuf {
-    let pin = fabuild::plan::pins::for_interface(fabuild::spec::Interface::Wsgi)
+    let pin = fabuild::pins::for_interface(fabuild::spec::Interface::Wsgi)
         .into_iter()
         .find(|p| p.name == "gunicorn")
         .unwrap();

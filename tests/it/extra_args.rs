@@ -6,7 +6,7 @@ use std::path::Path;
 use fabuild::gunicorn::argparse::Parser;
 use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::gunicorn::shlex;
-use fabuild::spec::{self, SpecError};
+use fabuild::spec::SpecError;
 
 use crate::util::{Gunicorn, real_gunicorn, real_gunicorn_with};
 
@@ -18,7 +18,7 @@ fn spec_with(extra: &str) -> String {
 
 /// The rule ids and the 1-based line and column of each finding.
 fn errors(extra: &str) -> Vec<(String, u64, u64)> {
-    match spec::check_text(&spec_with(extra), "app.yaml", Path::new(".")) {
+    match fabuild::check::check_text(&spec_with(extra), "app.yaml", Path::new(".")) {
         Ok(_) => Vec::new(),
         Err(SpecError::Invalid { findings, .. }) => findings
             .iter()
@@ -34,7 +34,7 @@ fn errors(extra: &str) -> Vec<(String, u64, u64)> {
 
 #[test]
 fn accepted_flags_reach_gunicorn_cmd_args() {
-    let checked = spec::check_text(
+    let checked = fabuild::check::check_text(
         &spec_with(
             "[\"--limit-request-line=8190\", \"--proxy-protocol\", \"--log-level\", \"warning\"]",
         ),
@@ -140,7 +140,7 @@ fn pid_file_and_error_log_must_be_where_the_uid_can_create_them() {
                 "  interface: asgi\n",
                 "  interface: asgi\n  writable: [instance, /var/lib/orders]\n",
             );
-    spec::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
+    fabuild::check::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
 }
 
 /// The findings (rule id, 1-based line and column, error or not) for `extra` checked with
@@ -156,7 +156,7 @@ fn findings_with(extra: &str, files: &[&str]) -> Vec<(String, u64, u64, bool)> {
             std::fs::write(path, "").unwrap();
         }
     }
-    let findings = match spec::check_text(&spec_with(extra), "app.yaml", project.path()) {
+    let findings = match fabuild::check::check_text(&spec_with(extra), "app.yaml", project.path()) {
         Ok(checked) => checked.warnings,
         Err(SpecError::Invalid { findings, .. }) => findings,
         Err(other) => panic!("{other}"),
@@ -265,7 +265,7 @@ fn files_gunicorn_opens_at_start_must_be_in_the_project() {
         "  interface: asgi\n",
         "  interface: asgi\n  writable: [state]\n",
     );
-    spec::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
+    fabuild::check::check_text(&spec, "app.yaml", Path::new(".")).unwrap();
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn every_planned_variable_fits_in_one_environment_string() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let check = |text: &str| match spec::check_text(text, "app.yaml", Path::new(".")) {
+    let check = |text: &str| match fabuild::check::check_text(text, "app.yaml", Path::new(".")) {
         Ok(checked) => Ok(fabuild::plan::plan(
             &checked.spec,
             &fabuild::plan::Overrides::default(),

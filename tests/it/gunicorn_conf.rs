@@ -1,7 +1,7 @@
 //! A `gunicorn.conf.py` in the project: real gunicorn loads it from its working directory
 //! even when `GUNICORN_CMD_ARGS` is set, so `fabuild check` warns about it (FAB029).
 
-use fabuild::spec::check_text;
+use fabuild::check::check_text;
 
 use crate::util::{Gunicorn, real_gunicorn_with};
 

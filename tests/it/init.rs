@@ -377,7 +377,7 @@ fn print_config(dir: &Path, cmd_args: Option<&str>) -> impl Fn(&str) -> String {
 /// the file.
 fn gunicorn_reads_the_same(dir: &Path, app_yaml: &str, names: &[&str]) -> impl Fn(&str) -> String {
     let from_file = print_config(dir, None);
-    let checked = fabuild::spec::check_text(app_yaml, "app.yaml", dir).unwrap();
+    let checked = fabuild::check::check_text(app_yaml, "app.yaml", dir).unwrap();
     let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default());
     let elsewhere = tempfile::tempdir().unwrap();
     let from_plan = print_config(elsewhere.path(), Some(&plan.gunicorn_cmd_args));
@@ -425,7 +425,7 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
             "accesslog",
         ],
     );
-    let checked = fabuild::spec::check_text(&app_yaml, "app.yaml", &dir).unwrap();
+    let checked = fabuild::check::check_text(&app_yaml, "app.yaml", &dir).unwrap();
     let server = &checked.spec.server;
     assert_eq!(from_file("bind"), format!("['0.0.0.0:{}']", server.port));
     for (name, value) in [

@@ -116,7 +116,7 @@ p = DockerfileParser(fileobj=io.BytesIO(sys.stdin.buffer.read()))
 json.dump({"env": p.envs, "labels": p.labels, "argv": shlex.split(p.envs["GUNICORN_CMD_ARGS"])}, sys.stdout)
 "#;
     for dir in util::examples() {
-        let checked = fabuild::spec::check(&dir.join("app.yaml"), "app.yaml").unwrap();
+        let checked = fabuild::check::check(&dir.join("app.yaml"), "app.yaml").unwrap();
         let plan = fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default());
         let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
         let read = util::python_json(script, dockerfile.as_bytes());

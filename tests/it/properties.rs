@@ -6,12 +6,12 @@
 //! (d) `fabuild explain` finds no error in that `GUNICORN_CMD_ARGS`: what `gen` accepts,
 //!     `explain` does not refuse.
 
+use fabuild::check::check_text;
 use fabuild::explain::explain;
 use fabuild::gunicorn::advice::Lang;
 use fabuild::gunicorn::rules::Context;
 use fabuild::plan::{Overrides, plan};
 use fabuild::render::{self, Paths};
-use fabuild::spec::check_text;
 
 use crate::util;
 

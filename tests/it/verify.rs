@@ -21,7 +21,7 @@ fn spec() -> PathBuf {
 }
 
 fn plan() -> Plan {
-    let checked = fabuild::spec::check(&spec(), "app.yaml").unwrap();
+    let checked = fabuild::check::check(&spec(), "app.yaml").unwrap();
     fabuild::plan::plan(&checked.spec, &fabuild::plan::Overrides::default())
 }
 

@@ -1,0 +1,46 @@
+//! A spec checked whole: loaded and validated by `spec`, then held to what only its plan
+//! shows: the planned `GUNICORN_CMD_ARGS` fits in one environment string (the spec's own
+//! `env` entries are measured while validating). Every command that reads a spec calls this.
+
+use std::path::Path;
+
+use crate::diagnostic::Finding;
+use crate::gunicorn::rules::{env_string_overflow, env_too_long_why};
+use crate::plan::{self, Overrides};
+use crate::rules;
+use crate::spec::{self, Checked, SpecError};
+
+/// Loads, validates and plans the spec at `path`. `display` names it in messages; relative
+/// paths inside the spec resolve against the directory holding it.
+pub fn check(path: &Path, display: &str) -> Result<Checked, SpecError> {
+    planned(spec::validate_file(path, display)?)
+}
+
+/// `check` for spec text that is not on disk (tests, fuzzing); `project` is where relative
+/// paths resolve.
+pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
+    planned(spec::validate_text(text, name, project)?)
+}
+
+/// `checked`, or its warnings and the error that its plan does not fit.
+fn planned(checked: Checked) -> Result<Checked, SpecError> {
+    let plan = plan::plan(&checked.spec, &Overrides::default());
+    let Some(length) = env_string_overflow("GUNICORN_CMD_ARGS", &plan.gunicorn_cmd_args) else {
+        return Ok(checked);
+    };
+    let finding = Finding::error(
+        rules::ENV_TOO_LONG,
+        format!(
+            "the planned {}",
+            env_too_long_why("GUNICORN_CMD_ARGS", length)
+        ),
+    )
+    .help("keep server.extra_args to the flags gunicorn needs; long settings belong in a config file given with --config")
+    .at(spec::longest_extra_arg(&checked.source.text));
+    let mut findings = checked.warnings;
+    findings.push(finding);
+    Err(SpecError::Invalid {
+        input: checked.source,
+        findings,
+    })
+}
