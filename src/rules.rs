@@ -94,8 +94,3 @@ rules! {
     ENV_TOO_LONG = "FAB129", "environment variable longer than Linux passes to a process";
     SPEW = "FAB130", "--spew in production";
 }
-
-/// Looks a rule up by its id.
-pub fn by_id(id: &str) -> Option<Rule> {
-    ALL.iter().copied().find(|rule| rule.id == id)
-}

@@ -4,11 +4,11 @@
 //! is described, `gunicorn::rules` judges the whole, and a corrected value is proposed.
 //! Nothing here prints: the binary renders an `Explanation`.
 
-pub mod correct;
+pub mod corrected_argv;
 pub mod describe;
 pub mod dockerfile;
 pub mod explanation;
-mod repair;
+mod parse_recovery;
 
 pub use explanation::{Explanation, SettingLine};
 
@@ -51,7 +51,7 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
     if let Some(parsed) = parsed {
         explanation.settings = settings(&words, &parsed, ctx);
         let advice = rules::check(&parsed, ctx);
-        explanation.corrected = Some(correct::corrected(&parsed, &advice));
+        explanation.corrected = Some(corrected_argv::corrected(&parsed, &advice));
         explanation.advice.extend(advice);
     }
     explanation
@@ -104,7 +104,7 @@ fn parse_repairing(
                         offset: words[*i].offset,
                     })
                     .collect();
-                let fix = repair::repair(&error, &argv);
+                let fix = parse_recovery::repair(&error, &argv);
                 let mut advice = rules::refusal(&ReadError::Parse { words: seen, error }, ctx);
                 advice.token = advice.token.map(|t| current[t].0);
                 refusals.push(advice);

@@ -100,13 +100,6 @@ impl Setting {
             && self.since <= version
             && self.removed.is_none_or(|removed| version < removed)
     }
-
-    pub fn takes_value(&self) -> bool {
-        matches!(
-            self.arity,
-            Arity::Value | Arity::Repeatable | Arity::OptionalValue
-        )
-    }
 }
 
 /// Every row of the table, parsed once.
