@@ -24,7 +24,7 @@ fn check(text: &str) -> Vec<&'static str> {
     }
 }
 
-/// The rule ids `explain` reports for a GUNICORN_CMD_ARGS value, with the severity.
+/// The rule ids `explain` reports for a `GUNICORN_CMD_ARGS` value, with the severity.
 fn explain(value: &str) -> Vec<(&'static str, Severity)> {
     let explanation = fabuild::explain::explain(value, "argument", &Context::default());
     explanation
