@@ -72,8 +72,8 @@ pub const PROBE_APP: &str =
     "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n";
 
 /// Runs the real gunicorn 27.0.1 on a small WSGI app with `cmd_args` plus a `--bind` on a
-/// free loopback port, until it exits or answers a request with 200 (a bound port alone is
-/// not serving: the arbiter binds before its workers boot).
+/// Unix socket of its own, until it exits or answers a request with 200 (a bound socket alone
+/// is not serving: the arbiter binds before its workers boot).
 pub fn real_gunicorn(cmd_args: &str) -> Gunicorn {
     real_gunicorn_with(cmd_args, &[])
 }
@@ -97,17 +97,16 @@ fn run_real_gunicorn(cmd_args: &str, files: &[(&str, &str)]) -> (Gunicorn, Strin
         std::fs::write(path, text).unwrap();
     }
     std::fs::write(dir.path().join("probe_app.py"), PROBE_APP).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A Unix socket in the run's own directory: a TCP port picked free here could be taken
+    // by another test's server (or another run's) before gunicorn binds it, and its answer
+    // taken for this gunicorn's.
+    let socket = dir.path().join("gunicorn.sock");
     let mut child = Command::new(oracle("FABUILD_GUNICORN", "gunicorn"))
         .arg("probe_app:app")
         .current_dir(dir.path())
         .env(
             "GUNICORN_CMD_ARGS",
-            format!("--bind=127.0.0.1:{port} {cmd_args}"),
+            format!("--bind=unix:{} {cmd_args}", socket.display()),
         )
         .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
         .stderr(Stdio::null())
@@ -122,7 +121,7 @@ fn run_real_gunicorn(cmd_args: &str, files: &[(&str, &str)]) -> (Gunicorn, Strin
         if let Some(status) = child.try_wait().unwrap() {
             return (Gunicorn::Exited(status.code()), stdout());
         }
-        if answers_200(port) {
+        if answers_200(&socket) {
             kill_group(&mut child);
             return (Gunicorn::Served, stdout());
         }
@@ -144,10 +143,10 @@ fn kill_group(child: &mut std::process::Child) {
     child.wait().unwrap();
 }
 
-/// Whether a GET / on the loopback port gets a 200 response within two seconds.
-fn answers_200(port: u16) -> bool {
+/// Whether a GET / on the Unix socket gets a 200 response within two seconds.
+fn answers_200(socket: &std::path::Path) -> bool {
     use std::io::Read;
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else {
         return false;
     };
     let timeout = Some(std::time::Duration::from_secs(2));
