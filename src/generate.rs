@@ -85,7 +85,10 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
             base_image: options.base_image.clone(),
         },
     );
-    let paths = Paths::new(&out_rel, plan.app_requirements.clone());
+    let paths = Paths::new(
+        &out_rel,
+        plan.app_dependencies.requirements().map(str::to_owned),
+    );
     let rendered = render::render(&plan, &paths, options.templates.as_deref())?;
 
     let spec_name = spec_path

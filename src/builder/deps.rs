@@ -43,7 +43,7 @@ pub struct DepsInput<'a> {
 
 impl DepsInput<'_> {
     fn app_requirements(&self) -> Result<Option<String>, BuildError> {
-        let Some(rel) = &self.plan.app_requirements else {
+        let Some(rel) = self.plan.app_dependencies.requirements() else {
             return Ok(None);
         };
         let path = self.project.join(rel);
@@ -53,7 +53,7 @@ impl DepsInput<'_> {
     }
 
     fn app_lock(&self) -> Result<Option<String>, BuildError> {
-        let Some(lock) = &self.plan.app_lock else {
+        let Some(lock) = self.plan.app_dependencies.lock() else {
             return Ok(None);
         };
         let path = self.project.join(&lock.lock);
@@ -86,7 +86,7 @@ impl DepsInput<'_> {
         if let Some(lock) = self.app_lock()? {
             let _ = writeln!(text, "uv.lock {}", hex(lock.as_bytes()));
         }
-        if let Some(project) = &self.plan.app_project {
+        if let Some(project) = self.plan.app_dependencies.project() {
             let _ = writeln!(
                 text,
                 "project {} {}",
@@ -150,7 +150,7 @@ impl DepsInput<'_> {
         if let Some(req) = self.app_requirements()? {
             let file = self
                 .project
-                .join(self.plan.app_requirements.as_deref().unwrap_or(""));
+                .join(self.plan.app_dependencies.requirements().unwrap_or(""));
             if req.contains("--hash") {
                 self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
             } else {
@@ -159,7 +159,7 @@ impl DepsInput<'_> {
                 self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
             }
         }
-        if let Some(project) = &self.plan.app_project {
+        if let Some(project) = self.plan.app_dependencies.project() {
             // pip resolves the declared ranges against the index, kept to the server
             // stack's versions. pip has no --exclude-newer, so this part of the layer is only
             // as reproducible as the index; the cache keeps one resolution.

@@ -292,7 +292,7 @@ fn check_base(
 
 /// Says so when the app's requirements were resolved against the index, not hash-locked.
 fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<String> {
-    let rel = plan.app_requirements.as_deref()?;
+    let rel = plan.app_dependencies.requirements()?;
     if !matches!(wheels, WheelSource::Pip(_)) {
         return None;
     }

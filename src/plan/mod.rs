@@ -45,12 +45,10 @@ pub struct Plan {
     /// Server-stack distributions whose extension modules lose their debug information
     /// while the image builds (none for a WSGI app).
     pub strip_debug: Vec<&'static str>,
-    /// The app's requirements file, relative to the project directory.
-    pub app_requirements: Option<String>,
-    /// Or the app's uv lock, exported and installed with hashes while building.
-    pub app_lock: Option<AppLock>,
-    /// Or the app's pyproject.toml dependencies, resolved while building.
-    pub app_project: Option<AppProject>,
+    /// Where the app's own dependencies come from (`app_requirements`, `app_lock` and
+    /// `app_project` in the JSON and the template context, at most one of them set).
+    #[serde(flatten)]
+    pub app_dependencies: AppDependencies,
     /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
     pub uv: Option<crate::pins::ToolPin>,
     pub ca_secret: Option<String>,
@@ -72,6 +70,79 @@ pub struct WritableDir {
     pub context_path: Option<String>,
     /// The volume's name in kubernetes.yaml: `writable-1`, `writable-2`, ... in spec order.
     pub volume: String,
+}
+
+/// Where the app's own dependencies come from: the spec allows one source at most
+/// (FAB059 otherwise).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppDependencies {
+    /// The server stack alone.
+    None,
+    /// The app's requirements file, relative to the project directory.
+    Requirements(String),
+    /// The app's uv lock, exported and installed with hashes while building.
+    Lock(AppLock),
+    /// The app's pyproject.toml dependencies, resolved while building.
+    Project(AppProject),
+}
+
+impl AppDependencies {
+    fn of(python: &crate::spec::Python) -> Self {
+        if let Some(lock) = &python.lock {
+            Self::Lock(AppLock {
+                lock: lock.clone(),
+                pyproject: std::path::Path::new(lock)
+                    .with_file_name("pyproject.toml")
+                    .to_string_lossy()
+                    .into_owned(),
+            })
+        } else if let Some(p) = &python.project {
+            Self::Project(AppProject {
+                pyproject: p.pyproject.clone(),
+                table: p.table.clone(),
+                requirements: p.requirements.clone(),
+                exclude_newer: p.exclude_newer.clone(),
+            })
+        } else if let Some(requirements) = &python.requirements {
+            Self::Requirements(requirements.clone())
+        } else {
+            Self::None
+        }
+    }
+
+    pub fn requirements(&self) -> Option<&str> {
+        match self {
+            Self::Requirements(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    pub fn lock(&self) -> Option<&AppLock> {
+        match self {
+            Self::Lock(lock) => Some(lock),
+            _ => None,
+        }
+    }
+
+    pub fn project(&self) -> Option<&AppProject> {
+        match self {
+            Self::Project(project) => Some(project),
+            _ => None,
+        }
+    }
+}
+
+/// As three keys, `null` but for the one in use: what the plan's JSON and the templates'
+/// context (docs/templates.md) have always had.
+impl Serialize for AppDependencies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("app_requirements", &self.requirements())?;
+        map.serialize_entry("app_lock", &self.lock())?;
+        map.serialize_entry("app_project", &self.project())?;
+        map.end()
+    }
 }
 
 /// A `uv.lock` project: uv (pinned, hashed, never left in the image) exports the lock to a hashed
@@ -185,20 +256,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         deploy: deploy::plan(spec),
         strip_debug: crate::pins::with_debug_info(&server_pins),
         server_pins,
-        app_requirements: spec.python.requirements.clone(),
-        app_lock: spec.python.lock.as_ref().map(|lock| AppLock {
-            lock: lock.clone(),
-            pyproject: std::path::Path::new(lock)
-                .with_file_name("pyproject.toml")
-                .to_string_lossy()
-                .into_owned(),
-        }),
-        app_project: spec.python.project.as_ref().map(|p| AppProject {
-            pyproject: p.pyproject.clone(),
-            table: p.table.clone(),
-            requirements: p.requirements.clone(),
-            exclude_newer: p.exclude_newer.clone(),
-        }),
+        app_dependencies: AppDependencies::of(&spec.python),
         uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],

@@ -37,7 +37,7 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
     if plan.uv.is_some() {
         outputs.push(("requirements-uv.txt", "requirements-uv.txt.j2"));
     }
-    if plan.app_project.is_some() {
+    if plan.app_dependencies.project().is_some() {
         outputs.push(("requirements-project.in", "requirements-project.in.j2"));
     }
     if plan.healthcheck.is_some() {

@@ -1,4 +1,5 @@
-//! Python and the base image: the version, requirements, lock or project, the base (docs/rules.md, "Python and the base image").
+//! Python and the base image: the version, requirements, lock or project, the base
+//! (docs/rules.md, "Python and the base image").
 
 use std::path::{Component, Path};
 
