@@ -184,6 +184,12 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
+    // The writable directories are the identity layer's: the context's copy (a developer's
+    // local state) stays out, as the .dockerignore `gen` writes has it.
+    let mut ignore_text = ignore_text;
+    for dir in plan.writable.iter().filter_map(|d| d.context_path.as_ref()) {
+        ignore_text.push_str(&format!("\n{dir}\n"));
+    }
     let app = app_tree(&project, &ignore::Ignore::parse(&ignore_text), &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
@@ -464,7 +470,8 @@ fn deps_layer(
 }
 
 /// /etc/passwd and /etc/group with the numeric user and group added (when the base lacks
-/// them), and its home directory, as `useradd --create-home` leaves them.
+/// them), and its home directory, as `useradd --create-home` leaves them; and the
+/// directories the app writes (`app.writable`), the user's.
 fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildError> {
     let field = |line: &str, n: usize| line.split(':').nth(n).map(str::to_owned);
     let has_id = |text: &str, id: u32| {
@@ -512,6 +519,15 @@ fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildErro
     tree.file("etc/passwd", passwd.into_bytes(), false);
     tree.file("etc/group", group.into_bytes(), false);
     tree.dir_owned("home/app", 0o755, u64::from(plan.uid), u64::from(plan.gid));
+    // As the Dockerfile's `install -d -o UID -g GID -m 0750`: missing parents root's.
+    for dir in &plan.writable {
+        tree.dir_owned(
+            dir.path.trim_start_matches('/'),
+            0o750,
+            u64::from(plan.uid),
+            u64::from(plan.gid),
+        );
+    }
     Ok(tree)
 }
 

@@ -12,7 +12,7 @@ use crate::util::{fabuild, repo};
 
 pub(crate) const EPOCH: &str = "1700000000";
 
-const SPEC: &str = "version: 1
+pub(crate) const SPEC: &str = "version: 1
 name: tiny
 app:
   module: wsgi:app
@@ -184,6 +184,14 @@ impl Project {
         )
     }
 
+    /// The files of the three layers the build added: dependencies, identity, app.
+    pub(crate) fn added_layers(&self, out: &str) -> [Vec<LayerFile>; 3] {
+        let (_, manifest) = self.manifest(out);
+        let layers = layer_digests(&manifest);
+        let n = layers.len();
+        [n - 3, n - 2, n - 1].map(|i| layer_files(&self.blob(out, &layers[i])))
+    }
+
     pub(crate) fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
         std::fs::read(
             self.path(out)
@@ -203,8 +211,19 @@ pub(crate) fn layer_digests(manifest: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One file of a layer: path, mode, uid, gid, content.
+pub(crate) type LayerFile = (String, u32, u64, u64, Vec<u8>);
+
+/// The entry at `path` (a directory's without its trailing slash), if the layer has one.
+pub(crate) fn layer_entry(files: &[LayerFile], path: &str) -> Option<LayerFile> {
+    files
+        .iter()
+        .find(|f| f.0.trim_end_matches('/') == path)
+        .cloned()
+}
+
 /// The files of a layer blob: path -> (mode, uid, gid, content).
-pub(crate) fn layer_files(blob: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+pub(crate) fn layer_files(blob: &[u8]) -> Vec<LayerFile> {
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
     for entry in archive.entries().unwrap() {
@@ -313,19 +332,9 @@ fn another_directory_and_an_image_inside_the_context_change_nothing() {
 fn the_layers_hold_the_venv_the_user_and_the_code_as_planned() {
     let project = Project::new();
     project.build("img", "cache", &[]);
-    let (_, manifest) = project.manifest("img");
-    let layers = layer_digests(&manifest);
-    let n = layers.len();
-    let deps = layer_files(&project.blob("img", &layers[n - 3]));
-    let identity = layer_files(&project.blob("img", &layers[n - 2]));
-    let app = layer_files(&project.blob("img", &layers[n - 1]));
-
-    let find = |files: &[(String, u32, u64, u64, Vec<u8>)], path: &str| {
-        files
-            .iter()
-            .find(|f| f.0.trim_end_matches('/') == path)
-            .cloned()
-            .unwrap_or_else(|| panic!("{path} missing"))
+    let [deps, identity, app] = project.added_layers("img");
+    let find = |files: &[LayerFile], path: &str| {
+        layer_entry(files, path).unwrap_or_else(|| panic!("{path} missing"))
     };
     // The interpreter the whiteout left, not the deleted newer one.
     let cfg = String::from_utf8(find(&deps, "opt/venv/pyvenv.cfg").4).unwrap();
