@@ -3,7 +3,8 @@
 //! directories the app writes.
 //!
 //! Only the paths that matter are remembered (a finding, a dist-info directory, an entry
-//! under /app), so memory grows with those, never with the size of a layer.
+//! under /app, an `app.writable` path), so memory grows with those, never with the size
+//! of a layer.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
