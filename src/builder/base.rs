@@ -18,6 +18,9 @@ use crate::oci::{Image, Platform};
 /// Where interpreters live in the bases fabuild knows (official python images first).
 const PYTHON_DIRS: [&str; 2] = ["/usr/local/bin/", "/usr/bin/"];
 const WATCHED: [&str; 2] = ["/etc/passwd", "/etc/group"];
+/// The most of /etc/passwd or /etc/group the build reads: the identity layer holds the
+/// whole file plus one line, in memory. A larger one is refused, never cut short.
+pub const MAX_ACCOUNT_FILE_BYTES: u64 = 1 << 20;
 const GLIBC: [&str; 2] = [
     "/lib/x86_64-linux-gnu/libc.so.6",
     "/usr/lib/x86_64-linux-gnu/libc.so.6",
@@ -117,10 +120,17 @@ fn read_json(image: &Image, digest: &str) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{name} is not JSON: {e}"))
 }
 
+/// One of the account files as a layer has it.
+enum Account {
+    Text(Vec<u8>),
+    /// Over `MAX_ACCOUNT_FILE_BYTES`: its size, not its bytes.
+    TooLarge(u64),
+}
+
 /// The files the build cares about, as the running container would see them.
 #[derive(Default)]
 struct Seen {
-    watched: BTreeMap<String, Vec<u8>>,
+    watched: BTreeMap<String, Account>,
     /// Paths of interpreters and C libraries present.
     present: BTreeSet<String>,
 }
@@ -161,9 +171,18 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                 Kind::Whiteout(path) => removed.push((path.clone(), false)),
                 Kind::Opaque(dir) => removed.push((dir.clone(), true)),
                 Kind::File if WATCHED.contains(&entry.path.as_str()) => {
-                    let mut bytes = Vec::new();
-                    content.take(1 << 20).read_to_end(&mut bytes)?;
-                    added.watched.insert(entry.path.clone(), bytes);
+                    // A later layer may still replace a file too large to read: only the
+                    // one the container sees is refused.
+                    let account = if entry.size > MAX_ACCOUNT_FILE_BYTES {
+                        Account::TooLarge(entry.size)
+                    } else {
+                        let mut bytes = Vec::new();
+                        content
+                            .take(MAX_ACCOUNT_FILE_BYTES)
+                            .read_to_end(&mut bytes)?;
+                        Account::Text(bytes)
+                    };
+                    added.watched.insert(entry.path.clone(), account);
                 }
                 Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
                     added.present.insert(entry.path.clone());
@@ -197,11 +216,12 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         .ok_or_else(|| {
             "no Python interpreter in its layers (looked for /usr/local/bin/python3.X and /usr/bin/python3.X)".to_owned()
         })?;
-    let text = |path: &str| {
-        seen.watched
-            .get(path)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .ok_or_else(|| format!("it has no {path}"))
+    let text = |path: &str| match seen.watched.get(path) {
+        Some(Account::Text(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        Some(Account::TooLarge(size)) => Err(format!(
+            "its {path} is {size} bytes, more than the {MAX_ACCOUNT_FILE_BYTES} bytes (1 MiB) `fabuild build` reads whole to add the app user; build with the Dockerfile `fabuild gen` writes (useradd edits a file of any size), or use a base with fewer accounts"
+        )),
+        None => Err(format!("it has no {path}")),
     };
     Ok(BaseFacts {
         python: python.1,

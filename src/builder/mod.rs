@@ -10,6 +10,7 @@ pub mod base;
 pub mod compare;
 pub mod deps;
 pub mod ignore;
+pub mod publish;
 pub mod strip;
 pub mod wheel;
 
@@ -150,14 +151,13 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let base_ref = check_base(plan, &base, options, &mut notes)?;
     let epoch = source_date_epoch(&project);
 
-    // Written next to the destination, then moved into place: a failed build leaves the
-    // previous image alone, and no blob of an old build lingers in the new one.
-    let parent = absolute_parent(&options.out)?;
-    fs::create_dir_all(&parent).map_err(|e| BuildError::io(&parent, &e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".fabuild-build-")
-        .tempdir_in(&parent)
-        .map_err(|e| BuildError::io(&parent, &e))?;
+    // Staged next to the destination, then published: a failed or killed build leaves the
+    // previous image alone (see publish.rs).
+    match options.format {
+        OutFormat::Oci => publish::check_layout_out(&options.out)?,
+        OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
+    }
+    let staging = publish::Staging::create(&options.out)?;
     let layout_dir = staging.path().join("layout");
     let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
 
@@ -190,6 +190,12 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
+    // The writable directories are the identity layer's: the context's copy (a developer's
+    // local state) stays out, as the .dockerignore `gen` writes has it.
+    let mut ignore_text = ignore_text;
+    for dir in plan.writable.iter().filter_map(|d| d.context_path.as_ref()) {
+        ignore_text.push_str(&format!("\n{dir}\n"));
+    }
     let app = app_tree(&project, &ignore::Ignore::parse(&ignore_text), &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
@@ -250,14 +256,13 @@ fn finish(
     epoch: u64,
 ) -> Result<(), BuildError> {
     match options.format {
-        OutFormat::Oci => replace_dir(layout_dir, &options.out)?,
+        OutFormat::Oci => publish::publish_layout(layout_dir, &options.out),
         OutFormat::OciArchive => {
             let tar_path = staging.join("image.tar");
             write_archive(layout_dir, &tar_path, epoch)?;
-            fs::rename(&tar_path, &options.out).map_err(|e| BuildError::io(&options.out, &e))?;
+            publish::publish_archive(&tar_path, &options.out)
         }
     }
-    Ok(())
 }
 
 /// The base against the spec: the Python it has, the digest the spec pins.
@@ -470,7 +475,8 @@ fn deps_layer(
 }
 
 /// /etc/passwd and /etc/group with the numeric user and group added (when the base lacks
-/// them), and its home directory, as `useradd --create-home` leaves them.
+/// them), and its home directory, as `useradd --create-home` leaves them; and the
+/// directories the app writes (`app.writable`), the user's.
 fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildError> {
     let field = |line: &str, n: usize| line.split(':').nth(n).map(str::to_owned);
     let has_id = |text: &str, id: u32| {
@@ -518,6 +524,15 @@ fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildErro
     tree.file("etc/passwd", passwd.into_bytes(), false);
     tree.file("etc/group", group.into_bytes(), false);
     tree.dir_owned("home/app", 0o755, u64::from(plan.uid), u64::from(plan.gid));
+    // As the Dockerfile's `install -d -o UID -g GID -m 0750`: missing parents root's.
+    for dir in &plan.writable {
+        tree.dir_owned(
+            dir.path.trim_start_matches('/'),
+            0o750,
+            u64::from(plan.uid),
+            u64::from(plan.gid),
+        );
+    }
     Ok(tree)
 }
 
@@ -549,12 +564,14 @@ fn app_tree(
                     path.display()
                 )));
             };
+            let staging_dir = name.starts_with(publish::STAGING_PREFIX);
             let rel_path = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            if absolute(&path).is_ok_and(|a| skip.contains(&a)) {
+            // Other builds' staging directories, when --out is inside the context.
+            if absolute(&path).is_ok_and(|a| skip.contains(&a)) || staging_dir {
                 continue;
             }
             if ignore.excluded(&rel_path) {
@@ -752,31 +769,6 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
     } else {
         Ok(std::env::current_dir()?.join(path))
     }
-}
-
-fn absolute_parent(out: &Path) -> Result<PathBuf, BuildError> {
-    let abs = std::env::current_dir()
-        .map_err(|e| BuildError::io(Path::new("."), &e))?
-        .join(out);
-    abs.parent().map(Path::to_path_buf).ok_or_else(|| {
-        BuildError::Other(format!("--out {} has no parent directory", out.display()))
-    })
-}
-
-/// Moves the finished layout to `out`, replacing a previous layout (never anything else).
-fn replace_dir(layout: &Path, out: &Path) -> Result<(), BuildError> {
-    if out.exists() {
-        let is_layout = out.join("oci-layout").is_file();
-        let is_empty = fs::read_dir(out).is_ok_and(|mut d| d.next().is_none());
-        if !is_layout && !is_empty {
-            return Err(BuildError::Other(format!(
-                "--out {} exists and is not an OCI layout; refusing to replace it",
-                out.display()
-            )));
-        }
-        fs::remove_dir_all(out).map_err(|e| BuildError::io(out, &e))?;
-    }
-    fs::rename(layout, out).map_err(|e| BuildError::io(out, &e))
 }
 
 /// The layout as one tar (an oci-archive), with the same rules as a layer: sorted, fixed

@@ -281,14 +281,15 @@ fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes `path` 0644: blobs and layouts are meant to be read by others, whatever the umask.
 #[cfg(unix)]
-fn set_readable(path: &Path) -> io::Result<()> {
+pub(crate) fn set_readable(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o644))
 }
 
 #[cfg(not(unix))]
-fn set_readable(_: &Path) -> io::Result<()> {
+pub(crate) fn set_readable(_: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! The image's files, layer by layer with whiteouts applied: key material, `.env` files,
-//! build secrets, the installed server versions and the app files' permissions.
+//! build secrets, the installed server versions, the app files' permissions and the
+//! directories the app writes.
 //!
 //! Only the paths that matter are remembered (a finding, a dist-info directory, an entry
-//! under /app), so memory grows with those, never with the size of a layer.
+//! under /app, an `app.writable` path), so memory grows with those, never with the size
+//! of a layer.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -52,6 +54,13 @@ enum Mark {
         mode: u32,
         dir: bool,
     },
+    /// What is at one of the spec's `app.writable` paths.
+    Writable {
+        what: &'static str,
+        uid: u64,
+        gid: u64,
+        mode: u32,
+    },
 }
 
 impl Mark {
@@ -96,15 +105,19 @@ pub struct Scan {
     hidden: Vec<Hidden>,
     /// Layers not read to their end (by role): their files were not all checked.
     incomplete: Vec<String>,
+    /// The spec's `app.writable` paths, whose entries are remembered.
+    writable: Vec<String>,
 }
 
-/// Streams every layer of `image` once, applying whiteouts in order.
-pub fn scan(image: &Image) -> Scan {
+/// Streams every layer of `image` once, applying whiteouts in order; what is at the
+/// `writable` paths (absolute) is remembered too.
+pub fn scan(image: &Image, writable: &[String]) -> Scan {
     let mut scan = Scan {
         layers: Vec::new(),
         state: BTreeMap::new(),
         hidden: Vec::new(),
         incomplete: Vec::new(),
+        writable: writable.to_vec(),
     };
     let mut pem = PemScanner::new();
     for (index, layer) in image.layers.iter().enumerate() {
@@ -248,12 +261,26 @@ impl Scan {
         }
         let mut marks = Vec::new();
         let is_file = matches!(entry.kind, Kind::File | Kind::HardLink(_));
-        if under(path, APP_DIR) && (is_file || entry.kind == Kind::Dir) {
+        // The writable directories under /app are the app's by design; see writable_dirs.
+        let app_code = under(path, APP_DIR) && !self.writable.iter().any(|w| under(path, w));
+        if app_code && (is_file || entry.kind == Kind::Dir) {
             marks.push(Mark::App {
                 uid: entry.uid,
                 gid: entry.gid,
                 mode: entry.mode,
                 dir: entry.kind == Kind::Dir,
+            });
+        }
+        if self.writable.iter().any(|w| w == path) {
+            marks.push(Mark::Writable {
+                what: match entry.kind {
+                    Kind::Dir => "directory",
+                    Kind::Symlink => "symlink",
+                    _ => "file",
+                },
+                uid: entry.uid,
+                gid: entry.gid,
+                mode: entry.mode,
             });
         }
         if let Some((dir, name, version)) = dist_info(path) {
@@ -320,6 +347,7 @@ impl Scan {
             self.build_secrets(plan, layer_count),
             self.server_pins(plan),
             self.app_files(plan),
+            self.writable_dirs(plan),
         ]
     }
 
@@ -505,6 +533,63 @@ impl Scan {
                 plan.uid, plan.gid
             ),
         )
+    }
+}
+
+impl Scan {
+    /// Each `app.writable` directory is there and the runtime user's to write, as both
+    /// routes build it (uid:gid, 0750): without it the preflight exits 78 at start.
+    fn writable_dirs(&self, plan: &Plan) -> Check {
+        if plan.writable.is_empty() {
+            return Check::skip("writable-dirs", "the spec has no app.writable");
+        }
+        let owner = (u64::from(plan.uid), u64::from(plan.gid));
+        let mut problems = Vec::new();
+        let mut seen = Vec::new();
+        for dir in &plan.writable {
+            let path = &dir.path;
+            let found = self
+                .state
+                .get(path)
+                .into_iter()
+                .flatten()
+                .find_map(|t| match t.mark {
+                    Mark::Writable {
+                        what,
+                        uid,
+                        gid,
+                        mode,
+                    } => Some((what, uid, gid, mode)),
+                    _ => None,
+                });
+            let Some((what, uid, gid, mode)) = found else {
+                problems.push(format!("{path} is missing"));
+                continue;
+            };
+            let what_it_is = format!("{path} ({what}, {uid}:{gid}, mode {mode:04o})");
+            let why = if what != "directory" {
+                Some("is not a directory".to_owned())
+            } else if (uid, gid) != owner {
+                Some(format!("is not owned by {}:{}", owner.0, owner.1))
+            } else if mode & 0o700 != 0o700 {
+                Some("cannot be written by its owner".to_owned())
+            } else if mode & 0o002 != 0 {
+                Some("is writable by everyone".to_owned())
+            } else {
+                None
+            };
+            match why {
+                Some(why) => problems.push(format!("{what_it_is} {why}")),
+                None => seen.push(what_it_is),
+            }
+        }
+        if !problems.is_empty() {
+            problems.push(format!(
+                "the app writes there at run time and the preflight exits 78 when it cannot: create each directory owned by the runtime user, as the generated Dockerfile does (`install -d -o {} -g {} -m 0750 DIR`)",
+                owner.0, owner.1
+            ));
+        }
+        self.finish("writable-dirs", problems, seen.join(", "))
     }
 }
 

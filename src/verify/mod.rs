@@ -29,7 +29,8 @@ pub struct Options {
 /// non-conforming image gives a report with failed checks.
 pub fn verify(plan: &Plan, path: &Path, options: &Options) -> Result<Report, OciError> {
     let image = oci::image::open(path, options.platform.as_ref())?;
-    let scan = contents::scan(&image);
+    let writable: Vec<String> = plan.writable.iter().map(|w| w.path.clone()).collect();
+    let scan = contents::scan(&image, &writable);
     let mut checks = vec![platform_check(&image, options)];
     checks.push(integrity::blobs(&image, &scan.layers));
     checks.push(integrity::diff_ids(&image, &scan.layers));

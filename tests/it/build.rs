@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::image_writer::{self, Compression, Image, Item, dir, file};
 use crate::util::{fabuild, repo};
 
-const EPOCH: &str = "1700000000";
+pub(crate) const EPOCH: &str = "1700000000";
 
-const SPEC: &str = "version: 1
+pub(crate) const SPEC: &str = "version: 1
 name: tiny
 app:
   module: wsgi:app
@@ -28,7 +28,7 @@ user:
 
 /// The pinned gunicorn wheel, downloaded once into target/ (its hash is checked by the
 /// build against the pin, so a stand-in would not do).
-fn wheels() -> PathBuf {
+pub(crate) fn wheels() -> PathBuf {
     let pin = fabuild::pins::for_interface(fabuild::spec::Interface::Wsgi)
         .into_iter()
         .find(|p| p.name == "gunicorn")
@@ -68,7 +68,7 @@ fn wheels() -> PathBuf {
 
 /// A base with a fake interpreter and the account files; its second layer deletes a
 /// newer interpreter and /etc/group (then puts back its own), to exercise whiteouts.
-fn base(at: &Path) -> PathBuf {
+pub(crate) fn base(at: &Path) -> PathBuf {
     let lower: Vec<Item> = vec![
         dir("/etc"),
         file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
@@ -92,15 +92,15 @@ fn base(at: &Path) -> PathBuf {
     path
 }
 
-struct Project {
+pub(crate) struct Project {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
-    base: PathBuf,
-    wheels: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) base: PathBuf,
+    pub(crate) wheels: PathBuf,
 }
 
 impl Project {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("project");
         std::fs::create_dir_all(root.join("pkg")).unwrap();
@@ -122,12 +122,12 @@ impl Project {
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.root.parent().unwrap().join(name)
     }
 
     /// Runs `fabuild build` into `out` with the cache `cache`; returns stdout.
-    fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
+    pub(crate) fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
         let output = fabuild(&self.root)
             .args(["build", "app.yaml", "--base"])
             .arg(&self.base)
@@ -165,11 +165,11 @@ impl Project {
             .unwrap()
     }
 
-    fn index(&self, out: &str) -> Value {
+    pub(crate) fn index(&self, out: &str) -> Value {
         serde_json::from_slice(&std::fs::read(self.path(out).join("index.json")).unwrap()).unwrap()
     }
 
-    fn manifest(&self, out: &str) -> (String, Value) {
+    pub(crate) fn manifest(&self, out: &str) -> (String, Value) {
         let digest = self.index(out)["manifests"][0]["digest"]
             .as_str()
             .unwrap()
@@ -184,7 +184,15 @@ impl Project {
         )
     }
 
-    fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
+    /// The files of the three layers the build added: dependencies, identity, app.
+    pub(crate) fn added_layers(&self, out: &str) -> [Vec<LayerFile>; 3] {
+        let (_, manifest) = self.manifest(out);
+        let layers = layer_digests(&manifest);
+        let n = layers.len();
+        [n - 3, n - 2, n - 1].map(|i| layer_files(&self.blob(out, &layers[i])))
+    }
+
+    pub(crate) fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
         std::fs::read(
             self.path(out)
                 .join("blobs/sha256")
@@ -194,7 +202,7 @@ impl Project {
     }
 }
 
-fn layer_digests(manifest: &Value) -> Vec<String> {
+pub(crate) fn layer_digests(manifest: &Value) -> Vec<String> {
     manifest["layers"]
         .as_array()
         .unwrap()
@@ -203,8 +211,19 @@ fn layer_digests(manifest: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One file of a layer: path, mode, uid, gid, content.
+pub(crate) type LayerFile = (String, u32, u64, u64, Vec<u8>);
+
+/// The entry at `path` (a directory's without its trailing slash), if the layer has one.
+pub(crate) fn layer_entry(files: &[LayerFile], path: &str) -> Option<LayerFile> {
+    files
+        .iter()
+        .find(|f| f.0.trim_end_matches('/') == path)
+        .cloned()
+}
+
 /// The files of a layer blob: path -> (mode, uid, gid, content).
-fn layer_files(blob: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+pub(crate) fn layer_files(blob: &[u8]) -> Vec<LayerFile> {
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
     for entry in archive.entries().unwrap() {
@@ -313,19 +332,9 @@ fn another_directory_and_an_image_inside_the_context_change_nothing() {
 fn the_layers_hold_the_venv_the_user_and_the_code_as_planned() {
     let project = Project::new();
     project.build("img", "cache", &[]);
-    let (_, manifest) = project.manifest("img");
-    let layers = layer_digests(&manifest);
-    let n = layers.len();
-    let deps = layer_files(&project.blob("img", &layers[n - 3]));
-    let identity = layer_files(&project.blob("img", &layers[n - 2]));
-    let app = layer_files(&project.blob("img", &layers[n - 1]));
-
-    let find = |files: &[(String, u32, u64, u64, Vec<u8>)], path: &str| {
-        files
-            .iter()
-            .find(|f| f.0.trim_end_matches('/') == path)
-            .cloned()
-            .unwrap_or_else(|| panic!("{path} missing"))
+    let [deps, identity, app] = project.added_layers("img");
+    let find = |files: &[LayerFile], path: &str| {
+        layer_entry(files, path).unwrap_or_else(|| panic!("{path} missing"))
     };
     // The interpreter the whiteout left, not the deleted newer one.
     let cfg = String::from_utf8(find(&deps, "opt/venv/pyvenv.cfg").4).unwrap();

@@ -201,7 +201,7 @@ fn a_good_layout_passes_every_check() {
             .contains("gunicorn 27.0.1, uvicorn 0.54.0, uvicorn-worker 0.4.0 as pinned")
     );
     assert!(
-        run.has("16 checks: 16 passed, 0 failed, 0 skipped"),
+        run.has("17 checks: 16 passed, 0 failed, 1 skipped"),
         "{}",
         run.stdout
     );
@@ -216,8 +216,16 @@ fn json_report_lists_every_check() {
     assert_eq!(report["ok"], json!(true));
     assert_eq!(report["image"]["format"], json!("oci-layout"));
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 16);
-    assert!(checks.iter().all(|c| c["status"] == json!("pass")));
+    assert_eq!(checks.len(), 17);
+    for check in checks {
+        // The example has no app.writable: that check does not apply.
+        let want = if check["name"] == "writable-dirs" {
+            "skip"
+        } else {
+            "pass"
+        };
+        assert_eq!(check["status"], json!(want), "{check}");
+    }
 }
 
 #[test]
@@ -724,4 +732,50 @@ fn input_that_is_not_an_image_exits_2() {
     assert_eq!(run.code, 2);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["ok"], json!(false));
+}
+
+/// `app.writable` directories are checked on every image: missing, or there but not the
+/// app user's to write, is a failure naming the directory.
+#[test]
+fn writable_directories_that_are_missing_or_not_the_users_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/fastapi-tls");
+    for entry in std::fs::read_dir(&example).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let spec_path = tmp.path().join("app.yaml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap().replace(
+        "  interface: asgi\n",
+        "  interface: asgi\n  writable: [uploads, /srv/cache]\n",
+    );
+    std::fs::write(&spec_path, spec).unwrap();
+    let plan = plan();
+    let mut root_owned = app_layer();
+    root_owned.push(dir("/app/uploads"));
+    let image = Image::build(
+        &good_config(&plan),
+        host_arch(),
+        &[base_layer(), venv_layer(&plan), root_owned],
+        Compression::Gzip,
+    );
+    let (_tmp, path) = layout(&image);
+    let output = fabuild(tmp.path())
+        .args(["verify", "app.yaml", "--image"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let row = run.row("FAIL", "writable-dirs");
+    assert!(
+        row.contains("/app/uploads (directory, 0:0, mode 0755) is not owned by 10001:10001"),
+        "{row}"
+    );
+    assert!(row.contains("/srv/cache is missing"), "{row}");
+    assert_eq!(run.stdout.matches("FAIL").count(), 1, "{}", run.stdout);
 }
