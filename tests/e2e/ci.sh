@@ -78,6 +78,10 @@ dirs=()
 for arg in "${args[@]}"; do dirs+=("${arg%%=*}"); done
 bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
 
+# gen --out DIR, built from the project root with -f DIR/Dockerfile: the ignore file beside
+# the Dockerfile keeps keys and .env files out of /app.
+bash "$HERE/out.sh" "$FAB"
+
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
 
