@@ -111,7 +111,8 @@ pub struct GenArgs {
     #[arg(value_name = "SPEC")]
     pub specs: Vec<PathBuf>,
     /// Write into DIR instead of the spec's directory; DIR must be inside the project,
-    /// which is the build context
+    /// which stays the build context (`-f DIR/Dockerfile`), and the ignore file is
+    /// DIR/Dockerfile.dockerignore, the name builders read beside that Dockerfile
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write nothing; exit 1 and show a diff if any file differs from what the spec gives

@@ -23,12 +23,13 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// The files `gen` writes for this plan, each with the template it comes from.
-pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
+/// The files `gen` writes for this plan into the directory `paths` describes, each with the
+/// template it comes from.
+pub fn outputs(plan: &Plan, paths: &Paths) -> Vec<(&'static str, &'static str)> {
     let mut outputs = vec![
         ("Dockerfile", "Dockerfile.j2"),
         ("requirements-server.txt", "requirements-server.txt.j2"),
-        (".dockerignore", "dockerignore.j2"),
+        (paths.ignore_name, "dockerignore.j2"),
         (PREFLIGHT, "preflight.py.j2"),
     ];
     if !plan.strip_debug.is_empty() {
@@ -56,6 +57,12 @@ pub fn outputs(plan: &Plan) -> Vec<(&'static str, &'static str)> {
 pub const PREFLIGHT: &str = "fabuild-preflight.py";
 /// The generated health probe, installed as `/opt/fabuild/healthcheck.py`.
 pub const HEALTHCHECK: &str = "fabuild-healthcheck.py";
+/// The ignore file every builder reads at the root of the build context.
+pub const CONTEXT_IGNORE: &str = ".dockerignore";
+/// The ignore file `BuildKit`, buildah (1.28 and later) and podman read beside the
+/// Dockerfile `-f` names, in place of the context's: the one for a Dockerfile written
+/// outside the context root.
+pub const DOCKERFILE_IGNORE: &str = "Dockerfile.dockerignore";
 /// The debug-information stripper the image build runs on the server stack's extension
 /// modules; it does not stay in the image.
 pub const STRIP: &str = "fabuild-strip.py";
@@ -145,6 +152,10 @@ pub struct Paths {
     pub dockerfile: String,
     /// The build context seen from the output directory (`.` or `../..`).
     pub context_from_out: String,
+    /// The ignore file's name in the output directory: [`CONTEXT_IGNORE`] at the context
+    /// root, else [`DOCKERFILE_IGNORE`].
+    #[serde(skip)]
+    pub ignore_name: &'static str,
 }
 
 impl Paths {
@@ -170,6 +181,11 @@ impl Paths {
                 ".".to_owned()
             } else {
                 vec![".."; depth].join("/")
+            },
+            ignore_name: if depth == 0 {
+                CONTEXT_IGNORE
+            } else {
+                DOCKERFILE_IGNORE
             },
         }
     }
@@ -213,7 +229,7 @@ pub fn render(
     env.add_filter("basename", |s: &str| {
         s.rsplit('/').next().unwrap_or(s).to_owned()
     });
-    let outputs = outputs(plan);
+    let outputs = outputs(plan, paths);
     for (name, builtin) in BUILTIN {
         // Present in the directory at all (a dangling link included) means: use it, or fail
         // (even when this spec does not use it: a team's broken template is reported early).

@@ -9,8 +9,9 @@
 # its build files there with `fabuild gen --base-image <local e2e base>` (no
 # registry here: the base is the debootstrapped image setup.sh makes), take the
 # expectations from `fabuild plan --base-image <same>` (JSON), then hand
-# all of them to run.sh (hadolint, buildah build, image config, TLS/HTTP probe as
-# the numeric user, graceful stop, pinned versions, logs).
+# all of them to run.sh (hadolint, buildah build with and without --layers, image config,
+# /app root-owned, TLS/HTTP probe as the numeric user, graceful stop, pinned versions,
+# logs).
 # Needs root. FABUILD_E2E_SKIP=1 skips the suite (prints why, exits 0).
 set -Eeuo pipefail
 
@@ -76,6 +77,10 @@ done
 dirs=()
 for arg in "${args[@]}"; do dirs+=("${arg%%=*}"); done
 bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
+
+# gen --out DIR, built from the project root with -f DIR/Dockerfile: the ignore file beside
+# the Dockerfile keeps keys and .env files out of /app.
+bash "$HERE/out.sh" "$FAB"
 
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"

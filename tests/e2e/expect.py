@@ -7,7 +7,8 @@ real engine produced against it. Standard library only.
                                         -> checks `skopeo inspect --config` output
   expect.py probe                       -> (runs INSIDE the image) prints JSON facts
   expect.py check-probe EXPECT_JSON PROBE_JSON DOCKERIGNORE
-                                        -> checks versions, /app contents, secrets
+                                        -> checks versions, /app contents and who
+                                           owns and can write them, secrets
   expect.py check-procs EXPECT_JSON PROCS_JSON
                                         -> checks uid/gid of every process, PID 1,
                                            worker count
@@ -190,6 +191,33 @@ def cmd_check_config(exp_path, cfg_path):
 PROBE_DISTS = ("gunicorn", "uvicorn", "uvicorn-worker", "uvicorn_worker", "click", "h11")
 
 
+APP_TREE_LIMIT = 20000
+
+
+def app_tree(root):
+    """Owner, mode and writability (for the user the probe runs as) of root and of
+    everything under it, symlinks not followed; at most APP_TREE_LIMIT entries."""
+    import stat
+    out = []
+
+    def add(path):
+        st = os.lstat(path)
+        link = stat.S_ISLNK(st.st_mode)
+        out.append({"path": path, "uid": st.st_uid, "gid": st.st_gid,
+                    "mode": stat.S_IMODE(st.st_mode), "dir": stat.S_ISDIR(st.st_mode),
+                    "writable": not link and os.access(path, os.W_OK)})
+
+    if not os.path.isdir(root):
+        return []
+    add(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames) + sorted(filenames):
+            if len(out) >= APP_TREE_LIMIT:
+                return out
+            add(os.path.join(dirpath, name))
+    return out
+
+
 def cmd_probe(extra):
     """Runs inside the image with the image's python."""
     import importlib.metadata as m
@@ -222,6 +250,7 @@ def cmd_probe(extra):
         "native": native,
         "record_ok": record_ok,
         "app": app,
+        "app_tree": app_tree("/app"),
         "uid": os.getuid(), "gid": os.getgid(),
         "run_secrets": os.path.exists("/run/secrets/pip_ca"),
         "tmp_fabuild": os.path.exists("/tmp/fabuild"),
@@ -259,6 +288,7 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
     c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the image")
     app = p["app"] or []
     c.check(bool(app), "/app is populated", f"got {app!r}")
+    check_app_tree(c, e, p.get("app_tree") or [])
     # Plain names in .dockerignore (no wildcards, no negation) must not be in /app.
     if dockerignore and os.path.exists(dockerignore):
         with open(dockerignore, encoding="utf-8") as f:
@@ -270,6 +300,33 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
                     continue
                 c.check(pat not in app, f".dockerignore'd {pat!r} not copied into /app")
     c.done()
+
+
+def check_app_tree(c, e, tree):
+    """The app's code is root's: /app itself 0:0 mode 0755 (a builder that creates a
+    missing WORKDIR as the current USER gives it to the app user), every file and
+    directory in it owned by 0:0, and none writable by the user the image runs as.
+    Directories the app writes (app.writable) and what is in them are left out."""
+    writable = [w["path"].rstrip("/") for w in e.get("writable") or []]
+
+    def app_writes(path):
+        return any(path == w or path.startswith(w + "/") for w in writable)
+
+    root = next((t for t in tree if t["path"] == "/app"), None)
+    got = f"{root['uid']}:{root['gid']} mode {root['mode']:04o}" if root else "missing"
+    c.check(root is not None and (root["uid"], root["gid"], root["mode"]) == (0, 0, 0o755),
+            "/app is 0:0 mode 0755", f"got {got}")
+    inside = [t for t in tree if t["path"] != "/app" and not app_writes(t["path"])]
+
+    def show(bad):
+        return "; ".join(f"{t['path']} {t['uid']}:{t['gid']} {t['mode']:04o}" for t in bad[:5]) + (
+            f" ... and {len(bad) - 5} more" if len(bad) > 5 else "")
+
+    bad = [t for t in inside if (t["uid"], t["gid"]) != (0, 0)]
+    c.check(not bad, f"the {len(inside)} entries under /app are owned by 0:0", show(bad))
+    bad = [t for t in tree if t["writable"] and not app_writes(t["path"])]
+    c.check(not bad, f"{e['uid']}:{e['gid']} can write nothing in /app but app.writable",
+            show(bad))
 
 
 def cmd_check_procs(exp_path, procs_path):

@@ -147,7 +147,7 @@ for case in "${cases[@]}"; do
   if [ -n "$why" ]; then
     failed=$((failed + 1)); echo "    [FAIL] init $fixture: $why"
   else
-    passed=$((passed + 1)); echo "    [ok  ] init $fixture: init, gen, build, GET $path -> $want${curl_tls:+ over TLS} as $(grep -o 'USER [0-9:]*' "$dir/Dockerfile")"
+    passed=$((passed + 1)); echo "    [ok  ] init $fixture: init, gen, build, GET $path -> $want${curl_tls:+ over TLS} as $(grep -o '^USER [0-9:]*' "$dir/Dockerfile")"
   fi
 done
 echo "init e2e: $passed passed, $failed failed"

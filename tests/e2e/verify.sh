@@ -4,9 +4,10 @@
 # against its spec.
 #
 # Usage: bash tests/e2e/verify.sh FABUILD_BIN EXAMPLE_DIR...
-#   EXAMPLE_DIR holds the app.yaml the image was built from; the image is
-#   $FABUILD_E2E_IMAGE_PREFIX/<name>:e2e (default prefix localhost/fabuild-e2e, as run.sh
-#   tags them), <name> being the spec's name.
+#   EXAMPLE_DIR holds the app.yaml the images were built from; the images are
+#   $FABUILD_E2E_IMAGE_PREFIX/<name>:e2e and :e2e-no-layers (default prefix
+#   localhost/fabuild-e2e, as run.sh tags its builds with and without --layers), <name>
+#   being the spec's name.
 # Needs the e2e state (tests/e2e/setup.sh) and root. Exit 1 if any image fails.
 set -Eeuo pipefail
 
@@ -24,15 +25,17 @@ failed=()
 for dir in "$@"; do
   spec=$dir/app.yaml
   name=$("$FAB" plan "$spec" | python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')
-  image=$PREFIX/$name:e2e
-  for transport in oci-archive docker-archive; do
-    archive=$WORK/$name.$transport.tar
-    skopeo copy --quiet "containers-storage:$image" "$transport:$archive" >/dev/null
-    echo "== $name ($transport)"
-    if ! "$FAB" verify "$spec" --image "$archive" --base-image "$FABUILD_E2E_BASE_IMAGE"; then
-      failed+=("$name ($transport)")
-    fi
-    rm -f "$archive"
+  for tag in e2e e2e-no-layers; do
+    image=$PREFIX/$name:$tag
+    for transport in oci-archive docker-archive; do
+      archive=$WORK/$name.$transport.tar
+      skopeo copy --quiet "containers-storage:$image" "$transport:$archive" >/dev/null
+      echo "== $name:$tag ($transport)"
+      if ! "$FAB" verify "$spec" --image "$archive" --base-image "$FABUILD_E2E_BASE_IMAGE"; then
+        failed+=("$name:$tag ($transport)")
+      fi
+      rm -f "$archive"
+    done
   done
 done
 if ((${#failed[@]})); then

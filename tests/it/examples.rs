@@ -78,3 +78,21 @@ fn every_example_runs_as_a_numeric_non_root_user_with_the_current_worker() {
         );
     }
 }
+
+/// The server must not own its code. `buildah build` without `--layers` (its default) and
+/// `BuildKit` create a missing WORKDIR as the USER in force, so /app is made root-owned,
+/// mode 0755, while the build still runs as root; tests/e2e checks the built images.
+#[test]
+fn every_example_makes_the_app_directory_root_owned_before_user() {
+    for dir in util::examples() {
+        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let user = dockerfile.find("\nUSER ").expect("a USER line");
+        let (before, after) = dockerfile.split_at(user);
+        assert!(
+            before.contains(" install -d -o 0 -g 0 -m 0755 /app"),
+            "{}: /app is not created root-owned before USER",
+            dir.display()
+        );
+        assert!(after.contains("\nWORKDIR /app\n"), "{}", dir.display());
+    }
+}

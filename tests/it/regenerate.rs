@@ -297,6 +297,34 @@ fn out_dir_is_created_and_paths_stay_inside_the_context() {
     );
 }
 
+/// Builders read the ignore file at the root of the build context or beside the Dockerfile
+/// `-f` names (`<Dockerfile>.dockerignore`), never a `.dockerignore` in a subdirectory: with
+/// `--out`, the one that keeps key material out of the image must sit beside the Dockerfile.
+#[test]
+fn out_dir_gets_the_ignore_file_builders_read_beside_the_dockerfile() {
+    let dir = project(SPEC);
+    let out = run(dir.path(), &["gen", "--out", "build/container"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let beside = dir.path().join("build/container/Dockerfile.dockerignore");
+    let ignore = fs::read_to_string(&beside).unwrap_or_default();
+    assert!(
+        ignore.contains("\n**/*.pem\n"),
+        "{}: {ignore:?}",
+        beside.display()
+    );
+    assert!(
+        stdout(&out).contains("build/container/Dockerfile.dockerignore"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!dir.path().join("build/container/.dockerignore").exists());
+    // In the project itself the context's own .dockerignore is still the one written.
+    let out = run(dir.path(), &["gen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.path().join(".dockerignore").is_file());
+    assert!(!dir.path().join("Dockerfile.dockerignore").exists());
+}
+
 #[test]
 fn an_unwritable_output_fails_cleanly() {
     let dir = project(SPEC);
