@@ -292,18 +292,25 @@ fn gen_one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> u8 
     if !guarded.is_empty() && !args.force {
         return gen_refuse(&generation, &guarded, json);
     }
-    let written =
-        std::fs::create_dir_all(&generation.out_dir).map_err(|source| output::OutputError::Write {
-            path: generation.out_dir.clone(),
-            source,
-        });
-    if let Err(err) = written.and_then(|()| output::write_all(&generation.changes)) {
-        stopped(
-            args.format,
-            &format!("{err}; nothing was changed"),
-            Some(&spec_name),
-        );
-        return 2;
+    let mut generation = generation;
+    match generate::write(&mut generation) {
+        Ok(()) => {}
+        Err(GenError::Output(output::OutputError::ChangedMeanwhile)) => {
+            let changed: Vec<_> = generation
+                .changes
+                .iter()
+                .filter(|c| c.guard.is_some())
+                .collect();
+            return gen_refuse(&generation, &changed.iter().collect::<Vec<_>>(), json);
+        }
+        Err(err) => {
+            stopped(
+                args.format,
+                &format!("{err}; nothing was changed"),
+                Some(&spec_name),
+            );
+            return 2;
+        }
     }
     if json {
         print_json(&gen_document(&generation, true, false));

@@ -10,6 +10,7 @@ mod cli;
 mod examples;
 mod explain;
 mod extra_args;
+mod gen_races;
 mod gunicorn_conf;
 mod hostile;
 mod image_writer;
