@@ -164,8 +164,8 @@ impl OutDir {
 
     /// Puts the staged file `temp` under `name`: a new name only if nothing is there
     /// (`had_file` false), else by trading places with the old file, so that the old file
-    /// can still be checked and put back. Falls back to a plain rename on file systems that
-    /// cannot do either.
+    /// can still be checked and put back. `ErrorKind::Unsupported` when the file system
+    /// can do neither (the caller falls back to a plain rename).
     pub fn swap_in(&self, temp: &str, name: &str, had_file: bool) -> io::Result<Swap> {
         let (flags, swap) = if had_file {
             (RenameFlags::EXCHANGE, Swap::Exchanged)
@@ -175,8 +175,7 @@ impl OutDir {
         match rustix::fs::renameat_with(&self.fd, temp, &self.fd, name, flags) {
             Ok(()) => Ok(swap),
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                rustix::fs::renameat(&self.fd, temp, &self.fd, name)?;
-                Ok(if had_file { Swap::Replaced } else { swap })
+                Err(io::ErrorKind::Unsupported.into())
             }
             Err(e) => Err(e.into()),
         }

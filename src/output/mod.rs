@@ -4,6 +4,7 @@
 pub mod dir;
 pub mod header;
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -166,10 +167,10 @@ pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError
                 for &(j, temp, swap) in done.iter().rev() {
                     put_back(dir, &changes[j], temp, swap);
                 }
-                if let Swapped::Changed(now) = err {
-                    return Err(refuse(changes, i, now));
-                }
-                return Err(err.into_output(&changes[i]));
+                return Err(match err {
+                    Swapped::Changed(now) => refuse(changes, i, now),
+                    Swapped::Failed(source) => write_error(&changes[i], source),
+                });
             }
         }
     }
@@ -230,15 +231,6 @@ enum Swapped {
     Failed(std::io::Error),
 }
 
-impl Swapped {
-    fn into_output(self, change: &Change) -> OutputError {
-        match self {
-            Self::Failed(source) => write_error(change, source),
-            Self::Changed(_) => unreachable!("a change is refused, not failed"),
-        }
-    }
-}
-
 /// Puts the staged `temp` in `change`'s place, unless the file there is no longer the one
 /// rechecked.
 fn swap_in(dir: &OutDir, temp: &str, change: &mut Change) -> Result<Swap, Swapped> {
@@ -257,15 +249,27 @@ fn swap_in(dir: &OutDir, temp: &str, change: &mut Change) -> Result<Swap, Swappe
         }
         Ok(swap) => Ok(swap),
         // Created meanwhile, where there was nothing.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
             Err(Swapped::Changed(read(&change.name)?))
         }
         // Removed meanwhile: nothing is lost by writing it afresh.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && change.old.is_some() => {
+        Err(e) if e.kind() == ErrorKind::NotFound && change.old.is_some() => {
             change.old = None;
             change.status = Status::Created;
-            dir.swap_in(temp, &change.name, false)
-                .map_err(Swapped::Failed)
+            swap_in(dir, temp, change)
+        }
+        // A file system that cannot swap: read once more, right before a plain rename.
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            let now = read(&change.name)?;
+            if now != change.old {
+                return Err(Swapped::Changed(now));
+            }
+            dir.rename(temp, &change.name).map_err(Swapped::Failed)?;
+            Ok(if now.is_some() {
+                Swap::Replaced
+            } else {
+                Swap::Created
+            })
         }
         Err(e) => Err(Swapped::Failed(e)),
     }
