@@ -193,6 +193,54 @@ fn a_hand_edit_made_while_gen_runs_is_kept_and_reported() {
     }
 }
 
+/// What gen reads again under the lock is bounded like its first look: a FIFO, a link to
+/// `/dev/zero` or a terabyte file put in the Dockerfile's place while gen waits is refused
+/// unread (exit 2, nothing written), where reading it would hang or fill memory.
+#[test]
+fn a_fifo_or_endless_file_put_in_place_while_gen_waits_is_refused_unread() {
+    for (what, why) in [
+        ("fifo", "is not a regular file"),
+        ("zero", "is a link to /dev/zero, outside the project"),
+        ("huge", "is larger than 16 MiB"),
+    ] {
+        let dir = generated_then_changed(SPEC, &SPEC.replace("workers: 2", "workers: 3"));
+        // The others only: reading the Dockerfile afterwards would be the test hanging.
+        let others = |dir: &Path| {
+            FILES[1..]
+                .iter()
+                .map(|f| fs::read_to_string(dir.join(f)).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let before = others(dir.path());
+        let dockerfile = dir.path().join("Dockerfile");
+        let out = while_gen_waits(dir.path(), &["gen"], || {
+            fs::remove_file(&dockerfile).unwrap();
+            match what {
+                "fifo" => {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&dockerfile)
+                        .status()
+                        .unwrap();
+                    assert!(made.success());
+                }
+                "zero" => std::os::unix::fs::symlink("/dev/zero", &dockerfile).unwrap(),
+                _ => fs::File::create(&dockerfile)
+                    .unwrap()
+                    .set_len(1 << 40)
+                    .unwrap(),
+            }
+        });
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: cannot read Dockerfile: {why}")),
+            "{what}: {stderr}"
+        );
+        assert_eq!(others(dir.path()), before, "{what}");
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "{what}");
+    }
+}
+
 /// A person's save landing at any moment of a run (as an editor writes: truncate, then
 /// write) is never overwritten: afterwards the file still holds it, whatever gen said.
 #[test]
