@@ -33,6 +33,8 @@ impl CommandError for GenError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Spec(e) => e.exit_status(),
+            // Like a refusal to overwrite a hand edit: the files need a person's look.
+            Self::Output(OutputError::ChangedMeanwhile) => ExitStatus::Failure,
             _ => ExitStatus::Error,
         }
     }
@@ -50,6 +52,8 @@ impl CommandError for GenError {
 pub struct Generation {
     pub checked: Checked,
     pub plan: Plan,
+    /// The project's real path (links resolved).
+    pub root: PathBuf,
     pub out_dir: PathBuf,
     /// The output directory relative to the project, `/`-separated, `""` for the project itself.
     pub out_rel: String,
@@ -74,11 +78,12 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
     let checked = crate::check::check(spec_path, &display)?;
     let project = spec::project_dir(spec_path);
     let out_dir = options.out.clone().unwrap_or_else(|| project.clone());
-    let out_rel =
-        relative_inside(&project, &out_dir).ok_or_else(|| GenError::OutOutsideProject {
-            out: out_dir.display().to_string(),
-            project: project.display().to_string(),
-        })?;
+    let outside = || GenError::OutOutsideProject {
+        out: out_dir.display().to_string(),
+        project: project.display().to_string(),
+    };
+    let root = project.canonicalize().map_err(|_| outside())?;
+    let out_rel = relative_inside(&root, &out_dir).ok_or_else(outside)?;
     let plan = plan::plan(
         &checked.spec,
         &Overrides {
@@ -119,16 +124,31 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
     Ok(Generation {
         checked,
         plan,
+        root,
         out_dir,
         out_rel,
         changes,
     })
 }
 
-/// `out` relative to `project` when it lies inside it (symlinks resolved as far as the
-/// path exists), `/`-separated; `None` when it escapes.
-fn relative_inside(project: &Path, out: &Path) -> Option<String> {
-    let root = project.canonicalize().ok()?;
+/// Writes the changed files of `generation`, or none (see `output::write_all`), into the
+/// output directory `prepare` found inside the project: the directory is opened from the
+/// project down without following a link, so a link changed since cannot lead the writes
+/// elsewhere. Missing directories are created. The changes then say what really happened.
+pub fn write(generation: &mut Generation) -> Result<(), GenError> {
+    let dir = output::OutDir::open(&generation.root, &generation.out_rel).map_err(|source| {
+        OutputError::Write {
+            path: generation.out_dir.clone(),
+            source,
+        }
+    })?;
+    output::write_all(&dir, &mut generation.changes)?;
+    Ok(())
+}
+
+/// `out` relative to the project's real path `root` when it lies inside it (symlinks
+/// resolved as far as the path exists), `/`-separated; `None` when it escapes.
+fn relative_inside(root: &Path, out: &Path) -> Option<String> {
     let cwd = std::env::current_dir().ok()?;
     let absolute = normalise(&cwd.join(out));
     // Resolve the part of the path that exists, so a symlink cannot lead out of the project.
@@ -142,7 +162,7 @@ fn relative_inside(project: &Path, out: &Path) -> Option<String> {
     for part in rest.iter().rev() {
         resolved.push(part);
     }
-    let rel = resolved.strip_prefix(&root).ok()?;
+    let rel = resolved.strip_prefix(root).ok()?;
     let parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())

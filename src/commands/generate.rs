@@ -87,18 +87,26 @@ fn one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> ExitSta
     if !guarded.is_empty() && !args.force {
         return refuse(&generation, &guarded, json);
     }
-    let written =
-        std::fs::create_dir_all(&generation.out_dir).map_err(|source| OutputError::Write {
-            path: generation.out_dir.clone(),
-            source,
-        });
-    if let Err(err) = written.and_then(|()| output::write_all(&generation.changes)) {
-        stopped(
-            args.format,
-            &format!("{err}; nothing was changed"),
-            Some(&spec_name),
-        );
-        return ExitStatus::Error;
+    let mut generation = generation;
+    match generate::write(&mut generation) {
+        Ok(()) => {}
+        // A file changed while gen ran: refused as a hand edit is, nothing written.
+        Err(GenError::Output(OutputError::ChangedMeanwhile)) => {
+            let changed: Vec<&Change> = generation
+                .changes
+                .iter()
+                .filter(|c| c.guard.is_some())
+                .collect();
+            return refuse(&generation, &changed, json);
+        }
+        Err(err) => {
+            stopped(
+                args.format,
+                &format!("{err}; nothing was changed"),
+                Some(&spec_name),
+            );
+            return ExitStatus::Error;
+        }
     }
     if json {
         print_json(&document(&generation, true, false));

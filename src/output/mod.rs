@@ -1,13 +1,16 @@
 //! Writing generated files: only what changed, atomically, never over a person's edits;
 //! or, in check mode, nothing at all and a diff of what would change.
 
+pub mod dir;
 pub mod header;
 
-use std::io::Write;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use dir::OutDir;
+use dir::Swap;
 pub use header::Provenance;
 
 /// What would happen to one output file.
@@ -44,6 +47,10 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file changed on disk while gen ran; nothing was written. The one change carrying a
+    /// guard is that file, its `old` what it holds now.
+    #[error("a file changed while gen ran")]
+    ChangedMeanwhile,
 }
 
 /// Compares each `(name, content)` with what is in `dir`, which is in `project`.
@@ -65,18 +72,10 @@ pub fn compare(
             // nor a link to /dev/zero or out of the project.
             let old = match crate::read::project_bytes(project, &path, crate::read::MAX_TEXT_BYTES)
             {
-                Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).replace("\r\n", "\n")),
+                Ok(bytes) => bytes.map(|b| dir::normalised(&b)),
                 Err(source) => return Err(OutputError::Read { path, source }),
             };
-            let (status, guard) = match &old {
-                None => (Status::Created, None),
-                // Same text up to line endings (a CRLF checkout): nothing to do.
-                Some(old) if *old == new => (Status::Unchanged, None),
-                Some(old) => match header::provenance(old) {
-                    Provenance::Generated => (Status::Updated, None),
-                    other => (Status::Updated, Some(other)),
-                },
-            };
+            let (status, guard) = classify(old.as_deref(), &new);
             Ok(Change {
                 name,
                 path,
@@ -87,6 +86,20 @@ pub fn compare(
             })
         })
         .collect()
+}
+
+/// What writing `new` over `old` (`None`: no file) does, and whether the file there is not
+/// fabuild's to overwrite without `--force`.
+fn classify(old: Option<&str>, new: &str) -> (Status, Option<Provenance>) {
+    match old {
+        None => (Status::Created, None),
+        // Same text up to line endings (a CRLF checkout): nothing to do.
+        Some(old) if old == new => (Status::Unchanged, None),
+        Some(old) => match header::provenance(old) {
+            Provenance::Generated => (Status::Updated, None),
+            other => (Status::Updated, Some(other)),
+        },
+    }
 }
 
 /// A unified diff of one change (empty when unchanged).
@@ -107,43 +120,197 @@ pub fn diff(change: &Change, label: &str) -> String {
         .to_string()
 }
 
-/// Writes every changed file, or none.
+/// Writes every changed file into `dir`, or none, and leaves in `changes` what really
+/// happened.
 ///
-/// Each new content first goes to a temporary file in the target's directory; the files are
-/// synced together, and only when all are durable are they renamed over the targets, so a
-/// crash leaves each file either old or new. If a rename fails, the files already replaced
-/// are put back.
-pub fn write_all(changes: &[Change]) -> Result<(), OutputError> {
-    if let Some(change) = changes.first() {
-        remove_stale_temps(parent(&change.path));
-    }
-    let pending: Vec<&Change> = changes
-        .iter()
-        .filter(|c| c.status != Status::Unchanged)
+/// Writers of one directory take turns (a lock on the directory). Holding it, each file is
+/// read again: one another run wrote meanwhile is classified afresh (what it holds now may
+/// already be what this run wants), and one a person changed since it was compared is
+/// never replaced, even with `--force`: the run stops with `ChangedMeanwhile`. The new
+/// contents go to temporary files, synced together; each then trades places with its
+/// target, and the old file, now under the temporary name, is checked once more, so a save
+/// that landed in the last instant is put back rather than lost. A crash leaves each file
+/// old or new; if anything fails, the files already replaced are put back.
+pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError> {
+    let shown = changes.first().map_or(Path::new("."), |c| parent(&c.path));
+    dir.lock().map_err(|source| OutputError::Write {
+        path: shown.to_path_buf(),
+        source,
+    })?;
+    dir.remove_stale_temps();
+    recheck(dir, changes)?;
+    let pending: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].status != Status::Unchanged)
         .collect();
-    let mut staged = Vec::with_capacity(pending.len());
-    for change in &pending {
-        staged.push(stage(&change.path, &change.new)?);
+    if pending.is_empty() {
+        return Ok(());
     }
-    sync_together(&pending, &staged)?;
-    for (i, (change, temp)) in pending.iter().zip(staged).enumerate() {
-        if let Err(err) = temp.persist(&change.path) {
-            for done in &pending[..i] {
-                restore(done);
+    let mut temps = Temps { dir, names: vec![] };
+    let mut files = Vec::with_capacity(pending.len());
+    for &i in &pending {
+        let (name, file) = dir
+            .stage(&changes[i].new)
+            .map_err(|source| write_error(&changes[i], source))?;
+        temps.names.push(name);
+        files.push(file);
+    }
+    sync_together(
+        &pending.iter().map(|&i| &changes[i]).collect::<Vec<_>>(),
+        &files,
+    )?;
+    drop(files);
+    let mut done = Vec::with_capacity(pending.len());
+    for (&i, temp) in pending.iter().zip(&temps.names) {
+        match swap_in(dir, temp, &mut changes[i]) {
+            Ok(swap) => done.push((i, temp.as_str(), swap)),
+            Err(err) => {
+                for &(j, temp, swap) in done.iter().rev() {
+                    put_back(dir, &changes[j], temp, swap);
+                }
+                return Err(match err {
+                    Swapped::Changed(now) => refuse(changes, i, now),
+                    Swapped::Failed(source) => write_error(&changes[i], source),
+                });
             }
-            return Err(OutputError::Write {
-                path: change.path.clone(),
-                source: err.error,
-            });
         }
     }
-    if let Some(dir) = pending.first().map(|c| parent(&c.path)) {
-        // Make the renames durable; a directory that cannot be opened is not worth failing over.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+    dir.sync();
+    Ok(())
+}
+
+/// Temporary files of one run: removed when the run ends, whatever they hold by then (a
+/// content that was not used, or an old file that was replaced).
+struct Temps<'a> {
+    dir: &'a OutDir,
+    names: Vec<String>,
+}
+
+impl Drop for Temps<'_> {
+    fn drop(&mut self) {
+        for name in &self.names {
+            self.dir.remove(name);
         }
+    }
+}
+
+fn write_error(change: &Change, source: std::io::Error) -> OutputError {
+    OutputError::Write {
+        path: change.path.clone(),
+        source,
+    }
+}
+
+/// Reads each file again under the lock, and classifies again the ones that changed since
+/// `compare`: another run's output is just the file now there; a change by hand stops the
+/// run.
+fn recheck(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError> {
+    for i in 0..changes.len() {
+        let now = dir
+            .read(&changes[i].name)
+            .map_err(|source| OutputError::Read {
+                path: changes[i].path.clone(),
+                source,
+            })?;
+        if now == changes[i].old {
+            continue;
+        }
+        let (status, guard) = classify(now.as_deref(), &changes[i].new);
+        if guard.is_some() {
+            return Err(refuse(changes, i, now));
+        }
+        changes[i].status = status;
+        changes[i].old = now;
     }
     Ok(())
+}
+
+/// Why a file could not take its place.
+enum Swapped {
+    /// The file changed in the last instant: what it holds now.
+    Changed(Option<String>),
+    Failed(std::io::Error),
+}
+
+/// Puts the staged `temp` in `change`'s place, unless the file there is no longer the one
+/// rechecked.
+fn swap_in(dir: &OutDir, temp: &str, change: &mut Change) -> Result<Swap, Swapped> {
+    let read = |name: &str| {
+        dir.read(name)
+            .map_err(|e| Swapped::Failed(std::io::Error::other(e.to_string())))
+    };
+    match dir.swap_in(temp, &change.name, change.old.is_some()) {
+        Ok(Swap::Exchanged) => {
+            let was = read(temp)?;
+            if was != change.old {
+                dir.exchange(temp, &change.name).map_err(Swapped::Failed)?;
+                return Err(Swapped::Changed(was));
+            }
+            Ok(Swap::Exchanged)
+        }
+        Ok(swap) => Ok(swap),
+        // Created meanwhile, where there was nothing.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            Err(Swapped::Changed(read(&change.name)?))
+        }
+        // Removed meanwhile: nothing is lost by writing it afresh.
+        Err(e) if e.kind() == ErrorKind::NotFound && change.old.is_some() => {
+            change.old = None;
+            change.status = Status::Created;
+            swap_in(dir, temp, change)
+        }
+        // A file system that cannot swap: read once more, right before a plain rename.
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            let now = read(&change.name)?;
+            if now != change.old {
+                return Err(Swapped::Changed(now));
+            }
+            dir.rename(temp, &change.name).map_err(Swapped::Failed)?;
+            Ok(if now.is_some() {
+                Swap::Replaced
+            } else {
+                Swap::Created
+            })
+        }
+        Err(e) => Err(Swapped::Failed(e)),
+    }
+}
+
+/// Undoes one file's swap after a later one failed.
+fn put_back(dir: &OutDir, change: &Change, temp: &str, swap: Swap) {
+    match swap {
+        Swap::Created => dir.remove(&change.name),
+        Swap::Exchanged => {
+            let _ = dir.exchange(temp, &change.name);
+        }
+        Swap::Replaced => {
+            if let Some(old) = &change.old
+                && let Ok((again, file)) = dir.stage(old)
+            {
+                if file.sync_all().is_ok() {
+                    let _ = dir.rename(&again, &change.name);
+                }
+                dir.remove(&again);
+            }
+        }
+    }
+}
+
+/// Stops the run over file `i`, which changed since it was compared and now holds `now`:
+/// it alone carries a guard (the others were not refused, and nothing is written), with
+/// what it holds as its old content, so the refusal shows what would have been lost.
+fn refuse(changes: &mut [Change], i: usize, now: Option<String>) -> OutputError {
+    for change in changes.iter_mut() {
+        change.guard = None;
+    }
+    let (status, guard) = classify(now.as_deref(), &changes[i].new);
+    changes[i].status = status;
+    // Changed by someone while gen ran: whatever header it shows, a person's change.
+    changes[i].guard = Some(match guard {
+        None | Some(Provenance::Generated) => Provenance::HandEdited,
+        Some(other) => other,
+    });
+    changes[i].old = now;
+    OutputError::ChangedMeanwhile
 }
 
 /// The directory a file is in; `.` for a bare file name (whose `parent()` is empty).
@@ -153,54 +320,16 @@ fn parent(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Temporary files a killed run left behind (the rename never happened, so they hold
-/// nothing anyone relies on).
-fn remove_stale_temps(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-const TEMP_PREFIX: &str = ".fabuild-";
-const TEMP_SUFFIX: &str = ".tmp";
-
-fn stage(path: &Path, content: &str) -> Result<tempfile::NamedTempFile, OutputError> {
-    let dir = parent(path);
-    let err = |source| OutputError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .map_err(err)?;
-    temp.write_all(content.as_bytes()).map_err(err)?;
-    // Generated files are ordinary, readable files (tempfile creates 0600).
-    set_readable(temp.path()).map_err(err)?;
-    Ok(temp)
-}
-
 /// Syncs the staged files at the same time, one thread each: the file system then covers
 /// them with one journal commit where fsyncs in turn would wait for one commit each (on a
 /// busy ext4 disk, a few milliseconds apiece). Measured on the shared 2-core machine with a
 /// fuzzer running beside it, `fabuild gen` of a fresh 4-file spec, 200 processes, 5 rounds:
 /// 4.56-4.86 ms in turn, 3.67-4.02 ms together.
-fn sync_together(
-    changes: &[&Change],
-    staged: &[tempfile::NamedTempFile],
-) -> Result<(), OutputError> {
+fn sync_together(changes: &[&Change], staged: &[std::fs::File]) -> Result<(), OutputError> {
     let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = staged
             .iter()
-            .map(|temp| scope.spawn(|| temp.as_file().sync_all()))
+            .map(|file| scope.spawn(|| file.sync_all()))
             .collect();
         handles
             .into_iter()
@@ -211,39 +340,9 @@ fn sync_together(
             .collect()
     });
     for (change, result) in changes.iter().zip(results) {
-        result.map_err(|source| OutputError::Write {
-            path: change.path.clone(),
-            source,
-        })?;
+        result.map_err(|source| write_error(change, source))?;
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn set_readable(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn set_readable(_: &Path) -> std::io::Result<()> {
-    Ok(())
-}
-
-/// Puts back what a change replaced, after a later file in the same set failed.
-fn restore(change: &Change) {
-    match &change.old {
-        Some(old) => {
-            if let Ok(temp) = stage(&change.path, old)
-                && temp.as_file().sync_all().is_ok()
-            {
-                let _ = temp.persist(&change.path);
-            }
-        }
-        None => {
-            let _ = std::fs::remove_file(&change.path);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -266,37 +365,78 @@ mod tests {
         }
     }
 
-    /// A rename that fails part-way puts back the files already replaced: all or nothing.
+    fn open(dir: &Path) -> OutDir {
+        OutDir::open(&dir.canonicalize().unwrap(), "").unwrap()
+    }
+
+    fn temps(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".fabuild-"))
+            .collect()
+    }
+
+    /// Something in a file's place that is not a file stops the run before anything is
+    /// written: all or nothing.
     #[test]
-    fn a_failed_rename_rolls_back_the_files_already_written() {
+    fn a_directory_where_a_file_goes_stops_the_run_before_any_write() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a"), "old a\n").unwrap();
-        // A non-empty directory where the third file should go: its rename fails.
         std::fs::create_dir_all(dir.path().join("c/blocker")).unwrap();
-        let changes = [
+        let mut changes = [
             change(dir.path(), "a", Some("old a\n"), "new a\n"),
             change(dir.path(), "b", None, "new b\n"),
             change(dir.path(), "c", None, "new c\n"),
         ];
-        assert!(write_all(&changes).is_err());
+        assert!(write_all(&open(dir.path()), &mut changes).is_err());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("a")).unwrap(),
             "old a\n"
         );
         assert!(!dir.path().join("b").exists());
-        let temps = std::fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
-            .count();
-        assert_eq!(temps, 0);
+        assert_eq!(temps(dir.path()), Vec::<String>::new());
+    }
+
+    /// Files already swapped in are put back when a later one fails: the replaced file gets
+    /// its old content (and inode) back, the created one is gone.
+    #[test]
+    fn swapped_files_are_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "old a\n").unwrap();
+        let out = open(dir.path());
+        let mut a = change(dir.path(), "a", Some("old a\n"), "new a\n");
+        let mut b = change(dir.path(), "b", None, "new b\n");
+        let mut done = vec![];
+        for change in [&mut a, &mut b] {
+            let (temp, _) = out.stage(&change.new).unwrap();
+            let swap = swap_in(&out, &temp, change).ok().unwrap();
+            done.push((temp, swap));
+        }
+        assert_eq!(done[0].1, Swap::Exchanged);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a")).unwrap(),
+            "new a\n"
+        );
+        for (change, (temp, swap)) in [&a, &b].into_iter().zip(&done) {
+            put_back(&out, change, temp, *swap);
+            out.remove(temp);
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!dir.path().join("b").exists());
+        assert_eq!(temps(dir.path()), Vec::<String>::new());
     }
 
     #[test]
     fn written_files_are_world_readable() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        write_all(&[change(dir.path(), "Dockerfile", None, "FROM x\n")]).unwrap();
+        let mut changes = [change(dir.path(), "Dockerfile", None, "FROM x\n")];
+        write_all(&open(dir.path()), &mut changes).unwrap();
         let mode = std::fs::metadata(dir.path().join("Dockerfile"))
             .unwrap()
             .permissions()

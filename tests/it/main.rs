@@ -12,6 +12,7 @@ mod every_rule;
 mod examples;
 mod explain;
 mod extra_args;
+mod gen_races;
 mod gunicorn_conf;
 mod hostile;
 mod image_writer;
