@@ -184,7 +184,9 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
-    let app = app_tree(&project, &ignore::Ignore::parse(&ignore_text), &skip)?;
+    let ignore =
+        ignore::Ignore::parse(&ignore_text).map_err(|e| BuildError::Other(e.to_string()))?;
+    let app = app_tree(&project, &ignore, &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
     let layers: Vec<AddedLayer> = [

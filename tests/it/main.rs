@@ -7,6 +7,7 @@
 
 mod build;
 mod cli;
+mod dockerignore;
 mod examples;
 mod explain;
 mod extra_args;
