@@ -196,7 +196,9 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     for dir in plan.writable.iter().filter_map(|d| d.context_path.as_ref()) {
         ignore_text.push_str(&format!("\n{dir}\n"));
     }
-    let app = app_tree(&project, &ignore::Ignore::parse(&ignore_text), &skip)?;
+    let ignore =
+        ignore::Ignore::parse(&ignore_text).map_err(|e| BuildError::Other(e.to_string()))?;
+    let app = app_tree(&project, &ignore, &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
     let layers: Vec<AddedLayer> = [

@@ -128,6 +128,45 @@ fn check_pep508(dep: &str) -> Result<(), String> {
             "lists `{trimmed}` in {PEP621}, which does not start with a package name"
         ));
     }
+    // PEP 508: name, extras, then a version specifier or `@ URL`, then `; marker`.
+    let requirement = trimmed.split(';').next().unwrap_or(trimmed);
+    if requirement.contains('@') {
+        return Err(format!(
+            "lists `{trimmed}` in {PEP621}, a direct reference (`name @ URL` or path), which fabuild refuses: it would install whatever that URL or path serves at build time, unhashed; publish the package to an index (a private one will do) and depend on it by name and version"
+        ));
+    }
+    let specifier_ok = requirement.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || c.is_ascii_whitespace()
+            || matches!(
+                c,
+                '-' | '_'
+                    | '.'
+                    | '['
+                    | ']'
+                    | ','
+                    | '<'
+                    | '>'
+                    | '='
+                    | '!'
+                    | '~'
+                    | '*'
+                    | '+'
+                    | '('
+                    | ')'
+            )
+    });
+    // pip and uv read a word starting with `-` on a requirement line as an option
+    // (`--index-url`), and ` #` as the start of a comment.
+    let smuggles = trimmed
+        .split_ascii_whitespace()
+        .skip(1)
+        .any(|word| word.starts_with('-') || word.starts_with('#'));
+    if !specifier_ok || smuggles {
+        return Err(format!(
+            "lists `{trimmed}` in {PEP621}, which is not a PEP 508 requirement (a name, extras, a version specifier, a marker after `;`)"
+        ));
+    }
     Ok(())
 }
 
@@ -357,6 +396,34 @@ mod tests {
                 "local path",
             ),
             ("[project]\ndependencies = [\"-e .\"]\n", "installer option"),
+            (
+                "[project]\ndependencies = [\"lib @ https://example.com/lib-1.0.tar.gz\"]\n",
+                "direct reference",
+            ),
+            (
+                "[project]\ndependencies = [\"lib @ git+https://example.com/lib.git@v1\"]\n",
+                "direct reference",
+            ),
+            (
+                "[project]\ndependencies = [\"lib@/etc/passwd\"]\n",
+                "direct reference",
+            ),
+            (
+                "[project]\ndependencies = [\"lib[x] @ https://e.com/l.whl ; python_version >= '3'\"]\n",
+                "direct reference",
+            ),
+            (
+                "[project]\ndependencies = [\"flask --index-url=https://evil.example/simple\"]\n",
+                "not a PEP 508 requirement",
+            ),
+            (
+                "[project]\ndependencies = [\"flask ; python_version >= '3' --extra-index-url x\"]\n",
+                "not a PEP 508 requirement",
+            ),
+            (
+                "[project]\ndependencies = [\"https://example.com/lib.whl\"]\n",
+                "not a PEP 508 requirement",
+            ),
             (
                 "[project]\ndependencies = [\"a\\nb\"]\n",
                 "control character",

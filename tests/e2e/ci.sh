@@ -85,6 +85,10 @@ bash "$HERE/out.sh" "$FAB"
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
 
+# .dockerignore: what buildah's `COPY . /ctx` copies is what fabuild build puts in the app
+# layer, case by case (Docker's differences from buildah 1.28 are listed in the script).
+python3 "$HERE/dockerignore.py" "$FAB"
+
 # fabuild build: every example as an OCI image without an engine, twice with the same
 # digest, verified, run with podman and answered over TLS/HTTP as the numeric user.
 bash "$HERE/build.sh" "$FAB"

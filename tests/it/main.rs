@@ -8,6 +8,7 @@
 mod build;
 mod build_robust;
 mod cli;
+mod dockerignore;
 mod every_rule;
 mod examples;
 mod explain;
