@@ -15,7 +15,7 @@ use fabuild::init::gunicorn_conf::{self, Carried, Value};
 use fabuild::init::{AppYaml, DependencyInstall, Tls};
 use fabuild::packaging::pyproject::PyProject;
 use fabuild::packaging::uvlock;
-use fabuild::spec::{self, Interface, SpecError};
+use fabuild::spec::{Interface, SpecError};
 use libfuzzer_sys::fuzz_target;
 
 /// The server stack, which fabuild pins and leaves out of the app's requirements.

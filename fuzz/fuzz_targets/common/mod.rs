@@ -69,7 +69,7 @@ pub fn project() -> &'static Path {
 
 /// Paths as `generate::prepare` builds them when the output directory is the project.
 fn paths(plan: &Plan) -> Paths {
-    Paths::new("", plan.app_requirements.clone())
+    Paths::new("", plan.app_dependencies.requirements().map(str::to_owned))
 }
 
 const KEYWORDS: &[&str] = &[
