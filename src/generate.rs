@@ -90,10 +90,16 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
             base_image: options.base_image.clone(),
         },
     );
-    let paths = Paths::new(
-        &out_rel,
-        plan.app_dependencies.requirements().map(str::to_owned),
-    );
+    let app_requirements = if plan.installed_requirements.is_some() {
+        Some(if out_rel.is_empty() {
+            render::REQUIREMENTS_APP.to_owned()
+        } else {
+            format!("{out_rel}/{}", render::REQUIREMENTS_APP)
+        })
+    } else {
+        plan.app_dependencies.requirements().map(str::to_owned)
+    };
+    let paths = Paths::new(&out_rel, app_requirements);
     let rendered = render::render(&plan, &paths, options.templates.as_deref())?;
 
     let spec_name = spec_path

@@ -62,6 +62,7 @@ rules! {
     DEPLOY_REPLICAS = "FAB081", "replicas out of range";
     DEPLOY_MEMORY = "FAB082", "memory is not a Kubernetes quantity";
     DEPLOY_SECRET_NAME = "FAB083", "tls_secret is not a Kubernetes name";
+    SERVER_PIN_RELAXED = "FAB090", "the app asks for a server package at another version; fabuild's is installed";
     CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
     CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";
     CMD_ARGS_AMBIGUOUS = "FAB102", "abbreviated flag matches several flags";

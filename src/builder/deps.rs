@@ -46,6 +46,12 @@ impl DepsInput<'_> {
         let Some(rel) = self.plan.app_dependencies.requirements() else {
             return Ok(None);
         };
+        if let Some(installed) = &self.plan.installed_requirements {
+            // For the cache key and the choice of hashed install: both files' lines.
+            let mut text = installed.requirements_text(crate::render::CONSTRAINTS_APP);
+            text.push_str(&installed.constraints_text());
+            return Ok(Some(text));
+        }
         let path = self.project.join(rel);
         crate::read::text(&path, crate::read::MAX_TEXT_BYTES)
             .map(Some)
@@ -148,9 +154,21 @@ impl DepsInput<'_> {
         std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
         let c = constraints.display().to_string();
         if let Some(req) = self.app_requirements()? {
-            let file = self
-                .project
-                .join(self.plan.app_dependencies.requirements().unwrap_or(""));
+            let file = match &self.plan.installed_requirements {
+                // What gen writes as requirements-app.txt (and constraints-app.txt).
+                Some(installed) => {
+                    let constraints = scratch.join(crate::render::CONSTRAINTS_APP);
+                    std::fs::write(&constraints, installed.constraints_text())
+                        .map_err(|e| BuildError::io(&constraints, &e))?;
+                    let file = scratch.join(crate::render::REQUIREMENTS_APP);
+                    let text = installed.requirements_text(crate::render::CONSTRAINTS_APP);
+                    std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
+                    file
+                }
+                None => self
+                    .project
+                    .join(self.plan.app_dependencies.requirements().unwrap_or("")),
+            };
             if req.contains("--hash") {
                 self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
             } else {

@@ -2,7 +2,10 @@
 //! PEP 503 compares them, uv lock files, and the dependencies pyproject.toml declares.
 
 pub mod pyproject;
+pub mod requirements;
+pub mod stack;
 pub mod uvlock;
+pub mod version;
 
 /// A character of a package or extra name as written: ASCII letters, digits, `-`, `_`, `.`.
 pub fn is_name_char(c: char) -> bool {

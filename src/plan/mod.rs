@@ -49,6 +49,10 @@ pub struct Plan {
     /// `app_project` in the JSON and the template context, at most one of them set).
     #[serde(flatten)]
     pub app_dependencies: AppDependencies,
+    /// The app's requirements file as the image installs it, when that is not the file as
+    /// it stands (its includes read in, a server package's version left to fabuild):
+    /// written as `requirements-app.txt` (and `constraints-app.txt`) and installed instead.
+    pub installed_requirements: Option<crate::spec::InstalledRequirements>,
     /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
     pub uv: Option<crate::pins::ToolPin>,
     pub ca_secret: Option<String>,
@@ -257,6 +261,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         strip_debug: crate::pins::with_debug_info(&server_pins),
         server_pins,
         app_dependencies: AppDependencies::of(&spec.python),
+        installed_requirements: spec.python.installed_requirements.clone(),
         uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],

@@ -35,6 +35,12 @@ pub fn outputs(plan: &Plan, paths: &Paths) -> Vec<(&'static str, &'static str)> 
     if !plan.strip_debug.is_empty() {
         outputs.push((STRIP, "strip.py.j2"));
     }
+    if let Some(installed) = &plan.installed_requirements {
+        outputs.push((REQUIREMENTS_APP, "requirements-app.txt.j2"));
+        if !installed.constraints.is_empty() {
+            outputs.push((CONSTRAINTS_APP, "constraints-app.txt.j2"));
+        }
+    }
     if plan.uv.is_some() {
         outputs.push(("requirements-uv.txt", "requirements-uv.txt.j2"));
     }
@@ -63,6 +69,11 @@ pub const CONTEXT_IGNORE: &str = ".dockerignore";
 /// Dockerfile `-f` names, in place of the context's: the one for a Dockerfile written
 /// outside the context root.
 pub const DOCKERFILE_IGNORE: &str = "Dockerfile.dockerignore";
+/// The app's requirements as the image installs them, when not its file as it stands
+/// (`Plan::installed_requirements`).
+pub const REQUIREMENTS_APP: &str = "requirements-app.txt";
+/// The constraints its includes (`-c`) hold, beside it.
+pub const CONSTRAINTS_APP: &str = "constraints-app.txt";
 /// The debug-information stripper the image build runs on the server stack's extension
 /// modules; it does not stay in the image.
 pub const STRIP: &str = "fabuild-strip.py";
@@ -85,6 +96,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/preflight.py.j2"),
     ),
     ("strip.py.j2", include_str!("../../templates/strip.py.j2")),
+    (
+        "requirements-app.txt.j2",
+        include_str!("../../templates/requirements-app.txt.j2"),
+    ),
+    (
+        "constraints-app.txt.j2",
+        include_str!("../../templates/constraints-app.txt.j2"),
+    ),
     (
         "requirements-uv.txt.j2",
         include_str!("../../templates/requirements-uv.txt.j2"),
@@ -142,7 +161,11 @@ impl From<minijinja::Error> for RenderError {
 #[derive(Clone, Debug, Serialize)]
 pub struct Paths {
     pub server_requirements: String,
+    /// The app's requirements file the image installs: the app's own, or
+    /// [`REQUIREMENTS_APP`] when gen writes it.
     pub app_requirements: Option<String>,
+    /// [`CONSTRAINTS_APP`], relative to the context.
+    pub app_constraints: String,
     pub preflight: String,
     pub uv_requirements: String,
     pub project_requirements: String,
@@ -171,6 +194,7 @@ impl Paths {
         Self {
             server_requirements: format!("{prefix}requirements-server.txt"),
             app_requirements,
+            app_constraints: format!("{prefix}{CONSTRAINTS_APP}"),
             preflight: format!("{prefix}{PREFLIGHT}"),
             uv_requirements: format!("{prefix}requirements-uv.txt"),
             project_requirements: format!("{prefix}requirements-project.in"),

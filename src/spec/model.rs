@@ -69,6 +69,48 @@ pub struct Python {
     pub lock: Option<String>,
     /// Or the dependencies a `pyproject.toml` declares, resolved while the image builds.
     pub project: Option<Project>,
+    /// The requirements file as the image installs it, when that is not the file as it
+    /// stands: its includes read in, or a line naming a server package at another version
+    /// reduced to the name.
+    pub installed_requirements: Option<InstalledRequirements>,
+}
+
+/// The app's requirements file with what it includes (`-r`, `-c`) read in, and each line
+/// that names a server package at a version fabuild does not install reduced to the
+/// package's name (extras and marker kept): fabuild's pin is the version installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstalledRequirements {
+    /// The app's file, relative to the project directory.
+    pub from: String,
+    /// Requirement and option lines, in pip's reading order.
+    pub requirements: Vec<String>,
+    /// The lines of the files included with `-c`.
+    pub constraints: Vec<String>,
+}
+
+impl InstalledRequirements {
+    /// The requirements as a file for pip: the constraints, if any, are read from
+    /// `constraints` beside it.
+    pub fn requirements_text(&self, constraints: &str) -> String {
+        let mut text = String::new();
+        if !self.constraints.is_empty() {
+            text.push_str(&format!("-c {constraints}\n"));
+        }
+        for line in &self.requirements {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+
+    pub fn constraints_text(&self) -> String {
+        let mut text = String::new();
+        for line in &self.constraints {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
 }
 
 /// `python.project`: a pyproject.toml's declared dependencies, resolved by uv while the

@@ -27,6 +27,7 @@ mod properties;
 mod regenerate;
 mod rules_doc;
 mod schema;
+mod server_pins;
 mod strip;
 mod templates;
 mod terminal;

@@ -8,6 +8,7 @@ mod deploy;
 mod metadata;
 mod python;
 mod server;
+mod stack;
 mod tls;
 mod user;
 

@@ -7,7 +7,9 @@ use serde_saphyr::Spanned;
 
 use crate::packaging::pyproject::PyProject;
 use crate::rules;
-use crate::spec::model::{DEFAULT_PYTHON, ImageRef, PYTHON_VERSIONS, Project, Python};
+use crate::spec::model::{
+    DEFAULT_PYTHON, ImageRef, InstalledRequirements, PYTHON_VERSIONS, Project, Python,
+};
 use crate::spec::raw::{Interface, RawSpec};
 
 use super::{Validator, plain_path};
@@ -69,7 +71,13 @@ impl Validator<'_> {
         });
         let pyproject = py.project.as_ref().and_then(|p| {
             let path = self.text("python.project", p);
-            self.pyproject(&path, p, py.exclude_newer.as_ref(), project)
+            self.pyproject(
+                &path,
+                p,
+                py.exclude_newer.as_ref(),
+                project,
+                raw.app.interface.value,
+            )
         });
         if let (Some(at), None) = (&py.exclude_newer, &py.project) {
             self.error(
@@ -93,8 +101,30 @@ impl Validator<'_> {
                 "keep one: a lock (exact and hashed), a requirements file, or the project's pyproject.toml",
             );
         }
+        let (requirements, installed_requirements) =
+            self.requirements(raw, project, raw.app.interface.value);
+        Python {
+            version,
+            base_image,
+            requirements,
+            lock,
+            project: pyproject,
+            installed_requirements,
+        }
+    }
+
+    /// `python.requirements` (or requirements.txt found beside app.yaml), and the
+    /// requirements as the image installs them when that is not the file as it stands.
+    fn requirements(
+        &mut self,
+        raw: &RawSpec,
+        project: &Path,
+        interface: Interface,
+    ) -> (Option<String>, Option<InstalledRequirements>) {
+        let py = &raw.python;
         // Only one source is used; when several are given the error above stands.
         let sole = py.lock.is_none() && py.project.is_none();
+        let before = self.findings.len();
         let requirements = match &py.requirements {
             Some(r) if sole => {
                 let path = self.text("python.requirements", r);
@@ -107,13 +137,13 @@ impl Validator<'_> {
                 .then(|| "requirements.txt".to_owned()),
             _ => None,
         };
-        Python {
-            version,
-            base_image,
-            requirements,
-            lock,
-            project: pyproject,
-        }
+        let installed_requirements = match &requirements {
+            Some(path) if self.findings.len() == before => {
+                self.requirements_stack(path, py.requirements.as_ref(), project, interface)
+            }
+            _ => None,
+        };
+        (requirements, installed_requirements)
     }
 
     /// `python.project`: a pyproject.toml inside the project whose dependencies can be
@@ -124,6 +154,7 @@ impl Validator<'_> {
         at: &Spanned<String>,
         exclude_newer: Option<&Spanned<String>>,
         project: &Path,
+        interface: Interface,
     ) -> Option<Project> {
         if Path::new(path)
             .file_name()
@@ -142,9 +173,12 @@ impl Validator<'_> {
         if self.findings.len() > before {
             return None;
         }
-        let declared = crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES)
-            .map_err(|e| format!("cannot be read: {e}"))
-            .and_then(|text| PyProject::parse(&text))
+        let text = crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES)
+            .map_err(|e| format!("cannot be read: {e}"));
+        let declared = text
+            .as_deref()
+            .map_err(Clone::clone)
+            .and_then(PyProject::parse)
             .and_then(|p| p.declared());
         let declared = match declared {
             Ok(d) => d,
@@ -177,12 +211,19 @@ impl Validator<'_> {
             );
             return None;
         };
-        Some(Project {
+        let mut declared = Project {
             pyproject: path.to_owned(),
             table: declared.table.to_owned(),
             requirements: declared.requirements,
             exclude_newer,
-        })
+        };
+        self.project_stack(
+            &mut declared,
+            text.as_deref().unwrap_or_default(),
+            at,
+            interface,
+        );
+        Some(declared)
     }
 
     pub(super) fn check_base_python(
@@ -267,19 +308,7 @@ impl Validator<'_> {
                 );
             }
         };
-        for pin in crate::pins::for_interface(interface) {
-            if let Some(locked) = lock.version_of(pin.name).filter(|v| *v != pin.version) {
-                self.error(
-                    rules::LOCK_CONFLICT,
-                    at,
-                    format!("`{path}` pins {} {locked}; fabuild installs {} {}", pin.name, pin.name, pin.version),
-                    format!(
-                        "align the project: `uv add {}=={}` (or drop it from the project's dependencies and let fabuild provide it), then `uv lock`",
-                        pin.name, pin.version
-                    ),
-                );
-            }
-        }
+        self.lock_stack(path, &lock, at, project, interface);
     }
 
     pub(super) fn project_file(&mut self, path: &str, at: &Spanned<String>, project: &Path) {
