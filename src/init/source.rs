@@ -529,3 +529,37 @@ mod tests {
         assert_eq!(string_literal("'a', 'b'"), Some(("a".to_owned(), ", 'b'")));
     }
 }
+
+#[cfg(test)]
+mod arbitrary_input {
+    use super::{MAX_LINE_BYTES, PySource, string_literal};
+
+    /// Pieces that change how Python reads what follows, in random order: any mix reads
+    /// without a panic, every line's span lies on character boundaries of the text, and
+    /// every line starts on a line of the file.
+    #[test]
+    fn any_mix_of_quotes_brackets_and_breaks_reads_without_panic() {
+        const PIECES: [&str; 26] = [
+            "'", "\"", "'''", "\"\"\"", "\\", "\n", "\r\n", "#", "(", ")", "[", "]", "{", "}", "é",
+            "😀", " ", "\t", "\x0c", "r", "b", "f", "x = ", ",", "\u{feff}", "\\x4",
+        ];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n as u64).unwrap()
+        };
+        for _ in 0..20_000 {
+            let text: String = (0..next(40)).map(|_| PIECES[next(PIECES.len())]).collect();
+            let physical = text.lines().count();
+            for line in PySource::parse(&text).lines {
+                assert!((1..=physical).contains(&line.number), "{text:?}");
+                assert!(text.get(line.span.clone()).is_some(), "{text:?}");
+                assert!(line.text.len() <= MAX_LINE_BYTES);
+                let _ = (line.shown(), line.is_string(), string_literal(&line.text));
+            }
+            let _ = crate::init::gunicorn_conf::parse(&text, crate::spec::Interface::Wsgi);
+        }
+    }
+}
