@@ -55,7 +55,7 @@ impl Line {
         !source[self.span.clone()].contains('\n')
     }
 
-    /// The statement is a string alone, as a docstring is.
+    /// The statement starts with a string literal, as a docstring does.
     pub fn is_string(&self) -> bool {
         let after_prefix = self
             .text
