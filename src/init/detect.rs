@@ -144,17 +144,18 @@ impl Sources {
                 .lines
                 .iter()
                 .find(|line| {
-                    line.text.match_indices(".instance_path").any(|(at, m)| {
-                        !line.text[at + m.len()..]
-                            .chars()
-                            .next()
-                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                    })
+                    !line.is_string()
+                        && line.text.match_indices(".instance_path").any(|(at, m)| {
+                            !line.text[at + m.len()..]
+                                .chars()
+                                .next()
+                                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                        })
                 })
                 .map(|line| Evidence {
                     file: file.rel.clone(),
                     line: line.number,
-                    text: shorten(&line.text),
+                    text: shorten(&line.shown()),
                     src_layout: file.src_layout,
                 })
         })
@@ -352,7 +353,7 @@ fn scan(index: usize, file: &PyFile, found: &mut Vec<Found>) {
                     name: name.to_owned(),
                     factory: true,
                     line: line.number,
-                    evidence: shorten(&line.text),
+                    evidence: shorten(&line.shown()),
                     callee: Vec::new(),
                     framework: Some(framework),
                 });
@@ -367,7 +368,7 @@ fn scan(index: usize, file: &PyFile, found: &mut Vec<Found>) {
                 name: name.to_owned(),
                 factory: false,
                 line: line.number,
-                evidence: shorten(&line.text),
+                evidence: shorten(&line.shown()),
                 framework: constructor(&resolved),
                 callee: resolved,
             });

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use super::source::{MAX_LINE_BYTES, PySource};
 use super::write::Tls;
 use crate::gunicorn::settings::{self, Arity};
 use crate::read::ReadError;
@@ -117,43 +118,28 @@ pub fn read(root: &Path, interface: Interface) -> Result<Option<ConfFile>, ReadE
 pub fn parse(text: &str, interface: Interface) -> ConfFile {
     let mut conf = ConfFile::default();
     let mut tls: Vec<TlsPath> = Vec::new();
-    // The quote of the triple-quoted string the line before left open, if any.
-    let mut open: Option<u8> = None;
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let code = raw.trim_end();
+    for statement in PySource::parse(text).lines {
+        let line = statement.number;
+        // A statement on one line is quoted as written, its comment included; one over
+        // several lines as it would be written on one.
+        let shown_text = if statement.is_single(text) {
+            text[statement.span.clone()].trim().to_owned()
+        } else {
+            statement.shown()
+        };
+        let code = statement.text.as_str();
         let first = code.split_whitespace().next().unwrap_or("");
-        // Lines inside a triple-quoted string are text.
-        let was_in_docstring = open.is_some();
-        open = still_open(code, open);
-        // Continuations and blocks belong to the statement above; imports, comments and
-        // string statements (docstrings) set nothing.
-        if was_in_docstring
-            || code.is_empty()
-            || code.starts_with([' ', '\t', '#', ')', ']', '}', '"', '\''])
+        // Blocks belong to the statement above; imports and string statements (docstrings)
+        // set nothing.
+        if statement.indent > 0
+            || statement.is_string()
+            || code.starts_with([')', ']', '}'])
             || matches!(first, "import" | "from")
         {
             continue;
         }
         let Some((name, value)) = assignment(code) else {
-            let what: String = match code
-                .strip_prefix("async ")
-                .unwrap_or(code)
-                .strip_prefix("def ")
-            {
-                Some(def) => format!("def {}", def.split('(').next().unwrap_or(def).trim()),
-                None => super::write::comment_safe(&code.chars().take(40).collect::<String>()),
-            };
-            let advice = if matches!(first, "def" | "async") {
-                "a server hook: app.yaml cannot carry code; move what it does into the app, or drop it"
-            } else {
-                "not a setting: gunicorn runs it when it loads the file; drop it"
-            };
-            conf.leave(Left {
-                line,
-                what,
-                advice: advice.to_owned(),
-            });
+            conf.leave(not_an_assignment(line, code, &shown_text));
             continue;
         };
         // A later assignment replaces an earlier one, as in Python, whatever it assigns: a
@@ -163,8 +149,18 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
         }
         tls.retain(|t| t.name != name);
         // It becomes a YAML comment.
-        let shown = super::write::comment_safe(code.trim());
+        let shown = super::write::comment_safe(&shown_text);
         let source = format!("{FILE}:{line}: {shown}");
+        if statement.cut {
+            conf.leave(Left {
+                line,
+                what: name.to_owned(),
+                advice: format!(
+                    "longer than init reads ({MAX_LINE_BYTES} bytes): set the value it sets in app.yaml"
+                ),
+            });
+            continue;
+        }
         match (name, literal(value)) {
             ("workers", None) => conf.leave(Left {
                 line,
@@ -214,6 +210,30 @@ pub fn parse(text: &str, interface: Interface) -> ConfFile {
         }
     }
     conf
+}
+
+/// A statement that assigns nothing: a server hook, or code gunicorn runs as it loads the
+/// file.
+fn not_an_assignment(line: usize, code: &str, shown: &str) -> Left {
+    let first = code.split_whitespace().next().unwrap_or("");
+    let what: String = match code
+        .strip_prefix("async ")
+        .unwrap_or(code)
+        .strip_prefix("def ")
+    {
+        Some(def) => format!("def {}", def.split('(').next().unwrap_or(def).trim()),
+        None => super::write::comment_safe(&shown.chars().take(40).collect::<String>()),
+    };
+    let advice = if matches!(first, "def" | "async") {
+        "a server hook: app.yaml cannot carry code; move what it does into the app, or drop it"
+    } else {
+        "not a setting: gunicorn runs it when it loads the file; drop it"
+    };
+    Left {
+        line,
+        what,
+        advice: advice.to_owned(),
+    }
 }
 
 /// The mount app.yaml's `tls` describes, from the TLS files the conf file names: a
@@ -289,42 +309,6 @@ fn mount_and_name(file: &TlsPath) -> Result<(String, String), String> {
     }
 }
 
-/// The quote of the triple-quoted string left open at the end of `code`, given the one
-/// open at its start: a triple quote of the same kind closes it; outside strings, `#`
-/// starts a comment and a short string hides its quotes.
-fn still_open(code: &str, mut open: Option<u8>) -> Option<u8> {
-    let bytes = code.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let triple = matches!(c, b'"' | b'\'') && bytes[i..].starts_with(&[c, c, c]);
-        match open {
-            Some(q) if triple && c == q => {
-                open = None;
-                i += 3;
-                continue;
-            }
-            None if triple => {
-                open = Some(c);
-                i += 3;
-                continue;
-            }
-            None if c == b'#' => break,
-            None if matches!(c, b'"' | b'\'') => {
-                // A short string: on to its closing quote, escaped characters skipped.
-                i += 1;
-                while i < bytes.len() && bytes[i] != c {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            // Text inside the open string, or code.
-            Some(_) | None => {}
-        }
-        i += 1;
-    }
-    open
-}
-
 /// `name = value` at the top level, without annotations or augmented assignment.
 fn assignment(code: &str) -> Option<(&str, &str)> {
     let (name, value) = code.split_once('=')?;
@@ -345,29 +329,49 @@ fn literal(text: &str) -> Option<Literal> {
 }
 
 fn literal_prefix(text: &str) -> Option<(Literal, &str)> {
-    let first = text.chars().next()?;
-    if first == '"' || first == '\'' {
-        let body = &text[1..];
-        let end = body.find(first)?;
-        let s = &body[..end];
-        // Escapes would need Python's rules; a settings file rarely has them.
-        return (!s.contains('\\')).then(|| (Literal::Str(s.to_owned()), &body[end + 1..]));
+    literal_in(text, false)
+}
+
+/// A literal in parentheses or none (`(4)` is 4; `(4,)` is a tuple, not read), and the text
+/// after it. In a list, a nested list is not a setting's value.
+fn literal_in(text: &str, in_list: bool) -> Option<(Literal, &str)> {
+    let mut parens = 0;
+    let mut text = text;
+    while let Some(after) = text.strip_prefix('(') {
+        parens += 1;
+        text = after.trim_start();
     }
-    if first == '[' {
+    let (value, mut rest) = bare_literal(text, in_list)?;
+    for _ in 0..parens {
+        rest = rest.trim_start().strip_prefix(')')?;
+    }
+    Some((value, rest))
+}
+
+fn bare_literal(text: &str, in_list: bool) -> Option<(Literal, &str)> {
+    let unprefixed = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    if unprefixed.starts_with(['"', '\'']) {
+        let (value, rest) = super::source::string_literal(text)?;
+        return Some((Literal::Str(value), rest));
+    }
+    if let Some(list) = text.strip_prefix('[') {
+        if in_list {
+            return None;
+        }
         let mut items = Vec::new();
-        let mut rest = text[1..].trim_start();
+        let mut rest = list.trim_start();
         loop {
             if let Some(after) = rest.strip_prefix(']') {
                 return Some((Literal::List(items), after));
             }
-            // One level: a list of scalars (a nested list is not a setting's value).
-            if rest.starts_with('[') {
-                return None;
-            }
-            let (item, after) = literal_prefix(rest)?;
+            let (item, after) = literal_in(rest, true)?;
             items.push(item);
             rest = after.trim_start();
-            rest = rest.strip_prefix(',').map_or(rest, str::trim_start);
+            match rest.strip_prefix(',') {
+                Some(after) => rest = after.trim_start(),
+                None if rest.starts_with(']') => {}
+                None => return None,
+            }
         }
     }
     let end = text
@@ -843,10 +847,12 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_not_a_literal() {
-        let text = format!("bind = {}\n", "[".repeat(100_000));
-        let conf = parse(&text, Interface::Wsgi);
-        assert_eq!(conf.left.len(), 1);
-        assert!(conf.left[0].advice.starts_with("computed"));
+        for (depth, advice) in [(2000, "computed"), (100_000, "longer than init reads")] {
+            let text = format!("bind = {}\ntimeout = 9\n", "[".repeat(depth));
+            let conf = parse(&text, Interface::Wsgi);
+            assert_eq!(conf.left.len(), 1);
+            assert!(conf.left[0].advice.starts_with(advice), "{depth}");
+        }
     }
 
     #[test]

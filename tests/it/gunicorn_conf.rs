@@ -157,10 +157,36 @@ const LINES: &[&str] = &[
     "# workers = 77",
     "\"\"\"Settings.\nworkers = 99\n\"\"\"",
     "def post_fork(server, worker):\n    workers = 3",
+    // Statements over several lines, and strings written every way Python reads them.
+    "bind = [\n    '0.0.0.0:8003',\n]",
+    "bind = [  # the public address\n    \"0.0.0.0:8004\",  # here\n    # nothing else\n]",
+    "bind = ['0.0.0.0:8005'\n        ]",
+    "bind = \\\n    '0.0.0.0:8006'",
+    "bind = ('0.0.0.0:'\n        \"8007\")",
+    "bind = f'0.0.0.0:8008'",
+    "bind = [\n    '0.0.0.0:8009',\n    '0.0.0.0:8010',\n]",
+    "workers = (\n    3\n)",
+    "workers = (((5)))",
+    "workers = \\\n    multiprocessing.cpu_count()",
+    "timeout = \\\n    30",
+    "threads = \\\n    (2  # two\n     )",
+    "max_requests = [\n    1,\n][0]",
+    "keepalive = 1 if True else \\\n    2",
+    "accesslog = \"\"\"-\"\"\"",
+    "accesslog = '''\n-'''",
+    "accesslog = r'-'",
+    "forwarded_allow_ips = (\n    '10.0.0.0/8,'\n    \"192.168.0.1\"\n)",
+    "forwarded_allow_ips = '\\x31\\x30.0.0.1,\\\n172.16.0.0/12'",
+    "keyfile = r'/opt/key/k.pem'",
+    "certfile = '/opt/key/\\x63.pem'",
+    "ca_certs = u'''/opt/key/ca.pem'''",
+    "x = '''\nworkers = 5\n'''",
+    "y = (\"\"\"\nbind = '0.0.0.0:1'\n\"\"\",\n     'timeout = 2')",
 ];
 
 /// For every generated file gunicorn loads, each value init carries is the value gunicorn
-/// uses: 2,000 files, read by gunicorn's own config loader in one Python process.
+/// uses: 2,000 files, read by gunicorn's own config loader in one Python process. Statements
+/// over several lines are read too, not left out.
 #[test]
 fn what_init_carries_is_what_gunicorn_reads() {
     use fabuild::init::gunicorn_conf::{self, Value};
@@ -183,8 +209,10 @@ fn what_init_carries_is_what_gunicorn_reads() {
         &format!("{PROBE}{GUNICORN_READS}"),
         serde_json::to_string(&texts).unwrap().as_bytes(),
     );
+    let file_prefix = format!("{}:", gunicorn_conf::FILE);
     let mut loaded = 0;
     let mut carried = 0;
+    let mut over_lines = 0;
     for (index, text) in texts.iter().enumerate() {
         let gunicorn = &read[index];
         if gunicorn.is_null() {
@@ -199,6 +227,15 @@ fn what_init_carries_is_what_gunicorn_reads() {
         let conf = gunicorn_conf::parse(text, interface);
         for c in &conf.carried {
             carried += 1;
+            // A statement over several lines is quoted joined onto one.
+            let (line, quoted) = c.why[file_prefix.len()..].split_once(": ").unwrap();
+            let physical = text
+                .lines()
+                .nth(line.parse::<usize>().unwrap() - 1)
+                .unwrap();
+            if quoted != physical.trim() {
+                over_lines += 1;
+            }
             let ok = match (c.key, &c.value) {
                 ("port", Value::Number(port)) => {
                     let bind = gunicorn["bind"].as_array().unwrap();
@@ -244,8 +281,12 @@ fn what_init_carries_is_what_gunicorn_reads() {
     // The generator must mostly make files gunicorn loads, and init must carry from them.
     assert!(loaded > 1000, "gunicorn loaded only {loaded} of 2000 files");
     assert!(carried > 1000, "init carried only {carried} values");
+    assert!(
+        over_lines > 200,
+        "init carried only {over_lines} values from statements over several lines"
+    );
     println!(
-        "{loaded} of 2000 files loaded by gunicorn; {carried} values carried, all as gunicorn reads them"
+        "{loaded} of 2000 files loaded by gunicorn; {carried} values carried ({over_lines} from statements over several lines), all as gunicorn reads them"
     );
 }
 

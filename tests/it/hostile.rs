@@ -606,6 +606,45 @@ fn init_lists_a_bounded_part_of_an_endless_gunicorn_conf() {
     );
 }
 
+/// Statements that never end: a bracket opened near the top of a file and closed only at
+/// its end, over hundreds of thousands of continuation lines, and a triple-quoted string
+/// that is never closed. init reads each to its end in one pass and keeps a bounded part of
+/// it (the first 4096 bytes of a logical line), so the statements before and after are
+/// still read.
+#[test]
+fn init_stays_bounded_on_statements_that_never_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = String::from("from flask import Flask\nx = (\n");
+    while app.len() < 1_000_000 {
+        app.push_str("(a,\n),\n");
+    }
+    app.push_str(")\napp = Flask(__name__)\ny = '''\n");
+    fs::write(dir.path().join("app.py"), app).unwrap();
+    let mut conf = String::from("timeout = 45\nbind = [\n");
+    while conf.len() < 12_000_000 {
+        conf.push_str("[\"0.0.0.0:80\",\n],\n");
+    }
+    conf.push_str("]\nkeepalive = 5\nworkers = \"\"\"\n");
+    conf.push_str(&"4\n".repeat(1_000_000));
+    fs::write(dir.path().join("gunicorn.conf.py"), conf).unwrap();
+    let (out, took) = bounded(dir.path(), &["init"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("app: app:app"), "{stdout}");
+    for carried in [
+        "server: timeout: 45 (gunicorn.conf.py:1: timeout = 45)",
+        "server: keepalive: 5 (gunicorn.conf.py:",
+    ] {
+        assert!(stdout.contains(carried), "{carried}\nnot in:\n{stdout}");
+    }
+    assert!(
+        stderr.contains("  line 2 (bind): longer than init reads (4096 bytes)"),
+        "{stderr}"
+    );
+}
+
 /// A list of bad items gives a finding for each: text draws the first 50 in file order and
 /// counts the rest by rule (a 1 MiB spec of them drew 90,900, 26 MB of text); JSON lists
 /// every one.

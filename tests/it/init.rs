@@ -470,6 +470,54 @@ fn gunicorn_conf_settings_are_carried_over_as_gunicorn_reads_them() {
     );
 }
 
+/// init reads every Python file as Python does: a statement over several lines (a bracketed
+/// list, a parenthesized number, a backslash continuation, a triple-quoted string) is one
+/// statement, in the app module and in gunicorn.conf.py alike, and what it carries is what
+/// the real gunicorn reads.
+#[test]
+fn statements_over_several_lines_are_read_as_python_reads_them() {
+    let (_tmp, dir) = copy("gunicorn-conf");
+    fs::write(
+        dir.join("app.py"),
+        "from flask import Flask\n\napp = Flask(\n    __name__,\n    static_folder=\"\"\"assets\n\"\"\".strip())\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("gunicorn.conf.py"),
+        "bind = [\n    \"0.0.0.0:8080\",  # public\n]\nworkers = (\n    4\n)\ntimeout = \\\n    60\naccesslog = \"\"\"-\"\"\"\nloglevel = (\n    \"info\"  # for now\n    \"\"\n)\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "app: app:app (Flask app at app.py:3: app = Flask(__name__, static_folder=\"\"\"assets?\"\"\".strip()))"
+        ),
+        "{stdout}"
+    );
+    for carried in [
+        "server: port: 8080 (gunicorn.conf.py:1: bind = [\"0.0.0.0:8080\"])",
+        "server: workers: 4 (gunicorn.conf.py:4: workers = (4))",
+        "server: timeout: 60 (gunicorn.conf.py:7: timeout = 60)",
+        "server: access_log: true (gunicorn.conf.py:9: accesslog = \"\"\"-\"\"\")",
+    ] {
+        assert!(stdout.contains(carried), "{carried}\nnot in:\n{stdout}");
+    }
+    assert!(
+        stderr.contains(
+            "  line 10 (loglevel): set it with server.extra_args: [\"--log-level=info\"]\n"
+        ),
+        "{stderr}"
+    );
+    let app_yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let from_file = gunicorn_reads_the_same(
+        &dir,
+        &app_yaml,
+        &["bind", "workers", "timeout", "accesslog"],
+    );
+    assert_eq!(from_file("workers"), "4");
+}
+
 /// gunicorn.conf.py's development flags are not carried: init says to drop them, where moving
 /// them to `server.extra_args` would only draw check's warning about them there.
 #[test]
