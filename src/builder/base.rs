@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::BuildError;
 use crate::oci::image::{self, Format};
 use crate::oci::layer::{self, Kind};
+use crate::oci::tarstream::Holes;
 use crate::oci::{Image, Platform};
 
 /// Where interpreters live in the bases fabuild knows (official python images first).
@@ -156,22 +157,27 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         // Whiteouts hide what the layers below put there, never what this layer adds.
         let mut removed: Vec<(String, bool)> = Vec::new();
         let mut added = Seen::default();
-        let read = layer::read_layer(opened.reader, &mut |entry, content| {
-            match &entry.kind {
-                Kind::Whiteout(path) => removed.push((path.clone(), false)),
-                Kind::Opaque(dir) => removed.push((dir.clone(), true)),
-                Kind::File if WATCHED.contains(&entry.path.as_str()) => {
-                    let mut bytes = Vec::new();
-                    content.take(1 << 20).read_to_end(&mut bytes)?;
-                    added.watched.insert(entry.path.clone(), bytes);
+        let read = layer::read_layer(
+            opened.reader,
+            opened.size,
+            Holes::Full,
+            &mut |entry, content| {
+                match &entry.kind {
+                    Kind::Whiteout(path) => removed.push((path.clone(), false)),
+                    Kind::Opaque(dir) => removed.push((dir.clone(), true)),
+                    Kind::File if WATCHED.contains(&entry.path.as_str()) => {
+                        let mut bytes = Vec::new();
+                        content.take(1 << 20).read_to_end(&mut bytes)?;
+                        added.watched.insert(entry.path.clone(), bytes);
+                    }
+                    Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
+                        added.present.insert(entry.path.clone());
+                    }
+                    _ => {}
                 }
-                Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
-                    added.present.insert(entry.path.clone());
-                }
-                _ => {}
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
         if let Some(error) = read.error {
             return Err(format!("{} cannot be read: {error}", layer_ref.role));
         }
