@@ -7,6 +7,7 @@
 //! an oci-archive.
 
 pub mod base;
+pub mod cache;
 pub mod compare;
 pub mod deps;
 pub mod ignore;
@@ -136,6 +137,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let mut notes = Vec::new();
 
     let base = base::open(&options.base, options.cache.as_deref())?;
+    notes.extend(base.warnings.iter().cloned());
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
     let base_ref = check_base(plan, &base, options, &mut notes)?;
@@ -155,7 +157,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let layout_dir = staging.path().join("layout");
     let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
 
-    copy_base_layers(&base, &options.base, &layout)?;
+    base.copy_layers(&options.base, &layout)?;
 
     let runtime_files = runtime_files(&rendered);
     let input = deps::DepsInput {
@@ -166,7 +168,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files,
     };
-    let (deps_layer, deps_cached) = deps_layer(&input, options.cache.as_deref(), &layout)?;
+    let (deps_layer, deps_cached) =
+        deps_layer(&input, options.cache.as_deref(), &layout, &mut notes)?;
     if !deps_cached {
         notes.extend(unhashed_note(plan, &project, &options.wheels));
     }
@@ -375,90 +378,36 @@ fn put_layer(layout: &Layout, tree: &Tree, mtime: u64) -> Result<WrittenLayer, B
         .map_err(|e| BuildError::io(&layout.dir, &e))
 }
 
-/// The base's layers, byte for byte.
-fn copy_base_layers(base: &base::Base, path: &Path, layout: &Layout) -> Result<(), BuildError> {
-    for layer in &base.image.layers {
-        let hex = layer
-            .expected
-            .as_ref()
-            .and_then(|e| crate::oci::digest::sha256_hex(&e.digest))
-            .ok_or_else(|| BuildError::Base {
-                path: path.display().to_string(),
-                why: format!("{} has no sha256 digest", layer.role),
-            })?
-            .to_owned();
-        let result = if path.is_dir() {
-            layout.put_blob_from(&path.join(&layer.name), &hex)
-        } else {
-            let opened = base
-                .image
-                .store
-                .open(&layer.name)?
-                .ok_or_else(|| BuildError::Base {
-                    path: path.display().to_string(),
-                    why: format!("{} is missing", layer.name),
-                })?;
-            let mut reader = opened.reader;
-            layout.put_blob_reader(&mut reader, &hex)
-        };
-        result.map_err(|e| BuildError::io(&layout.dir, &e))?;
-    }
-    Ok(())
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedLayer {
-    layer: WrittenLayer,
-}
-
-/// The dependency layer, from the cache when everything it is made of is unchanged.
+/// The dependency layer, from the cache when everything it is made of is unchanged and
+/// the cached layer still hashes to what was written.
 fn deps_layer(
     input: &deps::DepsInput,
     cache: Option<&Path>,
     layout: &Layout,
+    notes: &mut Vec<String>,
 ) -> Result<(WrittenLayer, bool), BuildError> {
-    let entry = match cache {
-        Some(dir) => Some(dir.join("deps").join(input.key()?)),
+    let cache = cache.map(cache::Cache::new);
+    let key = match &cache {
+        Some(_) => Some(input.key()?),
         None => None,
     };
-    if let Some(entry) = &entry
-        && let Ok(bytes) = fs::read(entry.join("layer.json"))
-        && let Ok(cached) = serde_json::from_slice::<CachedLayer>(&bytes)
+    if let (Some(cache), Some(key)) = (&cache, &key)
+        && let Some(layer) = cache.layer("deps", key, layout, notes)
     {
-        let hex = cached.layer.digest.trim_start_matches("sha256:").to_owned();
-        let blob = entry.join("blob");
-        // A cache entry whose blob was changed is not used.
-        if let Ok(file) = fs::File::open(&blob)
-            && let Ok(sum) = crate::oci::digest::HashingReader::new(file).finish_draining()
-            && sum.sha256 == hex
-        {
-            layout
-                .put_blob_from(&blob, &hex)
-                .map_err(|e| BuildError::io(&blob, &e))?;
-            return Ok((cached.layer, true));
-        }
+        return Ok((layer, true));
     }
     let scratch = tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temp dir"), &e))?;
     let wheels = input.wheels(scratch.path())?;
     let tree = input.tree(&wheels)?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
-    if let Some(entry) = entry {
+    if let (Some(cache), Some(key)) = (&cache, &key) {
         let hex = layer.digest.trim_start_matches("sha256:");
-        let stored = fs::create_dir_all(&entry)
-            .and_then(|()| {
-                let tmp = entry.join("blob.tmp");
-                fs::copy(layout.dir.join("blobs/sha256").join(hex), &tmp)?;
-                fs::rename(&tmp, entry.join("blob"))
-            })
-            .and_then(|()| {
-                let meta = serde_json::to_vec(&CachedLayer {
-                    layer: layer.clone(),
-                })
-                .expect("serialises");
-                fs::write(entry.join("layer.json"), meta)
-            });
-        // A cache that cannot be written only costs time on the next build.
-        drop(stored);
+        cache.put_layer(
+            "deps",
+            key,
+            &layer,
+            &layout.dir.join("blobs/sha256").join(hex),
+        );
     }
     Ok((layer, false))
 }
