@@ -28,7 +28,7 @@ user:
 
 /// The pinned gunicorn wheel, downloaded once into target/ (its hash is checked by the
 /// build against the pin, so a stand-in would not do).
-fn wheels() -> PathBuf {
+pub fn wheels() -> PathBuf {
     let pin = fabuild::plan::pins::for_interface(fabuild::spec::Interface::Wsgi)
         .into_iter()
         .find(|p| p.name == "gunicorn")
@@ -68,7 +68,7 @@ fn wheels() -> PathBuf {
 
 /// A base with a fake interpreter and the account files; its second layer deletes a
 /// newer interpreter and /etc/group (then puts back its own), to exercise whiteouts.
-fn base(at: &Path) -> PathBuf {
+pub fn base(at: &Path) -> PathBuf {
     let lower: Vec<Item> = vec![
         dir("/etc"),
         file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
@@ -92,15 +92,15 @@ fn base(at: &Path) -> PathBuf {
     path
 }
 
-struct Project {
+pub struct Project {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
-    base: PathBuf,
-    wheels: PathBuf,
+    pub root: PathBuf,
+    pub base: PathBuf,
+    pub wheels: PathBuf,
 }
 
 impl Project {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("project");
         std::fs::create_dir_all(root.join("pkg")).unwrap();
@@ -122,12 +122,12 @@ impl Project {
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.root.parent().unwrap().join(name)
     }
 
     /// Runs `fabuild build` into `out` with the cache `cache`; returns stdout.
-    fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
+    pub fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
         let output = fabuild(&self.root)
             .args(["build", "app.yaml", "--base"])
             .arg(&self.base)
@@ -152,7 +152,7 @@ impl Project {
 
     /// Runs `fabuild build` into `img` with `wheels` and no cache, for builds expected to
     /// fail: the output is returned, whatever it is.
-    fn build_failing(&self, wheels: &Path) -> std::process::Output {
+    pub fn build_failing(&self, wheels: &Path) -> std::process::Output {
         fabuild(&self.root)
             .args(["build", "app.yaml", "--base"])
             .arg(&self.base)
@@ -165,11 +165,11 @@ impl Project {
             .unwrap()
     }
 
-    fn index(&self, out: &str) -> Value {
+    pub fn index(&self, out: &str) -> Value {
         serde_json::from_slice(&std::fs::read(self.path(out).join("index.json")).unwrap()).unwrap()
     }
 
-    fn manifest(&self, out: &str) -> (String, Value) {
+    pub fn manifest(&self, out: &str) -> (String, Value) {
         let digest = self.index(out)["manifests"][0]["digest"]
             .as_str()
             .unwrap()
@@ -184,7 +184,7 @@ impl Project {
         )
     }
 
-    fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
+    pub fn blob(&self, out: &str, digest: &str) -> Vec<u8> {
         std::fs::read(
             self.path(out)
                 .join("blobs/sha256")
@@ -194,7 +194,7 @@ impl Project {
     }
 }
 
-fn layer_digests(manifest: &Value) -> Vec<String> {
+pub fn layer_digests(manifest: &Value) -> Vec<String> {
     manifest["layers"]
         .as_array()
         .unwrap()
@@ -204,7 +204,7 @@ fn layer_digests(manifest: &Value) -> Vec<String> {
 }
 
 /// The files of a layer blob: path -> (mode, uid, gid, content).
-fn layer_files(blob: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+pub fn layer_files(blob: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
     for entry in archive.entries().unwrap() {
