@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::oci::digest::{Sum, is_sha256_hex, sha256_hex};
 use crate::oci::layer;
+use crate::oci::store::open_in;
 use crate::oci::tarstream::Holes;
 use crate::oci::writer::{Layout, WrittenLayer};
 
@@ -61,7 +62,7 @@ impl Cache {
         let mut changed = Vec::new();
         for name in names {
             let path = dir.join(&name);
-            match read_regular(&path, limit) {
+            match read_regular(&dir, &name, limit) {
                 Ok(bytes) if Sum::of(&bytes).sha256 == name => return Lookup::Hit(bytes),
                 Ok(_) | Err(_) => {
                     changed.push(format!(
@@ -97,15 +98,10 @@ impl Cache {
         self.root.join("blobs/sha256").join(hex)
     }
 
-    /// Opens the blob `hex` if it is a regular file (no link followed at its name); the
-    /// reader must still check that it hashes to `hex`.
+    /// Opens the blob `hex` if it is a regular file inside the cache (no link followed);
+    /// the reader must still check that it hashes to `hex`.
     pub fn open_blob(&self, hex: &str) -> Option<(File, u64)> {
-        let path = self.blob_path(hex);
-        let meta = fs::symlink_metadata(&path).ok()?;
-        if !meta.is_file() {
-            return None;
-        }
-        let file = File::open(&path).ok()?;
+        let file = open_in(&self.root, &format!("blobs/sha256/{hex}")).ok()??;
         let size = file.metadata().ok()?.len();
         Some((file, size))
     }
@@ -181,13 +177,12 @@ impl Cache {
     }
 }
 
-/// The bytes of a regular file (not a link, a FIFO or a device), up to `limit`.
-fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    if !fs::symlink_metadata(path)?.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
+/// The bytes of the regular file `name` in `dir` (not a link, a FIFO or a device), up to
+/// `limit`.
+fn read_regular(dir: &Path, name: &str, limit: u64) -> io::Result<Vec<u8>> {
+    let file = open_in(dir, name)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
     let mut bytes = Vec::new();
-    File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+    file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -211,5 +206,32 @@ mod tests {
         assert!(matches!(cache.get("base", "m", 1 << 20), Lookup::Changed(w) if w.len() == 1));
         assert!(!file.exists());
         assert!(matches!(cache.get("base", "m", 1 << 20), Lookup::Miss));
+    }
+
+    #[test]
+    fn an_entry_that_is_a_fifo_or_a_link_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let entry = dir.path().join("base/m");
+        fs::create_dir_all(&entry).unwrap();
+        let fifo = entry.join(Sum::of(b"facts").sha256);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Opening the FIFO for reading would wait for a writer forever.
+        assert!(matches!(
+            cache.get("base", "m", 1 << 20),
+            Lookup::Changed(_)
+        ));
+        fs::write(dir.path().join("facts"), b"facts").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("facts"), &fifo).unwrap();
+        assert!(matches!(
+            cache.get("base", "m", 1 << 20),
+            Lookup::Changed(_)
+        ));
     }
 }

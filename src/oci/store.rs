@@ -215,8 +215,8 @@ impl Store {
 }
 
 /// Opens `name` under `root` one component at a time, following no link: a regular file
-/// inside the layout, or an error saying what is there instead; `Ok(None)` when nothing is.
-fn open_in(root: &Path, name: &str) -> io::Result<Option<File>> {
+/// inside `root`, or an error saying what is there instead; `Ok(None)` when nothing is.
+pub fn open_in(root: &Path, name: &str) -> io::Result<Option<File>> {
     let parts: Vec<&str> = name.split('/').collect();
     // Names come from the image's own JSON: never let one lead outside it.
     if parts
