@@ -59,7 +59,7 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
         arch: "amd64".to_owned(),
         variant: None,
     };
-    let image = image::open(path, Some(&platform))?;
+    let mut image = image::open(path, Some(&platform))?;
     let bad = |why: String| BuildError::Base {
         path: path.display().to_string(),
         why,
@@ -84,6 +84,9 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
         .as_str()
         .ok_or_else(|| bad("the manifest names no config".to_owned()))?
         .to_owned();
+    // The build works on the config as JSON, keeping every field; the typed copy would
+    // only double what a large config costs in memory.
+    image.config = None;
     let config = read_json(&image, &config_digest).map_err(&bad)?;
 
     let cache = cache.map(Cache::new);

@@ -10,6 +10,7 @@ pub mod base;
 pub mod cache;
 pub mod compare;
 pub mod deps;
+pub mod env;
 pub mod ignore;
 pub mod strip;
 pub mod wheel;
@@ -136,7 +137,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     };
     let mut notes = Vec::new();
 
-    let base = base::open(&options.base, options.cache.as_deref())?;
+    let mut base = base::open(&options.base, options.cache.as_deref())?;
     notes.extend(base.warnings.iter().cloned());
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
@@ -199,10 +200,13 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     .map(|(role, layer)| AddedLayer { role, layer })
     .collect();
     let base_name = base_ref.map_or_else(|| plan.base_image.clone(), |r| r.without_digest());
+    // Moved, not copied: a base config can be megabytes of JSON.
+    let base_config = std::mem::take(&mut base.config);
     let (config_sum, manifest_sum) = write_metadata(
         &layout,
-        &Metadata {
+        Metadata {
             plan,
+            base_config,
             base: &base,
             base_name: &base_name,
             base_digest: &base_digest,
@@ -304,6 +308,7 @@ fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<St
 /// What the config, manifest and index are made from.
 struct Metadata<'a> {
     plan: &'a Plan,
+    base_config: Value,
     base: &'a base::Base,
     base_name: &'a str,
     base_digest: &'a str,
@@ -313,7 +318,7 @@ struct Metadata<'a> {
 }
 
 /// Writes the config and manifest blobs and index.json; returns the two blobs' sums.
-fn write_metadata(layout: &Layout, m: &Metadata) -> Result<(Sum, Sum), BuildError> {
+fn write_metadata(layout: &Layout, m: Metadata) -> Result<(Sum, Sum), BuildError> {
     let (plan, base, base_name, base_digest, layers, epoch) = (
         m.plan,
         m.base,
@@ -323,7 +328,7 @@ fn write_metadata(layout: &Layout, m: &Metadata) -> Result<(Sum, Sum), BuildErro
         m.epoch,
     );
     let layout_dir = &layout.dir;
-    let config = config_json(plan, &base.config, layers, epoch, base_digest);
+    let config = config_json(plan, m.base_config, layers, epoch, base_digest);
     let config_bytes = canonical_json(&config);
     let config_sum = layout
         .put_blob(&config_bytes)
@@ -539,49 +544,23 @@ fn is_executable(_: &fs::Metadata) -> bool {
 /// apply them: ENV replaces a variable in place or appends it, LABEL merges, CMD replaces.
 fn config_json(
     plan: &Plan,
-    base: &Value,
+    base: Value,
     layers: &[AddedLayer],
     epoch: u64,
     base_digest: &str,
 ) -> Value {
     let created = rfc3339(epoch);
-    let mut config = base.clone();
+    let mut config = base;
     let root = config
         .as_object_mut()
         .map(std::mem::take)
         .unwrap_or_default();
     let mut root: Map<String, Value> = root;
-    let mut inner = root
-        .remove("config")
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
+    let mut inner = object(root.remove("config"));
 
-    let mut env: Vec<(String, String)> = inner
-        .get("Env")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    (k.to_owned(), v.to_owned())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (key, value) in &plan.env {
-        match env.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1.clone_from(value),
-            None => env.push((key.clone(), value.clone())),
-        }
-    }
-    inner.insert(
-        "Env".to_owned(),
-        env.iter()
-            .map(|(k, v)| Value::from(format!("{k}={v}")))
-            .collect(),
-    );
+    let mut env = array(inner.remove("Env"));
+    env::apply(&mut env, &plan.env);
+    inner.insert("Env".to_owned(), Value::Array(env));
     inner.insert(
         "User".to_owned(),
         Value::from(format!("{}:{}", plan.uid, plan.gid)),
@@ -614,14 +593,8 @@ fn config_json(
     root.insert("os".to_owned(), Value::from("linux"));
     let mut rootfs = object(root.remove("rootfs"));
     rootfs.insert("type".to_owned(), Value::from("layers"));
-    let mut diff_ids = rootfs
-        .remove("diff_ids")
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    let mut history = root
-        .remove("history")
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
+    let mut diff_ids = array(rootfs.remove("diff_ids"));
+    let mut history = array(root.remove("history"));
     for added in layers {
         diff_ids.push(Value::from(added.layer.diff_id.as_str()));
         history.push(json!({
@@ -636,10 +609,19 @@ fn config_json(
     Value::Object(root)
 }
 
+// Moved out, never cloned: a base config can be megabytes of JSON.
 fn object(value: Option<Value>) -> Map<String, Value> {
-    value
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default()
+    match value {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+fn array(value: Option<Value>) -> Vec<Value> {
+    match value {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whatever TZ says).
