@@ -510,6 +510,65 @@ fn keep_project(project: &Project, at: &Path) {
     fs::write(at.join("wheels"), project.wheels.to_str().unwrap()).unwrap();
 }
 
+/// The sparse formats GNU tar writes: old GNU (`S`), PAX 0.0, 0.1 and 1.0.
+const GNU_TAR_SPARSE: [(&str, &[&str]); 4] = [
+    ("gnu", &["--format=gnu"]),
+    ("pax-0.0", &["--format=posix", "--sparse-version=0.0"]),
+    ("pax-0.1", &["--format=posix", "--sparse-version=0.1"]),
+    ("pax-1.0", &["--format=posix", "--sparse-version=1.0"]),
+];
+
+/// A 128 KiB file with holes around a PEM key at 32 KiB, archived by GNU tar (`-S`) in
+/// each sparse format; returns (format, tar bytes) and the file's content.
+fn gnu_tar_sparse_archives(at: &Path) -> (Vec<(&'static str, Vec<u8>)>, Vec<u8>) {
+    use std::io::{Seek, SeekFrom, Write};
+    let src = at.join("src");
+    fs::create_dir_all(src.join("srv")).unwrap();
+    let mut file = fs::File::create(src.join("srv/key.pem")).unwrap();
+    file.seek(SeekFrom::Start(32 << 10)).unwrap();
+    file.write_all(KEY.as_bytes()).unwrap();
+    file.set_len(128 << 10).unwrap();
+    let content = fs::read(src.join("srv/key.pem")).unwrap();
+    let archives = GNU_TAR_SPARSE
+        .iter()
+        .map(|(name, args)| {
+            let archive = at.join(format!("{name}.tar"));
+            let status = Command::new("tar")
+                .arg("-S")
+                .arg("-C")
+                .arg(&src)
+                .args(*args)
+                .arg("-cf")
+                .arg(&archive)
+                .arg("srv")
+                .status()
+                .unwrap();
+            assert!(status.success(), "GNU tar {args:?}");
+            (*name, fs::read(&archive).unwrap())
+        })
+        .collect();
+    (archives, content)
+}
+
+/// GNU tar's own sparse members: the old GNU `S` member was not read as a file, and the
+/// PAX ones were named `GNUSparseFile.N/...`.
+#[test]
+fn keys_in_sparse_files_as_gnu_tar_writes_them_are_found_under_their_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archives, _) = gnu_tar_sparse_archives(tmp.path());
+    for (name, tar) in archives {
+        let image = layout_of(&tmp.path().join(name), &[gzip(&tar)], &json!({}));
+        let verdict = verify(&image);
+        assert!(
+            verdict
+                .said
+                .contains("/srv/key.pem (layer 1 of 1) holds a PEM private key block"),
+            "{name}: {}",
+            verdict.said
+        );
+    }
+}
+
 /// Writes every image of the suite under `$FABUILD_ATTACK_DIR/verify/<case>/image`, and
 /// the build cases (a project, its base, the path of its wheels) under
 /// `$FABUILD_ATTACK_DIR/build/<case>`, for `benches/attack.sh`. `FABUILD_ATTACK_MIB` sets
