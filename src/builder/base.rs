@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::BuildError;
-use crate::oci::image::{self, Format};
+use super::cache::{Cache, Lookup};
+use crate::oci::image::{self, Format, SMALL_BLOB_LIMIT};
 use crate::oci::layer::{self, Kind};
-use crate::oci::{Image, Platform};
+use crate::oci::tarstream::Holes;
+use crate::oci::writer::Layout;
+use crate::oci::{BlobCheck, Found, Image, LayerRef, Platform};
 
 /// Where interpreters live in the bases fabuild knows (official python images first).
 const PYTHON_DIRS: [&str; 2] = ["/usr/local/bin/", "/usr/bin/"];
@@ -28,6 +31,10 @@ const GLIBC: [&str; 2] = [
 const MUSL: &str = "/lib/ld-musl-x86_64.so.1";
 
 /// The facts the build takes from the base's files; cached by manifest digest.
+///
+/// Every layer they are read from is checked against its descriptor (sha256 and size) and
+/// its diff id as it is read: a layer swapped in the base's directory is an error, never
+/// a source of /etc/passwd.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BaseFacts {
     /// The interpreter the virtualenv points at, e.g. `/usr/bin/python3.11`.
@@ -44,6 +51,8 @@ pub struct Base {
     pub manifest: Value,
     pub config: Value,
     pub facts: BaseFacts,
+    /// Cache entries found changed and not used.
+    pub warnings: Vec<String>,
 }
 
 /// Opens the base at `path` (OCI layout or oci-archive, linux/amd64 of an index).
@@ -53,7 +62,7 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
         arch: "amd64".to_owned(),
         variant: None,
     };
-    let image = image::open(path, Some(&platform))?;
+    let mut image = image::open(path, Some(&platform))?;
     let bad = |why: String| BuildError::Base {
         path: path.display().to_string(),
         why,
@@ -78,43 +87,96 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
         .as_str()
         .ok_or_else(|| bad("the manifest names no config".to_owned()))?
         .to_owned();
+    // The build works on the config as JSON, keeping every field; the typed copy would
+    // only double what a large config costs in memory.
+    image.config = None;
     let config = read_json(&image, &config_digest).map_err(&bad)?;
 
-    let cached = cache.map(|dir| {
-        dir.join("base")
-            .join(format!("{}.json", manifest_digest.replace(':', "-")))
-    });
-    if let Some(facts) = cached
-        .as_ref()
-        .and_then(|file| std::fs::read(file).ok())
-        .and_then(|bytes| serde_json::from_slice::<BaseFacts>(&bytes).ok())
-    {
-        return Ok(Base {
-            image,
-            manifest,
-            config,
-            facts,
-        });
+    let cache = cache.map(Cache::new);
+    let key = manifest_digest.replacen(':', "-", 1);
+    let mut warnings = Vec::new();
+    if let Some(cache) = &cache {
+        match cache.get("base", &key, 4 * SMALL_BLOB_LIMIT) {
+            Lookup::Hit(bytes) => {
+                if let Ok(facts) = serde_json::from_slice::<BaseFacts>(&bytes) {
+                    return Ok(Base {
+                        image,
+                        manifest,
+                        config,
+                        facts,
+                        warnings,
+                    });
+                }
+            }
+            Lookup::Changed(why) => warnings.extend(why),
+            Lookup::Miss => {}
+        }
     }
     let facts = read_facts(&image).map_err(&bad)?;
-    if let Some(file) = cached {
-        // A cache that cannot be written only costs time on the next build.
-        let _ = std::fs::create_dir_all(file.parent().expect("has a parent"))
-            .and_then(|()| std::fs::write(&file, serde_json::to_vec(&facts).expect("serialises")));
+    if let Some(cache) = &cache {
+        cache.put(
+            "base",
+            &key,
+            &serde_json::to_vec(&facts).expect("serialises"),
+        );
     }
     Ok(Base {
         image,
         manifest,
         config,
         facts,
+        warnings,
     })
+}
+
+impl Base {
+    /// Copies the base's layers into `layout`, byte for byte and never linked, each
+    /// checked against its digest as it is copied.
+    pub fn copy_layers(&self, path: &Path, layout: &Layout) -> Result<(), BuildError> {
+        let bad = |why: String| BuildError::Base {
+            path: path.display().to_string(),
+            why,
+        };
+        for layer in &self.image.layers {
+            let hex = layer
+                .expected
+                .as_ref()
+                .and_then(|e| crate::oci::digest::sha256_hex(&e.digest))
+                .ok_or_else(|| bad(format!("{} has no sha256 digest", layer.role)))?
+                .to_owned();
+            let (mut reader, _) = open_layer(&self.image, layer).map_err(&bad)?;
+            layout
+                .put_blob_reader(&mut reader, &hex)
+                .map_err(|e| bad(format!("{} ({}): {e}", layer.role, layer.name)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a layer's blob, refusing one whose size is not its descriptor's: reading stops
+/// where the descriptor says the blob ends.
+fn open_layer(image: &Image, layer: &LayerRef) -> Result<(Box<dyn Read>, u64), String> {
+    let opened = image
+        .store
+        .open(&layer.name)
+        .map_err(|e| format!("{} ({}): {e}", layer.role, layer.name))?
+        .ok_or_else(|| format!("{} ({}) is missing", layer.role, layer.name))?;
+    if let Some(size) = layer.expected.as_ref().and_then(|e| e.size)
+        && size != opened.size
+    {
+        return Err(format!(
+            "{} ({}) is {} bytes, its descriptor says {size}",
+            layer.role, layer.name, opened.size
+        ));
+    }
+    Ok((opened.reader, opened.size))
 }
 
 fn read_json(image: &Image, digest: &str) -> Result<Value, String> {
     let name = format!("blobs/{}", digest.replacen(':', "/", 1));
     let bytes = image
         .store
-        .read_small(&name, 16 << 20)
+        .read_small(&name, SMALL_BLOB_LIMIT)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{name} is missing"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{name} is not JSON: {e}"))
@@ -158,18 +220,13 @@ fn python_version_of(path: &str) -> Option<String> {
 fn read_facts(image: &Image) -> Result<BaseFacts, String> {
     let mut seen = Seen::default();
     for layer_ref in &image.layers {
-        let opened = image
-            .store
-            .open(&layer_ref.name)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{} ({}) is missing", layer_ref.role, layer_ref.name))?;
+        let (reader, size) = open_layer(image, layer_ref)?;
         // Whiteouts hide what the layers below put there, never what this layer adds.
-        let mut removed: Vec<(String, bool)> = Vec::new();
         let mut added = Seen::default();
-        let read = layer::read_layer(opened.reader, &mut |entry, content| {
+        let read = layer::read_layer(reader, size, Holes::Full, &mut |entry, content| {
             match &entry.kind {
-                Kind::Whiteout(path) => removed.push((path.clone(), false)),
-                Kind::Opaque(dir) => removed.push((dir.clone(), true)),
+                Kind::Whiteout(path) => seen.remove(path, false),
+                Kind::Opaque(dir) => seen.remove(dir, true),
                 Kind::File if WATCHED.contains(&entry.path.as_str()) => {
                     // A later layer may still replace a file too large to read: only the
                     // one the container sees is refused.
@@ -194,8 +251,27 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         if let Some(error) = read.error {
             return Err(format!("{} cannot be read: {error}", layer_ref.role));
         }
-        for (path, children_only) in removed {
-            seen.remove(&path, children_only);
+        let check = BlobCheck {
+            role: layer_ref.role.clone(),
+            name: layer_ref.name.clone(),
+            expected: layer_ref.expected.clone(),
+            found: Found::Read(read.blob),
+        };
+        if let Some(problem) = check.problem() {
+            return Err(problem);
+        }
+        match (&layer_ref.diff_id, &read.diff) {
+            (Some(want), Some(got)) if *want == got.digest() => {}
+            (want, got) => {
+                return Err(format!(
+                    "{} ({}) decompresses to {}, the config's diff id is {}: the layer does not belong to this image",
+                    layer_ref.role,
+                    layer_ref.name,
+                    got.as_ref()
+                        .map_or_else(|| "nothing".to_owned(), crate::oci::digest::Sum::digest),
+                    want.as_deref().unwrap_or("missing")
+                ));
+            }
         }
         seen.watched.extend(added.watched);
         seen.present.extend(added.present);

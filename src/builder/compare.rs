@@ -8,6 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::oci::image;
 use crate::oci::layer::{self, Kind};
+use crate::oci::tarstream::Holes;
 use crate::oci::{Image, OciError};
 
 /// The differences between the images at `a` and `b`; empty when they are identical.
@@ -91,35 +92,40 @@ fn files(image: &Image, name: &str) -> Result<BTreeMap<String, String>, OciError
     let Some(opened) = image.store.open(name)? else {
         return Ok(out);
     };
-    let _ = layer::read_layer(opened.reader, &mut |entry, content| {
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = content.read(&mut buf)?;
-            if n == 0 {
-                break;
+    let _ = layer::read_layer(
+        opened.reader,
+        opened.size,
+        Holes::Compact,
+        &mut |entry, content| {
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = content.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
             }
-            hasher.update(&buf[..n]);
-        }
-        let kind = match &entry.kind {
-            Kind::Dir => "dir",
-            Kind::Symlink => "symlink",
-            Kind::File => "file",
-            _ => "other",
-        };
-        out.insert(
-            entry.path.clone(),
-            format!(
-                "{kind} mode {:04o} {}:{} mtime {} {} bytes sha256 {:.12x}",
-                entry.mode,
-                entry.uid,
-                entry.gid,
-                entry.mtime,
-                entry.size,
-                hasher.finalize()
-            ),
-        );
-        Ok(())
-    });
+            let kind = match &entry.kind {
+                Kind::Dir => "dir",
+                Kind::Symlink => "symlink",
+                Kind::File => "file",
+                _ => "other",
+            };
+            out.insert(
+                entry.path.clone(),
+                format!(
+                    "{kind} mode {:04o} {}:{} mtime {} {} bytes sha256 {:.12x}",
+                    entry.mode,
+                    entry.uid,
+                    entry.gid,
+                    entry.mtime,
+                    entry.size,
+                    hasher.finalize()
+                ),
+            );
+            Ok(())
+        },
+    );
     Ok(out)
 }

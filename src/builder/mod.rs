@@ -7,37 +7,32 @@
 //! an oci-archive.
 
 pub mod base;
+pub mod cache;
 pub mod compare;
+mod config;
 pub mod deps;
+pub mod env;
 pub mod ignore;
+mod layers;
 pub mod publish;
 pub mod strip;
 pub mod wheel;
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
-
 use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
-use crate::layout::{APP_DIR, FABUILD_DIR};
+use crate::layout::FABUILD_DIR;
 use crate::oci::OciError;
-use crate::oci::digest::Sum;
-use crate::oci::writer::{
-    Layout, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, Tree, WrittenLayer,
-    canonical_json,
-};
+use crate::oci::writer::{Layout, WrittenLayer};
 use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
 use crate::render;
 use crate::spec::ImageRef;
+use config::{Metadata, write_metadata};
 pub use deps::WheelSource;
-
-/// The mtime of the dependency and identity layers. They do not depend on the app's
-/// commit, so a new commit must not change them: registries and caches keep them.
-const STABLE_MTIME: u64 = 0;
+use layers::{STABLE_MTIME, app_ignore, app_tree, deps_layer, identity_tree, put_layer};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutFormat {
@@ -145,7 +140,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     };
     let mut notes = Vec::new();
 
-    let base = base::open(&options.base, options.cache.as_deref())?;
+    let mut base = base::open(&options.base, options.cache.as_deref())?;
+    notes.extend(base.warnings.iter().cloned());
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
     let base_ref = check_base(plan, &base, options, &mut notes)?;
@@ -161,7 +157,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let layout_dir = staging.path().join("layout");
     let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
 
-    copy_base_layers(&base, &options.base, &layout)?;
+    base.copy_layers(&options.base, &layout)?;
 
     let runtime_files = runtime_files(&rendered);
     let input = deps::DepsInput {
@@ -172,7 +168,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files,
     };
-    let (deps_layer, deps_cached) = deps_layer(&input, options.cache.as_deref(), &layout)?;
+    let (deps_layer, deps_cached) =
+        deps_layer(&input, options.cache.as_deref(), &layout, &mut notes)?;
     if !deps_cached {
         notes.extend(unhashed_note(plan, &project, &options.wheels));
     }
@@ -180,24 +177,12 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let identity = identity_tree(plan, facts)?;
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
 
-    let ignore_file = project.join(".dockerignore");
-    let ignore_text = crate::read::project_text(&project, &ignore_file, MAX_TEXT_BYTES)
-        .map_err(|e| BuildError::io(&ignore_file, &e))?
-        .or_else(|| rendered(".dockerignore"))
-        .unwrap_or_default();
+    let ignore = app_ignore(plan, &project, rendered(".dockerignore"))?;
     let skip = [
         Some(&options.out),
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
-    // The writable directories are the identity layer's: the context's copy (a developer's
-    // local state) stays out, as the .dockerignore `gen` writes has it.
-    let mut ignore_text = ignore_text;
-    for dir in plan.writable.iter().filter_map(|d| d.context_path.as_ref()) {
-        ignore_text.push_str(&format!("\n{dir}\n"));
-    }
-    let ignore =
-        ignore::Ignore::parse(&ignore_text).map_err(|e| BuildError::Other(e.to_string()))?;
     let app = app_tree(&project, &ignore, &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
@@ -210,10 +195,13 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     .map(|(role, layer)| AddedLayer { role, layer })
     .collect();
     let base_name = base_ref.map_or_else(|| plan.base_image.clone(), |r| r.without_digest());
+    // Moved, not copied: a base config can be megabytes of JSON.
+    let base_config = std::mem::take(&mut base.config);
     let (config_sum, manifest_sum) = write_metadata(
         &layout,
-        &Metadata {
+        Metadata {
             plan,
+            base_config,
             base: &base,
             base_name: &base_name,
             base_digest: &base_digest,
@@ -311,438 +299,6 @@ fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<St
     ))
 }
 
-/// What the config, manifest and index are made from.
-struct Metadata<'a> {
-    plan: &'a Plan,
-    base: &'a base::Base,
-    base_name: &'a str,
-    base_digest: &'a str,
-    layers: &'a [AddedLayer],
-    epoch: u64,
-    tag: &'a str,
-}
-
-/// Writes the config and manifest blobs and index.json; returns the two blobs' sums.
-fn write_metadata(layout: &Layout, m: &Metadata) -> Result<(Sum, Sum), BuildError> {
-    let (plan, base, base_name, base_digest, layers, epoch) = (
-        m.plan,
-        m.base,
-        m.base_name,
-        m.base_digest,
-        m.layers,
-        m.epoch,
-    );
-    let layout_dir = &layout.dir;
-    let config = config_json(plan, &base.config, layers, epoch, base_digest);
-    let config_bytes = canonical_json(&config);
-    let config_sum = layout
-        .put_blob(&config_bytes)
-        .map_err(|e| BuildError::io(layout_dir, &e))?;
-
-    let mut manifest_layers: Vec<Value> = base.manifest["layers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for added in layers {
-        manifest_layers.push(json!({
-            "mediaType": MEDIA_LAYER_GZIP,
-            "digest": added.layer.digest,
-            "size": added.layer.size,
-        }));
-    }
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_MANIFEST,
-        "config": {"mediaType": MEDIA_CONFIG, "digest": config_sum.digest(), "size": config_sum.size},
-        "layers": manifest_layers,
-        "annotations": {
-            "org.opencontainers.image.base.name": base_name,
-            "org.opencontainers.image.base.digest": base_digest,
-        },
-    });
-    let manifest_bytes = canonical_json(&manifest);
-    let manifest_sum = layout
-        .put_blob(&manifest_bytes)
-        .map_err(|e| BuildError::io(layout_dir, &e))?;
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_INDEX,
-        "manifests": [{
-            "mediaType": MEDIA_MANIFEST,
-            "digest": manifest_sum.digest(),
-            "size": manifest_sum.size,
-            "platform": {"os": "linux", "architecture": "amd64"},
-            "annotations": {"org.opencontainers.image.ref.name": m.tag},
-        }],
-    });
-    layout
-        .write_file("index.json", &canonical_json(&index))
-        .map_err(|e| BuildError::io(layout_dir, &e))?;
-
-    Ok((config_sum, manifest_sum))
-}
-
-fn put_layer(layout: &Layout, tree: &Tree, mtime: u64) -> Result<WrittenLayer, BuildError> {
-    layout
-        .put_layer(tree, mtime)
-        .map_err(|e| BuildError::io(&layout.dir, &e))
-}
-
-/// The base's layers, byte for byte.
-fn copy_base_layers(base: &base::Base, path: &Path, layout: &Layout) -> Result<(), BuildError> {
-    for layer in &base.image.layers {
-        let hex = layer
-            .expected
-            .as_ref()
-            .and_then(|e| crate::oci::digest::sha256_hex(&e.digest))
-            .ok_or_else(|| BuildError::Base {
-                path: path.display().to_string(),
-                why: format!("{} has no sha256 digest", layer.role),
-            })?
-            .to_owned();
-        let result = if path.is_dir() {
-            layout.put_blob_from(&path.join(&layer.name), &hex)
-        } else {
-            let opened = base
-                .image
-                .store
-                .open(&layer.name)?
-                .ok_or_else(|| BuildError::Base {
-                    path: path.display().to_string(),
-                    why: format!("{} is missing", layer.name),
-                })?;
-            let mut reader = opened.reader;
-            layout.put_blob_reader(&mut reader, &hex)
-        };
-        result.map_err(|e| BuildError::io(&layout.dir, &e))?;
-    }
-    Ok(())
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedLayer {
-    layer: WrittenLayer,
-}
-
-/// The dependency layer, from the cache when everything it is made of is unchanged.
-fn deps_layer(
-    input: &deps::DepsInput,
-    cache: Option<&Path>,
-    layout: &Layout,
-) -> Result<(WrittenLayer, bool), BuildError> {
-    let entry = match cache {
-        Some(dir) => Some(dir.join("deps").join(input.key()?)),
-        None => None,
-    };
-    if let Some(entry) = &entry
-        && let Ok(bytes) = fs::read(entry.join("layer.json"))
-        && let Ok(cached) = serde_json::from_slice::<CachedLayer>(&bytes)
-    {
-        let hex = cached.layer.digest.trim_start_matches("sha256:").to_owned();
-        let blob = entry.join("blob");
-        // A cache entry whose blob was changed is not used.
-        if let Ok(file) = fs::File::open(&blob)
-            && let Ok(sum) = crate::oci::digest::HashingReader::new(file).finish_draining()
-            && sum.sha256 == hex
-        {
-            layout
-                .put_blob_from(&blob, &hex)
-                .map_err(|e| BuildError::io(&blob, &e))?;
-            return Ok((cached.layer, true));
-        }
-    }
-    let scratch = tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temp dir"), &e))?;
-    let wheels = input.wheels(scratch.path())?;
-    let tree = input.tree(&wheels)?;
-    let layer = put_layer(layout, &tree, STABLE_MTIME)?;
-    if let Some(entry) = entry {
-        let hex = layer.digest.trim_start_matches("sha256:");
-        let stored = fs::create_dir_all(&entry)
-            .and_then(|()| {
-                let tmp = entry.join("blob.tmp");
-                fs::copy(layout.dir.join("blobs/sha256").join(hex), &tmp)?;
-                fs::rename(&tmp, entry.join("blob"))
-            })
-            .and_then(|()| {
-                let meta = serde_json::to_vec(&CachedLayer {
-                    layer: layer.clone(),
-                })
-                .expect("serialises");
-                fs::write(entry.join("layer.json"), meta)
-            });
-        // A cache that cannot be written only costs time on the next build.
-        drop(stored);
-    }
-    Ok((layer, false))
-}
-
-/// /etc/passwd and /etc/group with the numeric user and group added (when the base lacks
-/// them), and its home directory, as `useradd --create-home` leaves them; and the
-/// directories the app writes (`app.writable`), the user's.
-fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildError> {
-    let field = |line: &str, n: usize| line.split(':').nth(n).map(str::to_owned);
-    let has_id = |text: &str, id: u32| {
-        text.lines()
-            .any(|l| field(l, 2).is_some_and(|f| f == id.to_string()))
-    };
-    let has_name =
-        |text: &str, name: &str| text.lines().any(|l| field(l, 0).as_deref() == Some(name));
-    let with_line = |text: &str, line: String| {
-        let mut out = text.to_owned();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str(&line);
-        out.push('\n');
-        out
-    };
-    let mut group = facts.group.clone();
-    if !has_id(&group, plan.gid) {
-        if has_name(&group, "app") {
-            return Err(BuildError::Other(format!(
-                "the base's /etc/group has a group `app` that is not gid {}",
-                plan.gid
-            )));
-        }
-        group = with_line(&group, format!("app:x:{}:", plan.gid));
-    }
-    let mut passwd = facts.passwd.clone();
-    if !has_id(&passwd, plan.uid) {
-        if has_name(&passwd, "app") {
-            return Err(BuildError::Other(format!(
-                "the base's /etc/passwd has a user `app` that is not uid {}",
-                plan.uid
-            )));
-        }
-        passwd = with_line(
-            &passwd,
-            format!(
-                "app:x:{}:{}::/home/app:/usr/sbin/nologin",
-                plan.uid, plan.gid
-            ),
-        );
-    }
-    let mut tree = Tree::default();
-    tree.file("etc/passwd", passwd.into_bytes(), false);
-    tree.file("etc/group", group.into_bytes(), false);
-    tree.dir_owned("home/app", 0o755, u64::from(plan.uid), u64::from(plan.gid));
-    // As the Dockerfile's `install -d -o UID -g GID -m 0750`: missing parents root's.
-    for dir in &plan.writable {
-        tree.dir_owned(
-            dir.path.trim_start_matches('/'),
-            0o750,
-            u64::from(plan.uid),
-            u64::from(plan.gid),
-        );
-    }
-    Ok(tree)
-}
-
-/// The build context as `COPY . /app` gives it, root-owned: files 0644 (0755 when
-/// executable), directories 0755, symlinks as they are.
-fn app_tree(
-    project: &Path,
-    ignore: &ignore::Ignore,
-    skip: &[Option<&PathBuf>],
-) -> Result<Tree, BuildError> {
-    // The image itself, the cache and the staging area when they lie inside the context.
-    let skip: Vec<PathBuf> = skip
-        .iter()
-        .flatten()
-        .filter_map(|p| absolute(p).ok())
-        .collect();
-    let mut tree = Tree::default();
-    let root = APP_DIR.trim_start_matches('/');
-    tree.dir(root);
-    let mut stack = vec![(project.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| BuildError::io(&dir, &e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| BuildError::io(&dir, &e))?;
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                return Err(BuildError::Other(format!(
-                    "{} is not UTF-8; rename it",
-                    path.display()
-                )));
-            };
-            let staging_dir = name.starts_with(publish::STAGING_PREFIX);
-            let rel_path = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            // Other builds' staging directories, when --out is inside the context.
-            if absolute(&path).is_ok_and(|a| skip.contains(&a)) || staging_dir {
-                continue;
-            }
-            if ignore.excluded(&rel_path) {
-                // Directories are still walked: a `!` pattern may bring back what is inside.
-                if path.is_dir() && !path.is_symlink() && !ignore.excluded_for_good(&rel_path) {
-                    stack.push((path, rel_path));
-                }
-                continue;
-            }
-            let meta = fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, &e))?;
-            let target = format!("{root}/{rel_path}");
-            if meta.file_type().is_symlink() {
-                let link = fs::read_link(&path).map_err(|e| BuildError::io(&path, &e))?;
-                tree.symlink(&target, &link.to_string_lossy());
-            } else if meta.is_dir() {
-                tree.dir(&target);
-                stack.push((path, rel_path));
-            } else if meta.is_file() {
-                let data = fs::read(&path).map_err(|e| BuildError::io(&path, &e))?;
-                tree.file(&target, data, is_executable(&meta));
-            }
-        }
-    }
-    Ok(tree)
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o100 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &fs::Metadata) -> bool {
-    false
-}
-
-/// The base's config with the plan's settings applied the way Dockerfile instructions
-/// apply them: ENV replaces a variable in place or appends it, LABEL merges, CMD replaces.
-fn config_json(
-    plan: &Plan,
-    base: &Value,
-    layers: &[AddedLayer],
-    epoch: u64,
-    base_digest: &str,
-) -> Value {
-    let created = rfc3339(epoch);
-    let mut config = base.clone();
-    let root = config
-        .as_object_mut()
-        .map(std::mem::take)
-        .unwrap_or_default();
-    let mut root: Map<String, Value> = root;
-    let mut inner = root
-        .remove("config")
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-
-    let mut env: Vec<(String, String)> = inner
-        .get("Env")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    (k.to_owned(), v.to_owned())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (key, value) in &plan.env {
-        match env.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1.clone_from(value),
-            None => env.push((key.clone(), value.clone())),
-        }
-    }
-    inner.insert(
-        "Env".to_owned(),
-        env.iter()
-            .map(|(k, v)| Value::from(format!("{k}={v}")))
-            .collect(),
-    );
-    inner.insert(
-        "User".to_owned(),
-        Value::from(format!("{}:{}", plan.uid, plan.gid)),
-    );
-    inner.insert(
-        "Cmd".to_owned(),
-        plan.cmd.iter().map(|s| Value::from(s.as_str())).collect(),
-    );
-    inner.insert("WorkingDir".to_owned(), Value::from(APP_DIR));
-    let mut ports = object(inner.remove("ExposedPorts"));
-    ports.insert(format!("{}/tcp", plan.port), json!({}));
-    inner.insert("ExposedPorts".to_owned(), Value::Object(ports));
-    if let Some(dir) = &plan.tls_dir {
-        let mut volumes = object(inner.remove("Volumes"));
-        volumes.insert(dir.clone(), json!({}));
-        inner.insert("Volumes".to_owned(), Value::Object(volumes));
-    }
-    let mut labels = object(inner.remove("Labels"));
-    for (key, value) in &plan.labels {
-        labels.insert(key.clone(), Value::from(value.as_str()));
-    }
-    labels
-        .entry("org.opencontainers.image.base.digest")
-        .or_insert_with(|| Value::from(base_digest));
-    inner.insert("Labels".to_owned(), Value::Object(labels));
-    root.insert("config".to_owned(), Value::Object(inner));
-
-    root.insert("created".to_owned(), Value::from(created.as_str()));
-    root.insert("architecture".to_owned(), Value::from("amd64"));
-    root.insert("os".to_owned(), Value::from("linux"));
-    let mut rootfs = object(root.remove("rootfs"));
-    rootfs.insert("type".to_owned(), Value::from("layers"));
-    let mut diff_ids = rootfs
-        .remove("diff_ids")
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    let mut history = root
-        .remove("history")
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    for added in layers {
-        diff_ids.push(Value::from(added.layer.diff_id.as_str()));
-        history.push(json!({
-            "created": created,
-            "created_by": format!("fabuild build: {} layer", added.role),
-            "comment": format!("fabuild {}", crate::VERSION),
-        }));
-    }
-    rootfs.insert("diff_ids".to_owned(), Value::Array(diff_ids));
-    root.insert("rootfs".to_owned(), Value::Object(rootfs));
-    root.insert("history".to_owned(), Value::Array(history));
-    Value::Object(root)
-}
-
-fn object(value: Option<Value>) -> Map<String, Value> {
-    value
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default()
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whatever TZ says).
-pub fn rfc3339(epoch: u64) -> String {
-    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
-    let secs = epoch % 86_400;
-    // Days to civil date (proleptic Gregorian), after H. Hinnant's public algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    out
-}
-
 /// `SOURCE_DATE_EPOCH` from the environment, else the time of the last commit that touched
 /// the project directory,
 /// else 0.
@@ -822,7 +378,7 @@ fn write_archive(layout: &Path, tar_path: &Path, epoch: u64) -> Result<(), Build
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::config::rfc3339;
 
     #[test]
     fn epoch_formats_as_utc() {

@@ -14,8 +14,15 @@ use super::OciError;
 use super::digest::{Sum, is_sha256_hex, sha256_hex};
 use super::store::Store;
 
-/// The largest index, manifest or config fabuild reads; real ones are a few KiB.
-const SMALL_BLOB_LIMIT: u64 = 16 << 20;
+/// The largest index, manifest or config fabuild reads; real ones are a few KiB, and
+/// registries refuse manifests over 4 MiB.
+pub const SMALL_BLOB_LIMIT: u64 = 4 << 20;
+/// The most manifests and indexes the indexes of one image may list, nested ones included:
+/// a multi-platform image with attestations lists a few dozen.
+const MAX_INDEX_ENTRIES: usize = 1024;
+/// The most nested indexes read, and how deep they may nest.
+const MAX_NESTED_INDEXES: usize = 16;
+const MAX_INDEX_DEPTH: usize = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -325,16 +332,29 @@ fn choose_manifest(
     index: &ImageIndex,
     wanted: Option<&Platform>,
 ) -> Result<Descriptor, OciError> {
-    // Flatten nested indexes (a multi-platform image exported whole) into manifests.
+    // Flatten nested indexes (a multi-platform image exported whole) into manifests, with
+    // every count bounded: an index can list one nested index a million times.
+    let too_many = |what: String| not_an_image(shown, what);
+    if index.manifests().len() > MAX_INDEX_ENTRIES {
+        return Err(too_many(format!(
+            "index.json lists {} manifests; fabuild reads at most {MAX_INDEX_ENTRIES}",
+            index.manifests().len()
+        )));
+    }
     let mut candidates: Vec<Descriptor> = Vec::new();
     let mut queue: Vec<(Descriptor, usize)> =
         index.manifests().iter().cloned().map(|d| (d, 0)).collect();
     queue.reverse();
+    let mut listed = queue.len();
+    let mut nested_read = 0;
     while let Some((descriptor, depth)) = queue.pop() {
         if is_index(descriptor.media_type()) {
-            if depth >= 3 {
-                continue;
+            if depth >= MAX_INDEX_DEPTH || nested_read >= MAX_NESTED_INDEXES {
+                return Err(too_many(format!(
+                    "its indexes nest more than {MAX_INDEX_DEPTH} deep or number more than {MAX_NESTED_INDEXES}"
+                )));
             }
+            nested_read += 1;
             let Some(bytes) = read_blob(image, "image index", &descriptor) else {
                 continue;
             };
@@ -347,6 +367,12 @@ fn choose_manifest(
                     ),
                 )
             })?;
+            listed += nested.manifests().len();
+            if listed > MAX_INDEX_ENTRIES {
+                return Err(too_many(format!(
+                    "its indexes list more than {MAX_INDEX_ENTRIES} manifests"
+                )));
+            }
             let mut inner: Vec<_> = nested
                 .manifests()
                 .iter()

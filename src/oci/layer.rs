@@ -1,8 +1,10 @@
 //! Reading one layer as a stream: sniff the compression (gzip, zstd or none), decompress,
 //! walk the tar entries, and hash both the blob and the uncompressed tar on the way.
 //!
-//! Nothing is buffered beyond a few fixed-size windows (the zstd window is the largest),
-//! so memory stays flat whatever the layer's size.
+//! Nothing is buffered beyond a few fixed-size windows (the zstd window is the largest, at
+//! most 8 MiB), so memory stays flat whatever the layer's size; and a layer never
+//! decompresses to more than `MAX_RATIO` times its size (or `MIN_INFLATED`), so the time
+//! spent is linear in the bytes of the blob.
 
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -11,6 +13,17 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 use super::digest::{HashingReader, Sum};
 use super::store::normalise;
+use super::tarstream::{self, Holes, Stream, TarStream};
+
+/// The most a layer may decompress to, in multiples of its blob's size. Deflate cannot
+/// exceed 1032:1, so no gzip layer comes near; a zstd layer beyond it is a bomb (zstd
+/// reaches 30,000:1 on runs of zeros) or a layer of little but zeros.
+pub const MAX_RATIO: u64 = 2048;
+/// Any layer may decompress to this much, whatever its ratio.
+pub const MIN_INFLATED: u64 = 64 << 20;
+/// The largest zstd window accepted: what the zstd format asks every decoder to support,
+/// and the most encoders use without `--long` or levels above 19.
+pub const MAX_ZSTD_WINDOW: u64 = 8 << 20;
 
 /// How a layer blob is compressed, told from its first bytes (media types lie more often).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,12 +90,16 @@ pub struct LayerRead {
     pub error: Option<String>,
 }
 
-/// Reads a layer blob to its end, calling `visit` for each entry with a reader over the
-/// entry's content (empty for anything but files).
+/// Reads a layer blob of `size` bytes to its end, calling `visit` for each entry with a
+/// reader over the entry's content (empty for anything but files; a sparse file's holes
+/// given as `holes` says).
 pub fn read_layer(
     blob: impl Read,
+    size: u64,
+    holes: Holes,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> io::Result<()>,
 ) -> LayerRead {
+    let limit = size.saturating_mul(MAX_RATIO).max(MIN_INFLATED);
     let mut raw = BufReader::with_capacity(1 << 16, HashingReader::new(blob));
     let compression = match raw.fill_buf() {
         Ok(head) => Compression::sniff(head),
@@ -96,9 +113,17 @@ pub fn read_layer(
         }
     };
     let (diff, error) = match compression {
-        Compression::Gzip => walk_and_sum(flate2::bufread::MultiGzDecoder::new(&mut raw), visit),
-        Compression::Zstd => walk_and_sum(ZstdFrames::new(&mut raw), visit),
-        Compression::None => walk_and_sum(&mut raw, visit),
+        Compression::Gzip => walk_and_sum(
+            Inflated::new(flate2::bufread::MultiGzDecoder::new(&mut raw), limit),
+            holes,
+            visit,
+        ),
+        Compression::Zstd => walk_and_sum(
+            Inflated::new(ZstdFrames::new(&mut raw), limit),
+            holes,
+            visit,
+        ),
+        Compression::None => walk_and_sum(&mut raw, holes, visit),
     };
     LayerRead {
         compression,
@@ -114,12 +139,54 @@ fn drain<R: Read>(mut raw: BufReader<HashingReader<R>>) -> Sum {
     raw.into_inner().finish()
 }
 
+/// A decompressed stream that ends in an error past `limit` bytes.
+struct Inflated<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Inflated<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for Inflated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // One byte more means the limit is passed, not met.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "it decompresses to more than {} bytes ({MAX_RATIO} times its size, or {} MiB): a decompression bomb, or a layer of little but zeros",
+                    self.limit,
+                    MIN_INFLATED >> 20
+                ),
+            ));
+        }
+        let want = usize::try_from(self.left).map_or(buf.len(), |l| l.min(buf.len()));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 fn walk_and_sum(
     decoded: impl Read,
+    holes: Holes,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> io::Result<()>,
 ) -> (Option<Sum>, Option<String>) {
     let mut tar_stream = HashingReader::new(decoded);
-    if let Err(e) = walk(&mut tar_stream, visit) {
+    if let Err(e) = walk(&mut tar_stream, holes, visit) {
         return (None, Some(e.to_string()));
     }
     // The tar's end-of-archive blocks and any padding belong to the diff id too.
@@ -131,36 +198,30 @@ fn walk_and_sum(
 
 fn walk(
     tar_stream: impl Read,
+    holes: Holes,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut archive = tar::Archive::new(tar_stream);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = format!("/{}", normalise(&entry.path_bytes()));
-        let header = entry.header();
-        let (uid, gid) = (header.uid()?, header.gid()?);
-        let mode = header.mode()?;
-        let mtime = header.mtime()?;
-        let kind = classify(&path, header.entry_type(), || {
-            entry
-                .link_name_bytes()
-                .map(|target| format!("/{}", normalise(&target)))
+    let mut tar = TarStream::new(Stream(tar_stream));
+    while let Some(member) = tar.next_member()? {
+        let path = format!("/{}", normalise(&member.path));
+        let kind = classify(&path, member.kind, || {
+            (!member.link.is_empty()).then(|| format!("/{}", normalise(&member.link)))
         });
         let item = Entry {
             path,
             kind,
-            uid,
-            gid,
-            mode,
-            size: entry.size(),
-            mtime,
+            uid: member.uid,
+            gid: member.gid,
+            mode: member.mode,
+            size: member.size,
+            mtime: member.mtime,
         };
-        visit(&item, &mut entry)?;
+        visit(&item, &mut tar.content(holes))?;
     }
     Ok(())
 }
 
-fn classify(path: &str, kind: tar::EntryType, link: impl FnOnce() -> Option<String>) -> Kind {
+fn classify(path: &str, kind: tarstream::Type, link: impl FnOnce() -> Option<String>) -> Kind {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if name == ".wh..wh..opq" {
         return Kind::Opaque(if dir.is_empty() {
@@ -177,11 +238,11 @@ fn classify(path: &str, kind: tar::EntryType, link: impl FnOnce() -> Option<Stri
         return Kind::Whiteout(format!("{dir}/{hidden}"));
     }
     match kind {
-        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-        tar::EntryType::Directory => Kind::Dir,
-        tar::EntryType::Symlink => Kind::Symlink,
-        tar::EntryType::Link => link().map_or(Kind::Other, Kind::HardLink),
-        _ => Kind::Other,
+        tarstream::Type::File => Kind::File,
+        tarstream::Type::Dir => Kind::Dir,
+        tarstream::Type::Symlink => Kind::Symlink,
+        tarstream::Type::HardLink => link().map_or(Kind::Other, Kind::HardLink),
+        tarstream::Type::Other => Kind::Other,
     }
 }
 
@@ -195,9 +256,11 @@ struct ZstdFrames<R> {
 
 impl<R: BufRead> ZstdFrames<R> {
     fn new(source: R) -> Self {
+        let mut decoder = FrameDecoder::new();
+        decoder.set_max_window_size(MAX_ZSTD_WINDOW);
         Self {
             source,
-            decoder: FrameDecoder::new(),
+            decoder,
             in_frame: false,
         }
     }
@@ -250,7 +313,7 @@ mod tests {
 
     #[test]
     fn whiteouts_are_told_apart() {
-        let file = tar::EntryType::Regular;
+        let file = tarstream::Type::File;
         assert_eq!(
             classify("/etc/.wh.secret.key", file, || None),
             Kind::Whiteout("/etc/secret.key".to_owned())

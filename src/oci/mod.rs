@@ -8,6 +8,7 @@ pub mod digest;
 pub mod image;
 pub mod layer;
 pub mod store;
+pub mod tarstream;
 pub mod writer;
 
 pub use image::{BlobCheck, Format, Found, Image, LayerRef, Platform};

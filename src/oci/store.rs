@@ -10,7 +10,16 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
+
 use super::OciError;
+use super::tarstream::{Seeking, TarStream, Type};
+
+/// The most files an image archive may hold: a layout has a few blobs per layer, a
+/// `docker save` archive a few files per layer.
+const MAX_MEMBERS: usize = 16_384;
+/// Longer member names are not indexed: no image's JSON names a blob that way.
+const MAX_MEMBER_NAME: usize = 1024;
 
 /// One file of a tar archive: where its bytes are, or which file it links to.
 #[derive(Clone, Debug)]
@@ -50,48 +59,70 @@ impl Store {
             path: path.display().to_string(),
             source,
         };
-        let mut file = File::open(path).map_err(io_err)?;
+        let not_image = |why: String| OciError::NotAnImage {
+            path: path.display().to_string(),
+            why,
+        };
+        // Not blocking on a FIFO: an archive is a regular file, seekable.
+        let mut file = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from)
+        .map_err(|e| io_err(e.into()))?;
+        if !file.metadata().map_err(io_err)?.is_file() {
+            return Err(not_image(
+                "it is neither a directory nor a regular file".to_owned(),
+            ));
+        }
         let mut magic = [0u8; 4];
         let n = file.read(&mut magic).map_err(io_err)?;
         if n >= 2 && magic[..2] == [0x1f, 0x8b] || n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-            return Err(OciError::NotAnImage {
-                path: path.display().to_string(),
-                why:
-                    "it is a compressed file; decompress it first (an image archive is a plain tar)"
-                        .to_owned(),
-            });
+            return Err(not_image(
+                "it is a compressed file; decompress it first (an image archive is a plain tar)"
+                    .to_owned(),
+            ));
         }
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        let mut archive = tar::Archive::new(file);
+        let mut archive = TarStream::new(Seeking(file));
         let mut members = HashMap::new();
-        let not_tar = |_: io::Error| OciError::NotAnImage {
-            path: path.display().to_string(),
-            why: "it is neither a directory nor a tar archive".to_owned(),
-        };
-        for entry in archive.entries_with_seek().map_err(not_tar)? {
-            let entry = entry.map_err(not_tar)?;
-            let name = normalise(&entry.path_bytes());
-            let header = entry.header();
-            let member = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => Member::Data {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
+        let mut seen = 0usize;
+        loop {
+            let entry = match archive.next_member() {
+                Ok(Some(entry)) => entry,
+                Ok(None) => break,
+                Err(_) if seen == 0 => {
+                    return Err(not_image(
+                        "it is neither a directory nor a tar archive".to_owned(),
+                    ));
+                }
+                Err(e) => return Err(not_image(format!("its tar headers are broken: {e}"))),
+            };
+            seen += 1;
+            if seen > MAX_MEMBERS {
+                return Err(not_image(format!(
+                    "it holds more than {MAX_MEMBERS} files; an image archive holds a few per layer"
+                )));
+            }
+            // No name an image's JSON can use is this long.
+            if entry.path.len() > MAX_MEMBER_NAME || entry.link.len() > MAX_MEMBER_NAME {
+                continue;
+            }
+            let name = normalise(&entry.path);
+            let member = match entry.kind {
+                // A sparse member has no place in the archive where its bytes are whole.
+                Type::File if !entry.sparse => Member::Data {
+                    offset: entry.offset,
+                    size: entry.stored,
                 },
-                tar::EntryType::Symlink => {
-                    let Some(target) = entry.link_name_bytes() else {
-                        continue;
-                    };
-                    let target = String::from_utf8_lossy(&target).into_owned();
+                Type::Symlink => {
+                    let target = String::from_utf8_lossy(&entry.link).into_owned();
                     // A relative symlink resolves against its own directory.
                     let base = name.rsplit_once('/').map_or("", |(dir, _)| dir);
                     Member::Link(resolve(base, &target))
                 }
-                tar::EntryType::Link => {
-                    let Some(target) = entry.link_name_bytes() else {
-                        continue;
-                    };
-                    Member::Link(normalise(&target))
-                }
+                Type::HardLink => Member::Link(normalise(&entry.link)),
                 _ => continue,
             };
             members.insert(name, member);
@@ -102,43 +133,40 @@ impl Store {
         }))
     }
 
-    /// Whether the store holds a file at `name` (`/`-separated, relative to its root).
+    /// Whether the store has something at `name` (`/`-separated, relative to its root);
+    /// opening it says whether it can be read.
     pub fn has(&self, name: &str) -> bool {
         match &self.0 {
-            Backing::Dir(root) => root.join(name).is_file(),
+            Backing::Dir(root) => !matches!(open_in(root, name), Ok(None)),
             Backing::Tar { members, .. } => lookup(members, name).is_some(),
         }
     }
 
-    /// Opens the file at `name`; `Ok(None)` when the store does not hold it.
+    /// Opens the file at `name`; `Ok(None)` when the store does not hold it. In a
+    /// directory, only a regular file reached without following a link is opened: a blob
+    /// that is a link (to `/dev/zero`, to a file of the host) or a FIFO is an error.
     pub fn open(&self, name: &str) -> Result<Option<Opened>, OciError> {
         match &self.0 {
             Backing::Dir(root) => {
-                // Names come from the image's own JSON: never let one lead outside it.
-                if name.starts_with('/') || name.split('/').any(|part| part == "..") {
+                let shown = || root.join(name).display().to_string();
+                let Some(file) = open_in(root, name).map_err(|source| OciError::Io {
+                    path: shown(),
+                    source,
+                })?
+                else {
                     return Ok(None);
-                }
-                let path = root.join(name);
-                match File::open(&path) {
-                    Ok(file) => {
-                        let size = file
-                            .metadata()
-                            .map_err(|source| OciError::Io {
-                                path: path.display().to_string(),
-                                source,
-                            })?
-                            .len();
-                        Ok(Some(Opened {
-                            reader: Box::new(file),
-                            size,
-                        }))
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(OciError::Io {
-                        path: path.display().to_string(),
+                };
+                let size = file
+                    .metadata()
+                    .map_err(|source| OciError::Io {
+                        path: shown(),
                         source,
-                    }),
-                }
+                    })?
+                    .len();
+                Ok(Some(Opened {
+                    reader: Box::new(file.take(size)),
+                    size,
+                }))
             }
             Backing::Tar { path, members } => {
                 let Some((offset, size)) = lookup(members, name) else {
@@ -184,6 +212,64 @@ impl Store {
             })?;
         Ok(Some(bytes))
     }
+}
+
+/// Opens `name` under `root` one component at a time, following no link: a regular file
+/// inside `root`, or an error saying what is there instead; `Ok(None)` when nothing is.
+pub fn open_in(root: &Path, name: &str) -> io::Result<Option<File>> {
+    let parts: Vec<&str> = name.split('/').collect();
+    // Names come from the image's own JSON: never let one lead outside it.
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Ok(None);
+    }
+    let missing = |e: rustix::io::Errno| -> io::Result<Option<File>> {
+        match e {
+            rustix::io::Errno::NOENT => Ok(None),
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => Err(io::Error::other(
+                "it is a symbolic link, or lies under one: an image layout's files are read only as regular files inside it",
+            )),
+            e => Err(e.into()),
+        }
+    };
+    let mut dir = match rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return missing(e),
+    };
+    let (last, parents) = parts.split_last().expect("split gives one part at least");
+    for part in parents {
+        dir = match rustix::fs::openat(
+            &dir,
+            *part,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => return missing(e),
+        };
+    }
+    // Not blocking: opening a FIFO for reading would wait for a writer forever.
+    let file = match rustix::fs::openat(
+        &dir,
+        *last,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => File::from(fd),
+        Err(e) => return missing(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file (a FIFO, a device or a directory)",
+        ));
+    }
+    Ok(Some(file))
 }
 
 fn lookup(members: &HashMap<String, Member>, name: &str) -> Option<(u64, u64)> {

@@ -11,7 +11,7 @@ use flate2::{Compression, GzBuilder};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use super::digest::Sum;
+use super::digest::{HashingReader, Sum};
 
 /// The gzip level of every layer fabuild writes. Pinned with the backend (flate2's pure
 /// Rust one): a different level or backend gives different bytes, hence other digests.
@@ -241,28 +241,27 @@ impl Layout {
         })
     }
 
-    /// Copies an existing blob in, byte for byte (a hard link when the file system allows).
-    pub fn put_blob_from(&self, source: &Path, sha256: &str) -> io::Result<()> {
-        let dest = self.dir.join("blobs/sha256").join(sha256);
-        if dest.exists() {
-            return Ok(());
-        }
-        if fs::hard_link(source, &dest).is_ok() {
-            return Ok(());
-        }
-        let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))?;
-        io::copy(&mut fs::File::open(source)?, &mut tmp)?;
-        persist(tmp, &dest)
-    }
-
-    /// Copies a blob in from a reader, renamed to `sha256` once complete.
+    /// Copies a blob in from a reader, byte for byte, never linking: renamed to `sha256`
+    /// only once its bytes are checked to hash to it. A blob that does not is an error, and
+    /// nothing of it stays in the layout.
     pub fn put_blob_reader(&self, reader: &mut dyn io::Read, sha256: &str) -> io::Result<()> {
         let dest = self.dir.join("blobs/sha256").join(sha256);
         if dest.exists() {
             return Ok(());
         }
         let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))?;
-        io::copy(reader, &mut tmp)?;
+        let mut hashing = HashingReader::new(reader);
+        io::copy(&mut hashing, &mut tmp)?;
+        let sum = hashing.finish();
+        if sum.sha256 != sha256 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "blob sha256:{sha256} has sha256 {} ({} bytes): it was changed after it was written",
+                    sum.sha256, sum.size
+                ),
+            ));
+        }
         persist(tmp, &dest)
     }
 

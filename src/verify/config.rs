@@ -1,6 +1,8 @@
 //! The image config against the plan: user, `GUNICORN_CMD_ARGS`, command, port, volume,
 //! labels, working directory and the rest of the environment.
 
+use std::collections::{HashMap, HashSet};
+
 use oci_spec::image::{Config, ImageConfiguration};
 
 use super::Check;
@@ -22,7 +24,7 @@ pub const NAMES: [&str; 8] = [
 pub fn checks(plan: &Plan, image: &ImageConfiguration) -> Vec<Check> {
     let empty = Config::default();
     let config = image.config().as_ref().unwrap_or(&empty);
-    let env = env_of(config);
+    let env = env_of(plan, config);
     vec![
         user(plan, config),
         gunicorn_cmd_args(plan, &env),
@@ -35,19 +37,27 @@ pub fn checks(plan: &Plan, image: &ImageConfiguration) -> Vec<Check> {
     ]
 }
 
-/// The image's environment, later entries winning as they do at run time.
-fn env_of(config: &Config) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = Vec::new();
+/// The image's values of the variables the plan sets, later entries winning as they do
+/// at run time: one pass over the image's `Env`, however long it is.
+fn env_of(plan: &Plan, config: &Config) -> HashMap<String, String> {
+    let wanted: HashSet<&str> = plan
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(["GUNICORN_CMD_ARGS"])
+        .collect();
+    let mut env = HashMap::new();
     for item in config.env().iter().flatten() {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
-        env.retain(|(k, _)| k != key);
-        env.push((key.to_owned(), value.to_owned()));
+        if wanted.contains(key) {
+            env.insert(key.to_owned(), value.to_owned());
+        }
     }
     env
 }
 
-fn lookup<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+fn lookup<'a>(env: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    env.get(key).map(String::as_str)
 }
 
 fn user(plan: &Plan, config: &Config) -> Check {
@@ -85,7 +95,7 @@ fn user(plan: &Plan, config: &Config) -> Check {
     Check::pass("user", format!("{user}, numeric and not root"))
 }
 
-fn gunicorn_cmd_args(plan: &Plan, env: &[(String, String)]) -> Check {
+fn gunicorn_cmd_args(plan: &Plan, env: &HashMap<String, String>) -> Check {
     let name = "gunicorn-cmd-args";
     let want = &plan.gunicorn_cmd_args;
     let Some(got) = lookup(env, "GUNICORN_CMD_ARGS") else {
@@ -241,7 +251,7 @@ fn workdir(config: &Config) -> Check {
     }
 }
 
-fn other_env(plan: &Plan, env: &[(String, String)]) -> Check {
+fn other_env(plan: &Plan, env: &HashMap<String, String>) -> Check {
     let mut problems = Vec::new();
     let mut count = 0;
     for (key, want) in plan.env.iter().filter(|(k, _)| k != "GUNICORN_CMD_ARGS") {

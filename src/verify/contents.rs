@@ -14,6 +14,7 @@ use memchr::memmem;
 use super::Check;
 use crate::layout::{APP_DIR, VENV_DIR};
 use crate::oci::layer::{self, Compression, Entry, Kind};
+use crate::oci::tarstream::Holes;
 use crate::oci::{BlobCheck, Found, Image};
 use crate::plan::Plan;
 
@@ -32,6 +33,12 @@ const SYSTEM_PATHS: [&str; 9] = [
     "/etc/",
     "/var/lib/",
 ];
+
+/// The most paths one scan remembers (findings, dist-info directories, entries under
+/// /app): about 200 bytes each. An image with more is reported as not fully checked.
+const MAX_TRACKED: usize = 100_000;
+/// The deleted secrets named in the report.
+const MAX_HIDDEN: usize = 10;
 
 /// Where build secrets are mounted (`BuildKit`, buildah) and Kubernetes puts its own.
 const SECRET_DIRS: [&str; 2] = ["/run/secrets/", "/var/run/secrets/"];
@@ -127,6 +134,18 @@ pub fn scan(image: &Image, writable: &[String]) -> Scan {
             Ok(None) => (Err(Found::Missing), None),
             Err(e) => (Err(Found::Unreadable(e.to_string())), Some(e.to_string())),
         };
+        let declared = layer.expected.as_ref().and_then(|e| e.size);
+        let found = match found {
+            // Not read past what the descriptor says: the rest cannot belong to the blob.
+            Ok(opened) if declared.is_some_and(|d| opened.size > d) => {
+                Err(Found::Unreadable(format!(
+                    "it is {} bytes, its descriptor says {}; not read",
+                    opened.size,
+                    declared.unwrap_or_default()
+                )))
+            }
+            other => other,
+        };
         let opened = match found {
             Ok(opened) => opened,
             Err(found) => {
@@ -146,9 +165,12 @@ pub fn scan(image: &Image, writable: &[String]) -> Scan {
             }
         };
         let mut current: BTreeMap<String, Vec<Tracked>> = BTreeMap::new();
-        let read = layer::read_layer(opened.reader, &mut |entry, content| {
-            scan.visit(index, entry, content, &mut current, &mut pem)
-        });
+        let read = layer::read_layer(
+            opened.reader,
+            opened.size,
+            Holes::Compact,
+            &mut |entry, content| scan.visit(index, entry, content, &mut current, &mut pem),
+        );
         for (path, marks) in current {
             let slot = scan.state.entry(path).or_default();
             for mark in marks {
@@ -173,6 +195,16 @@ pub fn scan(image: &Image, writable: &[String]) -> Scan {
         });
     }
     scan
+}
+
+/// Refuses to remember one path more than `MAX_TRACKED`.
+fn remember(lower: usize, current: &BTreeMap<String, Vec<Tracked>>, path: &str) -> io::Result<()> {
+    if lower + current.len() >= MAX_TRACKED && !current.contains_key(path) {
+        return Err(io::Error::other(format!(
+            "it has more than {MAX_TRACKED} paths fabuild must remember (files under /app, key and .env files, dist-info directories)"
+        )));
+    }
+    Ok(())
 }
 
 fn under(path: &str, dir: &str) -> bool {
@@ -224,6 +256,9 @@ impl Scan {
         for key in gone {
             if let Some(marks) = self.state.remove(&key) {
                 for t in marks.iter().filter(|t| t.mark.is_secret()) {
+                    if self.hidden.len() >= MAX_HIDDEN {
+                        break;
+                    }
                     self.hidden.push(Hidden {
                         path: key.clone(),
                         added: t.layer,
@@ -284,6 +319,7 @@ impl Scan {
             });
         }
         if let Some((dir, name, version)) = dist_info(path) {
+            remember(self.state.len(), current, &dir)?;
             let mark = Mark::DistInfo { name, version };
             let slot = current.entry(dir).or_default();
             if !slot.iter().any(|t| t.mark == mark) {
@@ -324,6 +360,7 @@ impl Scan {
             _ => {}
         }
         if !marks.is_empty() {
+            remember(self.state.len(), current, path)?;
             current
                 .entry(path.to_owned())
                 .or_default()

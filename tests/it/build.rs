@@ -152,7 +152,7 @@ impl Project {
 
     /// Runs `fabuild build` into `img` with `wheels` and no cache, for builds expected to
     /// fail: the output is returned, whatever it is.
-    fn build_failing(&self, wheels: &Path) -> std::process::Output {
+    pub fn build_failing(&self, wheels: &Path) -> std::process::Output {
         fabuild(&self.root)
             .args(["build", "app.yaml", "--base"])
             .arg(&self.base)

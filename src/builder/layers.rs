@@ -1,0 +1,213 @@
+//! The three layers fabuild adds on the base's: the dependencies (cached), the identity
+//! (accounts, home, writable directories) and the app (the context minus `.dockerignore`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::layout::APP_DIR;
+use crate::oci::writer::{Layout, Tree, WrittenLayer};
+use crate::plan::Plan;
+
+use super::{BuildError, absolute, base, cache, deps, ignore, publish};
+
+/// The mtime of the dependency and identity layers. They do not depend on the app's
+/// commit, so a new commit must not change them: registries and caches keep them.
+pub(super) const STABLE_MTIME: u64 = 0;
+
+pub(super) fn put_layer(
+    layout: &Layout,
+    tree: &Tree,
+    mtime: u64,
+) -> Result<WrittenLayer, BuildError> {
+    layout
+        .put_layer(tree, mtime)
+        .map_err(|e| BuildError::io(&layout.dir, &e))
+}
+
+/// The dependency layer, from the cache when everything it is made of is unchanged and
+/// the cached layer still hashes to what was written.
+pub(super) fn deps_layer(
+    input: &deps::DepsInput,
+    cache: Option<&Path>,
+    layout: &Layout,
+    notes: &mut Vec<String>,
+) -> Result<(WrittenLayer, bool), BuildError> {
+    let cache = cache.map(cache::Cache::new);
+    let key = match &cache {
+        Some(_) => Some(input.key()?),
+        None => None,
+    };
+    if let (Some(cache), Some(key)) = (&cache, &key)
+        && let Some(layer) = cache.layer("deps", key, layout, notes)
+    {
+        return Ok((layer, true));
+    }
+    let scratch = tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temp dir"), &e))?;
+    let wheels = input.wheels(scratch.path())?;
+    let tree = input.tree(&wheels)?;
+    let layer = put_layer(layout, &tree, STABLE_MTIME)?;
+    if let (Some(cache), Some(key)) = (&cache, &key) {
+        let hex = layer.digest.trim_start_matches("sha256:");
+        cache.put_layer(
+            "deps",
+            key,
+            &layer,
+            &layout.dir.join("blobs/sha256").join(hex),
+        );
+    }
+    Ok((layer, false))
+}
+
+/// /etc/passwd and /etc/group with the numeric user and group added (when the base lacks
+/// them), and its home directory, as `useradd --create-home` leaves them; and the
+/// directories the app writes (`app.writable`), the user's.
+pub(super) fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildError> {
+    let field = |line: &str, n: usize| line.split(':').nth(n).map(str::to_owned);
+    let has_id = |text: &str, id: u32| {
+        text.lines()
+            .any(|l| field(l, 2).is_some_and(|f| f == id.to_string()))
+    };
+    let has_name =
+        |text: &str, name: &str| text.lines().any(|l| field(l, 0).as_deref() == Some(name));
+    let with_line = |text: &str, line: String| {
+        let mut out = text.to_owned();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&line);
+        out.push('\n');
+        out
+    };
+    let mut group = facts.group.clone();
+    if !has_id(&group, plan.gid) {
+        if has_name(&group, "app") {
+            return Err(BuildError::Other(format!(
+                "the base's /etc/group has a group `app` that is not gid {}",
+                plan.gid
+            )));
+        }
+        group = with_line(&group, format!("app:x:{}:", plan.gid));
+    }
+    let mut passwd = facts.passwd.clone();
+    if !has_id(&passwd, plan.uid) {
+        if has_name(&passwd, "app") {
+            return Err(BuildError::Other(format!(
+                "the base's /etc/passwd has a user `app` that is not uid {}",
+                plan.uid
+            )));
+        }
+        passwd = with_line(
+            &passwd,
+            format!(
+                "app:x:{}:{}::/home/app:/usr/sbin/nologin",
+                plan.uid, plan.gid
+            ),
+        );
+    }
+    let mut tree = Tree::default();
+    tree.file("etc/passwd", passwd.into_bytes(), false);
+    tree.file("etc/group", group.into_bytes(), false);
+    tree.dir_owned("home/app", 0o755, u64::from(plan.uid), u64::from(plan.gid));
+    // As the Dockerfile's `install -d -o UID -g GID -m 0750`: missing parents root's.
+    for dir in &plan.writable {
+        tree.dir_owned(
+            dir.path.trim_start_matches('/'),
+            0o750,
+            u64::from(plan.uid),
+            u64::from(plan.gid),
+        );
+    }
+    Ok(tree)
+}
+
+/// What the app layer leaves out: the project's `.dockerignore`, else the one `gen` would
+/// write (`generated`), and the writable directories, which are the identity layer's (the
+/// context's copy is a developer's local state, as the `.dockerignore` `gen` writes has it).
+pub(super) fn app_ignore(
+    plan: &Plan,
+    project: &Path,
+    generated: Option<String>,
+) -> Result<ignore::Ignore, BuildError> {
+    let ignore_file = project.join(".dockerignore");
+    let mut text = crate::read::project_text(project, &ignore_file, crate::read::MAX_TEXT_BYTES)
+        .map_err(|e| BuildError::io(&ignore_file, &e))?
+        .or(generated)
+        .unwrap_or_default();
+    for dir in plan.writable.iter().filter_map(|d| d.context_path.as_ref()) {
+        text.push_str(&format!("\n{dir}\n"));
+    }
+    ignore::Ignore::parse(&text).map_err(|e| BuildError::Other(e.to_string()))
+}
+
+/// The build context as `COPY . /app` gives it, root-owned: files 0644 (0755 when
+/// executable), directories 0755, symlinks as they are.
+pub(super) fn app_tree(
+    project: &Path,
+    ignore: &ignore::Ignore,
+    skip: &[Option<&PathBuf>],
+) -> Result<Tree, BuildError> {
+    // The image itself, the cache and the staging area when they lie inside the context.
+    let skip: Vec<PathBuf> = skip
+        .iter()
+        .flatten()
+        .filter_map(|p| absolute(p).ok())
+        .collect();
+    let mut tree = Tree::default();
+    let root = APP_DIR.trim_start_matches('/');
+    tree.dir(root);
+    let mut stack = vec![(project.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = fs::read_dir(&dir).map_err(|e| BuildError::io(&dir, &e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| BuildError::io(&dir, &e))?;
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                return Err(BuildError::Other(format!(
+                    "{} is not UTF-8; rename it",
+                    path.display()
+                )));
+            };
+            let staging_dir = name.starts_with(publish::STAGING_PREFIX);
+            let rel_path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            // Other builds' staging directories, when --out is inside the context.
+            if absolute(&path).is_ok_and(|a| skip.contains(&a)) || staging_dir {
+                continue;
+            }
+            if ignore.excluded(&rel_path) {
+                // Directories are still walked: a `!` pattern may bring back what is inside.
+                if path.is_dir() && !path.is_symlink() && !ignore.excluded_for_good(&rel_path) {
+                    stack.push((path, rel_path));
+                }
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).map_err(|e| BuildError::io(&path, &e))?;
+            let target = format!("{root}/{rel_path}");
+            if meta.file_type().is_symlink() {
+                let link = fs::read_link(&path).map_err(|e| BuildError::io(&path, &e))?;
+                tree.symlink(&target, &link.to_string_lossy());
+            } else if meta.is_dir() {
+                tree.dir(&target);
+                stack.push((path, rel_path));
+            } else if meta.is_file() {
+                let data = fs::read(&path).map_err(|e| BuildError::io(&path, &e))?;
+                tree.file(&target, data, is_executable(&meta));
+            }
+        }
+    }
+    Ok(tree)
+}
+
+#[cfg(unix)]
+pub(super) fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o100 != 0
+}
+
+#[cfg(not(unix))]
+pub(super) fn is_executable(_: &fs::Metadata) -> bool {
+    false
+}
