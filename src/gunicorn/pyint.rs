@@ -39,6 +39,11 @@ pub fn int(text: &str) -> Option<String> {
     parse(text, 10)
 }
 
+/// `int(text, 0)`: the prefix decides the base; a decimal may not start with 0.
+pub fn int_base0(text: &str) -> Option<String> {
+    parse(text, 0)
+}
+
 /// gunicorn's `auto_int`: `0<digit>...` is octal (the Python 2 spelling), otherwise
 /// `int(text, 0)` (`0x`, `0o`, `0b` prefixes; a decimal may not start with 0).
 pub fn auto_int(text: &str) -> Option<String> {
