@@ -9,6 +9,7 @@ mod binding;
 mod container;
 mod refused;
 mod tls;
+mod validated;
 mod workers;
 
 pub use binding::bind_address;
@@ -85,6 +86,7 @@ pub fn too_long(value: &str) -> Option<Advice> {
 /// Reviews an argv gunicorn accepts.
 pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     let mut out = Vec::new();
+    validated::refused(parsed, &mut out);
     container::syntax(parsed, &mut out);
     workers::worker_class(parsed, ctx, &mut out);
     tls::tls(parsed, ctx, &mut out);
