@@ -16,7 +16,6 @@ use crate::gunicorn::argparse::{Parsed, Parser};
 use crate::gunicorn::cmd_args::ReadError;
 use crate::gunicorn::rules::{self, Context};
 use crate::gunicorn::shlex::{self, Word};
-use crate::gunicorn::validators;
 
 /// Reviews `input` (from `source`, a name for messages) under `ctx`.
 pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
@@ -50,10 +49,10 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
     explanation.accepted = refusals.is_empty();
     explanation.advice = refusals;
     if let Some(parsed) = parsed {
-        // argparse took it; gunicorn still exits 1 if a validator refuses a value.
-        explanation.accepted &= validators::refusals(&parsed).is_empty();
         explanation.settings = settings(&words, &parsed, ctx);
         let advice = rules::check(&parsed, ctx);
+        // argparse took it; gunicorn still exits 1 if a validator refuses a value.
+        explanation.accepted &= !advice.iter().any(rules::is_validator_refusal);
         explanation.corrected = Some(corrected_argv::corrected(&parsed, &advice));
         explanation.advice.extend(advice);
     }

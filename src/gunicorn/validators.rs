@@ -248,7 +248,8 @@ impl AndLimit for Outcome {
                 i128::MAX
             });
         match limit(n, digits) {
-            Some(message) => Outcome::Refused(message),
+            // Formatting the value into the message raises first when it is too long.
+            Some(message) => Outcome::Refused(pyint::str_limit(digits).unwrap_or(message)),
             None => self,
         }
     }
@@ -259,12 +260,8 @@ fn int_value(value: &Value) -> Outcome {
     match value {
         Value::Int(_) => Outcome::Accepted(value.clone()),
         Value::Str(text) => match pyint::int_base0(text) {
-            Some(digits) => Outcome::Accepted(Value::Int(digits)),
-            // CPython formats the literal with `%.200R`: its repr, cut at 200 characters.
-            None => Outcome::Refused(format!(
-                "invalid literal for int() with base 0: {}",
-                repr(text).chars().take(200).collect::<String>()
-            )),
+            Ok(digits) => Outcome::Accepted(Value::Int(digits)),
+            Err(error) => Outcome::Refused(error.message(text, 0)),
         },
         Value::Bool(b) => Outcome::Accepted(Value::Int(u8::from(*b).to_string())),
         Value::List(_) => {
@@ -276,9 +273,10 @@ fn int_value(value: &Value) -> Outcome {
 /// `validate_pos_int`.
 fn pos_int(value: &Value) -> Outcome {
     match int_value(value) {
-        Outcome::Accepted(Value::Int(digits)) if digits.starts_with('-') => {
-            Outcome::Refused(format!("Value must be positive: {digits}"))
-        }
+        Outcome::Accepted(Value::Int(digits)) if digits.starts_with('-') => Outcome::Refused(
+            pyint::str_limit(&digits)
+                .unwrap_or_else(|| format!("Value must be positive: {digits}")),
+        ),
         other => other,
     }
 }

@@ -360,6 +360,10 @@ VALIDATED_HAND = [
     "--reload-engine=x --backlog=-1", "--umask=-1 --chdir=/nonexistent",
     "--http-protocols=h2 --backlog=-1", "--workers=-1 --workers=2", "--workers=2 --workers=-1",
     "--bind=-- --bind=0.0.0.0:8000",
+    # Python converts at most 4300 decimal digits between int and str; hex has no limit.
+    "--workers=" + "1" * 4301, "--workers=" + "1" * 4300, "--cert-reqs=" + "1" * 4301,
+    "--umask=0x" + "f" * 3600, "--umask=-0x" + "f" * 3600, "--umask=-0x" + "f" * 3000,
+    "--http2-max-frame-size=0x" + "f" * 3600,
 ]
 
 

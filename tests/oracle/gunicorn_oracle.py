@@ -30,7 +30,14 @@ def tag(value):
     if isinstance(value, bool):
         return {"bool": value}
     if isinstance(value, int):
-        return {"int": str(value)}
+        # str() refuses ints over 4300 digits; lift the limit for the answer only, not
+        # while gunicorn's validators run (their messages hit it too).
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return {"int": str(value)}
+        finally:
+            sys.set_int_max_str_digits(limit)
     if isinstance(value, str):
         return {"str": value}
     if isinstance(value, (list, tuple)):

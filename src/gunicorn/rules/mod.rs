@@ -100,6 +100,12 @@ pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     out
 }
 
+/// Whether `advice` is a value gunicorn's validators refuse (gunicorn exits 1).
+pub fn is_validator_refusal(advice: &Advice) -> bool {
+    advice.severity == Error
+        && [rules::VALUE_REFUSED, rules::FORWARDED_ALLOW_INVALID].contains(&advice.rule)
+}
+
 /// A setting's last occurrence: the one gunicorn keeps.
 pub fn last_occurrence<'a>(parsed: &'a Parsed, name: &str) -> Option<&'a Occurrence> {
     parsed
