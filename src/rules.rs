@@ -94,4 +94,5 @@ rules! {
     OPENED_FILE_MISSING = "FAB128", "config, logging config or chdir directory the image will not have";
     ENV_TOO_LONG = "FAB129", "environment variable longer than Linux passes to a process";
     SPEW = "FAB130", "--spew in production";
+    VALUE_REFUSED = "FAB131", "value gunicorn's validator refuses (exits 1 before serving)";
 }

@@ -6,6 +6,7 @@
 
 use crate::gunicorn::advice::{Advice, Fix};
 use crate::gunicorn::argparse::{Parsed, Value};
+use crate::gunicorn::pyint;
 use crate::gunicorn::settings::{self, Arity, Setting};
 
 /// The argv gunicorn should get instead: what it parsed, edited by `advice`.
@@ -56,6 +57,8 @@ fn item(value: &Value) -> String {
         // `--flag=--` is the only way argparse stores an empty list for a one-value flag.
         Value::List(items) if items.is_empty() => "--".to_owned(),
         Value::List(items) => items.last().map(item).unwrap_or_default(),
+        // Only `auto_int` settings hold more digits than Python reads as a decimal.
+        Value::Int(digits) => pyint::literal(digits),
         other => other.display(),
     }
 }

@@ -51,6 +51,8 @@ pub fn explain(input: &str, source: &str, ctx: &Context) -> Explanation {
     if let Some(parsed) = parsed {
         explanation.settings = settings(&words, &parsed, ctx);
         let advice = rules::check(&parsed, ctx);
+        // argparse took it; gunicorn still exits 1 if a validator refuses a value.
+        explanation.accepted &= !advice.iter().any(rules::is_validator_refusal);
         explanation.corrected = Some(corrected_argv::corrected(&parsed, &advice));
         explanation.advice.extend(advice);
     }

@@ -4,8 +4,11 @@
 pub mod advice;
 pub mod argparse;
 pub mod cmd_args;
+pub mod ipaddress;
 pub mod network;
 pub mod pyint;
+pub mod pystr;
 pub mod rules;
 pub mod settings;
 pub mod shlex;
+pub mod validators;

@@ -1,8 +1,9 @@
 //! `Setting`: gunicorn's settings as data, read from `settings.csv` compiled into the binary.
 //!
-//! The table is the reference settings list for gunicorn 27.0.1 plus three columns taken
-//! from gunicorn's own `Config().parser()`: the argparse action, the argparse type and the
-//! version a flag was removed in. Keeping it as data means a new gunicorn release is a
+//! The table is the reference settings list for gunicorn 27.0.1 plus four columns taken
+//! from gunicorn's own `Config().parser()` and settings: the argparse action, the argparse
+//! type, the version a flag was removed in, and the validator `Config.set` runs. Rows are
+//! in gunicorn's registration order, the order argparse and `Config.set` see them. Keeping it as data means a new gunicorn release is a
 //! table edit, and the parser, the rules and `explain` all read the same facts.
 
 use std::fmt;
@@ -66,6 +67,75 @@ pub enum PyType {
     AutoInt,
 }
 
+/// The validator gunicorn's `Config.set` runs on a setting's value (`validate_<name>` in
+/// gunicorn/config.py); what each does is in `validators`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validator {
+    PosInt,
+    Bool,
+    String,
+    ListString,
+    ListOfFilesOrPatterns,
+    StringToList,
+    StringToAddrList,
+    Class,
+    Chdir,
+    User,
+    Group,
+    StatsdAddress,
+    ReloadEngine,
+    SslVersion,
+    ProxyProtocol,
+    HttpProtocols,
+    Http2Cleartext,
+    Http2StreamLimit,
+    Http2WindowSize,
+    Http2FrameSize,
+    HeaderMapBehaviour,
+    AsgiLoop,
+    AsgiLifespan,
+    HttpParser,
+    /// Config-file-only settings: no flag reaches these.
+    Dict,
+    Callable,
+    PostRequest,
+}
+
+impl Validator {
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "pos_int" => Self::PosInt,
+            "bool" => Self::Bool,
+            "string" => Self::String,
+            "list_string" => Self::ListString,
+            "list_of_files_or_patterns" => Self::ListOfFilesOrPatterns,
+            "string_to_list" => Self::StringToList,
+            "string_to_addr_list" => Self::StringToAddrList,
+            "class" => Self::Class,
+            "chdir" => Self::Chdir,
+            "user" => Self::User,
+            "group" => Self::Group,
+            "statsd_address" => Self::StatsdAddress,
+            "reload_engine" => Self::ReloadEngine,
+            "ssl_version" => Self::SslVersion,
+            "proxy_protocol" => Self::ProxyProtocol,
+            "http_protocols" => Self::HttpProtocols,
+            "http2_cleartext" => Self::Http2Cleartext,
+            "http2_stream_limit" => Self::Http2StreamLimit,
+            "http2_window_size" => Self::Http2WindowSize,
+            "http2_frame_size" => Self::Http2FrameSize,
+            "header_map_behaviour" => Self::HeaderMapBehaviour,
+            "asgi_loop" => Self::AsgiLoop,
+            "asgi_lifespan" => Self::AsgiLifespan,
+            "http_parser" => Self::HttpParser,
+            "dict" => Self::Dict,
+            "callable" => Self::Callable,
+            "post_request" => Self::PostRequest,
+            _ => return None,
+        })
+    }
+}
+
 /// One gunicorn setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setting {
@@ -81,6 +151,7 @@ pub struct Setting {
     pub since: Version,
     pub removed: Option<Version>,
     pub notes: &'static str,
+    pub validator: Validator,
 }
 
 impl Setting {
@@ -147,6 +218,7 @@ fn parse_table(text: &'static str) -> Result<Vec<Setting>, TableError> {
         at("deprecated_note")?,
     );
     let (c_action, c_pytype, c_removed) = (at("action")?, at("pytype")?, at("removed")?);
+    let c_validator = at("validator")?;
     let mut settings = Vec::new();
     for (index, line) in lines {
         let fail = |why: String| TableError {
@@ -187,6 +259,8 @@ fn parse_table(text: &'static str) -> Result<Vec<Setting>, TableError> {
             "" => None,
             text => Some(version(text)?),
         };
+        let validator = Validator::parse(row[c_validator])
+            .ok_or_else(|| fail(format!("unknown validator {}", row[c_validator])))?;
         settings.push(Setting {
             name: row[c_name],
             flags,
@@ -197,6 +271,7 @@ fn parse_table(text: &'static str) -> Result<Vec<Setting>, TableError> {
             since,
             removed,
             notes: row[c_note],
+            validator,
         });
     }
     Ok(settings)

@@ -5,7 +5,7 @@
 //! way gunicorn will read them from `GUNICORN_CMD_ARGS`; a flag the plan already writes is
 //! refused with the spec key to use, and so is anything the explain rules call an error in
 //! production (`--ssl-version`, `--daemon`, `--reload`, `--check-config`, abbreviations,
-//! stray words), and so is a pid file or error log gunicorn could not create as the uid, or
+//! stray words) or a value gunicorn's validators refuse (`--backlog=-1`), and so is a pid file or error log gunicorn could not create as the uid, or
 //! a config file, logging config or directory in the app directory the project lacks.
 
 use std::path::Path;
@@ -365,6 +365,7 @@ pub fn check(
         rules::SSL_VERSION,
         rules::RELOAD,
         rules::SPEW,
+        rules::VALUE_REFUSED,
     ];
     // Judge the flags next to the worker class the plan will write: `--ssl-version` is
     // ignored by gunicorn's own workers but kills every UvicornWorker.

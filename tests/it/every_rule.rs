@@ -81,6 +81,11 @@ fn explain_rules_fire_on_the_value_that_breaks_them() {
             "--bind=0.0.0.0:8000 --forwarded-allow-ips=10.0.0.1/8",
         ),
         ("FAB122", Severity::Warning, "--bind=0.0.0.0:8000"),
+        (
+            "FAB131",
+            Severity::Error,
+            "--bind=0.0.0.0:8000 --backlog=-1",
+        ),
     ];
     for (id, severity, value) in cases {
         let found = explain(value);

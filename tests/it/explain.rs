@@ -422,3 +422,50 @@ fn the_longest_value_a_process_takes_is_the_longest_explain_accepts() {
         "{why}"
     );
 }
+
+/// FAB131: argparse takes a sign, gunicorn's validators do not. The real gunicorn exits 1 on
+/// each of these (the control, the same line without the value, serves); explain calls each
+/// an error with gunicorn's own message, and its corrected line leaves the value out.
+#[test]
+fn values_gunicorns_validators_refuse_are_errors_as_real_gunicorn_shows() {
+    assert_eq!(real_gunicorn("--workers=1"), Gunicorn::Served);
+    for (flag, message) in [
+        ("--max-requests=-1", "Value must be positive: -1"),
+        ("--workers=-1", "Value must be positive: -1"),
+        ("--timeout=-5", "Value must be positive: -5"),
+        ("--backlog=-1", "Value must be positive: -1"),
+        ("--umask=-0o7", "Value must be positive: -7"),
+        ("--reload-engine=fast", "Invalid reload_engine: 'fast'"),
+        (
+            "--proxy-protocol=v3",
+            "proxy_protocol must be: off, v1, v2, or auto",
+        ),
+        (
+            "--http2-max-frame-size=1",
+            "http2_max_frame_size must be between 16384 and 16777215, got 1",
+        ),
+    ] {
+        assert_eq!(
+            real_gunicorn(&format!("--workers=1 {flag}")),
+            Gunicorn::Exited(Some(1)),
+            "{flag}"
+        );
+        let line = format!("--bind=0.0.0.0:8000 --workers=2 {flag}");
+        let (report, code) = json(&[&line]);
+        assert_eq!(code, 1, "{flag}: {report}");
+        assert_eq!(report["accepted"], false, "{flag}");
+        let finding = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "FAB131")
+            .unwrap_or_else(|| panic!("{flag}: no FAB131 in {report}"));
+        assert_eq!(finding["severity"], "error");
+        let why = finding["why"].as_str().unwrap();
+        assert!(why.contains(&format!("`Error: {message}`")), "{why}");
+        let corrected = report["corrected"].as_str().unwrap();
+        let name = flag.split_once('=').unwrap().0;
+        assert!(!corrected.contains(name), "{corrected}");
+        assert_corrected_is_clean(&report);
+    }
+}

@@ -326,3 +326,29 @@ fn every_planned_variable_fits_in_one_environment_string() {
     assert!(starts("BIG", big));
     assert_eq!(check(&with_env(room + 1)).unwrap_err(), ["FAB129"]);
 }
+
+/// FAB131: a value argparse takes and gunicorn's validator refuses (the real gunicorn exits 1
+/// on it, as `tests/it/explain.rs` shows) is refused in the spec, at the item.
+#[test]
+fn refuses_values_gunicorns_validators_refuse() {
+    for item in [
+        "--backlog=-1",
+        "--umask=-1",
+        "--limit-request-line=-1",
+        "--reload-engine=fast",
+        "--proxy-allow-from=10.0.0.1/8",
+    ] {
+        assert_eq!(
+            errors(&format!("[\"{item}\"]")),
+            [("FAB131".to_owned(), 7, 16)],
+            "{item}"
+        );
+    }
+    for item in [
+        "--backlog=0",
+        "--umask=0o22",
+        "--proxy-allow-from=10.0.0.0/8",
+    ] {
+        assert_eq!(errors(&format!("[\"{item}\"]")), [], "{item}");
+    }
+}

@@ -690,3 +690,34 @@ fn text_draws_the_first_fifty_findings_and_counts_the_rest() {
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["findings"].as_array().unwrap().len(), 120);
 }
+
+/// One number as long as an environment string holds, in each base gunicorn reads, is
+/// judged in bounded time: hex converted to decimal one digit at a time took 16 s of CPU
+/// for `--cert-reqs` in a debug build, and a decimal that long is refused as Python
+/// refuses it (over 4,300 digits).
+#[test]
+fn explain_stays_bounded_on_one_huge_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = dir.path().join("Dockerfile");
+    // (flag, digit, explain's exit status): a huge positive --cert-reqs is accepted.
+    for (flag, digit, code) in [
+        ("--cert-reqs=0x", "f", 0),
+        ("--umask=0x", "f", 0),
+        ("--umask=-0x", "f", 1),
+        ("--http2-max-frame-size=0b", "1", 1),
+        ("--cert-reqs=", "7", 1),
+        ("--workers=", "9", 1),
+    ] {
+        let fit =
+            fabuild::gunicorn::rules::MAX_ENV_STRING - "GUNICORN_CMD_ARGS=".len() - flag.len() - 2;
+        let value = format!("{flag}{}", digit.repeat(fit));
+        fs::write(
+            &dockerfile,
+            format!("FROM python:3.12-slim\nENV GUNICORN_CMD_ARGS=\"{value}\"\n"),
+        )
+        .unwrap();
+        let (out, took) = bounded(dir.path(), &["explain", "--dockerfile", "Dockerfile"]);
+        assert!(took < TIME_LIMIT, "{flag}: took {took:?}");
+        assert_eq!(out.status.code(), Some(code), "{flag}");
+    }
+}

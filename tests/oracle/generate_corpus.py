@@ -3,12 +3,16 @@
 
 One JSON string per line (so tabs, newlines and odd characters stay visible). The first
 part is written by hand, each case a trap people fall into or an argparse corner; the
-second is generated from a fixed seed, so rerunning this script gives the same file.
-Run it with any Python 3; it needs no gunicorn.
+second is generated from a fixed seed; the third gives every flag of each family of
+gunicorn's validators (positive ints, bools, strings, string lists, address lists,
+chmod/umask numbers, statsd addresses, enumerations, ...) values its validator accepts
+and values it refuses, alone and a few together. Rerunning this script gives the same
+file. Run it with any Python 3; it needs no gunicorn.
 """
 import json
 import pathlib
 import random
+import shlex
 
 ISSUE = [
     "--bind=0.0.0.0:8443",
@@ -287,6 +291,96 @@ def case(rng):
     return " ".join(words)
 
 
+POS_INT_FLAGS = [
+    "--backlog", "--workers", "--threads", "--worker-connections", "--max-requests",
+    "--max-requests-jitter", "--timeout", "--graceful-timeout", "--keep-alive",
+    "--limit-request-line", "--limit-request-fields", "--limit-request-field_size",
+    "--http2-max-header-list-size", "--asgi-disconnect-grace-period",
+    "--websocket-max-message-size", "--dirty-workers", "--dirty-timeout", "--dirty-threads",
+    "--dirty-graceful-timeout",
+]
+POS_INTS = ["0", "1", "-1", "-5", "-0", "+3", "1_000", "99999999999999999999999999",
+            "-99999999999999999999999999", " 7 ", "\uff13", "-\uff13", "0x10"]
+STRING_FLAGS = [
+    "--name", "--log-level", "--pid", "--worker-tmp-dir", "--access-logfile",
+    "--access-logformat", "--error-logfile", "--log-config", "--log-config-json",
+    "--log-syslog-to", "--log-syslog-prefix", "--log-syslog-facility", "--dogstatsd-tags",
+    "--statsd-prefix", "--pythonpath", "--paste", "--protocol", "--keyfile", "--certfile",
+    "--ca-certs", "--ciphers", "--root-path", "--control-socket", "--config",
+]
+ADDR_LISTS = ["*", "10.0.0.0/8", "10.0.0.1/8", "127.0.0.1,::1", "::1/128", "fe80::/10",
+              "fe80::1/10", "::ffff:1.2.3.4/96", "01.2.3.4", "1.2.3.4/33",
+              "10.0.0.0/255.0.0.0", "10.0.0.1/0.0.0.255", "a,b", " 10.0.0.1 , 10.0.0.2 ",
+              "1.2.3.4, ", ",", "example.com", "1:2:3:4:5:6:7:8/64", "1:0:0:2:0:0:0:3/64",
+              "1::2::3", "fe80::1%eth0/64", "10.0.0.0/ 8", "*,1.2.3.4/24", "--"]
+# (flags, values): each flag gets each value, as `--flag=VALUE`.
+VALIDATED = [
+    (POS_INT_FLAGS, POS_INTS),
+    (["--umask", "--control-socket-mode"],
+     ["0", "022", "0o22", "0x1f", "18", "-1", "-0o7", "0b101", "-0x10", "08", "--"]),
+    (["--cert-reqs"], ["0", "2", "-1", "010", "0x2", " 2 ", "1_0", "abc", "", "+1", "0o7",
+                       "-0", "--"]),
+    (["--http2-max-concurrent-streams"], ["0", "1", "100", "-1", "--"]),
+    (["--http2-initial-window-size"], ["0", "65535", "2147483647", "2147483648", "-1",
+                                       "99999999999999999999999"]),
+    (["--http2-max-frame-size"], ["0", "16383", "16384", "16777215", "16777216", "-1",
+                                  "-99999999999999999999", "--"]),
+    (STRING_FLAGS, [" x ", "x", "", "\t y\n", "a b", "--"]),
+    (["--worker-class", "--logger-class"], ["sync", " gthread ", "my.mod.Class", "", "--"]),
+    (["--bind", "--env", "--paste-global", "--dirty-app"],
+     ["0.0.0.0:8000", " a=b ", "", "--"]),
+    (["--reload-extra-file"], ["*.py", "conf/*.yaml", "[ab].txt", "/nonexistent/file",
+                               "/etc/hostname", "--"]),
+    (["--forwarder-headers"], ["SCRIPT_NAME,PATH_INFO", " a , b ", "a,,b", ", ", "", "--"]),
+    (["--forwarded-allow-ips", "--proxy-allow-from", "--uwsgi-allow-from"], ADDR_LISTS),
+    (["--chdir"], ["/", "/tmp", "/nonexistent", " /tmp ", "--"]),
+    (["--user", "--group"], ["0", "1000", "nobody", "-1", "nosuchname", " 1000", "",
+                             "\uff11\uff12", "--"]),
+    (["--statsd-host"], ["localhost:8125", "localhost", "LOCALHOST:1", "unix:5", "unix:/tmp/s",
+                         "unix:///tmp/s", "unix:a/unix:b", "fd://3", "fd://x", "tcp://a:1",
+                         "tcp://a:1tcp://b", "[::1]:8125", "[::1]", "x:y", "x:-5", ":", "",
+                         " host:9 ", "a:b:c", "--"]),
+    (["--reload-engine"], ["auto", "poll", "inotify", " poll", "POLL", "fast", "", "--"]),
+    (["--ssl-version"], ["2", "TLSv1_2", " x ", "--"]),
+    (["--proxy-protocol"], ["v1", "V2", " off ", "true", "1", "0", "none", "v3", ""]),
+    (["--http-protocols"], ["h1", "h2", "h1,h2", "H1", "h1,h1", " h1 , ", "h3", "", "h1,h3",
+                            ",", "--"]),
+    (["--http2-cleartext"], ["off", "both", "UPGRADE", " prior-knowledge ", "on", "", "--"]),
+    (["--header-map"], ["drop", "Refuse", " dangerous ", "keep", "", "--"]),
+    (["--asgi-loop"], ["auto", "asyncio", "UVLOOP", "trio", "", "--"]),
+    (["--asgi-lifespan"], ["auto", "on", "OFF", "maybe", "--"]),
+    (["--http-parser"], ["auto", "fast", "python", "C", "--"]),
+]
+# Flags (validate_bool): argparse stores True, or refuses a value; callables have no flag.
+VALIDATED_HAND = [
+    "--preload", "--reload --spew --no-sendfile", "--preload=true", "--reuse-port=1",
+    "--capture-output=True", "--initgroups --strip-header-spaces --casefold-http-method",
+    "--on-starting=hooks.on_starting", "--post-request=hooks.post_request",
+    "--ssl-context=hooks.context", "--timeout=-2 --workers=-1",
+    "--reload-engine=x --backlog=-1", "--umask=-1 --chdir=/nonexistent",
+    "--http-protocols=h2 --backlog=-1", "--workers=-1 --workers=2", "--workers=2 --workers=-1",
+    "--bind=-- --bind=0.0.0.0:8000",
+    # Python converts at most 4300 decimal digits between int and str; hex has no limit.
+    "--workers=" + "1" * 4301, "--workers=" + "1" * 4300, "--cert-reqs=" + "1" * 4301,
+    "--umask=0x" + "f" * 3600, "--umask=-0x" + "f" * 3600, "--umask=-0x" + "f" * 3000,
+    "--http2-max-frame-size=0x" + "f" * 3600,
+]
+
+
+def validated_cases():
+    cases = list(VALIDATED_HAND)
+    singles = []
+    for flags, values in VALIDATED:
+        for flag in flags:
+            for value in values:
+                singles.append(flag + "=" + (value if value == "--" else shlex.quote(value)))
+    cases += singles
+    rng = random.Random(2701)
+    for _ in range(120):
+        cases.append(" ".join(rng.sample(singles, rng.randrange(2, 4))))
+    return cases
+
+
 def main():
     rng = random.Random(27_0_1)
     generated = []
@@ -301,6 +395,8 @@ def main():
     lines += [json.dumps(t, ensure_ascii=False) for t in HAND]
     lines += ["# generated (seed 2701)"]
     lines += [json.dumps(t, ensure_ascii=False) for t in generated]
+    lines += ["# validators: each family's accepted and refused values"]
+    lines += [json.dumps(t, ensure_ascii=False) for t in validated_cases() if t not in seen]
     path = pathlib.Path(__file__).with_name("corpus.txt")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -139,33 +139,6 @@ pub(super) fn proxies(parsed: &Parsed, out: &mut Vec<Advice>) {
                 )
                 .at(Some(token)),
             );
-        } else if let Err(why) = crate::gunicorn::network::check(entry) {
-            out.push(
-                Advice::new(
-                    rules::FORWARDED_ALLOW_INVALID,
-                    Error,
-                    entry,
-                    text(
-                        format!("`{entry}` in --forwarded-allow-ips {why}; gunicorn validates every entry strictly and refuses to start"),
-                        format!("--forwarded-allow-ips 中的 `{entry}` 无效（{}）；gunicorn 会严格校验每一项，并拒绝启动", why_zh(why)),
-                    ),
-                    text(
-                        "give IP addresses or networks with no host bits set, for example 192.168.1.0/24",
-                        "请写 IP 地址，或主机位全为 0 的网段，例如 192.168.1.0/24",
-                    ),
-                )
-                .at(Some(token)),
-            );
         }
-    }
-}
-
-/// The Chinese for `network::check`'s reasons.
-pub(super) fn why_zh(why: &str) -> &'static str {
-    match why {
-        "has host bits set; gunicorn refuses it" => "主机位不为 0",
-        "is not an IP address" => "不是 IP 地址",
-        "has a prefix length that is not a number" => "前缀长度不是数字",
-        _ => "前缀长度超过了地址位数",
     }
 }

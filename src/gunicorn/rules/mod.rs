@@ -9,6 +9,7 @@ mod binding;
 mod container;
 mod refused;
 mod tls;
+mod validated;
 mod workers;
 
 pub use binding::bind_address;
@@ -85,6 +86,7 @@ pub fn too_long(value: &str) -> Option<Advice> {
 /// Reviews an argv gunicorn accepts.
 pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     let mut out = Vec::new();
+    validated::refused(parsed, &mut out);
     container::syntax(parsed, &mut out);
     workers::worker_class(parsed, ctx, &mut out);
     tls::tls(parsed, ctx, &mut out);
@@ -96,6 +98,12 @@ pub fn check(parsed: &Parsed, ctx: &Context) -> Vec<Advice> {
     container::created_files(parsed, ctx, &mut out);
     workers::keepalive(parsed, &mut out);
     out
+}
+
+/// Whether `advice` is a value gunicorn's validators refuse (gunicorn exits 1).
+pub fn is_validator_refusal(advice: &Advice) -> bool {
+    advice.severity == Error
+        && [rules::VALUE_REFUSED, rules::FORWARDED_ALLOW_INVALID].contains(&advice.rule)
 }
 
 /// A setting's last occurrence: the one gunicorn keeps.
