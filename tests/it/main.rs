@@ -19,6 +19,7 @@ mod image_writer;
 mod init;
 mod json_output;
 mod manifests;
+mod manylinux;
 mod oracle;
 mod oracle_quoting;
 mod preflight;
