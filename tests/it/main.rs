@@ -5,6 +5,7 @@
 // for the person running it.
 #![allow(clippy::disallowed_macros)]
 
+mod base_python;
 mod build;
 mod build_robust;
 mod cli;
