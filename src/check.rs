@@ -1,6 +1,7 @@
 //! A spec checked whole: loaded and validated by `spec`, then held to what only its plan
 //! shows: the planned `GUNICORN_CMD_ARGS` fits in one environment string (the spec's own
-//! `env` entries are measured while validating). Every command that reads a spec calls this.
+//! `env` entries are measured while validating), and a `--base-image` given instead of
+//! `python.base_image` is held to `python.version`. Every command that reads a spec calls this.
 
 use std::path::Path;
 
@@ -8,23 +9,34 @@ use crate::diagnostic::Finding;
 use crate::gunicorn::rules::{env_string_overflow, env_too_long_why};
 use crate::plan::{self, Overrides};
 use crate::rules;
-use crate::spec::{self, Checked, SpecError};
+use crate::spec::{self, Checked, ImageRef, SpecError, base_python};
 
 /// Loads, validates and plans the spec at `path`. `display` names it in messages; relative
 /// paths inside the spec resolve against the directory holding it.
 pub fn check(path: &Path, display: &str) -> Result<Checked, SpecError> {
-    planned(spec::validate_file(path, display)?)
+    planned(spec::validate_file(path, display)?, &Overrides::default())
+}
+
+/// `check`, planned with `overrides` (`gen --base-image`, `check --base-image`).
+pub fn check_with(path: &Path, display: &str, overrides: &Overrides) -> Result<Checked, SpecError> {
+    planned(spec::validate_file(path, display)?, overrides)
 }
 
 /// `check` for spec text that is not on disk (tests, fuzzing); `project` is where relative
 /// paths resolve.
 pub fn check_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
-    planned(spec::validate_text(text, name, project)?)
+    planned(
+        spec::validate_text(text, name, project)?,
+        &Overrides::default(),
+    )
 }
 
 /// `checked`, or its warnings and the error that its plan does not fit.
-fn planned(checked: Checked) -> Result<Checked, SpecError> {
-    let plan = plan::plan(&checked.spec, &Overrides::default());
+fn planned(mut checked: Checked, overrides: &Overrides) -> Result<Checked, SpecError> {
+    if let Some(base) = &overrides.base_image {
+        checked.warnings.extend(override_python(&checked, base));
+    }
+    let plan = plan::plan(&checked.spec, overrides);
     let Some(length) = env_string_overflow("GUNICORN_CMD_ARGS", &plan.gunicorn_cmd_args) else {
         return Ok(checked);
     };
@@ -43,4 +55,20 @@ fn planned(checked: Checked) -> Result<Checked, SpecError> {
         input: checked.source,
         findings,
     })
+}
+
+/// A base given on the command line that is not known to have `python.version`: a
+/// warning (the spec's own `python.base_image` is judged while validating), pointing at
+/// `python.version` when the spec writes it.
+fn override_python(checked: &Checked, base: &ImageRef) -> Option<Finding> {
+    let version = &checked.spec.python.version;
+    let (message, help) = base_python::disagreement(base, version)?;
+    Some(
+        Finding::warning(
+            rules::BASE_PYTHON_UNKNOWN,
+            format!("--base-image: {message}"),
+        )
+        .help(help)
+        .at(spec::python_version_span(&checked.source.text)),
+    )
 }

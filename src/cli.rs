@@ -139,6 +139,9 @@ pub struct CheckArgs {
     /// The spec to check (default: app.yaml in the current directory)
     #[arg(value_name = "SPEC")]
     pub specs: Vec<PathBuf>,
+    /// Check as `gen --base-image IMAGE` would: the base given instead of python.base_image
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

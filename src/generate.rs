@@ -75,7 +75,10 @@ impl Generation {
 /// files in the output directory. Writes nothing.
 pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenError> {
     let display = spec_path.display().to_string();
-    let checked = crate::check::check(spec_path, &display)?;
+    let overrides = Overrides {
+        base_image: options.base_image.clone(),
+    };
+    let checked = crate::check::check_with(spec_path, &display, &overrides)?;
     let project = spec::project_dir(spec_path);
     let out_dir = options.out.clone().unwrap_or_else(|| project.clone());
     let outside = || GenError::OutOutsideProject {
@@ -84,12 +87,7 @@ pub fn prepare(spec_path: &Path, options: &Options) -> Result<Generation, GenErr
     };
     let root = project.canonicalize().map_err(|_| outside())?;
     let out_rel = relative_inside(&root, &out_dir).ok_or_else(outside)?;
-    let plan = plan::plan(
-        &checked.spec,
-        &Overrides {
-            base_image: options.base_image.clone(),
-        },
-    );
+    let plan = plan::plan(&checked.spec, &overrides);
     let app_requirements = if plan.installed_requirements.is_some() {
         Some(if out_rel.is_empty() {
             render::REQUIREMENTS_APP.to_owned()

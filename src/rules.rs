@@ -55,6 +55,7 @@ rules! {
     LABEL_KEY = "FAB061", "label key not usable";
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";
     CA_SECRET_ID = "FAB063", "build secret id not usable";
+    BASE_PYTHON_UNKNOWN = "FAB064", "base image not known to have python.version";
     HEALTHCHECK_PATH = "FAB070", "healthcheck path not usable";
     HEALTHCHECK_TIMING = "FAB071", "healthcheck timing out of range";
     HEALTHCHECK_OCI = "FAB072", "OCI-format builds drop HEALTHCHECK";

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use super::BuildError;
 use super::cache::{Cache, Lookup};
+pub use super::glibc::Libc;
+use super::glibc::{self, Glibc};
 use crate::oci::image::{self, Format, SMALL_BLOB_LIMIT};
 use crate::oci::layer::{self, Kind};
 use crate::oci::tarstream::Holes;
@@ -43,6 +45,8 @@ pub struct BaseFacts {
     pub python_version: String,
     pub passwd: String,
     pub group: String,
+    /// The C library's version: the manylinux wheels the base can run.
+    pub libc: Libc,
 }
 
 /// The base image: its manifest and config as they are, and the facts read from its files.
@@ -195,6 +199,8 @@ struct Seen {
     watched: BTreeMap<String, Account>,
     /// Paths of interpreters and C libraries present.
     present: BTreeSet<String>,
+    /// The glibc version each C library file tells.
+    glibc: BTreeMap<String, Glibc>,
 }
 
 impl Seen {
@@ -203,6 +209,7 @@ impl Seen {
         let hit = |p: &String| p.starts_with(&prefix) || (!children_only && p == path);
         self.watched.retain(|p, _| !hit(p));
         self.present.retain(|p| !hit(p));
+        self.glibc.retain(|p, _| !hit(p));
     }
 }
 
@@ -241,6 +248,11 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                     };
                     added.watched.insert(entry.path.clone(), account);
                 }
+                Kind::File if glibc::is_library(&entry.path) => {
+                    if let Some(version) = glibc::version_of(&entry.path, content)? {
+                        added.glibc.insert(entry.path.clone(), version);
+                    }
+                }
                 Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
                     added.present.insert(entry.path.clone());
                 }
@@ -275,6 +287,7 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         }
         seen.watched.extend(added.watched);
         seen.present.extend(added.present);
+        seen.glibc.extend(added.glibc);
     }
     if seen.present.contains(MUSL) {
         return Err("it is a musl-based image (Alpine?): fabuild build installs manylinux wheels, which need glibc".to_owned());
@@ -304,6 +317,13 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         python_version: python.0,
         passwd: text("/etc/passwd")?,
         group: text("/etc/group")?,
+        // Two C libraries (an unusual base): the wheels must run with the older.
+        libc: seen
+            .glibc
+            .values()
+            .min()
+            .copied()
+            .map_or(Libc::Unknown, Libc::Glibc),
     })
 }
 

@@ -11,15 +11,14 @@ use std::process::Command;
 use sha2::{Digest as _, Sha256};
 
 use super::BuildError;
+use super::glibc::{self, Glibc};
 use super::wheel::{self, VenvPaths};
 use crate::layout::{FABUILD_DIR, VENV_DIR};
 use crate::oci::writer::Tree;
 use crate::plan::Plan;
 
-/// The wheel platform asked of pip. glibc's version is not read from the base: every
-/// glibc base fabuild targets (Debian 10+, the official python images) is at least 2.17,
-/// which is what manylinux2014 needs.
-pub const PLATFORM_TAG: &str = "manylinux2014_x86_64";
+/// The machine the wheels are for (linux/amd64 is the platform `fabuild build` builds).
+const ARCH: &str = "x86_64";
 
 /// Where the wheels come from.
 #[derive(Clone, Debug)]
@@ -36,12 +35,19 @@ pub struct DepsInput<'a> {
     pub project: &'a Path,
     pub python: &'a str,
     pub python_version: &'a str,
+    /// The base's glibc: pip is asked for every manylinux wheel it can run.
+    pub glibc: Glibc,
     pub source: &'a WheelSource,
     /// fabuild's runtime files: (path in the image, content).
     pub runtime_files: Vec<(String, String)>,
 }
 
 impl DepsInput<'_> {
+    /// pip's `--platform` values: what pip inside the base would accept.
+    pub fn platforms(&self) -> Vec<String> {
+        glibc::manylinux_platforms(self.glibc, ARCH)
+    }
+
     fn app_requirements(&self) -> Result<Option<String>, BuildError> {
         let Some(rel) = self.plan.app_dependencies.requirements() else {
             return Ok(None);
@@ -71,8 +77,9 @@ impl DepsInput<'_> {
     /// The cache key: a change to any input gives another layer.
     pub fn key(&self) -> Result<String, BuildError> {
         let mut text = format!(
-            "fabuild {}\nplatform {PLATFORM_TAG}\npython {} {}\n",
+            "fabuild {}\nplatform {}\npython {} {}\n",
             crate::VERSION,
+            self.platforms().join(" "),
             self.python,
             self.python_version
         );
@@ -201,9 +208,11 @@ impl DepsInput<'_> {
     }
 
     fn pip(&self, pip: &Path, dest: &Path, args: &[&str], file: &Path) -> Result<(), BuildError> {
+        let platforms = self.platforms();
         let output = Command::new(pip)
             .args(["download", "--quiet", "--disable-pip-version-check"])
-            .args(["--only-binary=:all:", "--platform", PLATFORM_TAG])
+            .arg("--only-binary=:all:")
+            .args(platforms.iter().flat_map(|p| ["--platform", p.as_str()]))
             .args([
                 "--python-version",
                 self.python_version,
@@ -229,8 +238,10 @@ impl DepsInput<'_> {
             || stderr.contains("Could not find a version")
         {
             format!(
-                "\nno wheel for {PLATFORM_TAG} / CPython {}: a package published only as an sdist cannot be installed without building it, which `fabuild build` does not do; use the Dockerfile route or build the wheel and pass --wheels DIR",
-                self.python_version
+                "\nno wheel for CPython {} on x86_64 with glibc {} ({} down to manylinux1): either the package has no wheel this old a glibc runs, or it is published only as an sdist, which `fabuild build` does not build; use a base with a newer glibc, the Dockerfile route, or build the wheel and pass --wheels DIR",
+                self.python_version,
+                self.glibc,
+                platforms.first().map_or("", String::as_str)
             )
         } else {
             String::new()

@@ -12,6 +12,7 @@ pub mod compare;
 mod config;
 pub mod deps;
 pub mod env;
+pub mod glibc;
 pub mod ignore;
 mod layers;
 pub mod publish;
@@ -114,6 +115,8 @@ pub struct Built {
     pub base_manifest_digest: String,
     pub python: String,
     pub python_version: String,
+    /// The base's C library, which decided the manylinux wheels asked for.
+    pub libc: base::Libc,
     pub source_date_epoch: u64,
     pub deps_cached: bool,
     pub layers: Vec<AddedLayer>,
@@ -165,6 +168,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         project: &project,
         python: &facts.python,
         python_version: &facts.python_version,
+        glibc: facts.libc.glibc(),
         source: &options.wheels,
         runtime_files,
     };
@@ -219,6 +223,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         base_manifest_digest: base_digest,
         python: facts.python.clone(),
         python_version: facts.python_version.clone(),
+        libc: facts.libc,
         source_date_epoch: epoch,
         deps_cached,
         layers,
@@ -255,7 +260,8 @@ fn finish(
     }
 }
 
-/// The base against the spec: the Python it has, the digest the spec pins.
+/// The base against the spec: the Python it has, the digest the spec pins; and whether
+/// its C library said which manylinux wheels it runs.
 fn check_base(
     plan: &Plan,
     base: &base::Base,
@@ -268,6 +274,12 @@ fn check_base(
         notes.push(format!(
             "the spec says Python {}, the base has {} ({}): the wheels are for {}",
             plan.python_version, facts.python_version, facts.python, facts.python_version
+        ));
+    }
+    if facts.libc == base::Libc::Unknown {
+        notes.push(format!(
+            "no glibc version found in the base (looked for libc.so.6 and libc-2.X.so in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64, /usr/lib64): wheels were asked for glibc {}, manylinux2014",
+            glibc::ASSUMED
         ));
     }
     let base_ref = options

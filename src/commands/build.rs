@@ -52,12 +52,16 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
         OutFormat::OciArchive => "oci-archive",
     };
     outln!(
-        "built {} ({kind}, tag {}) on base {} with {} (Python {}), SOURCE_DATE_EPOCH {}",
+        "built {} ({kind}, tag {}) on base {} with {} (Python {}, {}), SOURCE_DATE_EPOCH {}",
         built.out.display(),
         options.tag,
         built.base_manifest_digest,
         built.python,
         built.python_version,
+        match built.libc {
+            builder::base::Libc::Glibc(v) => format!("glibc {v}"),
+            builder::base::Libc::Unknown => "glibc version unknown".to_owned(),
+        },
         built.source_date_epoch
     );
     for layer in &built.layers {

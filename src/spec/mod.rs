@@ -1,5 +1,6 @@
 //! app.yaml: the raw types with spans, loading, and validation into a typed `Spec`.
 
+pub mod base_python;
 mod extra_args;
 mod load;
 pub mod model;
@@ -124,6 +125,11 @@ pub(crate) fn longest_extra_arg(text: &str) -> Option<crate::diagnostic::Span> {
         .flatten()
         .max_by_key(|item| item.value.len())?;
     load::span(longest, text)
+}
+
+/// Where `python.version` is written in spec `text`, if it is.
+pub(crate) fn python_version_span(text: &str) -> Option<crate::diagnostic::Span> {
+    load::span(parse(text).ok()?.python.version.as_ref()?, text)
 }
 
 /// The directory a spec's relative paths are resolved against: the one that holds it.

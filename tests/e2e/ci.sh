@@ -92,3 +92,7 @@ python3 "$HERE/dockerignore.py" "$FAB"
 # fabuild build: every example as an OCI image without an engine, twice with the same
 # digest, verified, run with podman and answered over TLS/HTTP as the numeric user.
 bash "$HERE/build.sh" "$FAB"
+
+# fabuild build asks pip for every manylinux wheel the base's glibc runs: the versions it
+# installs are the ones pip inside the base resolves.
+bash "$HERE/wheels.sh" "$FAB"

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_macros)]
 
 mod attack;
+mod base_python;
 mod build;
 mod build_robust;
 mod cli;
@@ -21,6 +22,7 @@ mod image_writer;
 mod init;
 mod json_output;
 mod manifests;
+mod manylinux;
 mod oracle;
 mod oracle_quoting;
 mod preflight;

@@ -7,6 +7,7 @@ use serde_saphyr::Spanned;
 
 use crate::packaging::pyproject::PyProject;
 use crate::rules;
+use crate::spec::base_python::{self, Told};
 use crate::spec::model::{
     DEFAULT_PYTHON, ImageRef, InstalledRequirements, PYTHON_VERSIONS, Project, Python,
 };
@@ -233,36 +234,30 @@ impl Validator<'_> {
         at: &Spanned<String>,
         version_given: bool,
     ) {
-        let Some(tag) = image.tag.as_deref() else {
-            return;
-        };
-        if image.repository() != "python" {
-            return;
-        }
-        let tag_version: String = tag
-            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(".");
-        if tag_version.contains('.') && tag_version != version {
-            let help = if version_given {
-                format!(
-                    "use a `python:{version}-...` base image, or set python.version to {tag_version}"
-                )
-            } else {
-                format!("set python.version to {tag_version} (the default is {DEFAULT_PYTHON})")
-            };
-            self.error(
-                rules::BASE_IMAGE_PYTHON,
-                at,
-                format!(
-                    "base image `{tag}` is Python {tag_version}, but the spec says Python {version}"
-                ),
-                help,
-            );
+        match base_python::told(image) {
+            Told::Version(tag_version) if tag_version != version => {
+                let help = if version_given {
+                    format!(
+                        "use a `python:{version}-...` base image, or set python.version to {tag_version}"
+                    )
+                } else {
+                    format!("set python.version to {tag_version} (the default is {DEFAULT_PYTHON})")
+                };
+                let tag = image.tag.as_deref().unwrap_or_default();
+                self.error(
+                    rules::BASE_IMAGE_PYTHON,
+                    at,
+                    format!(
+                        "base image `{tag}` is Python {tag_version}, but the spec says Python {version}"
+                    ),
+                    help,
+                );
+            }
+            _ => {
+                if let Some((message, help)) = base_python::disagreement(image, version) {
+                    self.warn(rules::BASE_PYTHON_UNKNOWN, at, message, help);
+                }
+            }
         }
     }
 
