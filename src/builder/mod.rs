@@ -24,6 +24,7 @@ use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
 use crate::layout::{APP_DIR, FABUILD_DIR};
 use crate::oci::OciError;
+use crate::oci::content::Content;
 use crate::oci::digest::Sum;
 use crate::oci::writer::{
     Layout, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, Tree, WrittenLayer,
@@ -537,7 +538,8 @@ fn identity_tree(plan: &Plan, facts: &base::BaseFacts) -> Result<Tree, BuildErro
 }
 
 /// The build context as `COPY . /app` gives it, root-owned: files 0644 (0755 when
-/// executable), directories 0755, symlinks as they are.
+/// executable), directories 0755, symlinks as they are. Files are named, not read: the
+/// layer writer streams them.
 fn app_tree(
     project: &Path,
     ignore: &ignore::Ignore,
@@ -590,8 +592,9 @@ fn app_tree(
                 tree.dir(&target);
                 stack.push((path, rel_path));
             } else if meta.is_file() {
-                let data = fs::read(&path).map_err(|e| BuildError::io(&path, &e))?;
-                tree.file(&target, data, is_executable(&meta));
+                // Read when the layer is written, through a fixed buffer: a file of any size
+                // costs no memory.
+                tree.file_from(&target, Content::File(path), is_executable(&meta));
             }
         }
     }

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_macros)]
 
 mod build;
+mod build_bounded;
 mod build_robust;
 mod cli;
 mod every_rule;

@@ -401,6 +401,7 @@ fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated()
     use std::io::Write as _;
 
     use fabuild::builder::wheel::{VenvPaths, install};
+    use fabuild::oci::content::Content;
     use fabuild::oci::writer::{Node, Tree};
 
     let dir = tempfile::tempdir().unwrap();
@@ -435,7 +436,7 @@ fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated()
     install(&wheel, &venv, true, &mut tree).unwrap();
     let site = dir.path().join("site");
     for (path, entry) in &tree.entries {
-        if let Node::File(data) = &entry.node {
+        if let Node::File(Content::Bytes(data)) = &entry.node {
             let rel = path
                 .strip_prefix(&format!("{}/", venv.site_packages))
                 .unwrap();
@@ -464,7 +465,7 @@ fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated()
     let mut plain = Tree::default();
     install(&wheel, &venv, false, &mut plain).unwrap();
     let key = format!("{}/{module}", venv.site_packages);
-    assert_eq!(plain.entries[&key].node, Node::File(lib));
+    assert_eq!(plain.entries[&key].node, Node::File(Content::Bytes(lib)));
 }
 
 /// The RECORD hash of `data`, computed by Python.
