@@ -11,6 +11,7 @@ pub mod compare;
 pub mod deps;
 pub mod ignore;
 pub mod publish;
+pub mod spool;
 pub mod strip;
 pub mod wheel;
 
@@ -173,7 +174,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files,
     };
-    let (deps_layer, deps_cached) = deps_layer(&input, options.cache.as_deref(), &layout)?;
+    let (deps_layer, deps_cached) =
+        deps_layer(&input, options.cache.as_deref(), &layout, staging.path())?;
     if !deps_cached {
         notes.extend(unhashed_note(plan, &project, &options.wheels));
     }
@@ -423,11 +425,14 @@ struct CachedLayer {
     layer: WrittenLayer,
 }
 
-/// The dependency layer, from the cache when everything it is made of is unchanged.
+/// The dependency layer, from the cache when everything it is made of is unchanged. The
+/// wheels are downloaded and unpacked in `staging`, beside the output: on its file system,
+/// not in a memory-backed /tmp, and cleaned with the staging area after a crash.
 fn deps_layer(
     input: &deps::DepsInput,
     cache: Option<&Path>,
     layout: &Layout,
+    staging: &Path,
 ) -> Result<(WrittenLayer, bool), BuildError> {
     let entry = match cache {
         Some(dir) => Some(dir.join("deps").join(input.key()?)),
@@ -450,9 +455,9 @@ fn deps_layer(
             return Ok((cached.layer, true));
         }
     }
-    let scratch = tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temp dir"), &e))?;
+    let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
-    let tree = input.tree(&wheels)?;
+    let tree = input.tree(&wheels, scratch.path())?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let Some(entry) = entry {
         let hex = layer.digest.trim_start_matches("sha256:");

@@ -1,10 +1,12 @@
 //! `fabuild build` in bounded memory: a build context with a 1 GiB file builds under an
-//! address-space limit far below its size.
+//! address-space limit far below its size, and wheels that are zip bombs or whose zip
+//! headers lie about their size are refused with an error naming them, under the same limit.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::build::{EPOCH, Project, layer_digests};
+use crate::util::python;
 
 /// Address space allowed to one build: half the size of the file below, so a build that
 /// held it (or allocated what a zip header claims) dies.
@@ -72,4 +74,90 @@ fn a_gibibyte_file_in_the_context_builds_under_half_a_gibibyte_of_address_space(
         "{files:?}"
     );
     assert!(files.iter().any(|(p, _)| p == "app/wsgi.py"), "{files:?}");
+}
+
+/// Writes `tests/fixtures/hostile_wheel.py`'s wheel `name-1.0-py3-none-any.whl` with
+/// `members` beside the project's wheels, in a directory of its own.
+fn wheels_with(project: &Project, name: &str, members: &serde_json::Value) -> std::path::PathBuf {
+    let dir = project.path(&format!("wheels-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&project.wheels).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let script = crate::util::repo().join("tests/fixtures/hostile_wheel.py");
+    let status = Command::new(python())
+        .arg(script)
+        .arg(dir.join(format!("{name}-1.0-py3-none-any.whl")))
+        .arg(members.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+#[test]
+fn zip_bombs_and_wheels_whose_headers_lie_are_refused_by_name() {
+    let gib = serde_json::json!(GIB);
+    let cases = [
+        (
+            "bomb",
+            serde_json::json!([
+                {"name": "bomb/__init__.py", "text": "x = 1\n"},
+                {"name": "bomb/zeros.bin", "zeros": gib},
+            ]),
+            "x the wheel's 1.0 MiB: a zip bomb, not a wheel (fabuild unpacks at most 100x a wheel's size)",
+        ),
+        (
+            "claims4g",
+            serde_json::json!([{"name": "claims4g/a.py", "text": "x = 1\n", "claim": 4_294_967_294_u64}]),
+            "its members claim 4.0 GiB unpacked",
+        ),
+        (
+            "claimsall",
+            serde_json::json!([
+                {"name": "claimsall/a.py", "text": "a = 1\n", "claim": 4_294_967_294_u64},
+                {"name": "claimsall/b.py", "text": "b = 1\n", "claim": 4_294_967_294_u64},
+            ]),
+            "its members claim 8.0 GiB unpacked, more than the 4.0 GiB fabuild unpacks from one wheel",
+        ),
+        (
+            "claimsmore",
+            serde_json::json!([{"name": "claimsmore/a.py", "text": "x = 1\n", "claim": 52_428_800}]),
+            "claimsmore/a.py: ends after 6 bytes, not the 52428800 its zip header claims",
+        ),
+        (
+            "claimsless",
+            serde_json::json!([{"name": "claimsless/zeros.bin", "zeros": gib, "claim": 10}]),
+            "claimsless/zeros.bin: ",
+        ),
+    ];
+    let project = Project::new();
+    // Every case is run and judged, then the failures reported together.
+    let mut failures = Vec::new();
+    for (name, members, why) in cases {
+        let wheels = wheels_with(&project, name, &members);
+        let output = bounded_build(&project, &wheels);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let wheel = format!("{name}-1.0-py3-none-any.whl: ");
+        let left: Vec<String> = std::fs::read_dir(project.root.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".fabuild"))
+            .collect();
+        if output.status.code() != Some(2)
+            || !stderr.contains(&wheel)
+            || !stderr.contains(why)
+            || project.path("img").exists()
+            || !left.is_empty()
+        {
+            failures.push(format!(
+                "{name}: {:?}, image left: {}, staging left: {left:?}\n{stderr}",
+                output.status,
+                project.path("img").exists()
+            ));
+        }
+        let _ = std::fs::remove_dir_all(project.path("img"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
