@@ -1,6 +1,7 @@
 //! `fabuild build` in bounded memory: a build context with a 1 GiB file builds under an
 //! address-space limit far below its size, and wheels that are zip bombs or whose zip
-//! headers lie about their size are refused with an error naming them, under the same limit.
+//! headers lie about their size are refused with an error naming them, under the same limit;
+//! the scratch files that streaming needs survive kill -9 and concurrent builds.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -140,11 +141,7 @@ fn zip_bombs_and_wheels_whose_headers_lie_are_refused_by_name() {
         let output = bounded_build(&project, &wheels);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let wheel = format!("{name}-1.0-py3-none-any.whl: ");
-        let left: Vec<String> = std::fs::read_dir(project.root.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".fabuild"))
-            .collect();
+        let left = staging_left(&project);
         if output.status.code() != Some(2)
             || !stderr.contains(&wheel)
             || !stderr.contains(why)
@@ -160,4 +157,119 @@ fn zip_bombs_and_wheels_whose_headers_lie_are_refused_by_name() {
         let _ = std::fs::remove_dir_all(project.path("img"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The manifest digest a finished build printed.
+fn printed_digest(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("manifest "))
+        .expect("the manifest digest is printed")
+        .to_owned()
+}
+
+/// What a layout's index.json names.
+fn published_digest(out: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+/// The staging directories (and with them the wheels' spool files) left beside `--out`.
+fn staging_left(project: &Project) -> Vec<String> {
+    std::fs::read_dir(project.root.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".fabuild"))
+        .collect()
+}
+
+/// Uncached builds unpack wheels into a spool file and stream a large context: killed with
+/// SIGKILL at random moments, they leave the previous image whole and their scratch files
+/// to the next build to remove; run two at a time, both succeed with the same image.
+#[test]
+fn builds_that_spool_and_stream_survive_kill_9_and_each_other() {
+    let project = Project::new();
+    let big = project.root.join("data/big.bin");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    // A wheel with 48 MiB to unpack (within what any wheel may claim), beside gunicorn.
+    let wheels = wheels_with(
+        &project,
+        "zeros",
+        &serde_json::json!([{"name": "zeros/data.bin", "zeros": 48 << 20}]),
+    );
+    let out = project.path("img");
+    // A killed build must not leave its downloads and unpacked wheels in the temp directory
+    // either, where nothing would ever remove them.
+    let tmp = project.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let build = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fabuild"));
+        cmd.args(["build", "app.yaml", "--base"])
+            .arg(&project.base)
+            .arg("--out")
+            .arg(&out)
+            .arg("--wheels")
+            .arg(&wheels)
+            .arg("--no-cache")
+            .current_dir(&project.root)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+
+    let started = std::time::Instant::now();
+    let digest = printed_digest(&build().output().unwrap());
+    let span = u64::try_from(started.elapsed().as_micros())
+        .unwrap()
+        .max(1000);
+    let seed = u64::from(std::process::id()) * 2_654_435_761 + 1;
+    println!("seed {seed}, a build takes about {span} us here");
+    let mut state = seed;
+    let mut killed = 0;
+    for round in 0..16 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut child = build().spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(state % span));
+        let _ = child.kill();
+        killed += usize::from(!child.wait().unwrap().success());
+        assert_eq!(
+            published_digest(&out),
+            digest,
+            "round {round} (seed {seed}): the previous image is not what --out holds"
+        );
+    }
+    println!("{killed} of 16 builds were killed mid-way");
+    assert!(
+        killed >= 4,
+        "only {killed} of 16 builds were killed mid-way"
+    );
+    assert_eq!(printed_digest(&build().output().unwrap()), digest);
+    assert_eq!(staging_left(&project), Vec::<String>::new());
+    let in_tmp: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(in_tmp, Vec::<std::path::PathBuf>::new(), "left in TMPDIR");
+
+    let pair = [build().spawn().unwrap(), build().spawn().unwrap()];
+    for child in pair {
+        assert_eq!(printed_digest(&child.wait_with_output().unwrap()), digest);
+    }
+    assert_eq!(published_digest(&out), digest);
+    assert_eq!(staging_left(&project), Vec::<String>::new());
 }
