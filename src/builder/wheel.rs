@@ -63,8 +63,9 @@ impl VenvPaths {
     }
 }
 
-/// The most a wheel may unpack to, whatever its size: several times the largest wheels
-/// published (CUDA builds of deep-learning frameworks unpack to about 2 GiB).
+/// The most a wheel may unpack to, whatever its size: far above a web API's dependencies.
+/// The largest wheels published (GPU builds of deep-learning frameworks) unpack to a few
+/// GiB, an estimate not measured here; one over this is refused by name.
 pub const MAX_UNPACKED: u64 = 4 << 30;
 /// How many times its own size a wheel may unpack to once it is past `SMALL_UNPACKED`.
 /// Deflate gives 2-10x on code and text; a zip bomb gives up to 1,000x.
