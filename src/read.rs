@@ -50,6 +50,59 @@ pub fn bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// A reader of exactly `expected` bytes: an error (`InvalidData`) when the stream ends
+/// sooner or holds more, so a size someone claimed is checked against the bytes, never
+/// trusted. `claim` says whose size it is, for the message: "its zip header claims".
+pub struct Exactly<R> {
+    inner: R,
+    expected: u64,
+    seen: u64,
+    claim: &'static str,
+}
+
+impl<R: Read> Exactly<R> {
+    pub fn new(inner: R, expected: u64, claim: &'static str) -> Self {
+        Self {
+            inner,
+            expected,
+            seen: 0,
+            claim,
+        }
+    }
+}
+
+impl<R: Read> Read for Exactly<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let left = self.expected - self.seen;
+        if left == 0 {
+            // At the claimed end, one more byte tells a longer stream from a whole one.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(invalid(format!(
+                    "holds more than the {} bytes {}",
+                    self.expected, self.claim
+                ))),
+            };
+        }
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(invalid(format!(
+                "ends after {} bytes, not the {} {}",
+                self.seen, self.expected, self.claim
+            )));
+        }
+        self.seen += n as u64;
+        Ok(n)
+    }
+}
+
 /// The text of `path`, whatever it is, up to `limit` bytes.
 pub fn text(path: &Path, limit: u64) -> Result<String, ReadError> {
     utf8(bytes(path, limit)?)
@@ -206,6 +259,27 @@ mod tests {
             project_text(root, &root.join("shared"), 100),
             Err(ReadError::NotAFile)
         ));
+    }
+
+    #[test]
+    fn a_claimed_size_is_checked_against_the_bytes() {
+        let read = |bytes: &[u8], expected| {
+            let mut out = Vec::new();
+            Exactly::new(bytes, expected, "its header claims")
+                .read_to_end(&mut out)
+                .map(|_| out)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read(b"abc", 3).unwrap(), b"abc");
+        assert_eq!(
+            read(b"abc", 4).unwrap_err(),
+            "ends after 3 bytes, not the 4 its header claims"
+        );
+        assert_eq!(
+            read(b"abc", 2).unwrap_err(),
+            "holds more than the 2 bytes its header claims"
+        );
+        assert_eq!(read(b"", 0).unwrap(), b"");
     }
 
     /// A FIFO, made with the system's `mkfifo` (fabuild has no libc binding of its own).

@@ -12,8 +12,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::BuildError;
 use super::glibc::{self, Glibc};
+use super::spool::Spool;
 use super::wheel::{self, VenvPaths};
 use crate::layout::{FABUILD_DIR, VENV_DIR};
+use crate::oci::digest::HashingReader;
 use crate::oci::writer::Tree;
 use crate::plan::Plan;
 
@@ -116,8 +118,7 @@ impl DepsInput<'_> {
             }
             WheelSource::Dir(dir) => {
                 for wheel in wheels_in(dir)? {
-                    let bytes = std::fs::read(&wheel).map_err(|e| BuildError::io(&wheel, &e))?;
-                    let _ = writeln!(text, "wheel {}", hex(&bytes));
+                    let _ = writeln!(text, "wheel {}", file_hex(&wheel)?);
                 }
             }
         }
@@ -269,8 +270,7 @@ impl DepsInput<'_> {
                     pin.name, pin.version
                 )));
             };
-            let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, &e))?;
-            let got = hex(&bytes);
+            let got = file_hex(path)?;
             if !pin.hashes.contains(&got.as_str()) {
                 return Err(BuildError::Deps(format!(
                     "{} has sha256 {got}, fabuild pins {}: not a wheel the server stack was verified with",
@@ -282,8 +282,10 @@ impl DepsInput<'_> {
         Ok(())
     }
 
-    /// The layer's tree: the virtualenv and fabuild's runtime files.
-    pub fn tree(&self, wheels: &[PathBuf]) -> Result<Tree, BuildError> {
+    /// The layer's tree: the virtualenv and fabuild's runtime files. The wheels' members
+    /// are unpacked into a spool file in `scratch`, which must outlive the tree.
+    pub fn tree(&self, wheels: &[PathBuf], scratch: &Path) -> Result<Tree, BuildError> {
+        let mut spool = Spool::create(scratch).map_err(|e| BuildError::io(scratch, &e))?;
         let venv = VenvPaths::new(VENV_DIR, self.python_version);
         let mut tree = Tree::default();
         let home = Path::new(self.python)
@@ -329,7 +331,7 @@ impl DepsInput<'_> {
                 .strip_debug
                 .iter()
                 .any(|name| wheel::normalise(name) == *project);
-            wheel::install(path, &venv, strip_debug, &mut tree)
+            wheel::install(path, &venv, strip_debug, &mut tree, &mut spool)
                 .map_err(|why| BuildError::Deps(format!("{}: {why}", path.display())))?;
         }
         for (path, content) in &self.runtime_files {
@@ -358,6 +360,14 @@ fn file_name(path: &Path) -> Option<&str> {
 
 fn hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The sha256 of the file at `path`, read through a fixed buffer: a wheel can be large.
+fn file_hex(path: &Path) -> Result<String, BuildError> {
+    std::fs::File::open(path)
+        .and_then(|file| HashingReader::new(file).finish_draining())
+        .map(|sum| sum.sha256)
+        .map_err(|e| BuildError::io(path, &e))
 }
 
 /// The `.whl` files of `dir`, sorted; anything that looks like an sdist is an error.

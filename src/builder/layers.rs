@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::layout::APP_DIR;
+use crate::oci::content::Content;
 use crate::oci::writer::{Layout, Tree, WrittenLayer};
 use crate::plan::Plan;
 
@@ -25,11 +26,14 @@ pub(super) fn put_layer(
 }
 
 /// The dependency layer, from the cache when everything it is made of is unchanged and
-/// the cached layer still hashes to what was written.
+/// the cached layer still hashes to what was written. The wheels are downloaded and
+/// unpacked in `staging`, beside the output: on its file system, not in a memory-backed
+/// /tmp, and cleaned with the staging area after a crash.
 pub(super) fn deps_layer(
     input: &deps::DepsInput,
     cache: Option<&Path>,
     layout: &Layout,
+    staging: &Path,
     notes: &mut Vec<String>,
 ) -> Result<(WrittenLayer, bool), BuildError> {
     let cache = cache.map(cache::Cache::new);
@@ -42,9 +46,9 @@ pub(super) fn deps_layer(
     {
         return Ok((layer, true));
     }
-    let scratch = tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temp dir"), &e))?;
+    let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
-    let tree = input.tree(&wheels)?;
+    let tree = input.tree(&wheels, scratch.path())?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
         let hex = layer.digest.trim_start_matches("sha256:");
@@ -140,7 +144,8 @@ pub(super) fn app_ignore(
 }
 
 /// The build context as `COPY . /app` gives it, root-owned: files 0644 (0755 when
-/// executable), directories 0755, symlinks as they are.
+/// executable), directories 0755, symlinks as they are. Files are named, not read: the
+/// layer writer streams them.
 pub(super) fn app_tree(
     project: &Path,
     ignore: &ignore::Ignore,
@@ -193,8 +198,9 @@ pub(super) fn app_tree(
                 tree.dir(&target);
                 stack.push((path, rel_path));
             } else if meta.is_file() {
-                let data = fs::read(&path).map_err(|e| BuildError::io(&path, &e))?;
-                tree.file(&target, data, is_executable(&meta));
+                // Read when the layer is written, through a fixed buffer: a file of any size
+                // costs no memory.
+                tree.file_from(&target, Content::File(path), is_executable(&meta));
             }
         }
     }

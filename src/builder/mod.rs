@@ -16,6 +16,7 @@ pub mod glibc;
 pub mod ignore;
 mod layers;
 pub mod publish;
+pub mod spool;
 pub mod strip;
 pub mod wheel;
 
@@ -172,8 +173,13 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files,
     };
-    let (deps_layer, deps_cached) =
-        deps_layer(&input, options.cache.as_deref(), &layout, &mut notes)?;
+    let (deps_layer, deps_cached) = deps_layer(
+        &input,
+        options.cache.as_deref(),
+        &layout,
+        staging.path(),
+        &mut notes,
+    )?;
     if !deps_cached {
         notes.extend(unhashed_note(plan, &project, &options.wheels));
     }

@@ -1,17 +1,23 @@
 //! Installing a wheel without pip: unpack it into the virtualenv's site-packages, route its
 //! `.data` directories, and write its console scripts with the virtualenv's interpreter.
 //!
+//! A wheel is untrusted bytes: its members are streamed to disk, never held, and the sizes
+//! its zip headers claim are checked (in sum before unpacking, then each against its bytes)
+//! rather than believed.
+//!
 //! No `.pyc` is compiled: the image ships sources only (the cost is measured in
 //! BENCHMARKS.md).
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
+use super::spool::{Spool, Spooled};
 use super::strip;
 
 use crate::oci::writer::Tree;
+use crate::read::{Exactly, MAX_TEXT_BYTES};
 
 /// The parts of a wheel file name that matter here.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,20 +63,39 @@ impl VenvPaths {
     }
 }
 
-/// Unpacks the wheel at `path` into `tree`. With `strip_debug`, its extension modules lose
-/// their debug information (`strip::strip`) and its RECORD gets their new hashes and sizes,
-/// as the Dockerfile route's `fabuild-strip.py` does.
+/// The most a wheel may unpack to, whatever its size: far above a web API's dependencies.
+/// The largest wheels published (GPU builds of deep-learning frameworks) unpack to a few
+/// GiB, an estimate not measured here; one over this is refused by name.
+pub const MAX_UNPACKED: u64 = 4 << 30;
+/// How many times its own size a wheel may unpack to once it is past `SMALL_UNPACKED`.
+/// Deflate gives 2-10x on code and text; a zip bomb gives up to 1,000x.
+pub const MAX_RATIO: u64 = 100;
+/// What any wheel may unpack to, however small: small files of zeros are harmless.
+const SMALL_UNPACKED: u64 = 64 << 20;
+/// The largest extension module stripped of its debug information: it is read whole to be
+/// rewritten. Larger ones (no pinned wheel has one) are installed as they are.
+const MAX_STRIPPED: u64 = 64 << 20;
+
+/// Unpacks the wheel at `path` into `tree`, its members streamed into `spool` (never held
+/// in memory), each checked to hold exactly the bytes its zip header claims, and all of
+/// them within a budget (`MAX_UNPACKED`, `MAX_RATIO`) checked before anything is unpacked.
+/// With `strip_debug`, its extension modules lose their debug information (`strip::strip`)
+/// and its RECORD gets their new hashes and sizes, as the Dockerfile route's
+/// `fabuild-strip.py` does.
 pub fn install(
     path: &Path,
     venv: &VenvPaths,
     strip_debug: bool,
     tree: &mut Tree,
+    spool: &mut Spool,
 ) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let wheel_size = file.metadata().map_err(|e| e.to_string())?.len();
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| format!("not a wheel (zip): {e}"))?;
+    check_budget(&mut archive, wheel_size)?;
     let mut entry_points: Option<String> = None;
-    let mut record: Option<(String, Vec<u8>, bool)> = None;
+    let mut record: Option<(String, Spooled, bool)> = None;
     // Each rewritten module: its path in RECORD, new sha256 and size.
     let mut stripped: Vec<(String, [u8; 32], usize)> = Vec::new();
     for i in 0..archive.len() {
@@ -86,55 +111,56 @@ pub fn install(
             return Err(format!("member {shown} leads outside the wheel"));
         };
         let name = name.to_string_lossy().replace('\\', "/");
-        let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mut data = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
-        member
-            .read_to_end(&mut data)
-            .map_err(|e| format!("{name}: {e}"))?;
         if member.is_symlink() {
             return Err(format!("{name} is a symlink; wheels hold files only"));
         }
-        let (first, rest) = name.split_once('/').unwrap_or(("", &name));
-        if let Some(_dist) = first.strip_suffix(".data") {
-            let (scheme, inner) = rest.split_once('/').unwrap_or((rest, ""));
-            match scheme {
-                "purelib" | "platlib" => {
-                    tree.file(&format!("{}/{inner}", venv.site_packages), data, executable);
+        let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let Some((dest, route)) = route(&name, venv) else {
+            continue;
+        };
+        let script = route == Route::Script;
+        let claimed = member.size();
+        let mut data = Exactly::new(&mut member, claimed, "its zip header claims");
+        let spooled = spool
+            .append(|out| {
+                if script {
+                    spool_script(&mut data, &venv.python, out)
+                } else {
+                    std::io::copy(&mut data, out).map(drop)
                 }
-                "scripts" => {
-                    let data = rewrite_shebang(data, &venv.python);
-                    tree.file(&format!("{}/bin/{inner}", venv.root), data, true);
-                }
-                "data" => tree.file(&format!("{}/{inner}", venv.root), data, executable),
-                // Headers are for compiling against the package; nothing compiles here.
-                _ => {}
-            }
+            })
+            .map_err(|e| format!("{name}: {e}"))?;
+        if route != Route::Package {
+            tree.file_from(&dest, spool.content(spooled), script || executable);
             continue;
         }
-        if first.ends_with(".dist-info") && rest == "entry_points.txt" {
-            entry_points = Some(String::from_utf8_lossy(&data).into_owned());
+        let (first, rest) = name.split_once('/').unwrap_or(("", &name));
+        let dist_info = first.ends_with(".dist-info");
+        if dist_info && rest == "entry_points.txt" {
+            let text = read_text(spool, spooled, &name)?;
+            entry_points = Some(String::from_utf8_lossy(&text).into_owned());
         }
-        if strip_debug && first.ends_with(".dist-info") && rest == "RECORD" {
-            record = Some((name, data, executable));
+        if strip_debug && dist_info && rest == "RECORD" {
+            record = Some((dest, spooled, executable));
             continue;
         }
         let module = Path::new(&name).extension().is_some_and(|e| e == "so");
-        let data = match (strip_debug && module)
-            .then(|| strip::strip(&data))
-            .flatten()
-        {
-            Some(smaller) => {
+        if strip_debug && module && spooled.len <= MAX_STRIPPED {
+            let original = spool.read(spooled).map_err(|e| format!("{name}: {e}"))?;
+            if let Some(smaller) = strip::strip(&original) {
                 stripped.push((name.clone(), Sha256::digest(&smaller).into(), smaller.len()));
-                smaller
+                tree.file(&dest, smaller, executable);
+                continue;
             }
-            None => data,
-        };
-        tree.file(&format!("{}/{name}", venv.site_packages), data, executable);
+        }
+        tree.file_from(&dest, spool.content(spooled), executable);
     }
-    if let Some((name, data, executable)) = record {
-        let data = rewrite_record(&String::from_utf8_lossy(&data), &stripped).into_bytes();
-        tree.file(&format!("{}/{name}", venv.site_packages), data, executable);
+    if let Some((dest, spooled, executable)) = record {
+        let text = read_text(spool, spooled, &dest)?;
+        let data = rewrite_record(&String::from_utf8_lossy(&text), &stripped).into_bytes();
+        tree.file(&dest, data, executable);
     }
+    spool.flush().map_err(|e| e.to_string())?;
     for (script, target) in console_scripts(entry_points.as_deref().unwrap_or("")) {
         let body = script_body(&venv.python, &target)
             .ok_or_else(|| format!("console script {script} has a bad entry point `{target}`"))?;
@@ -145,6 +171,118 @@ pub fn install(
         );
     }
     Ok(())
+}
+
+/// Where the member `name` goes in the virtualenv, and what is done to it on the way;
+/// `None` for what is not installed.
+fn route(name: &str, venv: &VenvPaths) -> Option<(String, Route)> {
+    let (first, rest) = name.split_once('/').unwrap_or(("", name));
+    if first.strip_suffix(".data").is_none() {
+        return Some((format!("{}/{name}", venv.site_packages), Route::Package));
+    }
+    match rest.split_once('/')? {
+        ("purelib" | "platlib", inner) => {
+            Some((format!("{}/{inner}", venv.site_packages), Route::Data))
+        }
+        ("scripts", inner) => Some((format!("{}/bin/{inner}", venv.root), Route::Script)),
+        ("data", inner) => Some((format!("{}/{inner}", venv.root), Route::Data)),
+        // Headers are for compiling against the package; nothing compiles here.
+        _ => None,
+    }
+}
+
+/// A spooled text member (RECORD, `entry_points.txt`), read back within the text bound.
+fn read_text(spool: &mut Spool, at: Spooled, name: &str) -> Result<Vec<u8>, String> {
+    if at.len > MAX_TEXT_BYTES {
+        return Err(format!("{name} is larger than {MAX_TEXT_BYTES} bytes"));
+    }
+    spool.read(at).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Where a wheel member goes, and what is done to it on the way.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Into site-packages as the wheel has it: its RECORD, entry points and modules are
+    /// looked into.
+    Package,
+    /// A `.data` directory's file, installed as it is.
+    Data,
+    /// A `.data/scripts` file: its `#!python` line points at the virtualenv.
+    Script,
+}
+
+/// Refuses a wheel whose members claim more than it may unpack to, before any is unpacked:
+/// with each member then held to its claim, this bounds the bytes written, whatever the
+/// headers say.
+fn check_budget<R: std::io::Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    wheel_size: u64,
+) -> Result<(), String> {
+    let mut claimed: u64 = 0;
+    for i in 0..archive.len() {
+        let member = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+        claimed = claimed.saturating_add(member.size());
+    }
+    let budget = wheel_size
+        .saturating_mul(MAX_RATIO)
+        .clamp(SMALL_UNPACKED, MAX_UNPACKED);
+    if claimed <= budget {
+        return Ok(());
+    }
+    if claimed > MAX_UNPACKED {
+        return Err(format!(
+            "its members claim {} unpacked, more than the {} fabuild unpacks from one wheel",
+            human(claimed),
+            human(MAX_UNPACKED)
+        ));
+    }
+    Err(format!(
+        "its members claim {} unpacked, {}x the wheel's {}: a zip bomb, not a wheel (fabuild unpacks at most {MAX_RATIO}x a wheel's size)",
+        human(claimed),
+        claimed / wheel_size.max(1),
+        human(wheel_size)
+    ))
+}
+
+/// `bytes` as people read sizes: `1.5 GiB`, `12.0 MiB`, `6 bytes`.
+#[allow(clippy::cast_precision_loss)] // one decimal of a size
+fn human(bytes: u64) -> String {
+    match bytes {
+        0..0x10_0000 => format!("{bytes} bytes"),
+        0x10_0000..0x4000_0000 => format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20)),
+        _ => format!("{:.1} GiB", bytes as f64 / f64::from(1 << 30)),
+    }
+}
+
+/// Copies a script from a wheel's `.data/scripts`, its `#!python` (or `#!pythonw`) line,
+/// which means "the installing interpreter", replaced by `python`.
+fn spool_script(
+    data: &mut dyn std::io::Read,
+    python: &str,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut data = std::io::BufReader::new(data);
+    let mut head = Vec::with_capacity(8);
+    (&mut data).take(8).read_to_end(&mut head)?;
+    if head != b"#!python" {
+        out.write_all(&head)?;
+        return std::io::copy(&mut data, out).map(drop);
+    }
+    // The rest of the first line goes, however long; the newline stays.
+    loop {
+        let buffer = data.fill_buf()?;
+        if buffer.is_empty() {
+            break;
+        }
+        if let Some(at) = memchr::memchr(b'\n', buffer) {
+            data.consume(at);
+            break;
+        }
+        let n = buffer.len();
+        data.consume(n);
+    }
+    write!(out, "#!{python}")?;
+    std::io::copy(&mut data, out).map(drop)
 }
 
 /// RECORD with the hash and size of each rewritten file replaced.
@@ -180,18 +318,6 @@ fn urlsafe_base64(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// `#!python` (and `#!pythonw`) in a wheel's scripts means "the installing interpreter".
-fn rewrite_shebang(data: Vec<u8>, python: &str) -> Vec<u8> {
-    if data.starts_with(b"#!python") {
-        let end = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
-        let mut out = format!("#!{python}").into_bytes();
-        out.extend_from_slice(&data[end..]);
-        out
-    } else {
-        data
-    }
 }
 
 /// `[console_scripts]` of an `entry_points.txt`, as (name, `module:attr`) pairs.
@@ -313,9 +439,17 @@ mod tests {
 
     #[test]
     fn script_shebangs_point_at_the_venv() {
+        let rewrite = |script: &[u8]| {
+            let mut out = Vec::new();
+            spool_script(&mut &script[..], "/opt/venv/bin/python", &mut out).unwrap();
+            out
+        };
         assert_eq!(
-            rewrite_shebang(b"#!python\nprint(1)\n".to_vec(), "/opt/venv/bin/python"),
+            rewrite(b"#!python\nprint(1)\n"),
             b"#!/opt/venv/bin/python\nprint(1)\n"
         );
+        assert_eq!(rewrite(b"#!pythonw -E"), b"#!/opt/venv/bin/python");
+        assert_eq!(rewrite(b"#!/bin/sh\necho\n"), b"#!/bin/sh\necho\n");
+        assert_eq!(rewrite(b"#!py"), b"#!py");
     }
 }

@@ -4,6 +4,7 @@
 //! `layer::read_layer` streams one layer's tar, hashing it on the way. The types of the
 //! index, manifest and config come from the `oci-spec` crate.
 
+pub mod content;
 pub mod digest;
 pub mod image;
 pub mod layer;

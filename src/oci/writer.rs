@@ -11,6 +11,7 @@ use flate2::{Compression, GzBuilder};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use super::content::Content;
 use super::digest::{HashingReader, Sum};
 
 /// The gzip level of every layer fabuild writes. Pinned with the backend (flate2's pure
@@ -26,7 +27,7 @@ pub const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
     Dir,
-    File(Vec<u8>),
+    File(Content),
     Symlink(String),
 }
 
@@ -67,11 +68,16 @@ impl Tree {
 
     /// A root-owned file (0755 when `executable`, else 0644), parents included.
     pub fn file(&mut self, path: &str, data: Vec<u8>, executable: bool) {
+        self.file_from(path, Content::Bytes(data), executable);
+    }
+
+    /// As `file`, with content that may live on disk until the layer is written.
+    pub fn file_from(&mut self, path: &str, content: Content, executable: bool) {
         self.parents(path);
         self.entries.insert(
             path.to_owned(),
             TreeEntry {
-                node: Node::File(data),
+                node: Node::File(content),
                 mode: if executable { 0o755 } else { 0o644 },
                 uid: 0,
                 gid: 0,
@@ -159,7 +165,8 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Writes `tree` as a tar (every entry's mtime `mtime`, no user or group names, no
 /// extended attributes), gzips it with a fixed header, and hashes both in the same pass.
-/// The blob goes to `out` (any writer: a temp file, a buffer).
+/// The blob goes to `out` (any writer: a temp file, a buffer). Files on disk are streamed
+/// through the tar writer's fixed buffer, so memory does not grow with the layer.
 pub fn write_tar_gz<W: Write>(tree: &Tree, mtime: u64, out: W) -> io::Result<(W, Sum, Sum)> {
     let blob = HashingWriter::new(out);
     // GzBuilder writes mtime 0, no file name and no comment unless asked for one.
@@ -179,10 +186,13 @@ pub fn write_tar_gz<W: Write>(tree: &Tree, mtime: u64, out: W) -> io::Result<(W,
                 header.set_size(0);
                 builder.append_data(&mut header, format!("{path}/"), io::empty())?;
             }
-            Node::File(data) => {
+            Node::File(content) => {
+                // Opened only now, one at a time: a file is never held whole, and the size
+                // in its header is the one its bytes are checked against.
+                let (size, data) = content.open()?;
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_size(data.len() as u64);
-                builder.append_data(&mut header, path, &data[..])?;
+                header.set_size(size);
+                builder.append_data(&mut header, path, data)?;
             }
             Node::Symlink(target) => {
                 header.set_entry_type(tar::EntryType::Symlink);

@@ -8,6 +8,7 @@
 mod attack;
 mod base_python;
 mod build;
+mod build_bounded;
 mod build_robust;
 mod cli;
 mod dockerignore;

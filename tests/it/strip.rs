@@ -398,8 +398,9 @@ fn the_template_is_the_one_in_the_repository() {
 
 #[test]
 fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated() {
-    use std::io::Write as _;
+    use std::io::{Read as _, Write as _};
 
+    use fabuild::builder::spool::Spool;
     use fabuild::builder::wheel::{VenvPaths, install};
     use fabuild::oci::writer::{Node, Tree};
 
@@ -432,10 +433,20 @@ fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated()
 
     let venv = VenvPaths::new("/opt/venv", "3.11");
     let mut tree = Tree::default();
-    install(&wheel, &venv, true, &mut tree).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut spool = Spool::create(scratch.path()).unwrap();
+    install(&wheel, &venv, true, &mut tree, &mut spool).unwrap();
     let site = dir.path().join("site");
+    let bytes = |node: &Node| {
+        let Node::File(content) = node else {
+            return None;
+        };
+        let mut data = Vec::new();
+        content.open().unwrap().1.read_to_end(&mut data).unwrap();
+        Some(data)
+    };
     for (path, entry) in &tree.entries {
-        if let Node::File(data) = &entry.node {
+        if let Some(data) = bytes(&entry.node) {
             let rel = path
                 .strip_prefix(&format!("{}/", venv.site_packages))
                 .unwrap();
@@ -462,9 +473,10 @@ fn fabuild_build_installs_a_wheel_with_its_modules_stripped_and_record_updated()
 
     // Without strip_debug the wheel installs as it is.
     let mut plain = Tree::default();
-    install(&wheel, &venv, false, &mut plain).unwrap();
+    let mut spool = Spool::create(dir.path()).unwrap();
+    install(&wheel, &venv, false, &mut plain, &mut spool).unwrap();
     let key = format!("{}/{module}", venv.site_packages);
-    assert_eq!(plain.entries[&key].node, Node::File(lib));
+    assert_eq!(bytes(&plain.entries[&key].node), Some(lib));
 }
 
 /// The RECORD hash of `data`, computed by Python.
