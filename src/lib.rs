@@ -4,7 +4,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | `exit`, `layout`, `defaults`, `rules`, `read`, `diagnostic` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, the rule ids, bounded file reading, findings |
+//! | `exit`, `layout`, `defaults`, `date`, `rules`, `read`, `diagnostic` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, dates, the rule ids, bounded file reading, findings |
 //! | `gunicorn` | gunicorn's settings, how `GUNICORN_CMD_ARGS` is split and parsed, the rules a container deployment must follow |
 //! | `packaging`, `pins` | pyproject.toml and uv.lock; the hash-pinned server stack |
 //! | `spec` | app.yaml: raw types with spans, loading, validation into a typed `Spec` |
@@ -20,6 +20,7 @@
 
 pub mod builder;
 pub mod check;
+pub mod date;
 pub mod defaults;
 pub mod diagnostic;
 pub mod exit;

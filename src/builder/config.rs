@@ -1,8 +1,6 @@
 //! The image's config, manifest and index: the base's config with the plan's changes,
 //! written as the generated Dockerfile would leave it.
 
-use std::fmt::Write as _;
-
 use serde_json::{Map, Value, json};
 
 use crate::layout::APP_DIR;
@@ -95,7 +93,7 @@ pub(super) fn config_json(
     epoch: u64,
     base_digest: &str,
 ) -> Value {
-    let created = rfc3339(epoch);
+    let created = crate::date::rfc3339(epoch);
     let mut config = base;
     let root = config
         .as_object_mut()
@@ -168,29 +166,4 @@ pub(super) fn array(value: Option<Value>) -> Vec<Value> {
         Some(Value::Array(items)) => items,
         _ => Vec::new(),
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, whatever TZ says).
-pub(super) fn rfc3339(epoch: u64) -> String {
-    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
-    let secs = epoch % 86_400;
-    // Days to civil date (proleptic Gregorian), after H. Hinnant's public algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    out
 }

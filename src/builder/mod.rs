@@ -393,15 +393,3 @@ fn write_archive(layout: &Path, tar_path: &Path, epoch: u64) -> Result<(), Build
         .map_err(|e| io(e.into_error()))?;
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::config::rfc3339;
-
-    #[test]
-    fn epoch_formats_as_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
-}

@@ -399,21 +399,7 @@ fn exclude_newer(options: &Options) -> Result<String, InitError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    Ok(civil_date(seconds / 86_400))
-}
-
-/// Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian, Howard Hinnant's algorithm).
-fn civil_date(days: u64) -> String {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    Ok(crate::date::civil_date(seconds / 86_400))
 }
 
 /// The first path part of a module, `orders` for `orders.api:app`.
@@ -703,18 +689,5 @@ fn validate(
                 .join("\n"),
         )),
         Err(other) => Err(InitError::Invalid(other.to_string())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_date;
-
-    #[test]
-    fn days_since_the_epoch_as_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(19_782), "2024-02-29");
-        assert_eq!(civil_date(20_418), "2025-11-26");
-        assert_eq!(civil_date(20_783), "2026-11-26");
     }
 }
