@@ -56,6 +56,7 @@ rules! {
     ENV_NAME = "FAB062", "environment variable name invalid or reserved";
     CA_SECRET_ID = "FAB063", "build secret id not usable";
     BASE_PYTHON_UNKNOWN = "FAB064", "base image not known to have python.version";
+    LOCAL_REQUIREMENT = "FAB065", "requirements line installs files the image build cannot see";
     HEALTHCHECK_PATH = "FAB070", "healthcheck path not usable";
     HEALTHCHECK_TIMING = "FAB071", "healthcheck timing out of range";
     HEALTHCHECK_OCI = "FAB072", "OCI-format builds drop HEALTHCHECK";

@@ -93,6 +93,30 @@ impl Requirement {
     }
 }
 
+/// What a requirements line asks pip to install from the build machine's own files:
+/// an editable install (`-e ./lib`), a path (`./lib`, `/wheels/x.whl`), a `file:` URL
+/// (`name @ file:///...`) or a local `--find-links` directory. The image build copies
+/// only the requirements files into the build, never what they point at, so such a line
+/// fails there however well it works on a laptop. `None` for every other line.
+pub fn local_source(text: &str) -> Option<&str> {
+    let text = text.trim();
+    for option in ["--editable", "-e", "--find-links", "-f"] {
+        if let Some(rest) = text.strip_prefix(option) {
+            let target = rest.strip_prefix('=').unwrap_or(rest).trim();
+            if !target.is_empty() && (rest.starts_with([' ', '\t', '=']) || option.len() == 2) {
+                // A VCS or web URL is fetched, not read from the build machine.
+                return (!target.contains("://") || target.starts_with("file:")).then_some(target);
+            }
+        }
+    }
+    if text.starts_with(['.', '/', '~']) || text.starts_with("file:") {
+        return Some(text.split_whitespace().next().unwrap_or(text));
+    }
+    let requirement = Requirement::parse(text)?;
+    (requirement.url && requirement.specifier.starts_with("file:"))
+        .then(|| text.split_once('@').map_or(text, |(_, url)| url.trim()))
+}
+
 /// A logical line of a requirements file, comments removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -258,6 +282,29 @@ fn beside(file: &str, target: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_sources_are_told_from_what_pip_fetches() {
+        for (line, local) in [
+            ("-e ./lib", Some("./lib")),
+            ("--editable=../shared", Some("../shared")),
+            ("-e git+https://example.com/repo.git#egg=x", None),
+            (
+                "./dist/app-1.0-py3-none-any.whl",
+                Some("./dist/app-1.0-py3-none-any.whl"),
+            ),
+            ("/wheels/x.whl --hash=sha256:00", Some("/wheels/x.whl")),
+            ("lib @ file:///src/lib", Some("file:///src/lib")),
+            ("-f ./wheels", Some("./wheels")),
+            ("--find-links https://example.com/wheels", None),
+            ("foo @ https://example.com/foo-1.0.tar.gz", None),
+            ("flask==3.0.0", None),
+            ("--index-url https://example.com/simple", None),
+            ("-efoo", Some("foo")),
+        ] {
+            assert_eq!(local_source(line), local, "{line}");
+        }
+    }
 
     #[test]
     fn requirement_parts() {

@@ -22,6 +22,7 @@ mod hostile;
 mod image_writer;
 mod init;
 mod json_output;
+mod local_requirements;
 mod manifests;
 mod manylinux;
 mod oracle;

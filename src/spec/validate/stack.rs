@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use crate::diagnostic::Finding;
 use crate::packaging::pyproject::PyProject;
-use crate::packaging::requirements::read_tree;
+use crate::packaging::requirements::{local_source, read_tree};
 use crate::packaging::stack::{Verdict, judge, relock_command};
 use crate::rules;
 use crate::spec::load::span;
@@ -50,6 +50,9 @@ impl Validator<'_> {
         let mut relaxed = false;
         for line in &tree.lines {
             let place = format!("{}:{}", line.file, line.number);
+            if self.local_source(&line.text, &place, where_) {
+                continue;
+            }
             let text = match judge(&line.text, &pins) {
                 Verdict::Keep => Some(line.text.clone()),
                 Verdict::Relax {
@@ -122,6 +125,28 @@ impl Validator<'_> {
             }
         }
         (relaxed || tree.files.len() > 1).then_some(installed)
+    }
+
+    /// FAB065 for a requirements line that installs from this machine's files: `true`
+    /// when `text` is one (it is reported, and nothing of it can be installed).
+    fn local_source(
+        &mut self,
+        text: &str,
+        place: &str,
+        at: Option<crate::diagnostic::Span>,
+    ) -> bool {
+        let Some(source) = local_source(text) else {
+            return false;
+        };
+        self.findings.push(
+            Finding::error(
+                rules::LOCAL_REQUIREMENT,
+                format!("{place} installs `{source}` from this machine's files; the image build copies only the requirements files, so pip cannot find it there"),
+            )
+            .at(at)
+            .help("code inside the project is copied to /app and imported from there: remove the line and list that code's own dependencies instead; or build it as a wheel, publish it to an index, and require it by name and version"),
+        );
+        true
     }
 
     /// `python.project`'s dependencies as the image resolves them: one naming a server
