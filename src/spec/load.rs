@@ -125,10 +125,34 @@ fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
                 .at(span)
                 .help(schema_help)
         }
+        E::SerdeMissingField { field, .. } => {
+            let section = span
+                .as_ref()
+                .map(|s| section_at(text, s))
+                .unwrap_or_default();
+            let (message, help) = if section.is_empty() {
+                (
+                    format!("the spec has no top-level `{field}`"),
+                    if *field == "version" {
+                        "add `version: 1` as the first line: the version of the spec format this file is written in".to_owned()
+                    } else {
+                        format!("add `{field}:` at the top level; {schema_help}")
+                    },
+                )
+            } else {
+                let path = section.join(".");
+                (
+                    format!("`{path}` has no `{field}`"),
+                    format!("add `{field}:` under `{path}`; {schema_help}"),
+                )
+            };
+            Finding::error(rules::INVALID_VALUE, message)
+                .at(span)
+                .help(help)
+        }
         E::SerdeInvalidType { .. }
         | E::SerdeInvalidValue { .. }
         | E::SerdeInvalidLength { .. }
-        | E::SerdeMissingField { .. }
         | E::InvalidBooleanStrict { .. }
         | E::NullIntoString { .. }
         | E::Message { .. }
@@ -145,6 +169,38 @@ fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
             )
         }
     }
+}
+
+/// The keys of the block mappings enclosing `span` (`["server", "tls"]`), read from the
+/// indentation of the lines above it; empty at the top level. The parser reports a
+/// missing key at a key of the mapping that lacks it, so this names that mapping.
+fn section_at(text: &str, span: &Span) -> Vec<String> {
+    let mut indent = usize::try_from(span.column.saturating_sub(1)).unwrap_or(0);
+    let line = usize::try_from(span.line).unwrap_or(0);
+    let mut path = Vec::new();
+    for above in text
+        .lines()
+        .take(line.saturating_sub(1))
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+    {
+        if indent == 0 {
+            break;
+        }
+        let body = above.trim_start();
+        let depth = above.len() - body.len();
+        if body.is_empty() || body.starts_with('#') || depth >= indent {
+            continue;
+        }
+        let Some((key, _)) = body.trim_start_matches("- ").split_once(':') else {
+            break;
+        };
+        path.push(key.trim().trim_matches(['"', '\'']).to_owned());
+        indent = depth;
+    }
+    path.reverse();
+    path
 }
 
 /// The span of a value read with `Spanned`, for findings raised after loading.
@@ -211,5 +267,35 @@ fn lower_first(message: &str) -> String {
             .trim_end_matches('.')
             .to_owned(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn missing(text: &str) -> (String, u64, Option<String>) {
+        let finding = parse(text).expect_err("the spec lacks a key");
+        let line = finding.span.as_ref().map_or(0, |s| s.line);
+        (finding.message, line, finding.help)
+    }
+
+    #[test]
+    fn a_missing_key_names_the_section_that_lacks_it() {
+        let (message, _, help) = missing("name: x\napp:\n  module: a:b\n  interface: wsgi\n");
+        assert_eq!(message, "the spec has no top-level `version`");
+        assert!(
+            help.unwrap()
+                .starts_with("add `version: 1` as the first line")
+        );
+
+        let (message, line, help) = missing("version: 1\nname: x\napp:\n  module: a:b\n");
+        assert_eq!((message.as_str(), line), ("`app` has no `interface`", 4));
+        assert!(help.unwrap().starts_with("add `interface:` under `app`"));
+
+        let (message, _, _) = missing(
+            "version: 1\nname: x\napp:\n  module: a:b\n  interface: wsgi\ntls:\n# a comment at column 1\n  certfile: c.pem\n",
+        );
+        assert_eq!(message, "`tls` has no `dir`");
     }
 }
