@@ -9,6 +9,7 @@ mod deps;
 mod detect;
 pub mod gunicorn_conf;
 mod imports;
+mod own_files;
 mod python_version;
 mod source;
 mod write;
@@ -231,6 +232,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
             dependencies.source.file()
         ));
     }
+    warnings.extend(own_files::advice(root));
     let name = name(options, root, &dependencies);
     notes.push(Note {
         what: "name",

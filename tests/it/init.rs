@@ -631,3 +631,63 @@ fn gunicorn_conf_tls_files_become_the_tls_mount() {
         "{stderr}"
     );
 }
+
+/// A project with its own Dockerfile, ignore file and compose.yaml: init writes none of
+/// them and says to generate with `--out`; doing what it says leaves every one of the
+/// project's files byte for byte, and puts the Dockerfile and its ignore file in the
+/// directory named. Files fabuild generated itself are not the project's.
+#[test]
+fn a_project_with_its_own_build_files_keeps_them_and_is_told_to_use_out() {
+    let (_tmp, dir) = copy("flask-factory");
+    let own = [
+        (
+            "Dockerfile",
+            "FROM python:3.12\nCOPY . /srv\nCMD [\"flask\", \"run\"]\n",
+        ),
+        (".dockerignore", ".git\n*.pyc\n"),
+        ("compose.yaml", "services:\n  web:\n    build: .\n"),
+    ];
+    for (name, text) in own {
+        fs::write(dir.join(name), text).unwrap();
+    }
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the project has its own Dockerfile, .dockerignore, compose.yaml"),
+        "{stderr}"
+    );
+    let advised = stderr
+        .split("`fabuild gen --out ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no `fabuild gen --out DIR` advised: {stderr}"));
+    assert_eq!(advised, "build/fabuild");
+    let unchanged = |when: &str| {
+        for (name, text) in own {
+            assert_eq!(
+                fs::read_to_string(dir.join(name)).unwrap(),
+                text,
+                "{name} {when}"
+            );
+        }
+    };
+    unchanged("after init");
+
+    let (code, _, stderr) = run(&dir, &["gen", "--out", advised]);
+    assert_eq!(code, 0, "{stderr}");
+    unchanged("after gen --out");
+    let out = dir.join(advised);
+    assert!(out.join("Dockerfile").is_file() && out.join("Dockerfile.dockerignore").is_file());
+    // Without --out, gen refuses to write over them.
+    let (code, _, _) = run(&dir, &["gen"]);
+    assert_ne!(code, 0);
+    unchanged("after a plain gen");
+
+    // fabuild's own generated files are not the project's: nothing to say about them.
+    let (_tmp, dir) = copy("flask-factory");
+    assert_eq!(run(&dir, &["init"]).0, 0);
+    assert_eq!(run(&dir, &["gen"]).0, 0);
+    let (code, _, stderr) = run(&dir, &["init", "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("has its own"), "{stderr}");
+}
