@@ -11,6 +11,7 @@ pub mod gunicorn_conf;
 mod imports;
 mod own_files;
 mod python_version;
+mod settings;
 mod source;
 mod write;
 
@@ -256,6 +257,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         tls,
         src_layout,
         writable,
+        env_reads: settings::env_reads(&sources),
     };
     let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
     Ok(Outcome {

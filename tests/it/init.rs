@@ -691,3 +691,35 @@ fn a_project_with_its_own_build_files_keeps_them_and_is_told_to_use_out() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("has its own"), "{stderr}");
 }
+
+/// Settings read from the environment without a default become commented `env:` entries
+/// naming where each is read; a lookup with a default and a name that only looks alike
+/// are not listed; uncommented, the entries are a valid spec.
+#[test]
+fn settings_read_without_a_default_are_listed_as_env_entries_to_fill() {
+    let (_tmp, dir) = copy("flask-factory");
+    fs::write(
+        dir.join("flaskr/config.py"),
+        "import os\nfrom os import environ, getenv\n\nSECRET_KEY = os.environ[\"SECRET_KEY\"]\nDATABASE_URL = environ.get(\"DATABASE_URL\")\nLOG_LEVEL = os.environ.get(\"LOG_LEVEL\", \"info\")\nSENTRY_DSN = getenv(\n    \"SENTRY_DSN\"\n)\nOTHER = myenviron[\"NOPE\"]\nDB = os.environ['DATABASE_URL']\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("#   ")).collect();
+    assert_eq!(
+        listed,
+        [
+            "#   SECRET_KEY: \"\"  # required: os.environ[...] fails without it, at flaskr/config.py:4",
+            "#   DATABASE_URL: \"\"  # required: os.environ[...] fails without it, at flaskr/config.py:11",
+            "#   SENTRY_DSN: \"\"  # optional: read without a default (None when unset), at flaskr/config.py:7",
+        ]
+    );
+    let filled = text
+        .replace("# env:\n", "env:\n")
+        .replace("#   SECRET_KEY: \"\"", "  SECRET_KEY: \"s\"");
+    fs::write(dir.join("app.yaml"), filled).unwrap();
+    let (code, stdout, stderr) = run(&dir, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"SECRET_KEY\""), "{stdout}");
+}
