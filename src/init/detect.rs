@@ -161,6 +161,17 @@ impl Sources {
         })
     }
 
+    /// Every logical line of code (not a docstring), with its file, in file order.
+    pub fn code_lines(&self) -> impl Iterator<Item = (&str, &super::source::Line)> {
+        self.files.iter().flat_map(|file| {
+            file.source
+                .lines
+                .iter()
+                .filter(|line| !line.is_string())
+                .map(move |line| (file.rel.as_str(), line))
+        })
+    }
+
     /// Every app candidate in the project, in file order.
     pub fn candidates(&self) -> Vec<AppCandidate> {
         let files = &self.files;

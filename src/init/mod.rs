@@ -9,7 +9,9 @@ mod deps;
 mod detect;
 pub mod gunicorn_conf;
 mod imports;
+mod own_files;
 mod python_version;
+mod settings;
 mod source;
 mod write;
 
@@ -231,6 +233,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
             dependencies.source.file()
         ));
     }
+    warnings.extend(own_files::advice(root));
     let name = name(options, root, &dependencies);
     notes.push(Note {
         what: "name",
@@ -254,6 +257,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         tls,
         src_layout,
         writable,
+        env_reads: settings::env_reads(&sources),
     };
     let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
     Ok(Outcome {

@@ -20,6 +20,8 @@ pub struct AppYaml {
     pub src_layout: bool,
     /// `app.writable`, with why.
     pub writable: Option<(Vec<String>, String)>,
+    /// Environment variables the code reads without a default, written as comments.
+    pub env_reads: Vec<super::settings::EnvRead>,
 }
 
 /// How the image gets the app's dependencies.
@@ -189,6 +191,7 @@ impl AppYaml {
                 "\nenv:\n  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
             );
         }
+        super::settings::render(&self.env_reads, self.src_layout, &mut out);
         out
     }
 }
@@ -264,6 +267,7 @@ mod tests {
             tls: None,
             src_layout: false,
             writable: Some((vec!["instance".to_owned()], why())),
+            env_reads: Vec::new(),
         }
     }
 

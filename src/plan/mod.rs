@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod deploy;
+pub mod release;
 pub mod workers;
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use crate::gunicorn::shlex;
 use crate::spec::{Interface, Spec};
 pub use deploy::DeployPlan;
+pub use release::ReleasePlan;
 pub use workers::Workers;
 
 use crate::layout::{APP_DIR, PATH, VENV_DIR};
@@ -59,6 +61,8 @@ pub struct Plan {
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
     pub writable: Vec<WritableDir>,
+    /// The command run once per deploy (`app.release`), and how each deploy runs it.
+    pub release: Option<ReleasePlan>,
 }
 
 /// A directory the app writes at run time. In the image it is created owned by the app's
@@ -279,5 +283,6 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
                 volume: format!("writable-{}", i + 1),
             })
             .collect(),
+        release: release::plan(spec),
     }
 }

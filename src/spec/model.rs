@@ -57,6 +57,9 @@ pub struct App {
     /// [`APP_DIR`](crate::layout::APP_DIR)), in the order written. Owned by the app's user
     /// in the image, an empty volume in the Kubernetes and compose manifests.
     pub writable: Vec<String>,
+    /// The command run once per deploy before the new version serves (migrations), as
+    /// the argv exec receives: no shell unless the spec names one (`[sh, -c, ...]`).
+    pub release: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

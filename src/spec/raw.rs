@@ -61,6 +61,42 @@ pub struct RawApp {
     pub interface: Spanned<Interface>,
     /// Directories the app writes at run time; the rest of the image is read-only to it.
     pub writable: Option<Vec<Spanned<String>>>,
+    /// The command run once per deploy, before the new version serves (migrations).
+    pub release: Option<Spanned<RawRelease>>,
+}
+
+/// `app.release` as written: an argv list, or one string that only a shell could split
+/// (read so that validation can refuse it with its own rule rather than a type error).
+#[derive(Debug)]
+pub enum RawRelease {
+    Argv(Vec<Spanned<String>>),
+    Line(String),
+}
+
+impl<'de> Deserialize<'de> for RawRelease {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawRelease;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a command as a list of words")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawRelease, E> {
+                Ok(RawRelease::Line(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawRelease, A::Error> {
+                let mut words = Vec::new();
+                while let Some(word) = seq.next_element::<Spanned<String>>()? {
+                    words.push(word);
+                }
+                Ok(RawRelease::Argv(words))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// How the app talks to the server; decides the worker class.

@@ -82,6 +82,10 @@ bash "$HERE/verify.sh" "$FAB" "${dirs[@]}"
 # the Dockerfile keeps keys and .env files out of /app.
 bash "$HERE/out.sh" "$FAB"
 
+# app.release: the `podman run` line fabuild plan prints runs once as the numeric user; the
+# app serves what it wrote through the shared named volume.
+bash "$HERE/release.sh" "$FAB"
+
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
 

@@ -631,3 +631,95 @@ fn gunicorn_conf_tls_files_become_the_tls_mount() {
         "{stderr}"
     );
 }
+
+/// A project with its own Dockerfile, ignore file and compose.yaml: init writes none of
+/// them and says to generate with `--out`; doing what it says leaves every one of the
+/// project's files byte for byte, and puts the Dockerfile and its ignore file in the
+/// directory named. Files fabuild generated itself are not the project's.
+#[test]
+fn a_project_with_its_own_build_files_keeps_them_and_is_told_to_use_out() {
+    let (_tmp, dir) = copy("flask-factory");
+    let own = [
+        (
+            "Dockerfile",
+            "FROM python:3.12\nCOPY . /srv\nCMD [\"flask\", \"run\"]\n",
+        ),
+        (".dockerignore", ".git\n*.pyc\n"),
+        ("compose.yaml", "services:\n  web:\n    build: .\n"),
+    ];
+    for (name, text) in own {
+        fs::write(dir.join(name), text).unwrap();
+    }
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the project has its own Dockerfile, .dockerignore, compose.yaml"),
+        "{stderr}"
+    );
+    let advised = stderr
+        .split("`fabuild gen --out ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no `fabuild gen --out DIR` advised: {stderr}"));
+    assert_eq!(advised, "build/fabuild");
+    let unchanged = |when: &str| {
+        for (name, text) in own {
+            assert_eq!(
+                fs::read_to_string(dir.join(name)).unwrap(),
+                text,
+                "{name} {when}"
+            );
+        }
+    };
+    unchanged("after init");
+
+    let (code, _, stderr) = run(&dir, &["gen", "--out", advised]);
+    assert_eq!(code, 0, "{stderr}");
+    unchanged("after gen --out");
+    let out = dir.join(advised);
+    assert!(out.join("Dockerfile").is_file() && out.join("Dockerfile.dockerignore").is_file());
+    // Without --out, gen refuses to write over them.
+    let (code, _, _) = run(&dir, &["gen"]);
+    assert_ne!(code, 0);
+    unchanged("after a plain gen");
+
+    // fabuild's own generated files are not the project's: nothing to say about them.
+    let (_tmp, dir) = copy("flask-factory");
+    assert_eq!(run(&dir, &["init"]).0, 0);
+    assert_eq!(run(&dir, &["gen"]).0, 0);
+    let (code, _, stderr) = run(&dir, &["init", "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("has its own"), "{stderr}");
+}
+
+/// Settings read from the environment without a default become commented `env:` entries
+/// naming where each is read; a lookup with a default and a name that only looks alike
+/// are not listed; uncommented, the entries are a valid spec.
+#[test]
+fn settings_read_without_a_default_are_listed_as_env_entries_to_fill() {
+    let (_tmp, dir) = copy("flask-factory");
+    fs::write(
+        dir.join("flaskr/config.py"),
+        "import os\nfrom os import environ, getenv\n\nSECRET_KEY = os.environ[\"SECRET_KEY\"]\nDATABASE_URL = environ.get(\"DATABASE_URL\")\nLOG_LEVEL = os.environ.get(\"LOG_LEVEL\", \"info\")\nSENTRY_DSN = getenv(\n    \"SENTRY_DSN\"\n)\nOTHER = myenviron[\"NOPE\"]\nDB = os.environ['DATABASE_URL']\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("#   ")).collect();
+    assert_eq!(
+        listed,
+        [
+            "#   SECRET_KEY: \"\"  # required: os.environ[...] fails without it, at flaskr/config.py:4",
+            "#   DATABASE_URL: \"\"  # required: os.environ[...] fails without it, at flaskr/config.py:11",
+            "#   SENTRY_DSN: \"\"  # optional: read without a default (None when unset), at flaskr/config.py:7",
+        ]
+    );
+    let filled = text
+        .replace("# env:\n", "env:\n")
+        .replace("#   SECRET_KEY: \"\"", "  SECRET_KEY: \"s\"");
+    fs::write(dir.join("app.yaml"), filled).unwrap();
+    let (code, stdout, stderr) = run(&dir, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"SECRET_KEY\""), "{stdout}");
+}

@@ -49,7 +49,16 @@ fn specs() -> Vec<String> {
                     "  writable: [instance]\n",
                     "  writable: [var/uploads, /var/lib/svc]\n",
                 ][i % 3];
-                spec = spec.replacen("\nserver:\n", &format!("\n{writable}server:\n"), 1);
+                // A release step on half of them: an argv, and a shell script with `$`, which
+                // Kubernetes and compose would expand if it were written as is.
+                let release = match (health, i % 2) {
+                    (true, _) => "",
+                    (false, 0) => "  release: [alembic, upgrade, head]\n",
+                    (false, _) => {
+                        "  release: [sh, -c, 'flask db upgrade && echo \"$HOME $(id -u)\" > $$']\n"
+                    }
+                };
+                spec = spec.replacen("\nserver:\n", &format!("\n{writable}{release}server:\n"), 1);
                 specs.push(spec);
             }
         }
@@ -103,20 +112,49 @@ for case in cases:
             want(probe + " port", p["tcpSocket"]["port"], c["ports"][0]["name"])
     want("service targetPort", svc["spec"]["ports"][0]["targetPort"], c["ports"][0]["name"])
     want("service selector", svc["spec"]["selector"], dep["spec"]["selector"]["matchLabels"])
-    # The restricted Pod Security Standard (v1.3x).
-    want("runAsNonRoot", psc.get("runAsNonRoot"), True)
-    want("seccompProfile", psc.get("seccompProfile"), {"type": "RuntimeDefault"})
-    want("allowPrivilegeEscalation", csc.get("allowPrivilegeEscalation"), False)
-    want("capabilities.drop", csc.get("capabilities", {}).get("drop"), ["ALL"])
-    want("capabilities.add", csc.get("capabilities", {}).get("add"), None)
-    want("privileged", csc.get("privileged", False), False)
-    want("readOnlyRootFilesystem", csc.get("readOnlyRootFilesystem"), True)
-    for v in pod["volumes"]:
-        allowed = {"name", "secret", "emptyDir", "configMap", "projected", "persistentVolumeClaim"}
-        if set(v) - allowed:
-            problems.append(f"{name}: volume type not allowed by the restricted profile: {v}")
-    if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
-        problems.append(f"{name}: host namespaces")
+    # app.release: a Job with the Deployment's image, user, confinement and scratch volumes
+    # (not the TLS key), whose pods the Service never selects.
+    release = plan["release"]
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    pods = [pod]
+    # What the program receives: Kubernetes reads `$$` as `$` in `command`, compose too.
+    unescape = lambda argv: [w.replace("$$", "$") for w in argv]
+    if release is None:
+        want("jobs", jobs, [])
+    else:
+        job = jobs[0]
+        jpod = job["spec"]["template"]["spec"]
+        jc = jpod["containers"][0]
+        pods.append(jpod)
+        want("job name", job["metadata"]["name"], release["name"])
+        want("job command as run", unescape(jc["command"]), release["argv"])
+        want("job image", jc["image"], c["image"])
+        want("job pod securityContext", jpod["securityContext"], psc)
+        want("job securityContext", jc["securityContext"], csc)
+        want("job resources requests", jc["resources"]["requests"], c["resources"]["requests"])
+        want("job resources limits", jc["resources"]["limits"], c["resources"]["limits"])
+        want("job mounts", jc["volumeMounts"], [m for m in c["volumeMounts"] if m["name"] != "tls"])
+        want("job volumes", jpod["volumes"], [v for v in pod["volumes"] if v["name"] != "tls"])
+        want("job restartPolicy", jpod["restartPolicy"], "Never")
+        labels = job["spec"]["template"]["metadata"]["labels"]
+        if all(labels.get(k) == v for k, v in svc["spec"]["selector"].items()):
+            problems.append(f"{name}: the Service selects the release Job's pods")
+    # The restricted Pod Security Standard (v1.3x), for every pod.
+    for p in pods:
+        psc, csc = p["securityContext"], p["containers"][0]["securityContext"]
+        want("runAsNonRoot", psc.get("runAsNonRoot"), True)
+        want("seccompProfile", psc.get("seccompProfile"), {"type": "RuntimeDefault"})
+        want("allowPrivilegeEscalation", csc.get("allowPrivilegeEscalation"), False)
+        want("capabilities.drop", csc.get("capabilities", {}).get("drop"), ["ALL"])
+        want("capabilities.add", csc.get("capabilities", {}).get("add"), None)
+        want("privileged", csc.get("privileged", False), False)
+        want("readOnlyRootFilesystem", csc.get("readOnlyRootFilesystem"), True)
+        for v in p["volumes"]:
+            allowed = {"name", "secret", "emptyDir", "configMap", "projected", "persistentVolumeClaim"}
+            if set(v) - allowed:
+                problems.append(f"{name}: volume type not allowed by the restricted profile: {v}")
+        if p.get("hostNetwork") or p.get("hostPID") or p.get("hostIPC"):
+            problems.append(f"{name}: host namespaces")
     planned = [d["path"] for d in plan["writable"]]
     writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
     want("writable paths", writable, {"/tmp", "/dev/shm", *planned})
@@ -125,7 +163,18 @@ for case in cases:
         want(d["path"] + " mountPath", mounts[d["volume"]]["mountPath"], d["path"])
     want("/dev/shm medium", vols["dshm"]["emptyDir"].get("medium"), "Memory")
     # compose.
-    svc = yaml.safe_load(case["compose"])["services"][name]
+    services = yaml.safe_load(case["compose"])["services"]
+    svc = services[name]
+    if release is None:
+        want("compose services", list(services), [name])
+        want("compose depends_on", svc.get("depends_on"), None)
+    else:
+        one = services[release["name"]]
+        want("compose release entrypoint as run", unescape(one["entrypoint"]), release["argv"])
+        for key in ("image", "build", "user", "read_only", "tmpfs", "cap_drop", "security_opt"):
+            want("compose release " + key, one[key], svc[key])
+        want("compose release ports", one.get("ports"), None)
+        want("compose depends_on", svc["depends_on"], {release["name"]: {"condition": "service_completed_successfully"}})
     want("compose user", svc["user"], f"{plan['uid']}:{plan['gid']}")
     want("compose ports", svc["ports"], [f"{plan['port']}:{plan['port']}"])
     want("compose read_only", svc["read_only"], True)
@@ -209,11 +258,20 @@ fn manifests_pass_their_schemas() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Every document: Deployment, Service and, with app.release, the Job.
+    let documents: usize = files
+        .iter()
+        .map(|f| fs::read_to_string(f).unwrap().matches("\nkind: ").count())
+        .sum();
+    assert!(
+        documents > 2 * files.len(),
+        "no release Job among the files"
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout)
             .matches(" passed for resource ")
             .count(),
-        2 * files.len()
+        documents
     );
 
     let mut compose = vec![util::repo().join("examples/fastapi-tls/compose.yaml")];

@@ -215,22 +215,25 @@ fn a_real_validator_rejects_the_schema_level_mistakes() {
     assert_eq!(
         errors,
         set(&[
-            "bad-interface",    // enum
-            "bad-module",       // pattern
-            "bad-name",         // pattern
-            "empty",            // not an object
-            "no-app",           // required
-            "port-range",       // maximum
-            "privileged-port",  // minimum
-            "project-bad-date", // pattern
-            "python-old",       // enum
-            "root-user",        // minimum
-            "tls-half",         // required
-            "unknown-key",      // additionalProperties
-            "version-2",        // enum
-            "workers-zero",     // minimum
-            "writable-code",    // pattern (a space); the other entries need fabuild's rules
-            "wrong-type",       // type
+            "bad-interface",      // enum
+            "bad-module",         // pattern
+            "bad-name",           // pattern
+            "empty",              // not an object
+            "no-app",             // required
+            "port-range",         // maximum
+            "privileged-port",    // minimum
+            "project-bad-date",   // pattern
+            "python-old",         // enum
+            "release-argv",       // minLength (the empty word); the rest needs fabuild's rules
+            "release-empty",      // minItems
+            "release-shell-line", // type: one string, not a list
+            "root-user",          // minimum
+            "tls-half",           // required
+            "unknown-key",        // additionalProperties
+            "version-2",          // enum
+            "workers-zero",       // minimum
+            "writable-code",      // pattern (a space); the other entries need fabuild's rules
+            "wrong-type",         // type
         ]),
         "files the schema rejects"
     );

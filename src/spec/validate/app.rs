@@ -6,7 +6,7 @@ use crate::gunicorn::rules::SCRATCH_DIRS;
 use crate::layout::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules;
 use crate::spec::model::App;
-use crate::spec::raw::RawSpec;
+use crate::spec::raw::{RawRelease, RawSpec};
 
 use super::{Validator, is_clean_absolute, plain_path, under};
 
@@ -25,11 +25,105 @@ impl Validator<'_> {
             Some(entries) => self.writable(entries),
             None => Vec::new(),
         };
+        let release = raw.app.release.as_ref().and_then(|r| self.release(r));
         App {
             module,
             interface: raw.app.interface.value,
             writable,
+            release,
         }
+    }
+
+    /// `app.release`: the argv a container runs once per deploy. Every engine execs it
+    /// as given (Kubernetes `command`, compose `entrypoint`, `--entrypoint`), so shell
+    /// syntax only works inside an explicit `[sh, -c, SCRIPT]`; anything that reads as
+    /// a command line meant for a shell is refused rather than passed on as words.
+    fn release(&mut self, raw: &Spanned<RawRelease>) -> Option<Vec<String>> {
+        const SPLIT: &str = "write one word per item, for example `release: [flask, --app, orders, init-db]`; for shell syntax say so: `release: [sh, -c, \"alembic upgrade head && flask seed\"]`";
+        let words = match &raw.value {
+            RawRelease::Line(line) => {
+                self.error(
+                    rules::RELEASE_COMMAND,
+                    raw,
+                    format!("app.release `{line}` is one string; no shell splits it"),
+                    SPLIT,
+                );
+                return None;
+            }
+            RawRelease::Argv(words) => words,
+        };
+        if words.is_empty() {
+            self.error(
+                rules::RELEASE_COMMAND,
+                raw,
+                "app.release names no command",
+                "write the command's words, for example `release: [alembic, upgrade, head]`, or remove the key",
+            );
+            return None;
+        }
+        if let Some(extra) = words.get(MAX_RELEASE_WORDS) {
+            self.error(
+                rules::RELEASE_COMMAND,
+                extra,
+                format!("app.release has {} words; at most {MAX_RELEASE_WORDS} are allowed", words.len()),
+                "put the steps in a script in the project and run that: `release: [python, -m, orders.release]`",
+            );
+            return None;
+        }
+        let argv: Vec<String> = words.iter().map(|w| self.text("app.release", w)).collect();
+        let errors = self.error_count();
+        for (word, text) in words.iter().zip(&argv) {
+            if text.is_empty() {
+                self.error(
+                    rules::RELEASE_COMMAND,
+                    word,
+                    "app.release has an empty word",
+                    "remove it: the program would receive an empty argument",
+                );
+            } else if text.len() > MAX_RELEASE_WORD {
+                self.error(
+                    rules::RELEASE_COMMAND,
+                    word,
+                    format!(
+                        "an app.release word is {} bytes; Linux takes at most {MAX_RELEASE_WORD}",
+                        text.len()
+                    ),
+                    "put the long text in a file in the project and pass its path",
+                );
+            }
+        }
+        let shell_script = is_shell(&argv[0]) && argv.get(1).is_some_and(|w| w == "-c");
+        if shell_script && argv.len() < 3 {
+            self.error(
+                rules::RELEASE_COMMAND,
+                &words[1],
+                "app.release runs a shell with `-c` and no script",
+                "add the script as the next word: `release: [sh, -c, \"flask init-db\"]`",
+            );
+        }
+        if argv[0].contains(char::is_whitespace) {
+            self.error(
+                rules::RELEASE_COMMAND,
+                &words[0],
+                format!(
+                    "app.release's program `{}` is a whole command line",
+                    argv[0]
+                ),
+                SPLIT,
+            );
+        }
+        let operator = words.iter().zip(&argv).find(|(_, t)| is_shell_operator(t));
+        if let Some((word, text)) = operator.filter(|_| !shell_script) {
+            self.error(
+                rules::RELEASE_COMMAND,
+                word,
+                format!(
+                    "app.release passes `{text}` to the program as an argument; no shell reads it"
+                ),
+                SPLIT,
+            );
+        }
+        (self.error_count() == errors).then_some(argv)
     }
 
     /// `app.writable`: each entry as an absolute path (relative ones under the app
@@ -135,6 +229,25 @@ pub(super) const SYSTEM_DIRS: &[&str] = &[
     VENV_DIR,
     FABUILD_DIR,
 ];
+
+/// At most this many words in `app.release`: a longer sequence belongs in a script.
+pub(super) const MAX_RELEASE_WORDS: usize = 256;
+/// Linux's `MAX_ARG_STRLEN`: exec refuses a longer argument with E2BIG.
+pub(super) const MAX_RELEASE_WORD: usize = 131_071;
+
+/// A program that reads its own command line as shell syntax after `-c`.
+fn is_shell(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    matches!(name, "sh" | "bash" | "dash" | "ash" | "zsh" | "ksh")
+}
+
+/// A word that only means something to a shell: exec hands it to the program as is.
+fn is_shell_operator(word: &str) -> bool {
+    matches!(
+        word,
+        "&&" | "||" | "|" | ";" | "&" | ">" | ">>" | "<" | "2>&1" | "2>" | "&>" | "|&"
+    )
+}
 
 /// At most this many `app.writable` entries: each is a volume in the manifests.
 pub(super) const MAX_WRITABLE: usize = 16;

@@ -76,6 +76,10 @@ impl Validator<'_> {
         self.findings.push(finding);
     }
 
+    fn error_count(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_error()).count()
+    }
+
     /// A string value, refused if it holds a control character (a newline would add a
     /// line, and so an instruction, to a Dockerfile).
     fn text(&mut self, field: &str, value: &Spanned<String>) -> String {
@@ -193,6 +197,56 @@ mod tests {
             "ma in:app",
         ] {
             assert!(!valid_app_module(bad), "{bad}");
+        }
+    }
+
+    /// The release argv a user means, accepted as written; what only a shell would
+    /// read, refused (`check.trycmd` shows the messages).
+    #[test]
+    fn release_commands() {
+        let release = |words: &str| {
+            let text = format!(
+                "version: 1\nname: orders\napp:\n  module: main:app\n  interface: wsgi\n  release: {words}\n"
+            );
+            crate::spec::validate_text(&text, "app.yaml", Path::new("."))
+                .map(|c| c.spec.app.release.unwrap())
+                .map_err(|e| e.to_string())
+        };
+        for (words, argv) in [
+            (
+                "[alembic, upgrade, head]",
+                vec!["alembic", "upgrade", "head"],
+            ),
+            (
+                "[sh, -c, 'alembic upgrade head && flask seed']",
+                vec!["sh", "-c", "alembic upgrade head && flask seed"],
+            ),
+            ("[psql, -c, 'select 1;']", vec!["psql", "-c", "select 1;"]),
+            (
+                "[/bin/bash, -c, 'echo $HOME', release]",
+                vec!["/bin/bash", "-c", "echo $HOME", "release"],
+            ),
+            (
+                "[python, manage.py, migrate, --noinput]",
+                vec!["python", "manage.py", "migrate", "--noinput"],
+            ),
+        ] {
+            assert_eq!(
+                release(words),
+                Ok(argv.iter().map(|w| (*w).to_owned()).collect()),
+                "{words}"
+            );
+        }
+        for bad in [
+            "alembic upgrade head",
+            "[]",
+            "['flask init-db']",
+            "[flask, init-db, '&&', flask, seed]",
+            "[flask, '', init-db]",
+            "[sh, -c]",
+            "[bash, -c]",
+        ] {
+            assert!(release(bad).is_err(), "{bad} accepted");
         }
     }
 

@@ -1,0 +1,98 @@
+//! Settings the app reads from the environment: `os.environ["X"]` (the app fails without
+//! it) and `os.getenv("X")` / `os.environ.get("X")` without a default (it gets `None`).
+//! init lists them as commented `env:` entries to fill in, each with where it is read.
+
+use super::detect::Sources;
+use super::source::string_literal;
+use super::write::comment_safe;
+
+/// One variable the app reads, at its first read in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvRead {
+    pub name: String,
+    /// `true` for a subscript (a `KeyError` when unset); `false` for a lookup without
+    /// default (`None` when unset).
+    pub required: bool,
+    /// `file:line` of the read.
+    pub at: String,
+}
+
+/// Reads that fail when the variable is unset: `os.environ[` and `environ[`.
+const SUBSCRIPTS: &[&str] = &["environ["];
+/// Lookups that give `None` when unset and no default is passed.
+const LOOKUPS: &[&str] = &["environ.get(", "getenv("];
+
+/// Every variable the project's code reads without a default, required ones first, each
+/// once (a required read wins over an optional one).
+pub fn env_reads(sources: &Sources) -> Vec<EnvRead> {
+    let mut found: Vec<EnvRead> = Vec::new();
+    for (file, line) in sources.code_lines() {
+        for (required, patterns, close) in [(true, SUBSCRIPTS, ']'), (false, LOOKUPS, ')')] {
+            for pattern in patterns {
+                for (at, _) in line.text.match_indices(pattern) {
+                    // `myenviron[` or `os.environ_copy.get(` are other names.
+                    if line.text[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    {
+                        continue;
+                    }
+                    let after = line.text[at + pattern.len()..].trim_start();
+                    let Some((name, rest)) = string_literal(after) else {
+                        continue;
+                    };
+                    if !rest.trim_start().starts_with(close) || !env_name(&name) {
+                        continue;
+                    }
+                    let read = EnvRead {
+                        name,
+                        required,
+                        at: format!("{file}:{}", line.number),
+                    };
+                    match found.iter_mut().find(|r| r.name == read.name) {
+                        Some(known) if required && !known.required => *known = read,
+                        Some(_) => {}
+                        None => found.push(read),
+                    }
+                }
+            }
+        }
+    }
+    found.sort_by_key(|r| !r.required);
+    found
+}
+
+/// A name app.yaml's `env` accepts and a shell can set.
+fn env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The reads as commented `env:` entries at the end of app.yaml; under the `env:` init
+/// already wrote (`in_env`), or under a commented one.
+pub fn render(reads: &[EnvRead], in_env: bool, out: &mut String) {
+    if reads.is_empty() {
+        return;
+    }
+    out.push_str(if in_env { "" } else { "\n" });
+    out.push_str("# Settings the code reads from the environment without a default: fill in and\n# uncomment (secrets belong in the deployment's environment, not in app.yaml).\n");
+    if !in_env {
+        out.push_str("# env:\n");
+    }
+    for read in reads {
+        out.push_str(&format!(
+            "#   {}: \"\"  # {} at {}\n",
+            read.name,
+            if read.required {
+                "required: os.environ[...] fails without it,"
+            } else {
+                "optional: read without a default (None when unset),"
+            },
+            comment_safe(&read.at)
+        ));
+    }
+}
