@@ -214,7 +214,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
             for key in ["git", "path", "url", "source"] {
                 if t.contains_key(key) {
                     return Err(format!(
-                        "gives `{name}` a `{key}` in {POETRY}: fabuild installs packages from the index by name and version; publish it to an index (a private one will do) and depend on it by version, or build from a lock (`python.lock`, or `poetry export` to `python.requirements`)"
+                        "gives `{name}` a `{key}` in {POETRY}: fabuild installs packages from the index by name and version; publish it to an index (a private one will do) and depend on it by version"
                     ));
                 }
             }
