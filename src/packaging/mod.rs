@@ -1,6 +1,7 @@
 //! Python packaging knowledge shared by validation, `init` and `build`: package names as
 //! PEP 503 compares them, uv lock files, and the dependencies pyproject.toml declares.
 
+pub mod poetry;
 pub mod pyproject;
 pub mod requirements;
 pub mod stack;

@@ -2,13 +2,14 @@
 //!
 //! PEP 621's `[project] dependencies` are PEP 508 already and are taken as written. Poetry's
 //! `[tool.poetry.dependencies]` use Poetry's own constraint syntax (`^1.2`, `~1.2`, `1.2.*`,
-//! tables with `version` and `extras`); they are translated as Poetry documents them. What
-//! cannot be installed from an index by name (git, path and URL dependencies, per-Python
-//! alternatives) is refused with the reason, never dropped.
+//! `||`, tables with `version`, `extras`, `python`, `platform` and `markers`, lists of such
+//! tables); they are translated as poetry-core reads them (`poetry.rs`). What cannot be
+//! installed from an index by name (git, path and URL dependencies) or written in PEP 440 is
+//! refused with the reason, never dropped.
 
 use serde::Deserialize;
 
-use super::is_name;
+use super::{is_name, is_name_char, poetry};
 
 /// The parts of pyproject.toml fabuild reads; every other table is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -83,9 +84,7 @@ impl PyProject {
                 if name == "python" {
                     continue;
                 }
-                if let Some(req) = poetry_requirement(name, value)? {
-                    requirements.push(req);
-                }
+                requirements.extend(poetry_requirements(name, value)?);
             }
             return Ok(Declared {
                 table: POETRY,
@@ -170,16 +169,44 @@ fn check_pep508(dep: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One `[tool.poetry.dependencies]` entry as a PEP 508 string; `None` for an optional one
-/// (installed only through an extra, which an app image does not ask for).
-fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>, String> {
+/// One `[tool.poetry.dependencies]` entry as PEP 508 strings: one for a constraint or a
+/// table, one per table for a list of tables (each with its own condition), none for an
+/// optional one (installed only through an extra, which an app image does not ask for).
+fn poetry_requirements(name: &str, value: &toml::Value) -> Result<Vec<String>, String> {
     if !is_name(name) {
         return Err(format!(
             "lists `{name}` in {POETRY}, which is not a package name"
         ));
     }
-    let (constraint, extras) = match value {
-        toml::Value::String(c) => (c.as_str(), Vec::new()),
+    match value {
+        toml::Value::Array(tables) => {
+            let mut lines = Vec::new();
+            for table in tables {
+                let toml::Value::Table(t) = table else {
+                    return Err(format!(
+                        "gives `{name}` a list of constraints in {POETRY} with an entry that is not a table"
+                    ));
+                };
+                if !["python", "markers", "platform"]
+                    .iter()
+                    .any(|k| t.contains_key(*k))
+                {
+                    return Err(format!(
+                        "gives `{name}` a list of constraints in {POETRY} with an entry that has no `python`, `markers` or `platform` condition; Poetry needs one on each to choose between them"
+                    ));
+                }
+                lines.extend(poetry_requirement(name, table)?);
+            }
+            Ok(lines)
+        }
+        _ => Ok(poetry_requirement(name, value)?.into_iter().collect()),
+    }
+}
+
+/// One constraint or table as a PEP 508 string.
+fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>, String> {
+    let (constraint, extras, marker) = match value {
+        toml::Value::String(c) => (c.as_str(), Vec::new(), String::new()),
         toml::Value::Table(t) => {
             if t.get("optional").and_then(toml::Value::as_bool) == Some(true) {
                 return Ok(None);
@@ -187,14 +214,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
             for key in ["git", "path", "url", "source"] {
                 if t.contains_key(key) {
                     return Err(format!(
-                        "gives `{name}` a `{key}` in {POETRY}: fabuild installs packages from the index by name and version"
-                    ));
-                }
-            }
-            for key in ["python", "markers", "platform"] {
-                if t.contains_key(key) {
-                    return Err(format!(
-                        "gives `{name}` a `{key}` condition in {POETRY}, which fabuild does not translate; declare the dependency in {PEP621} with a PEP 508 marker"
+                        "gives `{name}` a `{key}` in {POETRY}: fabuild installs packages from the index by name and version; publish it to an index (a private one will do) and depend on it by version"
                     ));
                 }
             }
@@ -226,12 +246,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
                     ));
                 }
             };
-            (constraint, extras)
-        }
-        toml::Value::Array(_) => {
-            return Err(format!(
-                "gives `{name}` several alternative constraints in {POETRY}, which fabuild does not translate; declare it in {PEP621} with PEP 508 markers"
-            ));
+            (constraint, extras, poetry_marker(name, t)?)
         }
         _ => {
             return Err(format!(
@@ -239,7 +254,7 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
             ));
         }
     };
-    let specifier = poetry_constraint(constraint).map_err(|why| {
+    let specifier = poetry::to_pep440(constraint).map_err(|why| {
         format!("gives `{name}` the constraint `{constraint}` in {POETRY}: {why}")
     })?;
     let extras = if extras.is_empty() {
@@ -247,119 +262,84 @@ fn poetry_requirement(name: &str, value: &toml::Value) -> Result<Option<String>,
     } else {
         format!("[{}]", extras.join(","))
     };
-    Ok(Some(format!("{name}{extras}{specifier}")))
-}
-
-/// Poetry's constraint syntax as a PEP 440 specifier ("" for any version).
-///
-/// `^1.2.3` is `>=1.2.3,<2.0.0`, `^0.2.3` is `>=0.2.3,<0.3.0`, `^0.0.3` is `>=0.0.3,<0.0.4`;
-/// `~1.2.3` is `>=1.2.3,<1.3.0` and `~1` is `>=1,<2`; `1.2.*` is `==1.2.*`; a bare version
-/// is `==`; `*` is any; comparisons (`>=1.2,<2`) are PEP 440 already.
-pub fn poetry_constraint(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text.contains("||") || text.contains('|') {
-        return Err("alternatives (`||`) have no PEP 440 form".to_owned());
-    }
-    if text.is_empty() || text == "*" {
-        return Ok(String::new());
-    }
-    let mut parts = Vec::new();
-    for part in text.split(',').map(str::trim) {
-        parts.push(poetry_part(part)?);
-    }
-    Ok(parts.join(","))
-}
-
-fn poetry_part(part: &str) -> Result<String, String> {
-    let release = |v: &str| -> Result<Vec<u64>, String> {
-        v.split('.')
-            .map(|n| {
-                n.parse::<u64>()
-                    .map_err(|_| format!("`{v}` is not a release number"))
-            })
-            .collect()
+    let marker = if marker.is_empty() {
+        String::new()
+    } else {
+        format!(" ; {marker}")
     };
-    let join = |nums: &[u64]| {
-        nums.iter()
-            .map(u64::to_string)
+    Ok(Some(format!("{name}{extras}{specifier}{marker}")))
+}
+
+/// A table's `python`, `platform` and `markers` conditions as one PEP 508 marker ("" for
+/// none), as Poetry joins them: all must hold.
+fn poetry_marker(name: &str, table: &toml::Table) -> Result<String, String> {
+    let text = |key: &str| -> Result<Option<&str>, String> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(format!(
+                "gives `{name}` a `{key}` that is not a string in {POETRY}"
+            )),
+        }
+    };
+    let mut all = Vec::new();
+    if let Some(python) = text("python")? {
+        let marker = poetry::python_marker(python).map_err(|why| {
+            format!("gives `{name}` the Python constraint `{python}` in {POETRY}: {why}")
+        })?;
+        if !marker.is_empty() {
+            all.push(marker);
+        }
+    }
+    if let Some(platform) = text("platform")? {
+        if !platform.chars().all(is_name_char) || platform.is_empty() {
+            return Err(format!(
+                "gives `{name}` the platform `{platform}` in {POETRY}, which is not a `sys_platform` value"
+            ));
+        }
+        all.push(format!("sys_platform == \"{platform}\""));
+    }
+    if let Some(markers) = text("markers")? {
+        check_marker(name, markers)?;
+        all.push(markers.trim().to_owned());
+    }
+    Ok(match all.len() {
+        0 => String::new(),
+        1 => all.remove(0),
+        _ => all
+            .iter()
+            .map(|m| format!("({m})"))
             .collect::<Vec<_>>()
-            .join(".")
-    };
-    if let Some(v) = part.strip_prefix('^') {
-        let nums = release(v.trim())?;
-        // Bump the first non-zero part (or the last given part when all are zero).
-        let at = nums.iter().position(|n| *n != 0).unwrap_or(nums.len() - 1);
-        let mut upper = nums[..=at].to_vec();
-        upper[at] += 1;
-        return Ok(format!(">={},<{}", join(&nums), join(&upper)));
+            .join(" and "),
+    })
+}
+
+/// A PEP 508 marker that stays one requirement line: no control character, no word that
+/// pip or uv would read as an option (`--index-url`) or a comment (`#`).
+fn check_marker(name: &str, marker: &str) -> Result<(), String> {
+    let plain = marker.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || c == ' '
+            || matches!(
+                c,
+                '<' | '>' | '=' | '!' | '~' | '.' | '(' | ')' | '\'' | '"' | '_' | '-' | '*' | '+'
+            )
+    });
+    let smuggles = marker
+        .split_ascii_whitespace()
+        .any(|w| w.starts_with('-') || w.starts_with('#'));
+    if marker.trim().is_empty() || !plain || smuggles {
+        return Err(format!(
+            "gives `{name}` the markers `{}` in {POETRY}, which is not a PEP 508 marker fabuild can pass on",
+            marker.escape_debug()
+        ));
     }
-    if let Some(v) = part.strip_prefix('~').filter(|v| !v.starts_with('=')) {
-        let nums = release(v.trim())?;
-        let mut upper = if nums.len() == 1 {
-            nums.clone()
-        } else {
-            nums[..2].to_vec()
-        };
-        let last = upper.len() - 1;
-        upper[last] += 1;
-        return Ok(format!(">={},<{}", join(&nums), join(&upper)));
-    }
-    if let Some(v) = part.strip_suffix(".*") {
-        release(v)?;
-        return Ok(format!("=={part}"));
-    }
-    let op_end = part
-        .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~'))
-        .unwrap_or(part.len());
-    let (op, version) = part.split_at(op_end);
-    let version = version.trim();
-    if version.is_empty()
-        || !version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '-' | '_'))
-    {
-        return Err(format!("`{part}` is not a version constraint"));
-    }
-    match op {
-        // A bare version and Poetry's `=` both mean exactly that version.
-        "" | "=" => Ok(format!("=={version}")),
-        "==" | "!=" | ">=" | "<=" | ">" | "<" | "~=" | "===" => Ok(format!("{op}{version}")),
-        _ => Err(format!("`{op}` is not a comparison")),
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn poetry_constraints_as_poetry_documents_them() {
-        for (poetry, pep440) in [
-            ("^1.2.3", ">=1.2.3,<2"),
-            ("^1.2", ">=1.2,<2"),
-            ("^1", ">=1,<2"),
-            ("^0.2.3", ">=0.2.3,<0.3"),
-            ("^0.115", ">=0.115,<0.116"),
-            ("^0.0.3", ">=0.0.3,<0.0.4"),
-            ("^0.0", ">=0.0,<0.1"),
-            ("^0", ">=0,<1"),
-            ("~1.2.3", ">=1.2.3,<1.3"),
-            ("~1.2", ">=1.2,<1.3"),
-            ("~1", ">=1,<2"),
-            ("1.2.*", "==1.2.*"),
-            ("1.2.3", "==1.2.3"),
-            ("*", ""),
-            (">=1.2,<2.0", ">=1.2,<2.0"),
-            (">= 1.2, < 2.0", ">=1.2,<2.0"),
-            ("~=1.4", "~=1.4"),
-            ("!=1.5", "!=1.5"),
-        ] {
-            assert_eq!(poetry_constraint(poetry).as_deref(), Ok(pep440), "{poetry}");
-        }
-        for bad in ["^1 || ^2", "^x.y", ">>1", "=<", "1.2.3; rm"] {
-            assert!(poetry_constraint(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn pep621_is_taken_as_written_and_poetry_is_translated() {
@@ -384,6 +364,19 @@ mod tests {
         assert_eq!(
             poetry.declared().unwrap().requirements,
             ["fastapi>=0.115,<0.116", "httpx[http2]==0.28.*"]
+        );
+        let conditions = PyProject::parse(
+            "[tool.poetry.dependencies]\npython = \"^3.11\"\nuvloop = { version = \"^0.21\", markers = \"sys_platform != 'win32'\" }\nnumpy = [{ version = \"^1.26\", python = \"<3.13\" }, { version = \"^2.1\", python = \">=3.13\", platform = \"linux\" }]\nlib = { version = \"^2.1.0.post1\", python = \"~3.11 || >=3.13\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            conditions.declared().unwrap().requirements,
+            [
+                "lib>=2.1.0.post1,<3.0.0 ; (python_full_version >= \"3.11\" and python_full_version < \"3.12\") or (python_full_version >= \"3.13\")",
+                "numpy>=1.26,<2.0 ; python_full_version < \"3.13\"",
+                "numpy>=2.1,<3.0 ; (python_full_version >= \"3.13\") and (sys_platform == \"linux\")",
+                "uvloop>=0.21,<0.22 ; sys_platform != 'win32'",
+            ]
         );
     }
 
@@ -433,16 +426,24 @@ mod tests {
                 "`git`",
             ),
             (
-                "[tool.poetry.dependencies]\nlib = { version = \"^1\", python = \"<3.12\" }\n",
-                "`python` condition",
+                "[tool.poetry.dependencies]\nlib = { path = \"../lib\", develop = true }\n",
+                "`path`",
             ),
             (
                 "[tool.poetry.dependencies]\nlib = [{ version = \"^1\" }, { version = \"^2\" }]\n",
-                "alternative",
+                "no `python`, `markers` or `platform` condition",
             ),
             (
-                "[tool.poetry.dependencies]\nlib = \"^1 || ^2\"\n",
-                "alternatives",
+                "[tool.poetry.dependencies]\nlib = \"^1 || ^3\"\n",
+                "union PEP 440 cannot write",
+            ),
+            (
+                "[tool.poetry.dependencies]\nlib = { version = \"^1\", markers = \"python_version > '3' --index-url x\" }\n",
+                "not a PEP 508 marker",
+            ),
+            (
+                "[tool.poetry.dependencies]\nlib = { version = \"^1\", markers = \"python_version > '3'\\n-r x\" }\n",
+                "not a PEP 508 marker",
             ),
             // Found by fuzzing: a key starting with `-` became a requirements line that
             // pip and uv read as an option.

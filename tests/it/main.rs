@@ -27,6 +27,7 @@ mod manifests;
 mod manylinux;
 mod oracle;
 mod oracle_quoting;
+mod poetry_oracle;
 mod preflight;
 mod properties;
 mod regenerate;
