@@ -238,8 +238,13 @@ fn builds_that_spool_and_stream_survive_kill_9_and_each_other() {
     let seed = u64::from(std::process::id()) * 2_654_435_761 + 1;
     println!("seed {seed}, a build takes about {span} us here");
     let mut state = seed;
+    // The first build's time is only a guide on a shared machine: a later build may run
+    // faster and finish before its kill. Rounds go on (up to 48) until 16 were killed
+    // mid-way, each at a random moment within the time a build takes.
     let mut killed = 0;
-    for round in 0..16 {
+    let mut rounds = 0;
+    while killed < 16 && rounds < 48 {
+        rounds += 1;
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -250,13 +255,13 @@ fn builds_that_spool_and_stream_survive_kill_9_and_each_other() {
         assert_eq!(
             published_digest(&out),
             digest,
-            "round {round} (seed {seed}): the previous image is not what --out holds"
+            "round {rounds} (seed {seed}): the previous image is not what --out holds"
         );
     }
-    println!("{killed} of 16 builds were killed mid-way");
+    println!("{killed} of {rounds} builds were killed mid-way");
     assert!(
-        killed >= 4,
-        "only {killed} of 16 builds were killed mid-way"
+        killed >= 8,
+        "only {killed} of {rounds} builds were killed mid-way"
     );
     assert_eq!(printed_digest(&build().output().unwrap()), digest);
     assert_eq!(staging_left(&project), Vec::<String>::new());
