@@ -4,6 +4,7 @@
 //! while rendering.
 
 pub mod args;
+pub mod collectstatic;
 pub mod deploy;
 pub mod workers;
 
@@ -59,6 +60,8 @@ pub struct Plan {
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
     pub writable: Vec<WritableDir>,
+    /// Django's `collectstatic` at build time (`app.collectstatic`).
+    pub collectstatic: Option<collectstatic::CollectstaticStep>,
 }
 
 /// A directory the app writes at run time. In the image it is created owned by the app's
@@ -279,5 +282,6 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
                 volume: format!("writable-{}", i + 1),
             })
             .collect(),
+        collectstatic: collectstatic::plan(spec),
     }
 }
