@@ -4,6 +4,7 @@
 //! while rendering.
 
 pub mod args;
+pub mod clutter;
 pub mod collectstatic;
 pub mod deploy;
 pub mod workers;
@@ -62,6 +63,10 @@ pub struct Plan {
     pub writable: Vec<WritableDir>,
     /// Django's `collectstatic` at build time (`app.collectstatic`).
     pub collectstatic: Option<collectstatic::CollectstaticStep>,
+    /// Repository clutter the `.dockerignore` leaves out of the context, by reason.
+    pub clutter: Vec<clutter::ClutterGroup>,
+    /// Clutter names kept because the app imports from them.
+    pub clutter_kept: Vec<clutter::KeptClutter>,
 }
 
 /// A directory the app writes at run time. In the image it is created owned by the app's
@@ -230,6 +235,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     }
     labels.extend(spec.labels.iter().cloned());
 
+    let (clutter, clutter_kept) = clutter::plan(spec);
     Plan {
         name: spec.name.clone(),
         module: spec.app.module.clone(),
@@ -283,5 +289,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             })
             .collect(),
         collectstatic: collectstatic::plan(spec),
+        clutter,
+        clutter_kept,
     }
 }

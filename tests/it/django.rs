@@ -156,15 +156,7 @@ fn a_settings_package_in_src_collects_static_files_with_a_placeholder_key() {
         "{yaml}"
     );
 
-    let out = util::fabuild(&dir)
-        .args(["gen", "app.yaml"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::gen_ok(&dir);
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     let run = "RUN DJANGO_SECRET_KEY=collectstatic-placeholder-not-a-secret /opt/venv/bin/python -m django collectstatic --noinput";
     let at = dockerfile
