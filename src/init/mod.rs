@@ -451,7 +451,7 @@ fn project_notes(
     notes.extend(writable_note);
     if let Some(sqlite) = &django.sqlite {
         warnings.push(format!(
-            "{} keeps the SQLite database in the app's directory, which is read-only to the app in the image: make the settings read its path from {} (env in app.yaml says how); app.writable gives it /app/{}",
+            "{} keeps the SQLite database in the app's directory, which is read-only to the app in the image: make the settings read its path from {} (env in app.yaml says how), with /app/{} in app.writable",
             at(sqlite),
             django::SQLITE_ENV,
             django::DATA_DIR

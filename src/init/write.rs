@@ -86,7 +86,7 @@ impl DjangoYaml {
         if let Some(sqlite) = &self.sqlite {
             let data = format!("{}/{}", crate::layout::APP_DIR, super::django::DATA_DIR);
             out.push_str(&format!(
-                "  # {}\n  # keeps SQLite under BASE_DIR, in {}, which the app cannot write. Make the\n  # settings read the path, 'NAME': os.environ.get('{env}', BASE_DIR / 'db.sqlite3'),\n  # then uncomment ({data} is in app.writable):\n  # {env}: {data}/db.sqlite3\n",
+                "  # {}\n  # keeps SQLite under BASE_DIR, in {}, which the app cannot write. Make the\n  # settings read the path, 'NAME': os.environ.get('{env}', BASE_DIR / 'db.sqlite3'),\n  # then uncomment ({data} must be in app.writable):\n  # {env}: {data}/db.sqlite3\n",
                 comment_safe(sqlite),
                 crate::layout::APP_DIR,
                 env = super::django::SQLITE_ENV,
