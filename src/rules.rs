@@ -27,6 +27,7 @@ rules! {
     APP_MODULE = "FAB010", "app.module is not `package.module:attribute`";
     WRITABLE_PATH = "FAB011", "app.writable path not usable";
     RELEASE_COMMAND = "FAB012", "app.release is not a command exec can run";
+    COLLECTSTATIC = "FAB013", "app.collectstatic without a settings module, or a placeholder name not usable";
     PORT_RANGE = "FAB020", "port outside 1..65535";
     PRIVILEGED_PORT = "FAB021", "port below 1024 with a non-root user";
     WORKERS = "FAB022", "worker count out of range";

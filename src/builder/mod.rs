@@ -72,6 +72,10 @@ pub enum BuildError {
     Io { path: String, why: String },
     #[error("{0}")]
     Other(String),
+    #[error(
+        "app.collectstatic runs the project's code while the image builds; fabuild build never runs it"
+    )]
+    Collectstatic,
 }
 
 impl BuildError {
@@ -94,8 +98,21 @@ impl CommandError for BuildError {
     fn help(&self) -> Option<String> {
         match self {
             Self::Gen(e) => e.help(),
+            Self::Collectstatic => Some(
+                "build with the generated Dockerfile instead (`fabuild gen`, then `buildah build` or `docker build`)"
+                    .to_owned(),
+            ),
             _ => None,
         }
+    }
+}
+
+/// A plan with a step that runs the project's code (`app.collectstatic`) is for the
+/// Dockerfile route: build writes layers, it never runs what it packs.
+fn runs_nothing(plan: &crate::plan::Plan) -> Result<(), BuildError> {
+    match plan.collectstatic {
+        Some(_) => Err(BuildError::Collectstatic),
+        None => Ok(()),
     }
 }
 
@@ -134,6 +151,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         },
     )?;
     let plan = &generation.plan;
+    runs_nothing(plan)?;
     let project = crate::spec::project_dir(spec_path);
     let rendered = |name: &str| {
         generation

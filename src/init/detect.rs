@@ -88,12 +88,12 @@ pub struct AppCandidate {
 }
 
 /// A Python file of the project, read and named as a module.
-struct PyFile {
-    rel: String,
-    module: String,
-    package: String,
-    src_layout: bool,
-    source: PySource,
+pub(super) struct PyFile {
+    pub(super) rel: String,
+    pub(super) module: String,
+    pub(super) package: String,
+    pub(super) src_layout: bool,
+    pub(super) source: PySource,
     imports: Imports,
 }
 
@@ -122,7 +122,7 @@ pub struct Evidence {
 /// The project's importable Python files, walked and parsed once for every question init
 /// asks of the code.
 pub struct Sources {
-    files: Vec<PyFile>,
+    pub(super) files: Vec<PyFile>,
 }
 
 impl Sources {
@@ -254,7 +254,7 @@ fn prefer_conventional_names(candidates: &[AppCandidate]) -> Vec<AppCandidate> {
 }
 
 /// `.app.create_app` inside package `pkg` -> `pkg.app.create_app`.
-fn absolute(name: &str, package: &str) -> String {
+pub(super) fn absolute(name: &str, package: &str) -> String {
     let dots = name.len() - name.trim_start_matches('.').len();
     if dots == 0 {
         return name.to_owned();
@@ -470,7 +470,7 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn shorten(text: &str) -> String {
+pub(super) fn shorten(text: &str) -> String {
     const MAX: usize = 60;
     if text.chars().count() <= MAX {
         text.to_owned()

@@ -7,6 +7,7 @@
 
 mod deps;
 mod detect;
+mod django;
 pub mod gunicorn_conf;
 mod imports;
 mod own_files;
@@ -23,7 +24,7 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, DependencyInstall, Tls, TlsFlags, comment_safe};
+pub use write::{AppYaml, DependencyInstall, DjangoYaml, Tls, TlsFlags, comment_safe};
 
 use crate::exit::{CommandError, ExitStatus};
 use crate::read::ReadError;
@@ -182,7 +183,8 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         path: root.display().to_string(),
         source,
     })?;
-    let (module, interface, src_layout) = app(options, &sources, &dependencies, &mut notes)?;
+    let chosen = app(options, &sources, &dependencies, &mut notes)?;
+    let (interface, django) = (&chosen.interface, &chosen.django);
     let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Read {
         path: shown(root, gunicorn_conf::FILE),
         source,
@@ -192,20 +194,65 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     // --port wins over the file's bind, --tls-dir over its TLS files.
     server.retain(|c| !(c.key == "port" && options.port.is_some()));
     let tls = tls(options, conf.as_ref(), &mut warnings);
-    let writable = writable(options, &sources);
-    if let Some((dirs, why)) = &writable {
-        notes.push(Note {
-            what: "writable",
-            value: dirs.join(", "),
-            why: why.clone(),
-        });
-    }
+    let writable = writable(options, &sources, django.as_ref());
+    project_notes(
+        django.as_ref(),
+        writable.as_ref(),
+        &mut notes,
+        &mut warnings,
+    );
     let python = python(options, root, pyproject.as_ref(), uv_lock.as_ref())?;
     notes.push(Note {
         what: "python",
         value: python.version.clone(),
         why: python.evidence.clone(),
     });
+    let deps = dependency_install(options, &dependencies, &mut notes, &mut warnings)?;
+    warnings.extend(own_files::advice(root));
+    let name = name(options, root, &dependencies);
+    notes.push(Note {
+        what: "name",
+        value: name.0.clone(),
+        why: name.1.clone(),
+    });
+    let schema_ref = options
+        .schema_ref
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
+    let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
+    let mut yaml = AppYaml {
+        schema_ref,
+        name,
+        interface: chosen.interface.clone(),
+        module: chosen.module.clone(),
+        python: (python.version.clone(), python.evidence.clone()),
+        dependencies: deps,
+        port: options.port,
+        server,
+        tls,
+        src_layout: chosen.src_layout,
+        writable,
+        env_reads: settings::env_reads(&sources),
+        django: django.as_ref().map(DjangoYaml::from),
+    };
+    let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
+    Ok(Outcome {
+        app_yaml,
+        text,
+        notes,
+        schema_file,
+        warnings,
+    })
+}
+
+/// How the image installs the dependencies found, noted for the user; a warning when a
+/// lock is present that the image does not read.
+fn dependency_install(
+    options: &Options,
+    dependencies: &Dependencies,
+    notes: &mut Vec<Note>,
+    warnings: &mut Vec<String>,
+) -> Result<DependencyInstall, InitError> {
     let deps = match &dependencies.source {
         DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
         DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
@@ -233,40 +280,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
             dependencies.source.file()
         ));
     }
-    warnings.extend(own_files::advice(root));
-    let name = name(options, root, &dependencies);
-    notes.push(Note {
-        what: "name",
-        value: name.0.clone(),
-        why: name.1.clone(),
-    });
-    let schema_ref = options
-        .schema_ref
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
-    let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
-    let mut yaml = AppYaml {
-        schema_ref,
-        name,
-        interface: (interface.0, interface.1),
-        module,
-        python: (python.version.clone(), python.evidence.clone()),
-        dependencies: deps,
-        port: options.port,
-        server,
-        tls,
-        src_layout,
-        writable,
-        env_reads: settings::env_reads(&sources),
-    };
-    let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
-    Ok(Outcome {
-        app_yaml,
-        text,
-        notes,
-        schema_file,
-        warnings,
-    })
+    Ok(deps)
 }
 
 /// app.yaml's `tls`: from the flags, else from gunicorn.conf.py's TLS files.
@@ -305,12 +319,22 @@ pub fn write(outcome: &Outcome) -> Result<(), InitError> {
 
 type Decided<T> = (T, String);
 
+/// The app init serves, and what it learnt with it.
+struct Chosen {
+    module: Decided<String>,
+    interface: Decided<Interface>,
+    /// Its package is imported from `src/`.
+    src_layout: bool,
+    /// Its Django project, when it is a Django app.
+    django: Option<django::Django>,
+}
+
 fn app(
     options: &Options,
     sources: &detect::Sources,
     dependencies: &Dependencies,
     notes: &mut Vec<Note>,
-) -> Result<(Decided<String>, Decided<Interface>, bool), InitError> {
+) -> Result<Chosen, InitError> {
     let root = &options.dir;
     let candidates = sources.candidates();
     let chosen: Option<AppCandidate> = match &options.module {
@@ -357,19 +381,41 @@ fn app(
         value: format!("{:?}", interface.0).to_lowercase(),
         why: interface.1.clone(),
     });
-    let src_layout = chosen.is_some_and(|c| c.src_layout)
+    let src_layout = chosen.as_ref().is_some_and(|c| c.src_layout)
         || options.module.as_ref().is_some_and(|m| {
             !root.join(module_dir(m)).exists() && root.join("src").join(module_dir(m)).exists()
         });
-    Ok((module, interface, src_layout))
+    let django = chosen
+        .filter(|c| c.framework.starts_with("Django"))
+        .and_then(|c| django::read(sources, &c.file));
+    Ok(Chosen {
+        module,
+        interface,
+        src_layout,
+        django,
+    })
 }
 
 /// `app.writable`: the flag's directories, else the instance folder when the code reads
 /// `.instance_path` (Flask and Quart put it beside the top-level package: `instance`, or
-/// `src/instance` in a src layout).
-fn writable(options: &Options, sources: &detect::Sources) -> Option<Decided<Vec<String>>> {
+/// `src/instance` in a src layout), else a data directory for a Django project's SQLite
+/// database.
+fn writable(
+    options: &Options,
+    sources: &detect::Sources,
+    django: Option<&django::Django>,
+) -> Option<Decided<Vec<String>>> {
     if !options.writable.is_empty() {
         return Some((options.writable.clone(), "from --writable".to_owned()));
+    }
+    if let Some(sqlite) = django.and_then(|d| d.sqlite.as_ref()) {
+        return Some((
+            vec![django::DATA_DIR.to_owned()],
+            format!(
+                "for the SQLite database of {}:{}, which cannot be written where it is (see env)",
+                sqlite.file, sqlite.line
+            ),
+        ));
     }
     sources.instance_folder_use().map(|e| {
         let dir = if e.src_layout {
@@ -385,6 +431,48 @@ fn writable(options: &Options, sources: &detect::Sources) -> Option<Decided<Vec<
             ),
         )
     })
+}
+
+/// What init found in a Django project's settings and the directories the app writes, and
+/// what the user must still do.
+/// Notes `app.writable` too: init tells it right after the settings that may explain it.
+fn project_notes(
+    django: Option<&django::Django>,
+    writable: Option<&Decided<Vec<String>>>,
+    notes: &mut Vec<Note>,
+    warnings: &mut Vec<String>,
+) {
+    let writable_note = writable.map(|(dirs, why)| Note {
+        what: "writable",
+        value: dirs.join(", "),
+        why: why.clone(),
+    });
+    let Some(django) = django else {
+        notes.extend(writable_note);
+        return;
+    };
+    let at = |e: &detect::Evidence| format!("{}:{}: {}", e.file, e.line, e.text);
+    notes.push(Note {
+        what: "settings",
+        value: django.settings.clone(),
+        why: at(&django.settings_from),
+    });
+    if let Some(root) = &django.static_root {
+        notes.push(Note {
+            what: "collectstatic",
+            value: "at build time".to_owned(),
+            why: format!("{} (django.contrib.staticfiles installed)", at(root)),
+        });
+    }
+    notes.extend(writable_note);
+    if let Some(sqlite) = &django.sqlite {
+        warnings.push(format!(
+            "{} keeps the SQLite database in the app's directory, which is read-only to the app in the image: make the settings read its path from {} (env in app.yaml says how), with /app/{} in app.writable",
+            at(sqlite),
+            django::SQLITE_ENV,
+            django::DATA_DIR
+        ));
+    }
 }
 
 /// `python.exclude_newer` for a project without a lock: `--exclude-newer`, else today (UTC),

@@ -22,6 +22,79 @@ pub struct AppYaml {
     pub writable: Option<(Vec<String>, String)>,
     /// Environment variables the code reads without a default, written as comments.
     pub env_reads: Vec<super::settings::EnvRead>,
+    pub django: Option<DjangoYaml>,
+}
+
+/// What a Django project's settings add to app.yaml, each with where it was read.
+#[derive(Clone, Debug)]
+pub struct DjangoYaml {
+    /// `DJANGO_SETTINGS_MODULE`.
+    pub settings: (String, String),
+    /// `STATIC_ROOT` is set: `collectstatic` at build time.
+    pub collectstatic: Option<String>,
+    /// A variable `SECRET_KEY` is read from without a default.
+    pub placeholder: Option<(String, String)>,
+    /// The `DATABASES` statement keeping SQLite under `BASE_DIR`.
+    pub sqlite: Option<String>,
+}
+
+impl From<&super::django::Django> for DjangoYaml {
+    fn from(django: &super::django::Django) -> Self {
+        let at = |e: &super::detect::Evidence| format!("{}:{}: {}", e.file, e.line, e.text);
+        Self {
+            settings: (django.settings.clone(), at(&django.settings_from)),
+            collectstatic: django.static_root.as_ref().map(at),
+            placeholder: django
+                .secret_key_env
+                .as_ref()
+                .filter(|_| django.static_root.is_some())
+                .map(|(name, e)| (name.clone(), at(e))),
+            sqlite: django.sqlite.as_ref().map(at),
+        }
+    }
+}
+
+impl DjangoYaml {
+    /// `app.collectstatic` and its placeholders, inside `app`.
+    fn render_app(&self, out: &mut String) {
+        let Some(root) = &self.collectstatic else {
+            return;
+        };
+        out.push_str(&format!(
+            "  # {} (django.contrib.staticfiles installed)\n",
+            comment_safe(root)
+        ));
+        out.push_str("  # collected while the image builds, as root: the app cannot change them\n");
+        out.push_str("  collectstatic: true\n");
+        if let Some((name, why)) = &self.placeholder {
+            out.push_str(&format!(
+                "  # {}: no default, so a placeholder for collectstatic only, never in the image\n",
+                comment_safe(why)
+            ));
+            out.push_str(&format!(
+                "  collectstatic_placeholder_env:\n    - {}\n",
+                scalar(name)
+            ));
+        }
+    }
+
+    /// Its `env` entries.
+    fn render_env(&self, out: &mut String) {
+        out.push_str(&format!(
+            "  # {}\n  DJANGO_SETTINGS_MODULE: {}\n",
+            comment_safe(&self.settings.1),
+            scalar(&self.settings.0)
+        ));
+        if let Some(sqlite) = &self.sqlite {
+            let data = format!("{}/{}", crate::layout::APP_DIR, super::django::DATA_DIR);
+            out.push_str(&format!(
+                "  # {}\n  # keeps SQLite under BASE_DIR, in {}, which the app cannot write. Make the\n  # settings read the path, 'NAME': os.environ.get('{env}', BASE_DIR / 'db.sqlite3'),\n  # then uncomment ({data} must be in app.writable):\n  # {env}: {data}/db.sqlite3\n",
+                comment_safe(sqlite),
+                crate::layout::APP_DIR,
+                env = super::django::SQLITE_ENV,
+            ));
+        }
+    }
 }
 
 /// How the image gets the app's dependencies.
@@ -125,6 +198,9 @@ impl AppYaml {
                 out.push_str(&format!("    - {}\n", scalar(dir)));
             }
         }
+        if let Some(django) = &self.django {
+            django.render_app(&mut out);
+        }
         out.push_str("\npython:\n");
         out.push_str(&format!("  # {}\n", comment_safe(&self.python.1)));
         out.push_str(&format!("  version: \"{}\"\n", self.python.0));
@@ -186,13 +262,28 @@ impl AppYaml {
         if let Some(tls) = &self.tls {
             tls.render(&mut out);
         }
+        self.render_env(&mut out);
+        out
+    }
+
+    /// The `env` section, when the app needs one.
+    fn render_env(&self, out: &mut String) {
+        if self.src_layout || self.django.is_some() {
+            out.push_str("\nenv:\n");
+        }
         if self.src_layout {
             out.push_str(
-                "\nenv:\n  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
+                "  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
             );
         }
-        super::settings::render(&self.env_reads, self.src_layout, &mut out);
-        out
+        if let Some(django) = &self.django {
+            django.render_env(out);
+        }
+        super::settings::render(
+            &self.env_reads,
+            self.src_layout || self.django.is_some(),
+            out,
+        );
     }
 }
 
@@ -268,6 +359,7 @@ mod tests {
             src_layout: false,
             writable: Some((vec!["instance".to_owned()], why())),
             env_reads: Vec::new(),
+            django: None,
         }
     }
 

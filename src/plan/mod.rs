@@ -4,6 +4,8 @@
 //! while rendering.
 
 pub mod args;
+pub mod clutter;
+pub mod collectstatic;
 pub mod deploy;
 pub mod release;
 pub mod workers;
@@ -63,6 +65,12 @@ pub struct Plan {
     pub writable: Vec<WritableDir>,
     /// The command run once per deploy (`app.release`), and how each deploy runs it.
     pub release: Option<ReleasePlan>,
+    /// Django's `collectstatic` at build time (`app.collectstatic`).
+    pub collectstatic: Option<collectstatic::CollectstaticStep>,
+    /// Repository clutter the `.dockerignore` leaves out of the context, by reason.
+    pub clutter: Vec<clutter::ClutterGroup>,
+    /// Clutter names kept because the app imports from them.
+    pub clutter_kept: Vec<clutter::KeptClutter>,
 }
 
 /// A directory the app writes at run time. In the image it is created owned by the app's
@@ -231,6 +239,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     }
     labels.extend(spec.labels.iter().cloned());
 
+    let (clutter, clutter_kept) = clutter::plan(spec);
     Plan {
         name: spec.name.clone(),
         module: spec.app.module.clone(),
@@ -284,5 +293,8 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             })
             .collect(),
         release: release::plan(spec),
+        collectstatic: collectstatic::plan(spec),
+        clutter,
+        clutter_kept,
     }
 }

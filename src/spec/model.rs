@@ -60,6 +60,17 @@ pub struct App {
     /// The command run once per deploy before the new version serves (migrations), as
     /// the argv exec receives: no shell unless the spec names one (`[sh, -c, ...]`).
     pub release: Option<Vec<String>>,
+    /// Django's `collectstatic`, run while the image builds (`app.collectstatic`).
+    pub collectstatic: Option<Collectstatic>,
+}
+
+/// `collectstatic` at build time: as root, after the code is copied, so `STATIC_ROOT` is
+/// the image's and read-only to the app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Collectstatic {
+    /// Variables set to a placeholder for that step only (settings that cannot be imported
+    /// without them, a `SECRET_KEY` read from the environment); never in the image's ENV.
+    pub placeholder_env: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

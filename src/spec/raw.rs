@@ -61,6 +61,10 @@ pub struct RawApp {
     pub interface: Spanned<Interface>,
     /// Directories the app writes at run time; the rest of the image is read-only to it.
     pub writable: Option<Vec<Spanned<String>>>,
+    /// Django: run `collectstatic` while the image builds.
+    pub collectstatic: Option<Spanned<bool>>,
+    /// Variables the settings need to import, set to a placeholder for `collectstatic` only.
+    pub collectstatic_placeholder_env: Option<Vec<Spanned<String>>>,
     /// The command run once per deploy, before the new version serves (migrations).
     pub release: Option<Spanned<RawRelease>>,
 }

@@ -89,6 +89,10 @@ bash "$HERE/release.sh" "$FAB"
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
 
+# Django projects made by the real django-admin startproject: init, gen, build, serve; the
+# settings module, the SQLite directory, collectstatic at build time.
+bash "$HERE/django.sh" "$FAB"
+
 # .dockerignore: what buildah's `COPY . /ctx` copies is what fabuild build puts in the app
 # layer, case by case (Docker's differences from buildah 1.28 are listed in the script).
 python3 "$HERE/dockerignore.py" "$FAB"

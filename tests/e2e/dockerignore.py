@@ -44,8 +44,13 @@ FILES = [
     "pkg/__init__.py", "pkg/m.pyc", "pkg/__pycache__/m.cpython-311.pyc",
     ".env", "sub/.env.local", "sub/.envrc", "a" * 40, "a" * 40 + "b",
     "dir with space/f.txt", "ab", "a/x/b",
+    # Repository clutter the file gen writes leaves out.
+    ".github/workflows/ci.yml", "tests/test_app.py", "compose.yaml", "Containerfile",
+    ".vscode/settings.json",
 ]
 DIRS = ["emptydir", "docs/emptydir"]
+# The top-level names of that clutter (and `docs`): never in /app with gen's own file.
+CLUTTER_TOPS = {".github", "tests", "docs", "compose.yaml", "Containerfile", ".vscode"}
 LINKS = {"link": "wsgi.py"}
 
 # (name, .dockerignore text). Each is also a regression case for fabuild's matcher.
@@ -85,6 +90,8 @@ CASES = [
     ("exception-reincludes-children", "a/b\n!a\n"),
     ("gen-default",
      "**/*.pem\n**/*.key\n**/*.crt\n**/.env\n**/.env.*\n.git\n**/__pycache__\n**/*.py[cod]\n"),
+    # None: the .dockerignore `fabuild gen` writes for SPEC, whole.
+    ("gen-file", None),
 ]
 
 # Cases where buildah 1.28 is not Docker: what buildah copies beyond (+) or short of (-)
@@ -109,6 +116,9 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
+FAB = None  # the fabuild binary, set by main
+
+
 def make_context(root, ignore):
     os.makedirs(root)
     for name in FILES:
@@ -120,6 +130,9 @@ def make_context(root, ignore):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     for name, target in LINKS.items():
         os.symlink(target, os.path.join(root, name))
+    if ignore is None:
+        subprocess.run([FAB, "gen", "app.yaml"], cwd=root, check=True, capture_output=True)
+        return
     with open(os.path.join(root, ".dockerignore"), "w") as f:
         f.write(ignore)
 
@@ -213,7 +226,8 @@ def buildah_paths(ctx, work, name, env):
 
 
 def main():
-    fab = os.path.abspath(sys.argv[1])
+    global FAB
+    fab = FAB = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="fabuild-e2e-ignore.")
     storage = os.path.join(work, "storage.conf")
     with open(storage, "w") as f:
@@ -238,6 +252,11 @@ def main():
                 continue
             if theirs is None or ours is None:
                 print(f"FAIL {name}: buildah: {their_error}; fabuild: {our_error}")
+                failures.append(name)
+                continue
+            clutter = {p for p in ours | theirs if p.split("/")[0] in CLUTTER_TOPS}
+            if ignore is None and clutter:
+                print(f"FAIL {name}: repository clutter copied: {sorted(clutter)}")
                 failures.append(name)
                 continue
             known = KNOWN.get(name, {})

@@ -11,6 +11,8 @@ mod build;
 mod build_bounded;
 mod build_robust;
 mod cli;
+mod clutter;
+mod django;
 mod dockerignore;
 mod every_rule;
 mod examples;

@@ -45,6 +45,16 @@ pub fn fabuild(dir: &Path) -> Command {
     cmd
 }
 
+/// Runs `fabuild gen app.yaml` in `dir`, which must succeed.
+pub fn gen_ok(dir: &Path) {
+    let out = fabuild(dir).args(["gen", "app.yaml"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs a Python script with the oracle interpreter, feeding `stdin`; returns its stdout
 /// parsed as JSON.
 pub fn python_json(script: &str, stdin: &[u8]) -> serde_json::Value {

@@ -5,10 +5,14 @@ use serde_saphyr::Spanned;
 use crate::gunicorn::rules::SCRATCH_DIRS;
 use crate::layout::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules;
-use crate::spec::model::App;
+use crate::spec::model::{App, Collectstatic};
 use crate::spec::raw::{RawRelease, RawSpec};
 
+use super::metadata::valid_env_name;
 use super::{Validator, is_clean_absolute, plain_path, under};
+
+/// The variable Django reads its settings module from.
+const SETTINGS_MODULE: &str = "DJANGO_SETTINGS_MODULE";
 
 impl Validator<'_> {
     pub(super) fn app(&mut self, raw: &RawSpec) -> App {
@@ -26,12 +30,60 @@ impl Validator<'_> {
             None => Vec::new(),
         };
         let release = raw.app.release.as_ref().and_then(|r| self.release(r));
+        let collectstatic = self.collectstatic(raw);
         App {
             module,
             interface: raw.app.interface.value,
             writable,
             release,
+            collectstatic,
         }
+    }
+
+    /// `app.collectstatic`: `python -m django` finds the project through
+    /// `DJANGO_SETTINGS_MODULE`, so `env` must set it; each placeholder is a variable name.
+    fn collectstatic(&mut self, raw: &RawSpec) -> Option<Collectstatic> {
+        let placeholders = raw
+            .app
+            .collectstatic_placeholder_env
+            .as_deref()
+            .unwrap_or_default();
+        let placeholder_env: Vec<String> = placeholders
+            .iter()
+            .filter_map(|name| {
+                let text = self.text("app.collectstatic_placeholder_env", name);
+                if valid_env_name(&text) {
+                    return Some(text);
+                }
+                self.error(
+                    rules::COLLECTSTATIC,
+                    name,
+                    format!("`{text}` is not a valid environment variable name"),
+                    "name the variable the settings read, for example `DJANGO_SECRET_KEY`",
+                );
+                None
+            })
+            .collect();
+        let Some(on) = raw.app.collectstatic.as_ref().filter(|on| on.value) else {
+            if let Some(first) = placeholders.first() {
+                self.error(
+                    rules::COLLECTSTATIC,
+                    first,
+                    "app.collectstatic_placeholder_env without app.collectstatic: true",
+                    "the placeholders are set for collectstatic only; set `collectstatic: true` or remove them",
+                );
+            }
+            return None;
+        };
+        if !raw.env.0.iter().any(|(k, _)| k.value == SETTINGS_MODULE) {
+            self.error(
+                rules::COLLECTSTATIC,
+                on,
+                format!("app.collectstatic needs {SETTINGS_MODULE} in env"),
+                format!("add the settings module to env, for example `{SETTINGS_MODULE}: mysite.settings` (manage.py and wsgi.py name it)"),
+            );
+        }
+        Some(Collectstatic { placeholder_env })
     }
 
     /// `app.release`: the argv a container runs once per deploy. Every engine execs it
