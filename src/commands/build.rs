@@ -44,6 +44,9 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
         }
         Err(err) => {
             eoutln!("error: {err}");
+            if let Some(help) = err.help() {
+                eoutln!("help: {help}");
+            }
             return err.exit_status();
         }
     };
