@@ -13,6 +13,7 @@ mod own_files;
 mod python_version;
 mod settings;
 mod source;
+mod system_packages;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -206,6 +207,58 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         value: python.version.clone(),
         why: python.evidence.clone(),
     });
+    let deps = install(options, &dependencies, &mut notes)?;
+    if let Some(command) = dependencies.export_command() {
+        warnings.push(format!(
+            "poetry.lock is not read: the image resolves {} as of the date in python.exclude_newer; to install exactly what the lock pins, run `{command}` and use python.requirements instead of python.project",
+            dependencies.source.file()
+        ));
+    }
+    let apt = system_packages::for_dependencies(&dependencies.names);
+    notes.extend(apt.as_ref().map(system_packages::AptKeys::note));
+    warnings.extend(own_files::advice(root));
+    let name = name(options, root, &dependencies);
+    notes.push(Note {
+        what: "name",
+        value: name.0.clone(),
+        why: name.1.clone(),
+    });
+    let schema_ref = options
+        .schema_ref
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
+    let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
+    let mut yaml = AppYaml {
+        schema_ref,
+        name,
+        interface: (interface.0, interface.1),
+        module,
+        python: (python.version.clone(), python.evidence.clone()),
+        apt,
+        dependencies: deps,
+        port: options.port,
+        server,
+        tls,
+        src_layout,
+        writable,
+        env_reads: settings::env_reads(&sources),
+    };
+    let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
+    Ok(Outcome {
+        app_yaml,
+        text,
+        notes,
+        schema_file,
+        warnings,
+    })
+}
+
+/// How the image gets the dependencies init found, reported as a note.
+fn install(
+    options: &Options,
+    dependencies: &Dependencies,
+    notes: &mut Vec<Note>,
+) -> Result<DependencyInstall, InitError> {
     let deps = match &dependencies.source {
         DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
         DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
@@ -227,46 +280,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         },
         why: dependencies.evidence.clone(),
     });
-    if let Some(command) = dependencies.export_command() {
-        warnings.push(format!(
-            "poetry.lock is not read: the image resolves {} as of the date in python.exclude_newer; to install exactly what the lock pins, run `{command}` and use python.requirements instead of python.project",
-            dependencies.source.file()
-        ));
-    }
-    warnings.extend(own_files::advice(root));
-    let name = name(options, root, &dependencies);
-    notes.push(Note {
-        what: "name",
-        value: name.0.clone(),
-        why: name.1.clone(),
-    });
-    let schema_ref = options
-        .schema_ref
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
-    let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
-    let mut yaml = AppYaml {
-        schema_ref,
-        name,
-        interface: (interface.0, interface.1),
-        module,
-        python: (python.version.clone(), python.evidence.clone()),
-        dependencies: deps,
-        port: options.port,
-        server,
-        tls,
-        src_layout,
-        writable,
-        env_reads: settings::env_reads(&sources),
-    };
-    let text = render_checked(&mut yaml, conf.as_ref(), root, &mut notes, &mut warnings)?;
-    Ok(Outcome {
-        app_yaml,
-        text,
-        notes,
-        schema_file,
-        warnings,
-    })
+    Ok(deps)
 }
 
 /// app.yaml's `tls`: from the flags, else from gunicorn.conf.py's TLS files.
