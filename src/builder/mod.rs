@@ -6,6 +6,7 @@
 //! (the context, root-owned); then config, manifest and index, written as an OCI layout or
 //! an oci-archive.
 
+mod apt;
 pub mod base;
 pub mod cache;
 pub mod compare;
@@ -76,6 +77,8 @@ pub enum BuildError {
         "app.collectstatic runs the project's code while the image builds; fabuild build never runs it"
     )]
     Collectstatic,
+    #[error("the spec installs Debian packages with apt, which `fabuild build` does not run: {0}")]
+    AptPackages(String),
 }
 
 impl BuildError {
@@ -101,6 +104,9 @@ impl CommandError for BuildError {
             Self::Collectstatic => Some(
                 "build with the generated Dockerfile instead (`fabuild gen`, then `buildah build` or `docker build`)"
                     .to_owned(),
+            ),
+            Self::AptPackages(_) => Some(
+                "build this spec with its Dockerfile: `fabuild gen`, then `buildah build` or `docker build` (apt runs in the build stage, and only the run-time libraries reach the image); with python.build_packages alone, `--wheels DIR` of wheels built elsewhere also works".to_owned(),
             ),
             _ => None,
         }
@@ -152,6 +158,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     )?;
     let plan = &generation.plan;
     runs_nothing(plan)?;
+    apt::refuse(plan, &options.wheels)?;
     let project = crate::spec::project_dir(spec_path);
     let rendered = |name: &str| {
         generation

@@ -14,6 +14,7 @@ mod own_files;
 mod python_version;
 mod settings;
 mod source;
+mod system_packages;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -208,6 +209,8 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         why: python.evidence.clone(),
     });
     let deps = dependency_install(options, &dependencies, &mut notes, &mut warnings)?;
+    let apt = system_packages::for_dependencies(&dependencies.names);
+    notes.extend(apt.as_ref().map(system_packages::AptKeys::note));
     warnings.extend(own_files::advice(root));
     let name = name(options, root, &dependencies);
     notes.push(Note {
@@ -226,6 +229,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         interface: chosen.interface.clone(),
         module: chosen.module.clone(),
         python: (python.version.clone(), python.evidence.clone()),
+        apt,
         dependencies: deps,
         port: options.port,
         server,

@@ -13,6 +13,8 @@ pub struct AppYaml {
     pub interface: (Interface, String),
     pub python: (String, String),
     pub dependencies: DependencyInstall,
+    /// `python.build_packages` and `python.system_packages`, for dependencies with no wheel.
+    pub apt: Option<super::system_packages::AptKeys>,
     pub port: Option<u16>,
     /// `server` values read from the project's gunicorn.conf.py.
     pub server: Vec<Carried>,
@@ -228,6 +230,9 @@ impl AppYaml {
                 "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
             ),
         }
+        if let Some(apt) = &self.apt {
+            apt.render(&mut out);
+        }
         out.push_str("\nserver:\n");
         let carried = |key: &str| self.server.iter().find(|c| c.key == key);
         match (self.port, carried("port")) {
@@ -349,6 +354,7 @@ mod tests {
             interface: (Interface::Asgi, why()),
             python: ("3.12".to_owned(), why()),
             dependencies: DependencyInstall::None,
+            apt: None,
             port: None,
             server: vec![Carried {
                 key: "timeout",

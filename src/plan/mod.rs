@@ -3,6 +3,7 @@
 //! Templates only format what is here; nothing about gunicorn, users or TLS is decided
 //! while rendering.
 
+pub mod apt;
 pub mod args;
 pub mod clutter;
 pub mod collectstatic;
@@ -63,6 +64,12 @@ pub struct Plan {
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
     pub writable: Vec<WritableDir>,
+    /// Compilers and headers for the app's dependencies (`python.build_packages`): when set,
+    /// the virtualenv is built in a stage of its own that has them, and only the
+    /// virtualenv is copied into the image.
+    pub build_packages: Option<apt::AptInstall>,
+    /// Run-time libraries installed in the image (`python.system_packages`).
+    pub system_packages: Option<apt::AptInstall>,
     /// The command run once per deploy (`app.release`), and how each deploy runs it.
     pub release: Option<ReleasePlan>,
     /// Django's `collectstatic` at build time (`app.collectstatic`).
@@ -292,6 +299,8 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
                 volume: format!("writable-{}", i + 1),
             })
             .collect(),
+        build_packages: apt::AptInstall::of(&spec.python.build_packages),
+        system_packages: apt::AptInstall::of(&spec.python.system_packages),
         release: release::plan(spec),
         collectstatic: collectstatic::plan(spec),
         clutter,

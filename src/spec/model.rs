@@ -87,6 +87,11 @@ pub struct Python {
     /// stands: its includes read in, or a line naming a server package at another version
     /// reduced to the name.
     pub installed_requirements: Option<InstalledRequirements>,
+    /// Debian packages installed only where the dependencies are built (`name` or
+    /// `name=version`); none of them reaches the final image.
+    pub build_packages: Vec<String>,
+    /// Debian packages installed in the final image, for the libraries the app loads.
+    pub system_packages: Vec<String>,
 }
 
 /// The app's requirements file with what it includes (`-r`, `-c`) read in, and each line

@@ -123,6 +123,10 @@ pub struct RawPython {
     pub project: Option<Spanned<String>>,
     /// With `project`: resolve from releases uploaded before this date (or time).
     pub exclude_newer: Option<Spanned<String>>,
+    /// Debian packages the app's dependencies need only to build (compilers, headers).
+    pub build_packages: Option<Vec<Spanned<String>>>,
+    /// Debian packages the app needs at run time (shared libraries), kept in the image.
+    pub system_packages: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

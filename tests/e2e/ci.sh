@@ -86,6 +86,11 @@ bash "$HERE/out.sh" "$FAB"
 # app serves what it wrote through the shared named volume.
 bash "$HERE/release.sh" "$FAB"
 
+# python.build_packages / system_packages: psycopg2 and mysqlclient compiled in the build
+# stage, imported as the numeric user, no compiler or header in the image, and a missing
+# run-time library stopping the build.
+bash "$HERE/system-packages.sh" "$FAB"
+
 # fabuild init on fixture projects: what it writes must build and serve.
 bash "$HERE/init.sh" "$FAB"
 

@@ -21,6 +21,8 @@ const VALID: &[&str] = &[
     "litestar",
     "pep621",
     "poetry",
+    // psycopg2 and mysqlclient have no Linux wheel: init fills build and system packages.
+    "postgres-mysql",
     "quart",
     "src-layout",
     "starlette",

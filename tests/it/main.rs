@@ -37,6 +37,7 @@ mod rules_doc;
 mod schema;
 mod server_pins;
 mod strip;
+mod system_packages;
 mod templates;
 mod terminal;
 mod util;

@@ -4,6 +4,7 @@
 //! The facts behind each rule are in `docs/rules.md`.
 
 mod app;
+mod apt;
 mod deploy;
 mod metadata;
 mod python;

@@ -104,6 +104,9 @@ impl Validator<'_> {
         }
         let (requirements, installed_requirements) =
             self.requirements(raw, project, raw.app.interface.value);
+        let build_packages = self.apt_packages("python.build_packages", py.build_packages.as_ref());
+        let system_packages =
+            self.apt_packages("python.system_packages", py.system_packages.as_ref());
         Python {
             version,
             base_image,
@@ -111,6 +114,8 @@ impl Validator<'_> {
             lock,
             project: pyproject,
             installed_requirements,
+            build_packages,
+            system_packages,
         }
     }
 
