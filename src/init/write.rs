@@ -18,8 +18,20 @@ pub struct AppYaml {
     pub server: Vec<Carried>,
     pub tls: Option<Tls>,
     pub src_layout: bool,
+    /// In a uv workspace: the member that holds the app, and what it imports from.
+    pub workspace: Option<WorkspaceMember>,
     /// `app.writable`, with why.
     pub writable: Option<(Vec<String>, String)>,
+}
+
+/// The uv workspace member that holds the app: `python.package`, and `PYTHONPATH` with
+/// every member its import needs (the members are copied with the project, not installed).
+#[derive(Clone, Debug)]
+pub struct WorkspaceMember {
+    pub package: String,
+    /// Directories in the image, in the lock's order of members.
+    pub pythonpath: Vec<String>,
+    pub why: String,
 }
 
 /// How the image gets the app's dependencies.
@@ -130,26 +142,7 @@ impl AppYaml {
             "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
             self.python.0
         ));
-        match &self.dependencies {
-            DependencyInstall::Requirements(path) => out.push_str(&format!(
-                "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
-                scalar(path)
-            )),
-            DependencyInstall::UvLock(path) => out.push_str(&format!(
-                "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
-                scalar(path)
-            )),
-            DependencyInstall::Project {
-                pyproject,
-                exclude_newer,
-            } => out.push_str(&format!(
-                "  # the dependencies pyproject.toml declares (no lock), resolved while the image builds\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
-                scalar(pyproject)
-            )),
-            DependencyInstall::None => out.push_str(
-                "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
-            ),
-        }
+        self.render_dependencies(&mut out);
         out.push_str("\nserver:\n");
         let carried = |key: &str| self.server.iter().find(|c| c.key == key);
         match (self.port, carried("port")) {
@@ -184,12 +177,52 @@ impl AppYaml {
         if let Some(tls) = &self.tls {
             tls.render(&mut out);
         }
-        if self.src_layout {
+        if let Some(member) = &self.workspace {
+            out.push_str(&format!(
+                "\nenv:\n  # the workspace members the app imports, copied with the project (root-owned, read-only)\n  PYTHONPATH: {}\n",
+                scalar(&member.pythonpath.join(":"))
+            ));
+        } else if self.src_layout {
             out.push_str(
                 "\nenv:\n  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
             );
         }
         out
+    }
+}
+
+impl AppYaml {
+    /// python's dependency keys: where the app's dependencies come from.
+    fn render_dependencies(&self, out: &mut String) {
+        match &self.dependencies {
+        DependencyInstall::Requirements(path) => out.push_str(&format!(
+            "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
+            scalar(path)
+        )),
+        DependencyInstall::UvLock(path) => {
+            out.push_str(&format!(
+                "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
+                scalar(path)
+            ));
+            if let Some(member) = &self.workspace {
+                out.push_str(&format!(
+                    "  # {}\n  # its dependencies are installed; the members' own code is imported from PYTHONPATH\n  package: {}\n",
+                    comment_safe(&member.why),
+                    scalar(&member.package)
+                ));
+            }
+        }
+        DependencyInstall::Project {
+            pyproject,
+            exclude_newer,
+        } => out.push_str(&format!(
+            "  # the dependencies pyproject.toml declares (no lock), resolved while the image builds\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
+            scalar(pyproject)
+        )),
+        DependencyInstall::None => out.push_str(
+            "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
+        ),
+    }
     }
 }
 
@@ -263,6 +296,7 @@ mod tests {
             }],
             tls: None,
             src_layout: false,
+            workspace: None,
             writable: Some((vec!["instance".to_owned()], why())),
         }
     }

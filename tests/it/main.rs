@@ -36,4 +36,5 @@ mod strip;
 mod templates;
 mod terminal;
 mod util;
+mod uv_workspace;
 mod verify;

@@ -22,7 +22,7 @@ const WHEELS: &[(&str, &str)] = &[
 ];
 
 /// A directory holding every wheel the resolutions may pick, downloaded once into target/.
-fn find_links() -> PathBuf {
+pub(crate) fn find_links() -> PathBuf {
     let dir = repo().join("target/test-wheels/server-pins");
     if !dir.join(".complete").is_file() {
         std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
@@ -66,7 +66,7 @@ fn pip_hashed(verb: &str, dest_flag: &str, dest: &Path, req: &Path) -> std::proc
 }
 
 /// uv at the version fabuild pins, installed once into target/ with its pinned hashes.
-fn uv() -> PathBuf {
+pub(crate) fn uv() -> PathBuf {
     let dir = repo().join("target/test-uv");
     let bin = dir.join("bin/uv");
     if !bin.is_file() {
@@ -86,7 +86,7 @@ fn uv() -> PathBuf {
     bin
 }
 
-fn write(dir: &Path, files: &[(&str, &str)]) {
+pub(crate) fn write(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -94,7 +94,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-fn run(cmd: &mut Command) -> (Output, String) {
+pub(crate) fn run(cmd: &mut Command) -> (Output, String) {
     let output = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     println!(

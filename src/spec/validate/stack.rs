@@ -13,7 +13,7 @@ use crate::packaging::requirements::read_tree;
 use crate::packaging::stack::{Verdict, judge, relock_command};
 use crate::rules;
 use crate::spec::load::span;
-use crate::spec::model::{InstalledRequirements, Project};
+use crate::spec::model::{InstalledRequirements, Project, Workspace};
 use crate::spec::raw::Interface;
 
 use super::Validator;
@@ -164,11 +164,13 @@ impl Validator<'_> {
     }
 
     /// `python.lock` pinning a server package at another version (FAB056): refused, with
-    /// the line and the command that relocks it.
+    /// the line and the command that relocks it, run where uv.lock is (in a workspace, its
+    /// root: one lock for every member).
     pub(super) fn lock_stack(
         &mut self,
         path: &str,
         lock: &crate::packaging::uvlock::Lock,
+        workspace: Option<&Workspace>,
         at: &Spanned<String>,
         project: &Path,
         interface: Interface,
@@ -186,14 +188,27 @@ impl Validator<'_> {
         }
         let text =
             crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES).unwrap_or_default();
-        let pyproject = Path::new(path).with_file_name("pyproject.toml");
-        let direct: Vec<String> =
-            crate::read::text(&project.join(&pyproject), crate::read::MAX_TEXT_BYTES)
-                .ok()
-                .and_then(|t| PyProject::parse(&t).ok())
-                .and_then(|p| p.declared().ok())
-                .map(|d| d.requirements)
-                .unwrap_or_default();
+        // Where a dependency is declared: the root's pyproject.toml (no `--package`), then
+        // each member's, named as `uv add --package` takes it.
+        let mut declared: Vec<(Option<String>, Vec<String>)> = vec![(
+            None,
+            declared_requirements(project, &Path::new(path).with_file_name("pyproject.toml")),
+        )];
+        let members = lock.members();
+        for pyproject in workspace.map_or(&[][..], |w| &w.member_pyprojects[..]) {
+            let dir = Path::new(pyproject).parent().unwrap_or(Path::new(""));
+            let name = members
+                .iter()
+                .find(|m| {
+                    Path::new(path)
+                        .parent()
+                        .unwrap_or(Path::new(""))
+                        .join(&m.path)
+                        == dir
+                })
+                .map(|m| m.name.clone());
+            declared.push((name, declared_requirements(project, Path::new(pyproject))));
+        }
         let pins = crate::pins::for_interface(interface);
         for (pin, locked) in conflicts {
             let header = format!("name = \"{}\"", pin.name);
@@ -201,15 +216,24 @@ impl Validator<'_> {
                 .lines()
                 .position(|l| l.trim() == header)
                 .map_or_else(|| path.to_owned(), |i| format!("{path}:{}", i + 1));
-            // A direct dependency that excludes fabuild's version must change in
+            // A direct dependency that excludes fabuild's version must change in its
             // pyproject.toml (`uv add`); anything else only needs relocking.
-            let declared_elsewhere = direct
-                .iter()
-                .any(|r| matches!(judge(r, &pins), Verdict::Relax { package, .. } if package == pin.name));
-            let command = if declared_elsewhere {
-                format!("uv add {}=={}", pin.name, pin.version)
+            let declared_by = declared.iter().find(|(_, requirements)| {
+                requirements.iter().any(|r| {
+                    matches!(judge(r, &pins), Verdict::Relax { package, .. } if package == pin.name)
+                })
+            });
+            let command = match declared_by {
+                Some((Some(member), _)) => {
+                    format!("uv add --package {member} {}=={}", pin.name, pin.version)
+                }
+                Some((None, _)) => format!("uv add {}=={}", pin.name, pin.version),
+                None => format!("uv lock --upgrade-package {}=={}", pin.name, pin.version),
+            };
+            let run_where = if workspace.is_some() {
+                "run at the workspace root, where uv.lock is"
             } else {
-                format!("uv lock --upgrade-package {}=={}", pin.name, pin.version)
+                "run where the project's pyproject.toml is"
             };
             self.error(
                 rules::LOCK_CONFLICT,
@@ -219,12 +243,23 @@ impl Validator<'_> {
                     pin.name, pin.name, pin.version
                 ),
                 format!(
-                    "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, `{command}` (run where the project's pyproject.toml is)",
+                    "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, `{command}` ({run_where})",
                     pin.name
                 ),
             );
         }
     }
+}
+
+/// The dependencies the pyproject.toml at `path` (in the project) declares; none when it
+/// cannot be read.
+fn declared_requirements(project: &Path, path: &Path) -> Vec<String> {
+    crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES)
+        .ok()
+        .and_then(|t| PyProject::parse(&t).ok())
+        .and_then(|p| p.declared().ok())
+        .map(|d| d.requirements)
+        .unwrap_or_default()
 }
 
 /// Whether the file `file`'s directory holds a Poetry project (its pyproject.toml has a
