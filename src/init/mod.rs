@@ -259,7 +259,8 @@ fn dependency_install(
 ) -> Result<DependencyInstall, InitError> {
     let deps = match &dependencies.source {
         DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
-        DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
+        DependencySource::UvLock => DependencyInstall::Lock("uv.lock".to_owned()),
+        DependencySource::PdmLock => DependencyInstall::Lock("pdm.lock".to_owned()),
         DependencySource::Pep621 | DependencySource::Poetry { .. } => DependencyInstall::Project {
             pyproject: "pyproject.toml".to_owned(),
             exclude_newer: exclude_newer(options)?,
@@ -269,7 +270,7 @@ fn dependency_install(
     notes.push(Note {
         what: "dependencies",
         value: match &deps {
-            DependencyInstall::Requirements(path) | DependencyInstall::UvLock(path) => path.clone(),
+            DependencyInstall::Requirements(path) | DependencyInstall::Lock(path) => path.clone(),
             DependencyInstall::Project {
                 pyproject,
                 exclude_newer,

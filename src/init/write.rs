@@ -39,8 +39,8 @@ pub struct WorkspaceMember {
 pub enum DependencyInstall {
     /// A requirements file.
     Requirements(String),
-    /// A uv lock, installed exactly (`python.lock`).
-    UvLock(String),
+    /// A uv or pdm lock, installed exactly (`python.lock`).
+    Lock(String),
     /// pyproject.toml's declared dependencies, resolved as of a date (`python.project`).
     Project {
         pyproject: String,
@@ -199,9 +199,10 @@ impl AppYaml {
             "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
             scalar(path)
         )),
-        DependencyInstall::UvLock(path) => {
+        DependencyInstall::Lock(path) => {
             out.push_str(&format!(
-                "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
+                "  # the app's dependencies exactly as {} pins them, hashes included\n  lock: {}\n",
+                comment_safe(path),
                 scalar(path)
             ));
             if let Some(member) = &self.workspace {

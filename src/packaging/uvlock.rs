@@ -74,9 +74,6 @@ struct Artifact {
     hash: Option<String>,
 }
 
-/// Lock files larger than this are refused before they are parsed.
-const MAX_LOCK_BYTES: u64 = 16 * 1024 * 1024;
-
 /// Parses lock text; the error is a sentence for a message.
 pub fn parse(text: &str) -> Result<Lock, String> {
     toml::from_str(text).map_err(|e| format!("is not a uv lock file: {}", e.message()))
@@ -84,12 +81,7 @@ pub fn parse(text: &str) -> Result<Lock, String> {
 
 /// Reads and parses the lock at `path`; the error is a sentence for a message.
 pub fn read(path: &std::path::Path) -> Result<Lock, String> {
-    let text = crate::read::text(path, MAX_LOCK_BYTES).map_err(|e| match e {
-        crate::read::ReadError::TooLarge { .. } => {
-            format!("is larger than {MAX_LOCK_BYTES} bytes")
-        }
-        other => format!("cannot be read: {other}"),
-    })?;
+    let text = super::lock_text(path)?;
     parse(&text)
 }
 
@@ -274,7 +266,7 @@ pub fn requirements(text: &str, package: Option<&str>, exclude: &[&str]) -> Resu
 
 /// A PEP 440 version as a lock pins it: letters, digits and `.`, `+`, `!`, `-`, `_`,
 /// starting with a letter or digit.
-fn is_version(text: &str) -> bool {
+pub(crate) fn is_version(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphanumeric())
         && text
             .chars()
@@ -282,7 +274,7 @@ fn is_version(text: &str) -> bool {
 }
 
 /// `algorithm:hex`, as uv writes a file's hash (`sha256:9f86d0...`).
-fn is_hash(text: &str) -> bool {
+pub(crate) fn is_hash(text: &str) -> bool {
     text.split_once(':').is_some_and(|(algorithm, hex)| {
         !algorithm.is_empty()
             && algorithm

@@ -102,6 +102,9 @@ pub struct InstalledRequirements {
     pub requirements: Vec<String>,
     /// The lines of the files included with `-c`.
     pub constraints: Vec<String>,
+    /// Read from a pdm.lock (its default group, pinned and hashed, the server stack's
+    /// packages left to fabuild), not from a requirements file.
+    pub pdm_lock: bool,
 }
 
 impl InstalledRequirements {

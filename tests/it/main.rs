@@ -26,6 +26,7 @@ mod manifests;
 mod manylinux;
 mod oracle;
 mod oracle_quoting;
+mod pdm_lock;
 mod preflight;
 mod properties;
 mod regenerate;

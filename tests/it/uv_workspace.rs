@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::server_pins::{find_links, run, uv, write};
+use crate::server_pins::{fab056_command, find_links, ok, run, uv, write};
 use crate::util::{fabuild, python};
 
 /// uv told to use only the local wheels, through its environment, so that a command
@@ -25,12 +25,6 @@ fn uv_in(dir: &Path) -> Command {
         .env("UV_NO_CACHE", "1")
         .env_remove("VIRTUAL_ENV");
     cmd
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let (output, stderr) = run(cmd);
-    assert!(output.status.success(), "{stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `shop`, a workspace root made by `uv init`, with the members `api` (the Flask app,
@@ -161,20 +155,12 @@ fn init_at_the_root_or_in_the_member_writes_a_spec_that_builds_the_member() {
     assert!(root.join("site/packaging").is_dir());
 }
 
-/// The help of the FAB056 finding in `check`'s output: the command between backticks.
-fn fab056_command(root: &Path) -> String {
-    let (output, stderr) = run(fabuild(root)
+/// FAB056's help says where its command runs: at the workspace root.
+fn assert_workspace_root(root: &Path) {
+    let (_, stderr) = run(fabuild(root)
         .args(["check", "app.yaml"])
         .env("NO_COLOR", "1"));
-    assert_ne!(output.status.code(), Some(0), "{stderr}");
-    let text = format!("{}{stderr}", String::from_utf8_lossy(&output.stdout));
-    assert!(text.contains("FAB056"), "{text}");
-    assert!(text.contains("run at the workspace root"), "{text}");
-    text.split("relock with fabuild's version, `")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("no command in:\n{text}"))
-        .to_owned()
+    assert!(stderr.contains("run at the workspace root"), "{stderr}");
 }
 
 #[test]
@@ -195,6 +181,7 @@ fn fab056_advice_relocks_a_workspace_when_run_as_printed_at_its_root() {
     // A member pins another gunicorn: the member's pyproject.toml must change.
     ok(uv_in(root).args(["add", "--no-sync", "--package", "core", "gunicorn==22.0.0"]));
     let command = fab056_command(root);
+    assert_workspace_root(root);
     assert_eq!(command, format!("uv add --package core {pin}=={version}"));
     ok(uv_in(root).args(command.split_whitespace().skip(1)));
     ok(fabuild(root).args(["check", "app.yaml"]));
@@ -209,10 +196,42 @@ fn fab056_advice_relocks_a_workspace_when_run_as_printed_at_its_root() {
     .unwrap();
     ok(uv_in(root).args(["lock", "--upgrade-package", "gunicorn==22.0.0"]));
     let command = fab056_command(root);
+    assert_workspace_root(root);
     assert_eq!(
         command,
         format!("uv lock --upgrade-package {pin}=={version}")
     );
     ok(uv_in(root).args(command.split_whitespace().skip(1)));
     ok(fabuild(root).args(["check", "app.yaml"]));
+}
+
+#[test]
+fn a_workspace_lock_without_its_member_or_with_another_is_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    workspace(root);
+    ok(fabuild(root).args(["init"]));
+    let spec = std::fs::read_to_string(root.join("app.yaml")).unwrap();
+    for (edit, expect) in [
+        (
+            spec.replace("  package: api\n", ""),
+            "`uv.lock` is a uv workspace's lock (members shop, api, core), and python.package does not say which member is the app",
+        ),
+        (
+            spec.replace("  package: api\n", "  package: packaging\n"),
+            "`uv.lock` has no workspace member `packaging`",
+        ),
+        (
+            spec.replace("  lock: uv.lock\n", ""),
+            "python.package without python.lock",
+        ),
+    ] {
+        std::fs::write(root.join("app.yaml"), edit).unwrap();
+        let (output, stderr) = run(fabuild(root)
+            .args(["check", "app.yaml"])
+            .env("NO_COLOR", "1"));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expect), "{stderr}");
+        assert!(stderr.contains("FAB055"), "{stderr}");
+    }
 }

@@ -6,6 +6,7 @@
 mod app;
 mod deploy;
 mod metadata;
+mod pdm_lock;
 mod python;
 mod server;
 mod stack;

@@ -15,6 +15,13 @@ use crate::spec::raw::{Interface, RawSpec};
 
 use super::{Validator, plain_path};
 
+/// What `python.lock` gave: a uv workspace's member, or a pdm lock's requirements.
+#[derive(Default)]
+pub(super) struct Locked {
+    workspace: Option<Workspace>,
+    pdm: Option<InstalledRequirements>,
+}
+
 impl Validator<'_> {
     pub(super) fn python(&mut self, raw: &RawSpec, project: &Path) -> Python {
         let py = &raw.python;
@@ -65,7 +72,7 @@ impl Validator<'_> {
             }
             None => default_base(&version),
         };
-        let (lock, workspace) = self.lock_and_package(raw, project);
+        let (lock, locked) = self.lock_and_package(raw, project);
         let pyproject = py.project.as_ref().and_then(|p| {
             let path = self.text("python.project", p);
             self.pyproject(
@@ -98,8 +105,11 @@ impl Validator<'_> {
                 "keep one: a lock (exact and hashed), a requirements file, or the project's pyproject.toml",
             );
         }
-        let (requirements, installed_requirements) =
-            self.requirements(raw, project, raw.app.interface.value);
+        let (requirements, installed_requirements) = match locked.pdm {
+            Some(installed) => (Some(installed.from.clone()), Some(installed)),
+            None => self.requirements(raw, project, raw.app.interface.value),
+        };
+        let workspace = locked.workspace;
         Python {
             version,
             base_image,
@@ -112,16 +122,12 @@ impl Validator<'_> {
     }
 
     /// `python.lock`, and with a workspace's lock `python.package`.
-    fn lock_and_package(
-        &mut self,
-        raw: &RawSpec,
-        project: &Path,
-    ) -> (Option<String>, Option<Workspace>) {
+    fn lock_and_package(&mut self, raw: &RawSpec, project: &Path) -> (Option<String>, Locked) {
         let py = &raw.python;
-        let mut workspace = None;
+        let mut locked = Locked::default();
         let lock = py.lock.as_ref().map(|l| {
             let path = self.text("python.lock", l);
-            workspace = self.lock(
+            locked = self.lock(
                 &path,
                 l,
                 py.package.as_ref(),
@@ -138,7 +144,11 @@ impl Validator<'_> {
                 "it names the member of a uv workspace whose dependencies python.lock installs; remove it, or add `lock: uv.lock`",
             );
         }
-        (lock, workspace)
+        if locked.pdm.is_some() {
+            // Installed as the requirements file it becomes, not exported by uv.
+            return (None, locked);
+        }
+        (lock, locked)
     }
 
     /// `python.requirements` (or requirements.txt found beside app.yaml), and the
@@ -298,20 +308,27 @@ impl Validator<'_> {
         package: Option<&Spanned<String>>,
         project: &Path,
         interface: Interface,
-    ) -> Option<Workspace> {
-        if Path::new(path).file_name().is_none_or(|n| n != "uv.lock") {
+    ) -> Locked {
+        let pdm = Path::new(path).file_name().is_some_and(|n| n == "pdm.lock");
+        if !pdm && Path::new(path).file_name().is_none_or(|n| n != "uv.lock") {
             self.error(
                 rules::LOCK_FILE,
                 at,
-                format!("`{path}` is not a uv.lock"),
-                "python.lock takes a uv lock file; export other locks to a hashed requirements file (poetry export, pip-compile --generate-hashes) and use python.requirements",
+                format!("`{path}` is not a uv.lock or a pdm.lock"),
+                "python.lock takes a uv or pdm lock file; export other locks to a hashed requirements file (poetry export, pip-compile --generate-hashes) and use python.requirements",
             );
-            return None;
+            return Locked::default();
         }
         let before = self.findings.len();
         self.project_file(path, at, project);
         if self.findings.len() > before {
-            return None;
+            return Locked::default();
+        }
+        if pdm {
+            return Locked {
+                workspace: None,
+                pdm: self.pdm_lock(path, at, project, interface),
+            };
         }
         let pyproject = Path::new(path).with_file_name("pyproject.toml");
         if !project.join(&pyproject).is_file() {
@@ -321,7 +338,7 @@ impl Validator<'_> {
                 format!("`{path}` has no pyproject.toml beside it"),
                 "uv exports a lock together with its project: keep pyproject.toml next to uv.lock",
             );
-            return None;
+            return Locked::default();
         }
         let lock = match crate::packaging::uvlock::read(&project.join(path)) {
             Ok(lock) => lock,
@@ -332,12 +349,15 @@ impl Validator<'_> {
                     format!("`{path}` {why}"),
                     "regenerate it with `uv lock`",
                 );
-                return None;
+                return Locked::default();
             }
         };
         let workspace = self.workspace(path, &lock, package, at, project);
         self.lock_stack(path, &lock, workspace.as_ref(), at, project, interface);
-        workspace
+        Locked {
+            workspace,
+            pdm: None,
+        }
     }
 
     /// A workspace lock's member (`python.package`) and its members' pyproject.toml files.

@@ -46,6 +46,7 @@ impl Validator<'_> {
             from: path.to_owned(),
             requirements: Vec::new(),
             constraints: Vec::new(),
+            pdm_lock: false,
         };
         let mut relaxed = false;
         for line in &tree.lines {
@@ -211,11 +212,6 @@ impl Validator<'_> {
         }
         let pins = crate::pins::for_interface(interface);
         for (pin, locked) in conflicts {
-            let header = format!("name = \"{}\"", pin.name);
-            let place = text
-                .lines()
-                .position(|l| l.trim() == header)
-                .map_or_else(|| path.to_owned(), |i| format!("{path}:{}", i + 1));
             // A direct dependency that excludes fabuild's version must change in its
             // pyproject.toml (`uv add`); anything else only needs relocking.
             let declared_by = declared.iter().find(|(_, requirements)| {
@@ -235,19 +231,43 @@ impl Validator<'_> {
             } else {
                 "run where the project's pyproject.toml is"
             };
-            self.error(
-                rules::LOCK_CONFLICT,
+            self.lock_conflict(
                 at,
-                format!(
-                    "{place} locks {} {locked}; fabuild installs {} {}",
-                    pin.name, pin.name, pin.version
-                ),
-                format!(
-                    "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, `{command}` ({run_where})",
-                    pin.name
-                ),
+                (path, &text),
+                &pin,
+                &locked,
+                &format!("`{command}` ({run_where})"),
             );
         }
+    }
+
+    /// FAB056 for a lock file (`path`, whose text is `text`) that pins `pin`'s package at
+    /// `locked`: the message names the package's line, the help the command that relocks.
+    pub(super) fn lock_conflict(
+        &mut self,
+        at: &Spanned<String>,
+        (path, text): (&str, &str),
+        pin: &crate::pins::Pin,
+        locked: &str,
+        relock: &str,
+    ) {
+        let header = format!("name = \"{}\"", pin.name);
+        let place = text
+            .lines()
+            .position(|l| l.trim() == header)
+            .map_or_else(|| path.to_owned(), |i| format!("{path}:{}", i + 1));
+        self.error(
+            rules::LOCK_CONFLICT,
+            at,
+            format!(
+                "{place} locks {} {locked}; fabuild installs {} {}",
+                pin.name, pin.name, pin.version
+            ),
+            format!(
+                "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, {relock}",
+                pin.name
+            ),
+        );
     }
 }
 
