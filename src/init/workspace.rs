@@ -15,6 +15,9 @@ use crate::packaging::uvlock::{Lock, Member};
 
 /// How far above the directory init was given a workspace root is looked for.
 const MAX_LEVELS_UP: usize = 4;
+/// The most members searched from the root: each is walked like a project (up to its own
+/// file limit), so the lock's list of members must not make the walk unbounded.
+const MAX_MEMBERS: usize = 64;
 
 /// A workspace init works in.
 pub struct Workspace {
@@ -83,6 +86,12 @@ impl Workspace {
         let members = self.lock.members();
         let searched: Vec<&Member> = match &self.from_member {
             Some(member) => vec![member],
+            None if members.len() > MAX_MEMBERS => {
+                return Err(InitError::Invalid(format!(
+                    "the workspace has {} members, and init searches at most {MAX_MEMBERS} from its root: run it inside the member that holds the app",
+                    members.len()
+                )));
+            }
             None => members.iter().collect(),
         };
         let mut out = Vec::new();

@@ -140,3 +140,29 @@ fn a_pdm_lock_pinning_another_gunicorn_is_refused_with_a_pdm_command_that_relock
     ok(pdm_in(&dir, &home).args(command.split_whitespace().skip(1)));
     ok(fabuild(&dir).args(["check", "app.yaml"]));
 }
+
+#[test]
+fn a_pdm_lock_too_large_to_read_is_refused_unread() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    write(
+        dir,
+        &[
+            (
+                "app.yaml",
+                "version: 1\nname: shop\napp:\n  module: wsgi:app\n  interface: wsgi\npython:\n  lock: pdm.lock\n",
+            ),
+            ("wsgi.py", "app = None\n"),
+        ],
+    );
+    // Valid TOML all the way (one long comment): only the size can refuse it.
+    let mut text = String::from("# ");
+    text.push_str(&"x".repeat(17 * 1024 * 1024));
+    std::fs::write(dir.join("pdm.lock"), text).unwrap();
+    let (output, stderr) = crate::server_pins::run(fabuild(dir).args(["check", "app.yaml"]));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`pdm.lock` is larger than 16777216 bytes"),
+        "{stderr}"
+    );
+}

@@ -235,3 +235,57 @@ fn a_workspace_lock_without_its_member_or_with_another_is_refused() {
         assert!(stderr.contains("FAB055"), "{stderr}");
     }
 }
+
+#[test]
+fn init_at_a_root_of_too_many_members_asks_to_be_run_in_one() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let names: Vec<String> = (0..65).map(|i| format!("m{i}")).collect();
+    let mut lock = format!(
+        "version = 1\n[manifest]\nmembers = [{}]\n",
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for name in &names {
+        lock.push_str(&format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"1\"\nsource = {{ editable = \"packages/{name}\" }}\n"
+        ));
+        let member = root.join("packages").join(name);
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(
+            member.join("pyproject.toml"),
+            format!("[project]\nname = \"{name}\"\nversion = \"1\"\n"),
+        )
+        .unwrap();
+    }
+    write(
+        root,
+        &[
+            ("uv.lock", lock.as_str()),
+            (
+                "pyproject.toml",
+                "[tool.uv.workspace]\nmembers = [\"packages/*\"]\n",
+            ),
+        ],
+    );
+    let (output, stderr) = run(fabuild(root).arg("init"));
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the workspace has 65 members, and init searches at most 64"),
+        "{stderr}"
+    );
+    // Inside one of them, only that one is searched.
+    write(
+        root,
+        &[(
+            "packages/m7/src/m7/web.py",
+            "from flask import Flask\n\napp = Flask(__name__)\n",
+        )],
+    );
+    ok(fabuild(&root.join("packages/m7")).arg("init"));
+    let spec = std::fs::read_to_string(root.join("app.yaml")).unwrap();
+    assert!(spec.contains("  package: m7\n"), "{spec}");
+}
