@@ -199,8 +199,15 @@ impl DepsInput<'_> {
             // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,
             // read from the lock directly: no uv needed on the build host.
             let pins: Vec<&str> = self.plan.server_pins.iter().map(|p| p.name).collect();
-            let text =
-                crate::packaging::uvlock::requirements(&lock, &pins).map_err(BuildError::Deps)?;
+            let text = crate::packaging::uvlock::requirements(
+                &lock,
+                self.plan
+                    .app_dependencies
+                    .lock()
+                    .and_then(|l| l.package.as_deref()),
+                &pins,
+            )
+            .map_err(BuildError::Deps)?;
             let file = scratch.join("requirements-lock.txt");
             std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
             self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;

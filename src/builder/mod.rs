@@ -335,7 +335,10 @@ fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<St
         return None;
     }
     let req = project.join(rel);
-    let text = crate::read::text(&req, MAX_TEXT_BYTES).ok()?;
+    let text = match &plan.installed_requirements {
+        Some(installed) => installed.requirements.join("\n"),
+        None => crate::read::text(&req, MAX_TEXT_BYTES).ok()?,
+    };
     (!text.contains("--hash")).then(|| format!(
         "{} has no hashes: pip resolved it against the index, so the dependency layer is only as reproducible as the index (the cache keeps this resolution)",
         req.display()

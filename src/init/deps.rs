@@ -1,9 +1,10 @@
 //! `Dependencies`: where the project declares what it needs, and the package names it
 //! declares (to tell Django from Django Channels, and to report what was found).
 //!
-//! Read in this order: `requirements.txt`, `uv.lock`, `pyproject.toml` (`[project]` per
-//! PEP 621, then `[tool.poetry]`). A requirements file becomes `python.requirements`, a uv
-//! lock `python.lock`, and pyproject.toml dependencies `python.project`.
+//! Read in this order: `requirements.txt`, `uv.lock`, `pdm.lock`, `pyproject.toml`
+//! (`[project]` per PEP 621, then `[tool.poetry]`). A requirements file becomes
+//! `python.requirements`, a uv or pdm lock `python.lock`, and pyproject.toml dependencies
+//! `python.project`.
 
 use std::path::Path;
 
@@ -13,6 +14,8 @@ pub enum Source {
     Requirements(String),
     /// `uv.lock`: a full lock with hashes; `uv export` turns it into a requirements file.
     UvLock,
+    /// `pdm.lock`: its default group, pinned and hashed, is installed as a requirements file.
+    PdmLock,
     /// `[tool.poetry]`; `locked` when `poetry.lock` is present.
     Poetry {
         locked: bool,
@@ -39,6 +42,7 @@ impl Source {
         match self {
             Self::Requirements(path) => path,
             Self::UvLock => "uv.lock",
+            Self::PdmLock => "pdm.lock",
             Self::Poetry { .. } => "pyproject.toml [tool.poetry.dependencies]",
             Self::Pep621 => "pyproject.toml [project] dependencies",
             Self::None => "no dependency file",
@@ -117,6 +121,16 @@ impl Dependencies {
             return Ok(Self {
                 source: Source::UvLock,
                 evidence: format!("uv.lock locks {}", packages(names.len())),
+                names,
+                project_name,
+            });
+        }
+        if let Some(lock) = read_toml::<crate::packaging::pdmlock::Lock>(root, "pdm.lock")? {
+            let mut names: Vec<String> = lock.package.iter().map(|p| normalise(&p.name)).collect();
+            names.dedup();
+            return Ok(Self {
+                source: Source::PdmLock,
+                evidence: format!("pdm.lock locks {}", packages(names.len())),
                 names,
                 project_name,
             });

@@ -15,6 +15,7 @@ mod python_version;
 mod settings;
 mod source;
 mod system_packages;
+mod workspace;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,9 @@ pub use deps::{Dependencies, Source as DependencySource};
 pub use detect::AppCandidate;
 use python_version::Hint;
 pub use python_version::PythonChoice;
-pub use write::{AppYaml, DependencyInstall, DjangoYaml, Tls, TlsFlags, comment_safe};
+pub use write::{
+    AppYaml, DependencyInstall, DjangoYaml, Tls, TlsFlags, WorkspaceMember, comment_safe,
+};
 
 use crate::exit::{CommandError, ExitStatus};
 use crate::read::ReadError;
@@ -167,7 +170,8 @@ pub struct Outcome {
 
 /// Detects, renders and validates; writes nothing.
 pub fn survey(options: &Options) -> Result<Outcome, InitError> {
-    let root = &options.dir;
+    let workspace = workspace::find(&options.dir)?;
+    let root = workspace.as_ref().map_or(&options.dir, |w| &w.root);
     let app_yaml = root.join("app.yaml");
     if app_yaml.exists() && !options.force {
         return Err(InitError::Exists {
@@ -184,8 +188,20 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         path: root.display().to_string(),
         source,
     })?;
-    let chosen = app(options, &sources, &dependencies, &mut notes)?;
-    let (interface, django) = (&chosen.interface, &chosen.django);
+    let AppAndMember {
+        module,
+        interface,
+        member,
+        src_layout,
+        django,
+    } = app_and_member(
+        options,
+        root,
+        workspace.as_ref(),
+        &sources,
+        &dependencies,
+        &mut notes,
+    )?;
     let conf = gunicorn_conf::read(root, interface.0).map_err(|source| InitError::Read {
         path: shown(root, gunicorn_conf::FILE),
         source,
@@ -212,7 +228,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     let apt = system_packages::for_dependencies(&dependencies.names);
     notes.extend(apt.as_ref().map(system_packages::AptKeys::note));
     warnings.extend(own_files::advice(root));
-    let name = name(options, root, &dependencies);
+    let name = name(options, root, &dependencies, member.as_ref());
     notes.push(Note {
         what: "name",
         value: name.0.clone(),
@@ -226,15 +242,16 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     let mut yaml = AppYaml {
         schema_ref,
         name,
-        interface: chosen.interface.clone(),
-        module: chosen.module.clone(),
+        interface: (interface.0, interface.1),
+        module,
         python: (python.version.clone(), python.evidence.clone()),
         apt,
         dependencies: deps,
         port: options.port,
         server,
         tls,
-        src_layout: chosen.src_layout,
+        src_layout,
+        workspace: member,
         writable,
         env_reads: settings::env_reads(&sources),
         django: django.as_ref().map(DjangoYaml::from),
@@ -249,8 +266,8 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     })
 }
 
-/// How the image installs the dependencies found, noted for the user; a warning when a
-/// lock is present that the image does not read.
+/// How the image installs the dependencies found, noted, with a warning for a lock that
+/// is not read.
 fn dependency_install(
     options: &Options,
     dependencies: &Dependencies,
@@ -259,7 +276,8 @@ fn dependency_install(
 ) -> Result<DependencyInstall, InitError> {
     let deps = match &dependencies.source {
         DependencySource::Requirements(path) => DependencyInstall::Requirements(path.clone()),
-        DependencySource::UvLock => DependencyInstall::UvLock("uv.lock".to_owned()),
+        DependencySource::UvLock => DependencyInstall::Lock("uv.lock".to_owned()),
+        DependencySource::PdmLock => DependencyInstall::Lock("pdm.lock".to_owned()),
         DependencySource::Pep621 | DependencySource::Poetry { .. } => DependencyInstall::Project {
             pyproject: "pyproject.toml".to_owned(),
             exclude_newer: exclude_newer(options)?,
@@ -269,7 +287,7 @@ fn dependency_install(
     notes.push(Note {
         what: "dependencies",
         value: match &deps {
-            DependencyInstall::Requirements(path) | DependencyInstall::UvLock(path) => path.clone(),
+            DependencyInstall::Requirements(path) | DependencyInstall::Lock(path) => path.clone(),
             DependencyInstall::Project {
                 pyproject,
                 exclude_newer,
@@ -280,9 +298,9 @@ fn dependency_install(
     });
     if let Some(command) = dependencies.export_command() {
         warnings.push(format!(
-            "poetry.lock is not read: the image resolves {} as of the date in python.exclude_newer; to install exactly what the lock pins, run `{command}` and use python.requirements instead of python.project",
-            dependencies.source.file()
-        ));
+        "poetry.lock is not read: the image resolves {} as of the date in python.exclude_newer; to install exactly what the lock pins, run `{command}` and use python.requirements instead of python.project",
+        dependencies.source.file()
+    ));
     }
     Ok(deps)
 }
@@ -324,30 +342,71 @@ pub fn write(outcome: &Outcome) -> Result<(), InitError> {
 type Decided<T> = (T, String);
 
 /// The app init serves, and what it learnt with it.
-struct Chosen {
+struct AppAndMember {
     module: Decided<String>,
     interface: Decided<Interface>,
-    /// Its package is imported from `src/`.
+    /// Its uv workspace member, in a workspace.
+    member: Option<WorkspaceMember>,
+    /// Its package is imported from `src/` (outside a workspace).
     src_layout: bool,
     /// Its Django project, when it is a Django app.
     django: Option<django::Django>,
 }
 
-fn app(
+/// The app (`app`), its workspace member (`workspace_member`), and whether it is imported
+/// from `src/` outside a workspace.
+fn app_and_member(
     options: &Options,
+    root: &Path,
+    workspace: Option<&workspace::Workspace>,
     sources: &detect::Sources,
     dependencies: &Dependencies,
     notes: &mut Vec<Note>,
+) -> Result<AppAndMember, InitError> {
+    let candidates = match workspace {
+        Some(w) => w.candidates()?,
+        None => sources
+            .candidates()
+            .into_iter()
+            .map(|c| (crate::packaging::uvlock::Member::default(), c))
+            .collect(),
+    };
+    let (module, interface, chosen) = app(options, root, candidates, dependencies, notes)?;
+    let member = workspace_member(workspace, chosen.as_ref(), options, notes)?;
+    let src_layout = member.is_none() && chosen.as_ref().is_some_and(|(_, c)| c.src_layout)
+        || options.module.as_ref().is_some_and(|m| {
+            member.is_none()
+                && !root.join(module_dir(m)).exists()
+                && root.join("src").join(module_dir(m)).exists()
+        });
+    let django = chosen
+        .filter(|(_, c)| c.framework.starts_with("Django"))
+        .and_then(|(_, c)| django::read(sources, &c.file));
+    Ok(AppAndMember {
+        module,
+        interface,
+        member,
+        src_layout,
+        django,
+    })
+}
+
+/// The app's module and interface, and the candidate chosen (with its workspace member;
+/// a default member outside a workspace).
+fn app(
+    options: &Options,
+    root: &Path,
+    candidates: Vec<(crate::packaging::uvlock::Member, AppCandidate)>,
+    dependencies: &Dependencies,
+    notes: &mut Vec<Note>,
 ) -> Result<Chosen, InitError> {
-    let root = &options.dir;
-    let candidates = sources.candidates();
-    let chosen: Option<AppCandidate> = match &options.module {
-        Some(module) => candidates.iter().find(|c| &c.module == module).cloned(),
+    let chosen: Option<(crate::packaging::uvlock::Member, AppCandidate)> = match &options.module {
+        Some(module) => candidates.into_iter().find(|(_, c)| &c.module == module),
         None => Some(pick(candidates, dependencies, root)?),
     };
     let module = match (&options.module, &chosen) {
         (Some(m), _) => (m.clone(), "from --module".to_owned()),
-        (None, Some(c)) => (
+        (None, Some((_, c))) => (
             c.module.clone(),
             format!(
                 "{} app at {}:{}: {}",
@@ -358,7 +417,7 @@ fn app(
     };
     let interface = match (options.interface, &chosen) {
         (Some(i), _) => (i, "from --interface".to_owned()),
-        (None, Some(c)) => (
+        (None, Some((_, c))) => (
             c.interface,
             format!(
                 "{} is served as {}",
@@ -385,19 +444,58 @@ fn app(
         value: format!("{:?}", interface.0).to_lowercase(),
         why: interface.1.clone(),
     });
-    let src_layout = chosen.as_ref().is_some_and(|c| c.src_layout)
-        || options.module.as_ref().is_some_and(|m| {
-            !root.join(module_dir(m)).exists() && root.join("src").join(module_dir(m)).exists()
-        });
-    let django = chosen
-        .filter(|c| c.framework.starts_with("Django"))
-        .and_then(|c| django::read(sources, &c.file));
-    Ok(Chosen {
-        module,
-        interface,
-        src_layout,
-        django,
-    })
+    Ok((module, interface, chosen))
+}
+
+type Chosen = (
+    Decided<String>,
+    Decided<Interface>,
+    Option<(crate::packaging::uvlock::Member, AppCandidate)>,
+);
+
+/// In a workspace, the member that holds the app and the directories its import needs.
+/// `--module` names a module as imported from a member: outside the candidates found, the
+/// member is the one init ran in, and there must be one.
+fn workspace_member(
+    workspace: Option<&workspace::Workspace>,
+    chosen: Option<&(crate::packaging::uvlock::Member, AppCandidate)>,
+    options: &Options,
+    notes: &mut Vec<Note>,
+) -> Result<Option<WorkspaceMember>, InitError> {
+    let Some(workspace) = workspace else {
+        return Ok(None);
+    };
+    let member = chosen
+        .map(|(m, _)| m.clone())
+        .or_else(|| workspace.from_member.clone())
+        .ok_or_else(|| {
+            InitError::Invalid(format!(
+                "`{}` is not an app found in the workspace's members, and init was run at its root: run it inside the member that holds the app",
+                options.module.clone().unwrap_or_default()
+            ))
+        })?;
+    let pythonpath = workspace.pythonpath(&member.name);
+    let why = format!(
+        "uv.lock is a uv workspace's: the app is in the member `{}` ({})",
+        member.name, member.path
+    );
+    let mut said = why.clone();
+    if workspace.from_member.is_some() {
+        said.push_str(&format!(
+            "; app.yaml goes to the workspace root, {}: the build context must hold uv.lock and every member's pyproject.toml",
+            workspace.root.display()
+        ));
+    }
+    notes.push(Note {
+        what: "workspace",
+        value: format!("{} (PYTHONPATH {})", member.name, pythonpath.join(":")),
+        why: said,
+    });
+    Ok(Some(WorkspaceMember {
+        package: member.name,
+        pythonpath,
+        why,
+    }))
 }
 
 /// `app.writable`: the flag's directories, else the instance folder when the code reads
@@ -504,24 +602,27 @@ fn module_dir(module: &str) -> String {
 }
 
 /// One candidate, or the error listing them.
-fn pick(
-    mut candidates: Vec<AppCandidate>,
+fn pick<M>(
+    mut candidates: Vec<(M, AppCandidate)>,
     dependencies: &Dependencies,
     root: &Path,
-) -> Result<AppCandidate, InitError> {
+) -> Result<(M, AppCandidate), InitError> {
     // Every Django project has both wsgi.py and asgi.py: serve WSGI unless the project
     // shows it is an ASGI one (Channels installed or its router in asgi.py).
-    let django = |c: &AppCandidate| c.framework.starts_with("Django");
+    let django = |(_, c): &(M, AppCandidate)| c.framework.starts_with("Django");
     if candidates.len() > 1 && candidates.iter().all(django) {
-        let package = |c: &AppCandidate| c.module.rsplit_once('.').map(|(p, _)| p.to_owned());
+        let package =
+            |(_, c): &(M, AppCandidate)| c.module.rsplit_once('.').map(|(p, _)| p.to_owned());
         if candidates
             .iter()
             .all(|c| package(c) == package(&candidates[0]))
         {
             let want_asgi = dependencies.has("channels")
-                || candidates.iter().any(|c| c.framework == "Django Channels");
-            candidates.retain(|c| (c.interface == Interface::Asgi) == want_asgi);
-            if let Some(c) = candidates.first_mut() {
+                || candidates
+                    .iter()
+                    .any(|(_, c)| c.framework == "Django Channels");
+            candidates.retain(|(_, c)| (c.interface == Interface::Asgi) == want_asgi);
+            if let Some((_, c)) = candidates.first_mut() {
                 c.evidence.push_str(if want_asgi {
                     " (asgi.py: channels is a dependency or asgi.py routes protocols)"
                 } else {
@@ -535,7 +636,9 @@ fn pick(
             dir: root.display().to_string(),
         }),
         1 => Ok(candidates.remove(0)),
-        _ => Err(InitError::Ambiguous { candidates }),
+        _ => Err(InitError::Ambiguous {
+            candidates: candidates.into_iter().map(|(_, c)| c).collect(),
+        }),
     }
 }
 
@@ -604,9 +707,23 @@ fn python(
     Ok(PythonChoice::choose(&hints)?)
 }
 
-fn name(options: &Options, root: &Path, dependencies: &Dependencies) -> Decided<String> {
+fn name(
+    options: &Options,
+    root: &Path,
+    dependencies: &Dependencies,
+    member: Option<&WorkspaceMember>,
+) -> Decided<String> {
     if let Some(name) = &options.name {
         return (name.clone(), "from --name".to_owned());
+    }
+    if let Some(member) = member {
+        return (
+            image_name(&member.package),
+            format!(
+                "the workspace member `{}` that holds the app",
+                member.package
+            ),
+        );
     }
     if let Some(project) = &dependencies.project_name {
         return (

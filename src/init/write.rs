@@ -20,6 +20,8 @@ pub struct AppYaml {
     pub server: Vec<Carried>,
     pub tls: Option<Tls>,
     pub src_layout: bool,
+    /// In a uv workspace: the member that holds the app, and what it imports from.
+    pub workspace: Option<WorkspaceMember>,
     /// `app.writable`, with why.
     pub writable: Option<(Vec<String>, String)>,
     /// Environment variables the code reads without a default, written as comments.
@@ -99,13 +101,23 @@ impl DjangoYaml {
     }
 }
 
+/// The uv workspace member that holds the app: `python.package`, and `PYTHONPATH` with
+/// every member its import needs (the members are copied with the project, not installed).
+#[derive(Clone, Debug)]
+pub struct WorkspaceMember {
+    pub package: String,
+    /// Directories in the image, in the lock's order of members.
+    pub pythonpath: Vec<String>,
+    pub why: String,
+}
+
 /// How the image gets the app's dependencies.
 #[derive(Clone, Debug)]
 pub enum DependencyInstall {
     /// A requirements file.
     Requirements(String),
-    /// A uv lock, installed exactly (`python.lock`).
-    UvLock(String),
+    /// A uv or pdm lock, installed exactly (`python.lock`).
+    Lock(String),
     /// pyproject.toml's declared dependencies, resolved as of a date (`python.project`).
     Project {
         pyproject: String,
@@ -210,26 +222,7 @@ impl AppYaml {
             "  # Pin the base image by digest for reproducible builds:\n  # base_image: python:{}-slim@sha256:<digest>\n",
             self.python.0
         ));
-        match &self.dependencies {
-            DependencyInstall::Requirements(path) => out.push_str(&format!(
-                "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
-                scalar(path)
-            )),
-            DependencyInstall::UvLock(path) => out.push_str(&format!(
-                "  # the app's dependencies exactly as uv.lock pins them, hashes included\n  lock: {}\n",
-                scalar(path)
-            )),
-            DependencyInstall::Project {
-                pyproject,
-                exclude_newer,
-            } => out.push_str(&format!(
-                "  # the dependencies pyproject.toml declares (no lock), resolved while the image builds\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
-                scalar(pyproject)
-            )),
-            DependencyInstall::None => out.push_str(
-                "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
-            ),
-        }
+        self.render_dependencies(&mut out);
         if let Some(apt) = &self.apt {
             apt.render(&mut out);
         }
@@ -273,10 +266,16 @@ impl AppYaml {
 
     /// The `env` section, when the app needs one.
     fn render_env(&self, out: &mut String) {
-        if self.src_layout || self.django.is_some() {
+        let open = self.workspace.is_some() || self.src_layout || self.django.is_some();
+        if open {
             out.push_str("\nenv:\n");
         }
-        if self.src_layout {
+        if let Some(member) = &self.workspace {
+            out.push_str(&format!(
+                "  # the workspace members the app imports, copied with the project (root-owned, read-only)\n  PYTHONPATH: {}\n",
+                scalar(&member.pythonpath.join(":"))
+            ));
+        } else if self.src_layout {
             out.push_str(
                 "  # src/ layout: the package is imported from /app/src, where its code is copied\n  PYTHONPATH: /app/src\n",
             );
@@ -284,11 +283,43 @@ impl AppYaml {
         if let Some(django) = &self.django {
             django.render_env(out);
         }
-        super::settings::render(
-            &self.env_reads,
-            self.src_layout || self.django.is_some(),
-            out,
-        );
+        super::settings::render(&self.env_reads, open, out);
+    }
+}
+
+impl AppYaml {
+    /// python's dependency keys: where the app's dependencies come from.
+    fn render_dependencies(&self, out: &mut String) {
+        match &self.dependencies {
+        DependencyInstall::Requirements(path) => out.push_str(&format!(
+            "  # the app's own dependencies, installed after the pinned server stack\n  requirements: {}\n",
+            scalar(path)
+        )),
+        DependencyInstall::Lock(path) => {
+            out.push_str(&format!(
+                "  # the app's dependencies exactly as {} pins them, hashes included\n  lock: {}\n",
+                comment_safe(path),
+                scalar(path)
+            ));
+            if let Some(member) = &self.workspace {
+                out.push_str(&format!(
+                    "  # {}\n  # its dependencies are installed; the members' own code is imported from PYTHONPATH\n  package: {}\n",
+                    comment_safe(&member.why),
+                    scalar(&member.package)
+                ));
+            }
+        }
+        DependencyInstall::Project {
+            pyproject,
+            exclude_newer,
+        } => out.push_str(&format!(
+            "  # the dependencies pyproject.toml declares (no lock), resolved while the image builds\n  project: {}\n  # only releases uploaded before this date: every build resolves the same\n  exclude_newer: \"{exclude_newer}\"\n",
+            scalar(pyproject)
+        )),
+        DependencyInstall::None => out.push_str(
+            "  # no dependency file found; list the app's packages in requirements.txt\n  # requirements: requirements.txt\n",
+        ),
+    }
     }
 }
 
@@ -363,6 +394,7 @@ mod tests {
             }],
             tls: None,
             src_layout: false,
+            workspace: None,
             writable: Some((vec!["instance".to_owned()], why())),
             env_reads: Vec::new(),
             django: None,

@@ -1,12 +1,26 @@
 //! Python packaging knowledge shared by validation, `init` and `build`: package names as
-//! PEP 503 compares them, uv lock files, and the dependencies pyproject.toml declares.
+//! PEP 503 compares them, uv and pdm lock files, and the dependencies pyproject.toml declares.
 
+pub mod pdmlock;
 pub mod poetry;
 pub mod pyproject;
 pub mod requirements;
 pub mod stack;
 pub mod uvlock;
 pub mod version;
+
+/// Lock files larger than this are refused before they are parsed.
+const MAX_LOCK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of the lock file at `path`; the error is a sentence for a message.
+fn lock_text(path: &std::path::Path) -> Result<String, String> {
+    crate::read::text(path, MAX_LOCK_BYTES).map_err(|e| match e {
+        crate::read::ReadError::TooLarge { .. } => {
+            format!("is larger than {MAX_LOCK_BYTES} bytes")
+        }
+        other => format!("cannot be read: {other}"),
+    })
+}
 
 /// A character of a package or extra name as written: ASCII letters, digits, `-`, `_`, `.`.
 pub fn is_name_char(c: char) -> bool {

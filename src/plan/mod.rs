@@ -118,6 +118,12 @@ impl AppDependencies {
                     .with_file_name("pyproject.toml")
                     .to_string_lossy()
                     .into_owned(),
+                package: python.workspace.as_ref().map(|w| w.package.clone()),
+                members: python
+                    .workspace
+                    .as_ref()
+                    .map(|w| LockMember::all(lock, &w.member_pyprojects))
+                    .unwrap_or_default(),
             })
         } else if let Some(p) = &python.project {
             Self::Project(AppProject {
@@ -174,6 +180,38 @@ impl Serialize for AppDependencies {
 pub struct AppLock {
     pub lock: String,
     pub pyproject: String,
+    /// In a uv workspace, the member whose dependencies are installed (`uv export
+    /// --package`); the members themselves never are (`--no-emit-workspace`).
+    pub package: Option<String>,
+    /// In a uv workspace, the other members' pyproject.toml, which `uv export` reads.
+    pub members: Vec<LockMember>,
+}
+
+/// A workspace member's pyproject.toml: where it is in the project, and where it goes
+/// beside the lock in the image's copy of the project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LockMember {
+    pub pyproject: String,
+    /// Relative to the lock's directory.
+    pub to: String,
+}
+
+impl LockMember {
+    fn all(lock: &str, pyprojects: &[String]) -> Vec<Self> {
+        let dir = std::path::Path::new(lock)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        pyprojects
+            .iter()
+            .map(|p| Self {
+                pyproject: p.clone(),
+                to: std::path::Path::new(p).strip_prefix(dir).map_or_else(
+                    |_| p.clone(),
+                    |rel| rel.to_string_lossy().replace('\\', "/"),
+                ),
+            })
+            .collect()
+    }
 }
 
 /// A pyproject.toml's declared dependencies: written to `requirements-project.in`, resolved

@@ -81,6 +81,8 @@ pub struct Python {
     pub requirements: Option<String>,
     /// Or the app's `uv.lock` (with its `pyproject.toml` beside it), relative likewise.
     pub lock: Option<String>,
+    /// With a uv workspace's lock: the member the app is, and where the workspace's members are.
+    pub workspace: Option<Workspace>,
     /// Or the dependencies a `pyproject.toml` declares, resolved while the image builds.
     pub project: Option<Project>,
     /// The requirements file as the image installs it, when that is not the file as it
@@ -94,6 +96,20 @@ pub struct Python {
     pub system_packages: Vec<String>,
 }
 
+/// A uv workspace whose lock is `python.lock`: the image installs the dependencies of one
+/// member (`python.package`) and of the members it depends on, but not the members
+/// themselves. Their code is copied with the project and imported from `PYTHONPATH`:
+/// installing a member would run its build backend (downloaded unhashed, at build time),
+/// and the copy keeps one root-owned, read-only tree under /app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    /// The member's name, as `uv export --package` takes it.
+    pub package: String,
+    /// Every member's `pyproject.toml` but the root's, relative to the project, sorted:
+    /// `uv export --frozen` reads them to know the workspace.
+    pub member_pyprojects: Vec<String>,
+}
+
 /// The app's requirements file with what it includes (`-r`, `-c`) read in, and each line
 /// that names a server package at a version fabuild does not install reduced to the
 /// package's name (extras and marker kept): fabuild's pin is the version installed.
@@ -105,6 +121,9 @@ pub struct InstalledRequirements {
     pub requirements: Vec<String>,
     /// The lines of the files included with `-c`.
     pub constraints: Vec<String>,
+    /// Read from a pdm.lock (its default group, pinned and hashed, the server stack's
+    /// packages left to fabuild), not from a requirements file.
+    pub pdm_lock: bool,
 }
 
 impl InstalledRequirements {

@@ -119,6 +119,8 @@ pub struct RawPython {
     pub requirements: Option<Spanned<String>>,
     /// A `uv.lock` to install the app's dependencies from, instead of a requirements file.
     pub lock: Option<Spanned<String>>,
+    /// With `lock`, when it is a uv workspace's: the member whose dependencies are installed.
+    pub package: Option<Spanned<String>>,
     /// Or a `pyproject.toml` whose declared dependencies are resolved while the image builds.
     pub project: Option<Spanned<String>>,
     /// With `project`: resolve from releases uploaded before this date (or time).

@@ -6,7 +6,7 @@
 #
 #   EXAMPLE_DIR holds generated build files: Dockerfile, .dockerignore,
 #   requirements-server.txt, fabuild-preflight.py, requirements.txt (or uv.lock and
-#   requirements-uv.txt), the app code, app.yaml. It is the
+#   requirements-uv.txt, or pdm.lock and requirements-app.txt), the app code, app.yaml. It is the
 #   build context. EXPECT_JSON describes what the image must look like; when not
 #   given, EXAMPLE_DIR/.e2e-expect.json is used, else the output of
 #   $FABUILD_E2E_PLAN_CMD run inside EXAMPLE_DIR (e.g. "fabuild plan", which prints JSON).
@@ -171,9 +171,12 @@ run_example() {
   for f in Dockerfile .dockerignore requirements-server.txt fabuild-preflight.py; do
     [ -f "$dir/$f" ] || fail files "$dir/$f missing"
   done
-  # The app's dependencies: a requirements file, or a uv lock with the pinned uv to export it.
+  # The app's dependencies: a requirements file, a uv lock with the pinned uv to export it,
+  # or a pdm lock with the hashed requirements gen reads from it.
   if [ -f "$dir/uv.lock" ]; then
     [ -f "$dir/requirements-uv.txt" ] || fail files "$dir/requirements-uv.txt missing next to uv.lock"
+  elif [ -f "$dir/pdm.lock" ]; then
+    [ -f "$dir/requirements-app.txt" ] || fail files "$dir/requirements-app.txt missing next to pdm.lock"
   else
     [ -f "$dir/requirements.txt" ] || fail files "$dir/requirements.txt missing"
   fi

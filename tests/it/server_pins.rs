@@ -22,7 +22,7 @@ const WHEELS: &[(&str, &str)] = &[
 ];
 
 /// A directory holding every wheel the resolutions may pick, downloaded once into target/.
-fn find_links() -> PathBuf {
+pub(crate) fn find_links() -> PathBuf {
     let dir = repo().join("target/test-wheels/server-pins");
     if !dir.join(".complete").is_file() {
         std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
@@ -49,7 +49,12 @@ fn find_links() -> PathBuf {
 
 /// `pip download` or `pip install` of the hashed requirements in `req`, without their
 /// dependencies, into `dest` (given with `dest_flag`).
-fn pip_hashed(verb: &str, dest_flag: &str, dest: &Path, req: &Path) -> std::process::ExitStatus {
+pub(crate) fn pip_hashed(
+    verb: &str,
+    dest_flag: &str,
+    dest: &Path,
+    req: &Path,
+) -> std::process::ExitStatus {
     Command::new(python())
         .args(["-m", "pip", verb, "--quiet", "--disable-pip-version-check"])
         .args([
@@ -66,7 +71,7 @@ fn pip_hashed(verb: &str, dest_flag: &str, dest: &Path, req: &Path) -> std::proc
 }
 
 /// uv at the version fabuild pins, installed once into target/ with its pinned hashes.
-fn uv() -> PathBuf {
+pub(crate) fn uv() -> PathBuf {
     let dir = repo().join("target/test-uv");
     let bin = dir.join("bin/uv");
     if !bin.is_file() {
@@ -86,7 +91,7 @@ fn uv() -> PathBuf {
     bin
 }
 
-fn write(dir: &Path, files: &[(&str, &str)]) {
+pub(crate) fn write(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -94,7 +99,29 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-fn run(cmd: &mut Command) -> (Output, String) {
+/// Runs `cmd`, which must succeed; its stdout.
+pub(crate) fn ok(cmd: &mut Command) -> String {
+    let (output, stderr) = run(cmd);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `fabuild check` in `dir`, which must fail with FAB056: the command its help gives.
+pub(crate) fn fab056_command(dir: &Path) -> String {
+    let (output, stderr) = run(fabuild(dir)
+        .args(["check", "app.yaml"])
+        .env("NO_COLOR", "1"));
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    let text = format!("{}{stderr}", String::from_utf8_lossy(&output.stdout));
+    assert!(text.contains("FAB056"), "{text}");
+    text.split("relock with fabuild's version, `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no command in:\n{text}"))
+        .to_owned()
+}
+
+pub(crate) fn run(cmd: &mut Command) -> (Output, String) {
     let output = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     println!(

@@ -7,6 +7,7 @@ mod app;
 mod apt;
 mod deploy;
 mod metadata;
+mod pdm_lock;
 mod python;
 mod server;
 mod stack;

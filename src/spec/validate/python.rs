@@ -9,11 +9,18 @@ use crate::packaging::pyproject::PyProject;
 use crate::rules;
 use crate::spec::base_python::{self, Told};
 use crate::spec::model::{
-    DEFAULT_PYTHON, ImageRef, InstalledRequirements, PYTHON_VERSIONS, Project, Python,
+    DEFAULT_PYTHON, ImageRef, InstalledRequirements, PYTHON_VERSIONS, Project, Python, Workspace,
 };
 use crate::spec::raw::{Interface, RawSpec};
 
 use super::{Validator, plain_path};
+
+/// What `python.lock` gave: a uv workspace's member, or a pdm lock's requirements.
+#[derive(Default)]
+pub(super) struct Locked {
+    workspace: Option<Workspace>,
+    pdm: Option<InstalledRequirements>,
+}
 
 impl Validator<'_> {
     pub(super) fn python(&mut self, raw: &RawSpec, project: &Path) -> Python {
@@ -65,11 +72,7 @@ impl Validator<'_> {
             }
             None => default_base(&version),
         };
-        let lock = py.lock.as_ref().map(|l| {
-            let path = self.text("python.lock", l);
-            self.lock(&path, l, project, raw.app.interface.value);
-            path
-        });
+        let (lock, locked) = self.lock_and_package(raw, project);
         let pyproject = py.project.as_ref().and_then(|p| {
             let path = self.text("python.project", p);
             self.pyproject(
@@ -102,8 +105,11 @@ impl Validator<'_> {
                 "keep one: a lock (exact and hashed), a requirements file, or the project's pyproject.toml",
             );
         }
-        let (requirements, installed_requirements) =
-            self.requirements(raw, project, raw.app.interface.value);
+        let (requirements, installed_requirements) = match locked.pdm {
+            Some(installed) => (Some(installed.from.clone()), Some(installed)),
+            None => self.requirements(raw, project, raw.app.interface.value),
+        };
+        let workspace = locked.workspace;
         let build_packages = self.apt_packages("python.build_packages", py.build_packages.as_ref());
         let system_packages =
             self.apt_packages("python.system_packages", py.system_packages.as_ref());
@@ -112,11 +118,42 @@ impl Validator<'_> {
             base_image,
             requirements,
             lock,
+            workspace,
             project: pyproject,
             installed_requirements,
             build_packages,
             system_packages,
         }
+    }
+
+    /// `python.lock`, and with a workspace's lock `python.package`.
+    fn lock_and_package(&mut self, raw: &RawSpec, project: &Path) -> (Option<String>, Locked) {
+        let py = &raw.python;
+        let mut locked = Locked::default();
+        let lock = py.lock.as_ref().map(|l| {
+            let path = self.text("python.lock", l);
+            locked = self.lock(
+                &path,
+                l,
+                py.package.as_ref(),
+                project,
+                raw.app.interface.value,
+            );
+            path
+        });
+        if let (Some(at), None) = (&py.package, &py.lock) {
+            self.error(
+                rules::LOCK_FILE,
+                at,
+                "python.package without python.lock",
+                "it names the member of a uv workspace whose dependencies python.lock installs; remove it, or add `lock: uv.lock`",
+            );
+        }
+        if locked.pdm.is_some() {
+            // Installed as the requirements file it becomes, not exported by uv.
+            return (None, locked);
+        }
+        (lock, locked)
     }
 
     /// `python.requirements` (or requirements.txt found beside app.yaml), and the
@@ -267,48 +304,135 @@ impl Validator<'_> {
     }
 
     /// `python.lock`: a `uv.lock` inside the project, its `pyproject.toml` beside it, and no
-    /// pin that contradicts the server stack fabuild installs.
+    /// pin that contradicts the server stack fabuild installs. A workspace's lock needs
+    /// `python.package`, one of its members, and every member's pyproject.toml in the project.
     pub(super) fn lock(
         &mut self,
         path: &str,
         at: &Spanned<String>,
+        package: Option<&Spanned<String>>,
         project: &Path,
         interface: Interface,
-    ) {
-        if Path::new(path).file_name().is_none_or(|n| n != "uv.lock") {
-            return self.error(
+    ) -> Locked {
+        let pdm = Path::new(path).file_name().is_some_and(|n| n == "pdm.lock");
+        if !pdm && Path::new(path).file_name().is_none_or(|n| n != "uv.lock") {
+            self.error(
                 rules::LOCK_FILE,
                 at,
-                format!("`{path}` is not a uv.lock"),
-                "python.lock takes a uv lock file; export other locks to a hashed requirements file (poetry export, pip-compile --generate-hashes) and use python.requirements",
+                format!("`{path}` is not a uv.lock or a pdm.lock"),
+                "python.lock takes a uv or pdm lock file; export other locks to a hashed requirements file (poetry export, pip-compile --generate-hashes) and use python.requirements",
             );
+            return Locked::default();
         }
         let before = self.findings.len();
         self.project_file(path, at, project);
         if self.findings.len() > before {
-            return;
+            return Locked::default();
+        }
+        if pdm {
+            return Locked {
+                workspace: None,
+                pdm: self.pdm_lock(path, at, project, interface),
+            };
         }
         let pyproject = Path::new(path).with_file_name("pyproject.toml");
         if !project.join(&pyproject).is_file() {
-            return self.error(
+            self.error(
                 rules::LOCK_FILE,
                 at,
                 format!("`{path}` has no pyproject.toml beside it"),
                 "uv exports a lock together with its project: keep pyproject.toml next to uv.lock",
             );
+            return Locked::default();
         }
         let lock = match crate::packaging::uvlock::read(&project.join(path)) {
             Ok(lock) => lock,
             Err(why) => {
-                return self.error(
+                self.error(
                     rules::LOCK_FILE,
                     at,
                     format!("`{path}` {why}"),
                     "regenerate it with `uv lock`",
                 );
+                return Locked::default();
             }
         };
-        self.lock_stack(path, &lock, at, project, interface);
+        let workspace = self.workspace(path, &lock, package, at, project);
+        self.lock_stack(path, &lock, workspace.as_ref(), at, project, interface);
+        Locked {
+            workspace,
+            pdm: None,
+        }
+    }
+
+    /// A workspace lock's member (`python.package`) and its members' pyproject.toml files.
+    fn workspace(
+        &mut self,
+        path: &str,
+        lock: &crate::packaging::uvlock::Lock,
+        package: Option<&Spanned<String>>,
+        at: &Spanned<String>,
+        project: &Path,
+    ) -> Option<Workspace> {
+        let members = lock.members();
+        let names = || {
+            members
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let name = match (package, lock.is_workspace()) {
+            (None, false) => return None,
+            (Some(p), false) => {
+                self.error(
+                    rules::LOCK_FILE,
+                    p,
+                    format!("python.package names a workspace member, but `{path}` is not a uv workspace's lock"),
+                    "remove python.package: the lock's own project is installed",
+                );
+                return None;
+            }
+            (None, true) => {
+                self.error(
+                    rules::LOCK_FILE,
+                    at,
+                    format!("`{path}` is a uv workspace's lock (members {}), and python.package does not say which member is the app", names()),
+                    "add `package: <member>` under python, the member whose module app.module names (`fabuild init` at the workspace root finds it)",
+                );
+                return None;
+            }
+            (Some(p), true) => (self.text("python.package", p), p),
+        };
+        let Some(member) = members
+            .iter()
+            .find(|m| m.name == crate::packaging::normalise(&name.0))
+            .filter(|m| crate::packaging::is_name(&m.name))
+        else {
+            self.error(
+                rules::LOCK_FILE,
+                name.1,
+                format!("`{path}` has no workspace member `{}`", name.0),
+                format!("name one of its members: {}", names()),
+            );
+            return None;
+        };
+        let dir = Path::new(path).parent().unwrap_or(Path::new(""));
+        let mut member_pyprojects = Vec::new();
+        for member in members.iter().filter(|m| m.path != ".") {
+            let pyproject = dir.join(&member.path).join("pyproject.toml");
+            let pyproject = pyproject.to_string_lossy().replace('\\', "/");
+            let before = self.findings.len();
+            self.project_file(&pyproject, at, project);
+            if self.findings.len() > before {
+                return None;
+            }
+            member_pyprojects.push(pyproject);
+        }
+        Some(Workspace {
+            package: member.name.clone(),
+            member_pyprojects,
+        })
     }
 
     pub(super) fn project_file(&mut self, path: &str, at: &Spanned<String>, project: &Path) {

@@ -13,7 +13,7 @@ use crate::packaging::requirements::{local_source, read_tree};
 use crate::packaging::stack::{Verdict, judge, relock_command};
 use crate::rules;
 use crate::spec::load::span;
-use crate::spec::model::{InstalledRequirements, Project};
+use crate::spec::model::{InstalledRequirements, Project, Workspace};
 use crate::spec::raw::Interface;
 
 use super::Validator;
@@ -46,6 +46,7 @@ impl Validator<'_> {
             from: path.to_owned(),
             requirements: Vec::new(),
             constraints: Vec::new(),
+            pdm_lock: false,
         };
         let mut relaxed = false;
         for line in &tree.lines {
@@ -189,11 +190,13 @@ impl Validator<'_> {
     }
 
     /// `python.lock` pinning a server package at another version (FAB056): refused, with
-    /// the line and the command that relocks it.
+    /// the line and the command that relocks it, run where uv.lock is (in a workspace, its
+    /// root: one lock for every member).
     pub(super) fn lock_stack(
         &mut self,
         path: &str,
         lock: &crate::packaging::uvlock::Lock,
+        workspace: Option<&Workspace>,
         at: &Spanned<String>,
         project: &Path,
         interface: Interface,
@@ -211,45 +214,97 @@ impl Validator<'_> {
         }
         let text =
             crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES).unwrap_or_default();
-        let pyproject = Path::new(path).with_file_name("pyproject.toml");
-        let direct: Vec<String> =
-            crate::read::text(&project.join(&pyproject), crate::read::MAX_TEXT_BYTES)
-                .ok()
-                .and_then(|t| PyProject::parse(&t).ok())
-                .and_then(|p| p.declared().ok())
-                .map(|d| d.requirements)
-                .unwrap_or_default();
+        // Where a dependency is declared: the root's pyproject.toml (no `--package`), then
+        // each member's, named as `uv add --package` takes it.
+        let mut declared: Vec<(Option<String>, Vec<String>)> = vec![(
+            None,
+            declared_requirements(project, &Path::new(path).with_file_name("pyproject.toml")),
+        )];
+        let members = lock.members();
+        for pyproject in workspace.map_or(&[][..], |w| &w.member_pyprojects[..]) {
+            let dir = Path::new(pyproject).parent().unwrap_or(Path::new(""));
+            let name = members
+                .iter()
+                .find(|m| {
+                    Path::new(path)
+                        .parent()
+                        .unwrap_or(Path::new(""))
+                        .join(&m.path)
+                        == dir
+                })
+                .map(|m| m.name.clone());
+            declared.push((name, declared_requirements(project, Path::new(pyproject))));
+        }
         let pins = crate::pins::for_interface(interface);
         for (pin, locked) in conflicts {
-            let header = format!("name = \"{}\"", pin.name);
-            let place = text
-                .lines()
-                .position(|l| l.trim() == header)
-                .map_or_else(|| path.to_owned(), |i| format!("{path}:{}", i + 1));
-            // A direct dependency that excludes fabuild's version must change in
+            // A direct dependency that excludes fabuild's version must change in its
             // pyproject.toml (`uv add`); anything else only needs relocking.
-            let declared_elsewhere = direct
-                .iter()
-                .any(|r| matches!(judge(r, &pins), Verdict::Relax { package, .. } if package == pin.name));
-            let command = if declared_elsewhere {
-                format!("uv add {}=={}", pin.name, pin.version)
-            } else {
-                format!("uv lock --upgrade-package {}=={}", pin.name, pin.version)
+            let declared_by = declared.iter().find(|(_, requirements)| {
+                requirements.iter().any(|r| {
+                    matches!(judge(r, &pins), Verdict::Relax { package, .. } if package == pin.name)
+                })
+            });
+            let command = match declared_by {
+                Some((Some(member), _)) => {
+                    format!("uv add --package {member} {}=={}", pin.name, pin.version)
+                }
+                Some((None, _)) => format!("uv add {}=={}", pin.name, pin.version),
+                None => format!("uv lock --upgrade-package {}=={}", pin.name, pin.version),
             };
-            self.error(
-                rules::LOCK_CONFLICT,
+            let run_where = if workspace.is_some() {
+                "run at the workspace root, where uv.lock is"
+            } else {
+                "run where the project's pyproject.toml is"
+            };
+            self.lock_conflict(
                 at,
-                format!(
-                    "{place} locks {} {locked}; fabuild installs {} {}",
-                    pin.name, pin.name, pin.version
-                ),
-                format!(
-                    "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, `{command}` (run where the project's pyproject.toml is)",
-                    pin.name
-                ),
+                (path, &text),
+                &pin,
+                &locked,
+                &format!("`{command}` ({run_where})"),
             );
         }
     }
+
+    /// FAB056 for a lock file (`path`, whose text is `text`) that pins `pin`'s package at
+    /// `locked`: the message names the package's line, the help the command that relocks.
+    pub(super) fn lock_conflict(
+        &mut self,
+        at: &Spanned<String>,
+        (path, text): (&str, &str),
+        pin: &crate::pins::Pin,
+        locked: &str,
+        relock: &str,
+    ) {
+        let header = format!("name = \"{}\"", pin.name);
+        let place = text
+            .lines()
+            .position(|l| l.trim() == header)
+            .map_or_else(|| path.to_owned(), |i| format!("{path}:{}", i + 1));
+        self.error(
+            rules::LOCK_CONFLICT,
+            at,
+            format!(
+                "{place} locks {} {locked}; fabuild installs {} {}",
+                pin.name, pin.name, pin.version
+            ),
+            format!(
+                "the lock's other packages were resolved against {} {locked}: relock with fabuild's version, {relock}",
+                pin.name
+            ),
+        );
+    }
+}
+
+/// The dependencies the pyproject.toml at `path` (in the project) declares; none when it
+/// cannot be read.
+fn declared_requirements(project: &Path, path: &Path) -> Vec<String> {
+    crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES)
+        .ok()
+        .and_then(|t| PyProject::parse(&t).ok())
+        .and_then(|p| p.declared().ok())
+        .map(|d| d.requirements)
+        .unwrap_or_default()
 }
 
 /// Whether the file `file`'s directory holds a Poetry project (its pyproject.toml has a
