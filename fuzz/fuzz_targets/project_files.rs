@@ -46,7 +46,11 @@ fn app_yaml(carried: Vec<Carried>, tls: Option<Tls>, interface: Interface) -> St
         server: carried,
         tls,
         src_layout: false,
+        workspace: None,
         writable: None,
+        apt: None,
+        env_reads: Vec::new(),
+        django: None,
     }
     .render()
 }
@@ -125,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(lock) = uvlock::parse(text) {
             let _ = lock.version_of("gunicorn");
         }
-        if let Ok(requirements) = uvlock::requirements(text, PINNED) {
+        if let Ok(requirements) = uvlock::requirements(text, None, PINNED) {
             let mut names = Vec::new();
             for line in requirements.lines() {
                 assert_plain_line(line, "uv.lock");

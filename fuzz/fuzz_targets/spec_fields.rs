@@ -21,6 +21,7 @@
 
 mod common;
 
+use fabuild::check::check_text;
 use fabuild::diagnostic::render_text;
 use fabuild::explain::explain;
 use fabuild::gunicorn::advice::Lang;
@@ -29,7 +30,6 @@ use fabuild::gunicorn::settings;
 use fabuild::gunicorn::settings::DEFAULT_VERSION;
 use fabuild::plan::{self, Overrides};
 use fabuild::rules;
-use fabuild::check::check_text;
 use fabuild::spec::SpecError;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
