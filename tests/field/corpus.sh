@@ -120,7 +120,7 @@ make_fastapi-uv-workspace() {
 }
 
 make_flask-poetry() {
-  poetry new --no-interaction flask-poetry --path "$1" >/dev/null
+  poetry new --no-interaction --name flask-poetry "$1" >/dev/null
   (cd "$1" && poetry add --lock --no-interaction "flask==$FLASK_VERSION" >/dev/null)
   cat >"$1/src/flask_poetry/app.py" <<'EOF'
 from flask import Flask
@@ -134,7 +134,7 @@ EOF
 }
 
 make_fastapi-poetry() {
-  poetry new --no-interaction fastapi-poetry --path "$1" >/dev/null
+  poetry new --no-interaction --name fastapi-poetry "$1" >/dev/null
   (cd "$1" && poetry add --lock --no-interaction "fastapi==$FASTAPI_VERSION" >/dev/null)
   fastapi_first_steps "$1/src/fastapi_poetry/main.py"
 }

@@ -143,7 +143,11 @@ stage() {
   return 1
 }
 
-obtain() { "make_$name" "$D" && find "$D" -type f | sed "s|^$D/||" | sort; }
+# (Not on the left of &&: errexit must stop the recipe at its first failing command.)
+obtain() {
+  "make_$name" "$D"
+  find "$D" -type f -not -path '*/.git/*' | sed "s|^$D/||" | sort
+}
 
 init_() {
   (cd "$D" && "$FAB" init . --format json) >"$P/init.json" || { cat "$P/init.json"; return 1; }
