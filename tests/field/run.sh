@@ -85,12 +85,17 @@ if [ ! -x "$FIELD_VENV/bin/python" ] || ! cmp -s "$stamp" "$HERE/requirements.tx
   log "generator venv $FIELD_VENV (uv, poetry, pdm, django) from tests/field/requirements.txt"
   rm -rf "$FIELD_VENV"
   python3 -m venv "$FIELD_VENV"
-  "$FIELD_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
-    -r "$HERE/requirements.txt"
+  # pip installs uv from its hashed pin, and uv the rest: pip 23 in hash mode refuses an
+  # extra (pdm's httpx[socks]) whose package is pinned below its latest release.
+  awk '/^uv==/ { p = 1 } p { print } p && !/\\$/ { exit }' "$HERE/requirements.txt" >"$FIELD_VENV/uv-requirements.txt"
+  "$FIELD_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps \
+    -r "$FIELD_VENV/uv-requirements.txt"
+  UV_CACHE_DIR=$FIELD_CACHE/uv UV_NATIVE_TLS=1 "$FIELD_VENV/bin/uv" pip install --quiet \
+    --require-hashes --python "$FIELD_VENV/bin/python" -r "$HERE/requirements.txt"
   cp "$HERE/requirements.txt" "$stamp"
 fi
 export PATH=$FIELD_VENV/bin:$PATH
-export UV_CACHE_DIR=$FIELD_CACHE/uv UV_PYTHON_DOWNLOADS=never UV_PYTHON=3.11 \
+export UV_CACHE_DIR=$FIELD_CACHE/uv UV_PYTHON_DOWNLOADS=never UV_PYTHON=3.11 UV_NATIVE_TLS=1 \
   UV_EXCLUDE_NEWER=${FIELD_DATE}T00:00:00Z UV_NO_PROGRESS=1
 export POETRY_CACHE_DIR=$FIELD_CACHE/poetry POETRY_VIRTUALENVS_IN_PROJECT=false \
   POETRY_CONFIG_DIR=$FIELD_STATE/poetry-config
