@@ -143,6 +143,8 @@ pdm_project() {
   mkdir "$1"
   (cd "$1" && pdm init -n --python "$(command -v python3)" >/dev/null \
     && pdm add --no-sync "$2" >/dev/null)
+  # pdm can print an error and still exit 0: the lock must name the package.
+  grep -q "^name = \"${2%%==*}\"" "$1/pdm.lock" || { echo "pdm.lock does not lock ${2%%==*}"; return 1; }
 }
 
 make_starlette-pdm() {
