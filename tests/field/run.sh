@@ -195,9 +195,13 @@ serve() {
     -p "127.0.0.1::$port" "$image" >/dev/null
   url="http://$(podman port "$CNAME" "$port/tcp" | head -1)$probe"
   if ! code=$(e2e_wait_2xx "$CNAME" "$url" "$START_TIMEOUT" "$P/$key.body"); then
-    podman logs "$CNAME" 2>&1 | tail -30
+    podman logs "$CNAME" >"$P/$key.container.log" 2>&1 || true
     podman rm -f -t 0 "$CNAME" >/dev/null
-    echo "no 2xx from GET $probe within ${START_TIMEOUT}s (last status $code, container log above)"
+    tail -30 "$P/$key.container.log"
+    # The cause, which a worker's traceback pushes out of the tail.
+    echo "errors in the container log ($key.container.log):"
+    grep -E '^[A-Za-z_.]*(Error|Exception)\b' "$P/$key.container.log" | sort -u | head -5 || true
+    echo "no 2xx from GET $probe within ${START_TIMEOUT}s (last status $code)"
     return 1
   fi
   first=$(e2e_secs "$t0" "$(e2e_now)")
