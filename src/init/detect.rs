@@ -106,6 +106,8 @@ struct Found {
     evidence: String,
     callee: Vec<String>,
     framework: Option<(&'static str, Interface)>,
+    /// The factory this assignment calls sits under `src/`.
+    factory_in_src: bool,
 }
 
 /// A statement that shows something about the app: where, and what it says.
@@ -181,12 +183,19 @@ impl Sources {
         }
         // A factory's result assigned elsewhere (`app = create_app()` in wsgi.py) is the entry
         // point the project already chose; the factory then is not a second candidate.
-        let factories: Vec<(String, &'static str, Interface)> = found
+        let factories: Vec<(String, &'static str, Interface, bool)> = found
             .iter()
             .filter(|f| f.factory)
             .filter_map(|f| {
-                f.framework
-                    .map(|(fw, i)| (format!("{}.{}", files[f.file].module, f.name), fw, i))
+                let file = &files[f.file];
+                f.framework.map(|(fw, i)| {
+                    (
+                        format!("{}.{}", file.module, f.name),
+                        fw,
+                        i,
+                        file.src_layout,
+                    )
+                })
             })
             .collect();
         let mut used_factories = BTreeSet::new();
@@ -197,10 +206,13 @@ impl Sources {
             let file = &files[f.file];
             for callee in &f.callee {
                 let qualified = absolute(callee, &file.package);
-                if let Some((name, fw, i)) = factories.iter().find(|(q, _, _)| {
+                if let Some((name, fw, i, src)) = factories.iter().find(|(q, _, _, _)| {
                     *q == qualified || *q == format!("{}.{}", file.module, callee)
                 }) {
                     f.framework = Some((fw, *i));
+                    // `app = create_app()` beside src/ (Flask's celery example): the factory's
+                    // package is imported from src/, so the app needs it on the path too.
+                    f.factory_in_src = *src;
                     used_factories.insert(name.clone());
                     break;
                 }
@@ -227,7 +239,7 @@ impl Sources {
                 file: file.rel.clone(),
                 line: f.line,
                 evidence: f.evidence.clone(),
-                src_layout: file.src_layout,
+                src_layout: file.src_layout || f.factory_in_src,
             });
         }
         prefer_conventional_names(&candidates)
@@ -367,6 +379,7 @@ fn scan(index: usize, file: &PyFile, found: &mut Vec<Found>) {
                     evidence: shorten(&line.shown()),
                     callee: Vec::new(),
                     framework: Some(framework),
+                    factory_in_src: false,
                 });
             }
             i = body_end;
@@ -382,6 +395,7 @@ fn scan(index: usize, file: &PyFile, found: &mut Vec<Found>) {
                 evidence: shorten(&line.shown()),
                 framework: constructor(&resolved),
                 callee: resolved,
+                factory_in_src: false,
             });
         }
         i += 1;

@@ -725,3 +725,38 @@ fn settings_read_without_a_default_are_listed_as_env_entries_to_fill() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("\"SECRET_KEY\""), "{stdout}");
 }
+
+/// Flask's celery example: `flask_app = create_app()` in a root module, the factory in a
+/// package under src/. The image imports the root module from /app, so the package must be
+/// on the path (`PYTHONPATH: /app/src`), or every worker dies with `ModuleNotFoundError`.
+#[test]
+fn an_app_made_by_a_factory_under_src_gets_src_on_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::create_dir_all(dir.join("src/task_app")).unwrap();
+    fs::write(
+        dir.join("src/task_app/__init__.py"),
+        "from flask import Flask\n\n\ndef create_app() -> Flask:\n    app = Flask(__name__)\n    return app\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("make_celery.py"),
+        "from task_app import create_app\n\nflask_app = create_app()\ncelery_app = flask_app.extensions[\"celery\"]\n",
+    )
+    .unwrap();
+    fs::write(dir.join("requirements.txt"), "flask==3.1.3\n").unwrap();
+    let (code, stdout, stderr) = run(dir, &["init"]);
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    let (code, plan, stderr) = run(dir, &["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["module"], "make_celery:flask_app", "{plan}");
+    assert!(
+        plan["env"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(["PYTHONPATH", "/app/src"])),
+        "{}",
+        plan["env"]
+    );
+}
