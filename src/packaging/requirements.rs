@@ -100,13 +100,10 @@ impl Requirement {
 /// fails there however well it works on a laptop. `None` for every other line.
 pub fn local_source(text: &str) -> Option<&str> {
     let text = text.trim();
-    for option in ["--editable", "-e", "--find-links", "-f"] {
-        if let Some(rest) = text.strip_prefix(option) {
-            let target = rest.strip_prefix('=').unwrap_or(rest).trim();
-            if !target.is_empty() && (rest.starts_with([' ', '\t', '=']) || option.len() == 2) {
-                // A VCS or web URL is fetched, not read from the build machine.
-                return (!target.contains("://") || target.starts_with("file:")).then_some(target);
-            }
+    for (short, long) in [("-e", "--editable"), ("-f", "--find-links")] {
+        if let Some(target) = option_value(text, short, long) {
+            // A VCS or web URL is fetched, not read from the build machine.
+            return (!target.contains("://") || target.starts_with("file:")).then_some(target);
         }
     }
     if text.starts_with(['.', '/', '~']) || text.starts_with("file:") {
@@ -244,12 +241,22 @@ fn strip_comment(line: &str) -> &str {
 fn include(text: &str) -> Option<(&str, bool)> {
     for (short, long, constraint) in [("-r", "--requirement", false), ("-c", "--constraint", true)]
     {
-        for prefix in [long, short] {
-            if let Some(rest) = text.strip_prefix(prefix) {
-                let target = rest.strip_prefix('=').unwrap_or(rest).trim();
-                if !target.is_empty() && (rest.starts_with([' ', '\t', '=']) || prefix == short) {
-                    return Some((target, constraint));
-                }
+        if let Some(target) = option_value(text, short, long) {
+            return Some((target, constraint));
+        }
+    }
+    None
+}
+
+/// The value of a pip option line as pip reads it: `--long VALUE`, `--long=VALUE`,
+/// `-s VALUE`, `-s=VALUE` or `-sVALUE`; `None` when the line is another option or names
+/// no value.
+fn option_value<'a>(text: &'a str, short: &str, long: &str) -> Option<&'a str> {
+    for prefix in [long, short] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let value = rest.strip_prefix('=').unwrap_or(rest).trim();
+            if !value.is_empty() && (rest.starts_with([' ', '\t', '=']) || prefix == short) {
+                return Some(value);
             }
         }
     }
