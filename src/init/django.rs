@@ -8,6 +8,7 @@
 
 use super::detect::{Evidence, PyFile, Sources, absolute, shorten};
 use super::source::Line;
+use crate::spec::DJANGO_SETTINGS_MODULE;
 
 /// The directory `app.writable` gives a SQLite database kept under `BASE_DIR`.
 pub const DATA_DIR: &str = "data";
@@ -60,7 +61,7 @@ fn settings_module(file: &PyFile) -> Option<(String, Evidence)> {
         let at = text.find("setdefault(")?;
         let args = strings(&text[at..]);
         match args.as_slice() {
-            [name, value, ..] if name == "DJANGO_SETTINGS_MODULE" && dotted(value) => {
+            [name, value, ..] if name == DJANGO_SETTINGS_MODULE && dotted(value) => {
                 Some((value.clone(), evidence(file, line)))
             }
             _ => None,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::layout::APP_DIR;
-use crate::spec::Spec;
+use crate::spec::{DJANGO_SETTINGS_MODULE, Spec};
 
 /// Top-level paths left out, grouped under the reason the `.dockerignore` gives.
 const CLUTTER: &[(&str, &[&str])] = &[
@@ -86,7 +86,7 @@ fn imported_top_levels(spec: &Spec) -> Vec<(String, String)> {
         format!("app.module `{}` is imported from it", spec.app.module),
     )];
     for (key, value) in &spec.env {
-        if key == "DJANGO_SETTINGS_MODULE" {
+        if key == DJANGO_SETTINGS_MODULE {
             needed.push((
                 first(value),
                 format!("the settings module `{value}` is imported from it"),

@@ -9,6 +9,10 @@ pub use super::raw::Interface;
 pub const PYTHON_VERSIONS: &[&str] = &["3.11", "3.12", "3.13", "3.14"];
 pub const DEFAULT_PYTHON: &str = "3.12";
 
+/// The variable Django reads its settings module from: `python -m django` and the WSGI
+/// and ASGI entry points find the project through it.
+pub const DJANGO_SETTINGS_MODULE: &str = "DJANGO_SETTINGS_MODULE";
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Spec {
     pub name: String,

@@ -5,14 +5,11 @@ use serde_saphyr::Spanned;
 use crate::gunicorn::rules::SCRATCH_DIRS;
 use crate::layout::{APP_DIR, FABUILD_DIR, VENV_DIR};
 use crate::rules;
-use crate::spec::model::{App, Collectstatic};
+use crate::spec::model::{App, Collectstatic, DJANGO_SETTINGS_MODULE as SETTINGS_MODULE};
 use crate::spec::raw::{RawRelease, RawSpec};
 
 use super::metadata::valid_env_name;
 use super::{Validator, is_clean_absolute, plain_path, under};
-
-/// The variable Django reads its settings module from.
-const SETTINGS_MODULE: &str = "DJANGO_SETTINGS_MODULE";
 
 impl Validator<'_> {
     pub(super) fn app(&mut self, raw: &RawSpec) -> App {
