@@ -4,7 +4,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | `exit`, `layout`, `defaults`, `date`, `rules`, `read`, `diagnostic` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, dates, the rule ids, bounded file reading, findings |
+//! | `exit`, `layout`, `defaults`, `date`, `rules`, `read`, `diagnostic`, `net` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, dates, the rule ids, bounded file reading, findings, HTTP with the system's CA bundle |
 //! | `gunicorn` | gunicorn's settings, how `GUNICORN_CMD_ARGS` is split and parsed, the rules a container deployment must follow |
 //! | `packaging`, `pins` | pyproject.toml and uv.lock; the hash-pinned server stack |
 //! | `spec` | app.yaml: raw types with spans, loading, validation into a typed `Spec` |
@@ -29,6 +29,7 @@ pub mod generate;
 pub mod gunicorn;
 pub mod init;
 pub mod layout;
+pub mod net;
 pub mod oci;
 pub mod output;
 pub mod packaging;
