@@ -94,7 +94,7 @@ pub(super) struct PyFile {
     pub(super) package: String,
     pub(super) src_layout: bool,
     pub(super) source: PySource,
-    imports: Imports,
+    pub(super) imports: Imports,
 }
 
 /// A factory or assignment before cross-file resolution.

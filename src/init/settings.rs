@@ -1,6 +1,11 @@
 //! Settings the app reads from the environment: `os.environ["X"]` (the app fails without
-//! it) and `os.getenv("X")` / `os.environ.get("X")` without a default (it gets `None`).
-//! init lists them as commented `env:` entries to fill in, each with where it is read.
+//! it), `os.getenv("X")` / `os.environ.get("X")` without a default (it gets `None`),
+//! pydantic settings fields without a default (`pydantic`), and django-environ's or
+//! environs' `env("X")` without one (`environ`). init lists them as commented `env:`
+//! entries to fill in, each with where it is read.
+
+mod environ;
+mod pydantic;
 
 use super::detect::Sources;
 use super::source::string_literal;
@@ -15,6 +20,18 @@ pub struct EnvRead {
     pub required: bool,
     /// `file:line` of the read.
     pub at: String,
+    pub kind: ReadKind,
+}
+
+/// How the code reads the variable: what the entry's comment says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadKind {
+    /// `os.environ[...]` (required) or a lookup without a default (optional).
+    Os,
+    /// A field of a pydantic settings class.
+    Pydantic { class: String },
+    /// A library's reader: `env.bool(...)` of django-environ.
+    Library { call: String, library: &'static str },
 }
 
 /// Reads that fail when the variable is unset: `os.environ[` and `environ[`.
@@ -45,22 +62,37 @@ pub fn env_reads(sources: &Sources) -> Vec<EnvRead> {
                     if !rest.trim_start().starts_with(close) || !env_name(&name) {
                         continue;
                     }
-                    let read = EnvRead {
-                        name,
-                        required,
-                        at: format!("{file}:{}", line.number),
-                    };
-                    match found.iter_mut().find(|r| r.name == read.name) {
-                        Some(known) if required && !known.required => *known = read,
-                        Some(_) => {}
-                        None => found.push(read),
-                    }
+                    add(
+                        &mut found,
+                        EnvRead {
+                            name,
+                            required,
+                            at: format!("{file}:{}", line.number),
+                            kind: ReadKind::Os,
+                        },
+                    );
                 }
             }
         }
     }
+    for read in pydantic::reads(sources)
+        .into_iter()
+        .chain(environ::reads(sources))
+    {
+        add(&mut found, read);
+    }
     found.sort_by_key(|r| !r.required);
     found
+}
+
+/// Adds a read unless the variable is listed already; a required read replaces an
+/// optional one.
+fn add(found: &mut Vec<EnvRead>, read: EnvRead) {
+    match found.iter_mut().find(|r| r.name == read.name) {
+        Some(known) if read.required && !known.required => *known = read,
+        Some(_) => {}
+        None => found.push(read),
+    }
 }
 
 /// A name app.yaml's `env` accepts and a shell can set.
@@ -84,14 +116,24 @@ pub fn render(reads: &[EnvRead], in_env: bool, out: &mut String) {
         out.push_str("# env:\n");
     }
     for read in reads {
+        let why = match (&read.kind, read.required) {
+            (ReadKind::Os, true) => "required: os.environ[...] fails without it,".to_owned(),
+            (ReadKind::Os, false) => {
+                "optional: read without a default (None when unset),".to_owned()
+            }
+            (ReadKind::Pydantic { class }, _) => {
+                format!(
+                    "required: a field of the pydantic settings class {class} without a default,"
+                )
+            }
+            (ReadKind::Library { call, library }, _) => {
+                format!("required: {call} ({library}) fails without it,")
+            }
+        };
         out.push_str(&format!(
             "#   {}: \"\"  # {} at {}\n",
             read.name,
-            if read.required {
-                "required: os.environ[...] fails without it,"
-            } else {
-                "optional: read without a default (None when unset),"
-            },
+            comment_safe(&why),
             comment_safe(&read.at)
         ));
     }

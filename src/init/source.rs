@@ -299,6 +299,68 @@ pub fn string_literal(text: &str) -> Option<(String, &str)> {
     }
 }
 
+/// The arguments of a call whose opening `(` comes just before `text`: each argument's
+/// code, trimmed (a trailing comma gives no empty argument), and the text after the
+/// closing `)`. Strings and nested brackets are read whole. `None` when the call does not
+/// close in `text`.
+pub fn call_arguments(text: &str) -> Option<(Vec<&str>, &str)> {
+    // Every byte looked at is ASCII, never inside a multi-byte character: slicing at
+    // them stays on character boundaries.
+    let bytes = text.as_bytes();
+    let mut arguments = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            quote @ (b'"' | b'\'') => {
+                let open = if bytes[at..].starts_with(&[quote; 3]) {
+                    3
+                } else {
+                    1
+                };
+                let close = &bytes[at..at + open];
+                let mut i = at + open;
+                loop {
+                    match bytes.get(i)? {
+                        b'\\' => i += 2,
+                        _ if bytes[i..].starts_with(close) => break,
+                        _ => i += 1,
+                    }
+                }
+                at = i + open;
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' if depth == 0 => {
+                let last = text[start..at].trim();
+                if !last.is_empty() {
+                    arguments.push(last);
+                }
+                return Some((arguments, &text[at + 1..]));
+            }
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                arguments.push(text[start..at].trim());
+                start = at + 1;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
+/// A keyword argument `name=value` -> (`name`, `value`); `None` for a positional one.
+pub fn keyword_argument(argument: &str) -> Option<(&str, &str)> {
+    let (name, value) = argument.split_once('=')?;
+    let name = name.trim();
+    (!value.starts_with('=')
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then(|| (name, value.trim()))
+}
+
 fn one_string(text: &str) -> Option<(String, &str)> {
     let body_at = text.find(['"', '\''])?;
     let prefix = string_prefix(&text[..body_at])?;
@@ -532,7 +594,7 @@ mod tests {
 
 #[cfg(test)]
 mod arbitrary_input {
-    use super::{MAX_LINE_BYTES, PySource, string_literal};
+    use super::{MAX_LINE_BYTES, PySource, call_arguments, string_literal};
 
     /// Pieces that change how Python reads what follows, in random order: any mix reads
     /// without a panic, every line's span lies on character boundaries of the text, and
@@ -561,5 +623,20 @@ mod arbitrary_input {
             }
             let _ = crate::init::gunicorn_conf::parse(&text, crate::spec::Interface::Wsgi);
         }
+    }
+
+    #[test]
+    fn call_arguments_read_strings_and_brackets_whole() {
+        let (args, rest) = call_arguments("\"a,b\", (1, 2), k=[3, \")\"],) + x").unwrap();
+        assert_eq!(args, ["\"a,b\"", "(1, 2)", "k=[3, \")\"]"]);
+        assert_eq!(rest, " + x");
+        assert_eq!(
+            call_arguments("'''x)''', 'é\\'')").unwrap().0,
+            ["'''x)'''", "'é\\''"]
+        );
+        assert_eq!(call_arguments(")").unwrap().0, Vec::<&str>::new());
+        assert!(call_arguments("\"open").is_none());
+        assert!(call_arguments("a, (b").is_none());
+        assert!(call_arguments("'\\").is_none());
     }
 }

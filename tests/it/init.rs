@@ -726,6 +726,30 @@ fn settings_read_without_a_default_are_listed_as_env_entries_to_fill() {
     assert!(stdout.contains("\"SECRET_KEY\""), "{stdout}");
 }
 
+/// A pydantic settings class and django-environ's reader: each required variable is listed
+/// with the class or call that needs it (which variables: `settings_oracle.rs` proves it
+/// against the real libraries).
+#[test]
+fn pydantic_fields_and_environ_reads_say_what_needs_them() {
+    let (_tmp, dir) = copy("flask-factory");
+    fs::write(
+        dir.join("flaskr/config.py"),
+        "import environ\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n\nclass Settings(BaseSettings):\n    model_config = SettingsConfigDict(env_prefix=\"flaskr_\")\n    database_url: str\n    debug: bool = False\n\n\nsettings = Settings()\nenv = environ.Env(DEBUG=(bool, False))\nSECRET_KEY = env(\"SECRET_KEY\")\nDEBUG = env(\"DEBUG\")\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("#   ")).collect();
+    assert_eq!(
+        listed,
+        [
+            "#   FLASKR_DATABASE_URL: \"\"  # required: a field of the pydantic settings class Settings without a default, at flaskr/config.py:7",
+            "#   SECRET_KEY: \"\"  # required: env(...) (django-environ) fails without it, at flaskr/config.py:13",
+        ]
+    );
+}
+
 /// Flask's celery example: `flask_app = create_app()` in a root module, the factory in a
 /// package under src/. The image imports the root module from /app, so the package must be
 /// on the path (`PYTHONPATH: /app/src`), or every worker dies with `ModuleNotFoundError`.

@@ -37,6 +37,7 @@ mod regenerate;
 mod rules_doc;
 mod schema;
 mod server_pins;
+mod settings_oracle;
 mod strip;
 mod system_packages;
 mod templates;
