@@ -34,6 +34,10 @@ pub enum ReadKind {
     Library { call: String, library: &'static str },
 }
 
+/// The most variables listed: real apps read tens; a project of thousands of generated
+/// reads gets its first `MAX_READS`, each found in bounded time.
+pub(super) const MAX_READS: usize = 256;
+
 /// Reads that fail when the variable is unset: `os.environ[` and `environ[`.
 const SUBSCRIPTS: &[&str] = &["environ["];
 /// Lookups that give `None` when unset and no default is passed.
@@ -88,10 +92,12 @@ pub fn env_reads(sources: &Sources) -> Vec<EnvRead> {
 /// Adds a read unless the variable is listed already; a required read replaces an
 /// optional one.
 fn add(found: &mut Vec<EnvRead>, read: EnvRead) {
+    let full = found.len() >= MAX_READS;
     match found.iter_mut().find(|r| r.name == read.name) {
         Some(known) if read.required && !known.required => *known = read,
         Some(_) => {}
-        None => found.push(read),
+        None if !full => found.push(read),
+        None => {}
     }
 }
 

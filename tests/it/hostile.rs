@@ -721,3 +721,51 @@ fn explain_stays_bounded_on_one_huge_number() {
         assert_eq!(out.status.code(), Some(code), "{flag}");
     }
 }
+
+/// Settings code of 1 MiB each: a chain of a thousand settings classes ending in thousands
+/// of subclasses (each would list the whole chain's fields), and tens of thousands of
+/// `env("X")` and `os.environ["X"]` reads. init lists the first 256 variables in bounded
+/// time and memory.
+#[test]
+fn init_stays_bounded_on_endless_settings_code() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("main.py"),
+        "from flask import Flask\n\napp = Flask(__name__)\n",
+    )
+    .unwrap();
+    let mut classes = String::from(
+        "from pydantic_settings import BaseSettings\n\nclass C0(BaseSettings):\n    f0: str\n",
+    );
+    let mut n = 1;
+    while n < 1000 {
+        classes.push_str(&format!("class C{n}(C{}):\n    f{n}: str\n", n - 1));
+        n += 1;
+    }
+    while classes.len() < 1_000_000 {
+        classes.push_str(&format!("class L{n}(C999):\n    g{n}: str\n"));
+        n += 1;
+    }
+    fs::write(dir.path().join("classes.py"), classes).unwrap();
+    let mut reads = String::from("import os\nimport environ\n\nenv = environ.Env()\n");
+    let mut n = 0;
+    while reads.len() < 1_000_000 {
+        reads.push_str(&format!(
+            "A{n} = env(\"E{n}\")\nB{n} = os.environ[\"O{n}\"]\n"
+        ));
+        n += 1;
+    }
+    fs::write(dir.path().join("reads.py"), reads).unwrap();
+    let (out, took) = bounded(dir.path(), &["init"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < TIME_LIMIT, "took {took:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
+    let text = fs::read_to_string(dir.path().join("app.yaml")).unwrap();
+    let listed = text.lines().filter(|l| l.starts_with("#   ")).count();
+    assert_eq!(listed, 256, "{}", &text[..text.len().min(2000)]);
+}

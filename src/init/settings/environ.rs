@@ -9,7 +9,7 @@
 //! everywhere. `default=` by name in both. Reads are matched in the file that makes the
 //! `Env`, through the name it is bound to.
 
-use super::{EnvRead, ReadKind};
+use super::{EnvRead, MAX_READS, ReadKind};
 use crate::init::detect::{PyFile, Sources};
 use crate::init::source::{call_arguments, keyword_argument, string_literal};
 
@@ -91,6 +91,10 @@ pub fn reads(sources: &Sources) -> Vec<EnvRead> {
         for line in file.source.lines.iter().filter(|l| !l.is_string()) {
             for instance in &instances {
                 reads_in_line(file, &line.text, line.number, instance, &mut found);
+            }
+            if found.len() >= MAX_READS {
+                found.truncate(MAX_READS);
+                return found;
             }
         }
     }

@@ -12,10 +12,9 @@
 //! subclasses would list fields they fill). Not read: nested models' delimiters, aliases
 //! computed at run time, settings sources other than the environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::EnvRead;
-use super::ReadKind;
+use super::{EnvRead, MAX_READS, ReadKind};
 use crate::init::detect::{PyFile, Sources};
 use crate::init::source::{Line, call_arguments, keyword_argument, string_literal};
 
@@ -59,67 +58,84 @@ struct Config {
     case_sensitive: Option<bool>,
 }
 
+/// The deepest chain of settings classes read (real ones are a few levels deep).
+const MAX_DEPTH: usize = 32;
+
 /// The variables the most derived settings classes need, in file order.
 pub fn reads(sources: &Sources) -> Vec<EnvRead> {
     let mut classes: Vec<Class> = sources.files.iter().flat_map(classes_of).collect();
-    for class in &mut classes {
+    // Each class once: the settings classes found so far, then their subclasses by the
+    // last part of a base's name (the class in the same file first).
+    let mut by_base: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, class) in classes.iter().enumerate() {
+        for base in &class.bases {
+            by_base
+                .entry(base.rsplit('.').next().unwrap_or(base).to_owned())
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut queue: Vec<usize> = Vec::new();
+    for (i, class) in classes.iter_mut().enumerate() {
         let v2 = class.resolves_to(BASES_V2);
         if v2 || class.resolves_to(BASES_V1) {
             class.settings = Some(!v2);
+            queue.push(i);
         }
     }
-    // Subclasses of settings classes, to a fixed point (each pass settles one more level).
-    loop {
-        let mut changed = false;
-        for i in 0..classes.len() {
-            if classes[i].settings.is_some() {
+    while let Some(parent) = queue.pop() {
+        let Some(children) = by_base.get(classes[parent].name.as_str()) else {
+            continue;
+        };
+        for &child in children {
+            let same_file = |a: usize| std::ptr::eq(classes[a].file, classes[child].file);
+            let take = match classes[child].parent {
+                // A class deriving from BaseSettings itself keeps it.
+                None => classes[child].settings.is_none(),
+                Some(known) => !same_file(known) && same_file(parent),
+            };
+            if child == parent || !take {
                 continue;
             }
-            let parent = classes[i].bases.iter().find_map(|base| {
-                let name = base.rsplit('.').next().unwrap_or(base);
-                let same_file = |j: &usize| std::ptr::eq(classes[*j].file, classes[i].file);
-                let named: Vec<usize> = (0..classes.len())
-                    .filter(|&j| j != i && classes[j].settings.is_some() && classes[j].name == name)
-                    .collect();
-                named
-                    .iter()
-                    .copied()
-                    .find(same_file)
-                    .or(named.first().copied())
-            });
-            if let Some(parent) = parent {
-                classes[i].settings = classes[parent].settings;
-                classes[i].parent = Some(parent);
-                changed = true;
+            if classes[child].settings.is_none() {
+                queue.push(child);
             }
-        }
-        if !changed {
-            break;
+            classes[child].settings = classes[parent].settings;
+            classes[child].parent = Some(parent);
         }
     }
+    let mut has_child = vec![false; classes.len()];
+    for class in &classes {
+        if let Some(parent) = class.parent {
+            has_child[parent] = true;
+        }
+    }
+    let mut declared: HashMap<usize, (Vec<(String, Field)>, Config)> = HashMap::new();
     let mut found = Vec::new();
     for (i, class) in classes.iter().enumerate() {
         let Some(v1) = class.settings else { continue };
-        if classes.iter().any(|c| c.parent == Some(i)) {
+        if has_child[i] {
             continue;
         }
         // The chain from the root settings class down to this one.
         let mut chain = vec![i];
-        while let Some(parent) = classes[*chain.last().unwrap_or(&i)].parent {
-            if chain.contains(&parent) {
+        while let Some(parent) = classes[chain[chain.len() - 1]].parent {
+            if chain.contains(&parent) || chain.len() == MAX_DEPTH {
                 break;
             }
             chain.push(parent);
         }
         let mut fields: BTreeMap<String, (usize, Field)> = BTreeMap::new();
         let mut config = Config::default();
-        for &j in chain.iter().rev() {
-            let (own_fields, own_config) = classes[j].read(v1);
-            for (order, (name, field)) in own_fields.into_iter().enumerate() {
-                let order = fields.get(&name).map_or(j * 10_000 + order, |(o, _)| *o);
-                fields.insert(name, (order, field));
+        for (depth, &j) in chain.iter().rev().enumerate() {
+            let (own_fields, own_config) = declared.entry(j).or_insert_with(|| classes[j].read(v1));
+            for (order, (name, field)) in own_fields.iter().enumerate() {
+                let order = fields
+                    .get(name)
+                    .map_or(depth * 1_000_000 + order, |(o, _)| *o);
+                fields.insert(name.clone(), (order, field.clone()));
             }
-            config.env_prefix = own_config.env_prefix.or(config.env_prefix);
+            config.env_prefix = own_config.env_prefix.clone().or(config.env_prefix);
             config.case_sensitive = own_config.case_sensitive.or(config.case_sensitive);
         }
         let mut required: Vec<(usize, String, Field)> = fields
@@ -129,6 +145,9 @@ pub fn reads(sources: &Sources) -> Vec<EnvRead> {
             .collect();
         required.sort_by_key(|(order, _, _)| *order);
         for (_, name, field) in required {
+            if found.len() == MAX_READS {
+                return found;
+            }
             let variable = field
                 .alias
                 .clone()
