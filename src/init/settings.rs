@@ -95,9 +95,8 @@ fn add(found: &mut Vec<EnvRead>, read: EnvRead) {
     let full = found.len() >= MAX_READS;
     match found.iter_mut().find(|r| r.name == read.name) {
         Some(known) if read.required && !known.required => *known = read,
-        Some(_) => {}
         None if !full => found.push(read),
-        None => {}
+        Some(_) | None => {}
     }
 }
 

@@ -64,46 +64,7 @@ const MAX_DEPTH: usize = 32;
 /// The variables the most derived settings classes need, in file order.
 pub fn reads(sources: &Sources) -> Vec<EnvRead> {
     let mut classes: Vec<Class> = sources.files.iter().flat_map(classes_of).collect();
-    // Each class once: the settings classes found so far, then their subclasses by the
-    // last part of a base's name (the class in the same file first).
-    let mut by_base: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, class) in classes.iter().enumerate() {
-        for base in &class.bases {
-            by_base
-                .entry(base.rsplit('.').next().unwrap_or(base).to_owned())
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut queue: Vec<usize> = Vec::new();
-    for (i, class) in classes.iter_mut().enumerate() {
-        let v2 = class.resolves_to(BASES_V2);
-        if v2 || class.resolves_to(BASES_V1) {
-            class.settings = Some(!v2);
-            queue.push(i);
-        }
-    }
-    while let Some(parent) = queue.pop() {
-        let Some(children) = by_base.get(classes[parent].name.as_str()) else {
-            continue;
-        };
-        for &child in children {
-            let same_file = |a: usize| std::ptr::eq(classes[a].file, classes[child].file);
-            let take = match classes[child].parent {
-                // A class deriving from BaseSettings itself keeps it.
-                None => classes[child].settings.is_none(),
-                Some(known) => !same_file(known) && same_file(parent),
-            };
-            if child == parent || !take {
-                continue;
-            }
-            if classes[child].settings.is_none() {
-                queue.push(child);
-            }
-            classes[child].settings = classes[parent].settings;
-            classes[child].parent = Some(parent);
-        }
-    }
+    settle(&mut classes);
     let mut has_child = vec![false; classes.len()];
     for class in &classes {
         if let Some(parent) = class.parent {
@@ -168,6 +129,49 @@ pub fn reads(sources: &Sources) -> Vec<EnvRead> {
         }
     }
     found
+}
+
+/// Marks the settings classes: those deriving from `BaseSettings`, then their subclasses,
+/// each visited once, by the last part of a base's name (the class in the same file first).
+fn settle(classes: &mut [Class]) {
+    let mut by_base: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, class) in classes.iter().enumerate() {
+        for base in &class.bases {
+            by_base
+                .entry(base.rsplit('.').next().unwrap_or(base).to_owned())
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut queue: Vec<usize> = Vec::new();
+    for (i, class) in classes.iter_mut().enumerate() {
+        let v2 = class.resolves_to(BASES_V2);
+        if v2 || class.resolves_to(BASES_V1) {
+            class.settings = Some(!v2);
+            queue.push(i);
+        }
+    }
+    while let Some(parent) = queue.pop() {
+        let Some(children) = by_base.get(classes[parent].name.as_str()) else {
+            continue;
+        };
+        for &child in children {
+            let same_file = |a: usize| std::ptr::eq(classes[a].file, classes[child].file);
+            let take = match classes[child].parent {
+                // A class deriving from BaseSettings itself keeps it.
+                None => classes[child].settings.is_none(),
+                Some(known) => !same_file(known) && same_file(parent),
+            };
+            if child == parent || !take {
+                continue;
+            }
+            if classes[child].settings.is_none() {
+                queue.push(child);
+            }
+            classes[child].settings = classes[parent].settings;
+            classes[child].parent = Some(parent);
+        }
+    }
 }
 
 /// Every class statement of a file, with its body.
