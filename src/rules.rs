@@ -60,6 +60,7 @@ rules! {
     BASE_PYTHON_UNKNOWN = "FAB064", "base image not known to have python.version";
     LOCAL_REQUIREMENT = "FAB065", "requirements line installs files the image build cannot see";
     APT_PACKAGE = "FAB066", "build_packages or system_packages entry is not a Debian package";
+    WORKSPACE_IMPORT = "FAB067", "workspace members the app imports are not on PYTHONPATH";
     HEALTHCHECK_PATH = "FAB070", "healthcheck path not usable";
     HEALTHCHECK_TIMING = "FAB071", "healthcheck timing out of range";
     HEALTHCHECK_OCI = "FAB072", "OCI-format builds drop HEALTHCHECK";

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use super::detect::{AppCandidate, Sources};
 use super::{InitError, deps};
-use crate::layout::APP_DIR;
 use crate::packaging::uvlock::{Lock, Member};
 
 /// How far above the directory init was given a workspace root is looked for.
@@ -119,25 +118,8 @@ impl Workspace {
         Ok(out)
     }
 
-    /// The directories the app's member imports from, as paths in the image: each member
-    /// its import needs (from the lock), at its `src/` when it has one.
+    /// The directories the app's member imports from, as paths in the image.
     pub fn pythonpath(&self, package: &str) -> Vec<String> {
-        self.lock
-            .member_closure(package)
-            .unwrap_or_default()
-            .iter()
-            .map(|m| {
-                let base = if m.path == "." {
-                    APP_DIR.to_owned()
-                } else {
-                    format!("{APP_DIR}/{}", m.path.trim_end_matches('/'))
-                };
-                if self.root.join(&m.path).join("src").is_dir() {
-                    format!("{base}/src")
-                } else {
-                    base
-                }
-            })
-            .collect()
+        self.lock.import_dirs(package, &self.root)
     }
 }

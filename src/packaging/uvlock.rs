@@ -118,6 +118,29 @@ impl Lock {
         members
     }
 
+    /// The directories the image imports `package`'s workspace members from (the members
+    /// are not installed: `uv export --no-emit-workspace`): each member its import needs,
+    /// at its `src/` when it has one under `root`, the lock's directory.
+    pub fn import_dirs(&self, package: &str, root: &std::path::Path) -> Vec<String> {
+        use crate::layout::APP_DIR;
+        self.member_closure(package)
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                let base = if m.path == "." {
+                    APP_DIR.to_owned()
+                } else {
+                    format!("{APP_DIR}/{}", m.path.trim_end_matches('/'))
+                };
+                if root.join(&m.path).join("src").is_dir() {
+                    format!("{base}/src")
+                } else {
+                    base
+                }
+            })
+            .collect()
+    }
+
     /// The member `name` and every member it depends on, directly or through index
     /// packages: the code its import needs beside the installed dependencies. `None`
     /// when `name` is not a member.

@@ -112,6 +112,9 @@ pub struct Workspace {
     /// Every member's `pyproject.toml` but the root's, relative to the project, sorted:
     /// `uv export --frozen` reads them to know the workspace.
     pub member_pyprojects: Vec<String>,
+    /// Where the image imports the members the app needs from (they are copied with the
+    /// project, not installed): what `PYTHONPATH` must hold.
+    pub import_dirs: Vec<String>,
 }
 
 /// The app's requirements file with what it includes (`-r`, `-c`) read in, and each line

@@ -289,3 +289,47 @@ fn init_at_a_root_of_too_many_members_asks_to_be_run_in_one() {
     let spec = std::fs::read_to_string(root.join("app.yaml")).unwrap();
     assert!(spec.contains("  package: m7\n"), "{spec}");
 }
+
+/// A hand-written spec naming the member without the `PYTHONPATH` init writes: the members
+/// are copied, not installed, so every worker would fail on `import core`. check warns
+/// (FAB067) with the value that works; with it, or with part of it plus the rest, the
+/// warning names only what is missing.
+#[test]
+fn a_member_spec_without_the_members_on_pythonpath_is_warned_with_the_value_to_set() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    workspace(root);
+    ok(fabuild(root).args(["init"]));
+    let spec = std::fs::read_to_string(root.join("app.yaml")).unwrap();
+    let full = "  PYTHONPATH: /app/packages/api/src:/app/packages/core/src\n";
+    assert!(spec.contains(full), "{spec}");
+    let check = |text: &str| {
+        std::fs::write(root.join("app.yaml"), text).unwrap();
+        let (output, stderr) = run(fabuild(root)
+            .args(["check", "app.yaml"])
+            .env("NO_COLOR", "1"));
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        stderr
+    };
+    let stderr = check(&spec);
+    assert!(!stderr.contains("FAB067"), "{stderr}");
+    let without = spec.replace(full, "  LOG_LEVEL: info\n");
+    let stderr = check(&without);
+    assert!(stderr.contains("warning[FAB067]"), "{stderr}");
+    assert!(
+        stderr.contains("the workspace members `api` needs are copied to /app/packages/api/src, /app/packages/core/src, which PYTHONPATH does not name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("set `PYTHONPATH: /app/packages/api/src:/app/packages/core/src` under env"),
+        "{stderr}"
+    );
+    let partial = spec.replace(full, "  PYTHONPATH: /opt/extra:/app/packages/api/src\n");
+    let stderr = check(&partial);
+    assert!(
+        stderr.contains("copied to /app/packages/core/src, which PYTHONPATH does not name")
+            && stderr
+                .contains("`PYTHONPATH: /opt/extra:/app/packages/api/src:/app/packages/core/src`"),
+        "{stderr}"
+    );
+}

@@ -149,11 +149,48 @@ impl Validator<'_> {
                 "it names the member of a uv workspace whose dependencies python.lock installs; remove it, or add `lock: uv.lock`",
             );
         }
+        if let Some(workspace) = &locked.workspace {
+            self.member_imports(raw, workspace);
+        }
         if locked.pdm.is_some() {
             // Installed as the requirements file it becomes, not exported by uv.
             return (None, locked);
         }
         (lock, locked)
+    }
+
+    /// The workspace members the app imports are copied with the project, not installed:
+    /// unless `PYTHONPATH` names where each is, the first import of one fails in every
+    /// worker (`ModuleNotFoundError`).
+    fn member_imports(&mut self, raw: &RawSpec, workspace: &Workspace) {
+        let set = raw.env.0.iter().find(|(k, _)| k.value == "PYTHONPATH");
+        let listed: Vec<&str> = set.map_or(Vec::new(), |(_, v)| v.value.split(':').collect());
+        let missing: Vec<&str> = workspace
+            .import_dirs
+            .iter()
+            .map(String::as_str)
+            // gunicorn puts its working directory, the app's, on the path itself.
+            .filter(|dir| *dir != crate::layout::APP_DIR && !listed.contains(dir))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let mut want: Vec<&str> = listed.iter().copied().filter(|d| !d.is_empty()).collect();
+        want.extend(&missing);
+        let help = format!(
+            "set `PYTHONPATH: {}` under env (`fabuild init` at the workspace root writes it)",
+            want.join(":")
+        );
+        let message = format!(
+            "the workspace members `{}` needs are copied to {}, which PYTHONPATH does not name: its imports of them fail",
+            workspace.package,
+            missing.join(", ")
+        );
+        if let Some((_, value)) = set {
+            self.warn(rules::WORKSPACE_IMPORT, value, message, help);
+        } else if let Some(package) = &raw.python.package {
+            self.warn(rules::WORKSPACE_IMPORT, package, message, help);
+        }
     }
 
     /// `python.requirements` (or requirements.txt found beside app.yaml), and the
@@ -432,6 +469,7 @@ impl Validator<'_> {
         Some(Workspace {
             package: member.name.clone(),
             member_pyprojects,
+            import_dirs: lock.import_dirs(&member.name, &project.join(dir)),
         })
     }
 
