@@ -211,7 +211,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     // --port wins over the file's bind, --tls-dir over its TLS files.
     server.retain(|c| !(c.key == "port" && options.port.is_some()));
     let tls = tls(options, conf.as_ref(), &mut warnings);
-    let writable = writable(options, &sources, django.as_ref());
+    let writable = writable(options, root, &sources, member.as_ref(), django.as_ref())?;
     project_notes(
         django.as_ref(),
         writable.as_ref(),
@@ -493,6 +493,7 @@ fn workspace_member(
     });
     Ok(Some(WorkspaceMember {
         package: member.name,
+        path: member.path,
         pythonpath,
         why,
     }))
@@ -500,39 +501,62 @@ fn workspace_member(
 
 /// `app.writable`: the flag's directories, else the instance folder when the code reads
 /// `.instance_path` (Flask and Quart put it beside the top-level package: `instance`, or
-/// `src/instance` in a src layout), else a data directory for a Django project's SQLite
-/// database.
+/// `src/instance` in a src layout; in a workspace, in the app's member), else a data
+/// directory for a Django project's SQLite database.
 fn writable(
     options: &Options,
+    root: &Path,
     sources: &detect::Sources,
+    member: Option<&WorkspaceMember>,
     django: Option<&django::Django>,
-) -> Option<Decided<Vec<String>>> {
+) -> Result<Option<Decided<Vec<String>>>, InitError> {
     if !options.writable.is_empty() {
-        return Some((options.writable.clone(), "from --writable".to_owned()));
+        return Ok(Some((
+            options.writable.clone(),
+            "from --writable".to_owned(),
+        )));
     }
     if let Some(sqlite) = django.and_then(|d| d.sqlite.as_ref()) {
-        return Some((
+        return Ok(Some((
             vec![django::DATA_DIR.to_owned()],
             format!(
                 "for the SQLite database of {}:{}, which cannot be written where it is (see env)",
                 sqlite.file, sqlite.line
             ),
-        ));
+        )));
     }
-    sources.instance_folder_use().map(|e| {
-        let dir = if e.src_layout {
-            "src/instance"
-        } else {
-            "instance"
-        };
-        (
-            vec![dir.to_owned()],
-            format!(
-                "the app uses its instance folder at {}:{}: {}",
-                e.file, e.line, e.text
-            ),
-        )
-    })
+    // A member's package is imported from the member's directory: its instance folder is
+    // there, and its files are named as that directory's.
+    let (member_sources, prefix) = match member.filter(|m| m.path != ".") {
+        Some(m) => {
+            let dir = root.join(&m.path);
+            let read = detect::Sources::read(&dir).map_err(|source| InitError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            (Some(read), format!("{}/", m.path.trim_end_matches('/')))
+        }
+        None => (None, String::new()),
+    };
+    let Some(e) = member_sources
+        .as_ref()
+        .unwrap_or(sources)
+        .instance_folder_use()
+    else {
+        return Ok(None);
+    };
+    let dir = if e.src_layout {
+        "src/instance"
+    } else {
+        "instance"
+    };
+    Ok(Some((
+        vec![format!("{prefix}{dir}")],
+        format!(
+            "the app uses its instance folder at {prefix}{}:{}: {}",
+            e.file, e.line, e.text
+        ),
+    )))
 }
 
 /// What init found in a Django project's settings and the directories the app writes, and

@@ -106,6 +106,8 @@ impl DjangoYaml {
 #[derive(Clone, Debug)]
 pub struct WorkspaceMember {
     pub package: String,
+    /// The member's directory, relative to the workspace root (`.` for the root itself).
+    pub path: String,
     /// Directories in the image, in the lock's order of members.
     pub pythonpath: Vec<String>,
     pub why: String,

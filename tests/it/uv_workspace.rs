@@ -333,3 +333,36 @@ fn a_member_spec_without_the_members_on_pythonpath_is_warned_with_the_value_to_s
         "{stderr}"
     );
 }
+
+/// Flask puts an app's instance folder beside its top-level package, as imported: for a
+/// member's package, inside the member (`packages/api/src/instance`), not at the root.
+#[test]
+fn a_members_instance_folder_is_writable_where_flask_puts_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    workspace(root);
+    write(
+        root,
+        &[(
+            "packages/api/src/api/web.py",
+            "import os\n\nfrom flask import Flask\n\nfrom core import hello\n\napp = Flask(__name__)\nos.makedirs(app.instance_path, exist_ok=True)\n",
+        )],
+    );
+    let (output, stderr) = run(fabuild(root).arg("init").env("NO_COLOR", "1"));
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "writable: packages/api/src/instance (the app uses its instance folder at packages/api/src/api/web.py:8"
+        ),
+        "{stdout}"
+    );
+    let spec = std::fs::read_to_string(root.join("app.yaml")).unwrap();
+    let writable: Vec<&str> = spec
+        .lines()
+        .skip_while(|l| !l.starts_with("  writable:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    - "))
+        .collect();
+    assert_eq!(writable, ["    - packages/api/src/instance"], "{spec}");
+}
