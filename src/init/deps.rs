@@ -196,6 +196,51 @@ impl Dependencies {
     }
 }
 
+/// The distributions that provide a framework's import: any one of them is enough
+/// (FastAPI brings Starlette; Django Channels needs Django and channels).
+const FRAMEWORK_PACKAGES: &[(&str, &[&str])] = &[
+    ("FastAPI", &["fastapi"]),
+    ("Starlette", &["starlette", "fastapi"]),
+    ("Litestar", &["litestar"]),
+    ("Quart", &["quart"]),
+    ("Flask", &["flask"]),
+    ("Falcon", &["falcon"]),
+    ("Bottle", &["bottle"]),
+    ("Django", &["django"]),
+    ("Django Channels", &["channels"]),
+];
+
+impl Dependencies {
+    /// A warning when the app's framework is in none of the names the dependency file
+    /// declares: the image installs only what it declares, so every worker would stop at
+    /// the framework's import. Not said when the file includes others (`-r base.txt`),
+    /// whose names init does not read, or when there is no dependency file (said apart).
+    pub fn missing_framework(&self, root: &Path, framework: &str, at: &str) -> Option<String> {
+        let (_, wanted) = FRAMEWORK_PACKAGES.iter().find(|(f, _)| *f == framework)?;
+        if matches!(self.source, Source::None) || wanted.iter().any(|w| self.has(w)) {
+            return None;
+        }
+        if let Source::Requirements(path) = &self.source {
+            let text = read(root, path).ok().flatten().unwrap_or_default();
+            let includes = text.lines().any(|l| {
+                let l = l.trim_start();
+                ["-r", "-c", "--requirement", "--constraint"]
+                    .iter()
+                    .any(|o| l.starts_with(o))
+            });
+            if includes {
+                return None;
+            }
+        }
+        Some(format!(
+            "the app is a {framework} app ({at}), but {} does not name {}: the image installs only what it declares, so every worker would fail to import it; add {} there, unless a package it names depends on it",
+            self.source.file(),
+            wanted.join(" or "),
+            wanted[0]
+        ))
+    }
+}
+
 fn packages(n: usize) -> String {
     format!("{n} package{}", if n == 1 { "" } else { "s" })
 }

@@ -194,6 +194,7 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         member,
         src_layout,
         django,
+        framework,
     } = app_and_member(
         options,
         root,
@@ -225,6 +226,8 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         why: python.evidence.clone(),
     });
     let deps = dependency_install(options, &dependencies, &mut notes, &mut warnings)?;
+    warnings
+        .extend(framework.and_then(|(name, at)| dependencies.missing_framework(root, name, &at)));
     let apt = system_packages::for_dependencies(&dependencies.names);
     notes.extend(apt.as_ref().map(system_packages::AptKeys::note));
     warnings.extend(own_files::advice(root));
@@ -351,6 +354,8 @@ struct AppAndMember {
     src_layout: bool,
     /// Its Django project, when it is a Django app.
     django: Option<django::Django>,
+    /// The framework of the app found, and where (`file:line`).
+    framework: Option<(&'static str, String)>,
 }
 
 /// The app (`app`), its workspace member (`workspace_member`), and whether it is imported
@@ -379,6 +384,9 @@ fn app_and_member(
                 && !root.join(module_dir(m)).exists()
                 && root.join("src").join(module_dir(m)).exists()
         });
+    let framework = chosen
+        .as_ref()
+        .map(|(_, c)| (c.framework, format!("{}:{}", c.file, c.line)));
     let django = chosen
         .filter(|(_, c)| c.framework.starts_with("Django"))
         .and_then(|(_, c)| django::read(sources, &c.file));
@@ -388,6 +396,7 @@ fn app_and_member(
         member,
         src_layout,
         django,
+        framework,
     })
 }
 

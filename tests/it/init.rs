@@ -750,6 +750,37 @@ fn pydantic_fields_and_environ_reads_say_what_needs_them() {
     );
 }
 
+/// A Flask app whose requirements.txt does not name Flask would build an image whose
+/// workers all fail at `import flask`: init says so, naming the app and the file. Not said
+/// when the file names it, or includes another file init does not read.
+#[test]
+fn an_app_whose_framework_is_not_declared_is_warned() {
+    let (_tmp, dir) = copy("flask-factory");
+    fs::write(dir.join("requirements.txt"), "requests==2.32.3\n").unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the app is a Flask app (flaskr/__init__.py:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "but requirements.txt does not name flask: the image installs only what it declares"
+        ),
+        "{stderr}"
+    );
+    fs::write(dir.join("base.txt"), "flask==3.1.0\n").unwrap();
+    for requirements in ["Flask[async]==3.1.0\n", "-r base.txt\n"] {
+        fs::write(dir.join("requirements.txt"), requirements).unwrap();
+        let (code, _, stderr) = run(&dir, &["init", "--force"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            !stderr.contains("does not name"),
+            "{requirements}: {stderr}"
+        );
+    }
+}
+
 /// Flask's celery example: `flask_app = create_app()` in a root module, the factory in a
 /// package under src/. The image imports the root module from /app, so the package must be
 /// on the path (`PYTHONPATH: /app/src`), or every worker dies with `ModuleNotFoundError`.
