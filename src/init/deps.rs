@@ -197,7 +197,7 @@ impl Dependencies {
 }
 
 /// The distributions that provide a framework's import: any one of them is enough
-/// (FastAPI brings Starlette; Django Channels needs Django and channels).
+/// (`fastapi` brings Starlette; Django Channels needs `django` and `channels`).
 const FRAMEWORK_PACKAGES: &[(&str, &[&str])] = &[
     ("FastAPI", &["fastapi"]),
     ("Starlette", &["starlette", "fastapi"]),
