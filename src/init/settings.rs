@@ -92,6 +92,11 @@ pub fn env_reads(sources: &Sources) -> Vec<EnvRead> {
 /// Adds a read unless the variable is listed already; a required read replaces an
 /// optional one.
 fn add(found: &mut Vec<EnvRead>, read: EnvRead) {
+    // An alias or a reader's argument may be any string: only a name app.yaml's `env`
+    // takes, and that cannot break out of its comment line, is listed.
+    if !env_name(&read.name) {
+        return;
+    }
     let full = found.len() >= MAX_READS;
     match found.iter_mut().find(|r| r.name == read.name) {
         Some(known) if read.required && !known.required => *known = read,

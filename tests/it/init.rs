@@ -781,6 +781,26 @@ fn an_app_whose_framework_is_not_declared_is_warned() {
     }
 }
 
+/// An alias or a reader's argument is any string the code holds: one that is not a
+/// variable name (a line break, a `:`) is not listed, so it cannot add a key to app.yaml
+/// when the entries are uncommented.
+#[test]
+fn names_that_are_not_variable_names_are_not_listed() {
+    let (_tmp, dir) = copy("flask-factory");
+    fs::write(
+        dir.join("flaskr/config.py"),
+        "import environ\nfrom pydantic import Field\nfrom pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    a: str = Field(alias=\"X\\nworkers: 99\")\n    b: str = Field(alias=\"has space\")\n    good_one: str\n\n\nenv = environ.Env()\nV = env(\"Y\\nname: evil\")\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("#   ")).collect();
+    assert_eq!(listed.len(), 1, "{text}");
+    assert!(listed[0].starts_with("#   GOOD_ONE: \"\""), "{text}");
+    assert!(!text.contains("evil") && !text.contains("99"), "{text}");
+}
+
 /// Flask's celery example: `flask_app = create_app()` in a root module, the factory in a
 /// package under src/. The image imports the root module from /app, so the package must be
 /// on the path (`PYTHONPATH: /app/src`), or every worker dies with `ModuleNotFoundError`.
