@@ -106,8 +106,8 @@ fn sizing(checked: &Checked, plan: &Plan) -> Option<Finding> {
         Finding::warning(
             rules::WORKER_MEMORY,
             format!(
-                "the memory limit {} fits {by_memory} worker(s) at {each} each, the CPUs {by_cpu}: {by_memory} planned",
-                memory.text
+                "{} workers planned: the memory limit {} fits {by_memory} at {each} each, where {} CPU(s) would run {by_cpu}",
+                by_memory, memory.text, server.cpus
             ),
         )
         .help(format!(

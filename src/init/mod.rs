@@ -239,8 +239,21 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         .clone()
         .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
     let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
+    let extends = crate::spec::platform::discover(root).map(|path| {
+        let why = format!(
+            "the platform file above the project ({}): its keys apply where this file sets none",
+            path
+        );
+        notes.push(Note {
+            what: "extends",
+            value: path.clone(),
+            why: why.clone(),
+        });
+        (path, why)
+    });
     let mut yaml = AppYaml {
         schema_ref,
+        extends,
         name,
         interface: (interface.0, interface.1),
         module,

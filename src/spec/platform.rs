@@ -29,6 +29,10 @@ pub const PLATFORM_ENV: &str = "FABUILD_PLATFORM";
 /// More files than this in one chain is a mistake, not a platform.
 pub const MAX_CHAIN: usize = 16;
 
+/// The spec and its platform files together: each is parsed after blanks as long as the
+/// files before it, so this bounds what one parse reads.
+pub const MAX_CHAIN_BYTES: usize = 4 * 1024 * 1024;
+
 /// A spec and the platform files it extends, merged.
 pub(crate) struct Chain {
     pub source: Source,
@@ -108,6 +112,13 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
                 ));
             }
         };
+        if text.len() + body.len() >= MAX_CHAIN_BYTES {
+            return Err(fail(
+                &source,
+                format!("the spec and its platform files are larger than {MAX_CHAIN_BYTES} bytes together"),
+                "a platform file is a few dozen lines; check that `extends` names the file you mean",
+            ));
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -182,6 +193,38 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
         raw,
         policy,
     })
+}
+
+/// The name `fabuild init` looks for above a project.
+pub const PLATFORM_FILE_NAME: &str = "platform.yaml";
+
+/// How far above a project `discover` looks.
+pub const DISCOVER_LEVELS: usize = 8;
+
+/// The platform file above `project`, as an `extends` value relative to it: the nearest
+/// `platform.yaml` in a parent directory that reads as a platform file, looking no
+/// higher than the repository's root (the first directory holding `.git`) and at most
+/// `DISCOVER_LEVELS` levels up. `None` when `project` is a repository's root itself.
+pub fn discover(project: &Path) -> Option<String> {
+    let project = std::fs::canonicalize(project).ok()?;
+    if project.join(".git").exists() {
+        return None;
+    }
+    let mut up = String::new();
+    for dir in project.ancestors().skip(1).take(DISCOVER_LEVELS) {
+        up.push_str("../");
+        let candidate = dir.join(PLATFORM_FILE_NAME);
+        if candidate.is_file()
+            && read_text(&candidate, PLATFORM_FILE_NAME)
+                .is_ok_and(|text| !text.trim().is_empty() && parse_platform(&text).is_ok())
+        {
+            return Some(format!("{up}{PLATFORM_FILE_NAME}"));
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
 }
 
 fn parse_platform(text: &str) -> Result<RawPlatform, Finding> {
