@@ -189,10 +189,18 @@ fn fabuild_schema_prints_the_committed_file() {
 
 /// Runs check-jsonschema on `files`; returns (schema errors, parse errors) as file names.
 pub fn check_jsonschema(files: &[std::path::PathBuf]) -> (BTreeSet<String>, BTreeSet<String>) {
+    check_against("schema/app.schema.json", files)
+}
+
+/// `check_jsonschema` against the schema at `schema` (relative to the repository).
+fn check_against(
+    schema: &str,
+    files: &[std::path::PathBuf],
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let exe = util::oracle("FABUILD_CHECK_JSONSCHEMA", "check-jsonschema");
     let out = Command::new(exe)
         .args(["--output-format", "json", "--schemafile"])
-        .arg(util::repo().join("schema/app.schema.json"))
+        .arg(util::repo().join(schema))
         .args(files)
         .output()
         .unwrap();
@@ -214,6 +222,23 @@ pub fn check_jsonschema(files: &[std::path::PathBuf]) -> (BTreeSet<String>, BTre
             .collect()
     };
     (names("errors"), names("parse_errors"))
+}
+
+/// The platform files of the transcripts pass the platform schema (and the one that
+/// fabuild refuses for a typo fails it); a platform file is no app.yaml.
+#[test]
+fn a_real_validator_reads_platform_files_with_their_own_schema() {
+    let dir = util::repo().join("tests/cmd/platform.in");
+    let good = [dir.join("platform.yaml"), dir.join("cycle/team.yaml")];
+    let (errors, parse_errors) = check_against("schema/platform.schema.json", &good);
+    assert!(errors.is_empty() && parse_errors.is_empty(), "{errors:?} {parse_errors:?}");
+    let (errors, _) = check_against(
+        "schema/platform.schema.json",
+        &[dir.join("badplat/platform.yaml")],
+    );
+    assert_eq!(errors.len(), 1, "a typo in a platform file is a schema error");
+    let (errors, _) = check_against("schema/app.schema.json", &[dir.join("platform.yaml")]);
+    assert_eq!(errors.len(), 1, "a platform file is not an app.yaml");
 }
 
 #[test]
