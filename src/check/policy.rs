@@ -9,6 +9,8 @@ use crate::rules;
 use crate::spec::{Checked, ImageRef};
 
 /// Every breach of `checked`'s policy by it and its plan.
+// One policy key after another, each with its own rule.
+#[allow(clippy::too_many_lines)]
 pub fn held_to(checked: &Checked, plan: &Plan, overrides: &Overrides) -> Vec<Finding> {
     let policy = &checked.policy;
     if policy.is_empty() {
@@ -153,7 +155,10 @@ pub fn held_to(checked: &Checked, plan: &Plan, overrides: &Overrides) -> Vec<Fin
 /// and digest where `allowed` names one.
 fn allows(allowed: &ImageRef, base: &ImageRef) -> bool {
     allowed.name == base.name
-        && allowed.tag.as_ref().is_none_or(|t| base.tag.as_ref() == Some(t))
+        && allowed
+            .tag
+            .as_ref()
+            .is_none_or(|t| base.tag.as_ref() == Some(t))
         && allowed
             .digest
             .as_ref()
@@ -174,9 +179,7 @@ fn same_flag(forbidden: &str, written: &str) -> bool {
         return false;
     };
     setting.flags.contains(&written)
-        || (written.len() > 3
-            && written.starts_with("--")
-            && setting.flag().starts_with(written))
+        || (written.len() > 3 && written.starts_with("--") && setting.flag().starts_with(written))
 }
 
 #[cfg(test)]
@@ -197,9 +200,18 @@ mod tests {
         let r = |t: &str| ImageRef::parse(t).unwrap();
         let digest = "@sha256:".to_owned() + &"a".repeat(64);
         assert!(allows(&r("python"), &r("python:3.12-slim")));
-        assert!(allows(&r("python:3.12-slim"), &r(&format!("python:3.12-slim{digest}"))));
+        assert!(allows(
+            &r("python:3.12-slim"),
+            &r(&format!("python:3.12-slim{digest}"))
+        ));
         assert!(!allows(&r("python:3.12-slim"), &r("python:3.13-slim")));
-        assert!(!allows(&r(&format!("python:3.12-slim{digest}")), &r("python:3.12-slim")));
-        assert!(!allows(&r("python"), &r("registry.example.com/python:3.12-slim")));
+        assert!(!allows(
+            &r(&format!("python:3.12-slim{digest}")),
+            &r("python:3.12-slim")
+        ));
+        assert!(!allows(
+            &r("python"),
+            &r("registry.example.com/python:3.12-slim")
+        ));
     }
 }

@@ -36,11 +36,7 @@ pub fn run(args: &CheckArgs) -> ExitStatus {
                         file: &display,
                         ok: true,
                         outcome: SpecOutcome::Read {
-                            findings: json_findings(
-                                &checked.warnings,
-                                &checked.source,
-                                &display,
-                            ),
+                            findings: json_findings(&checked.warnings, &checked.source, &display),
                         },
                     }),
                 }

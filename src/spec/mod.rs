@@ -157,8 +157,6 @@ pub(crate) fn longest_extra_arg(text: &str) -> Option<crate::diagnostic::Span> {
     load::span(longest, text)
 }
 
-
-
 /// The directory a spec's relative paths are resolved against: the one that holds it.
 pub fn project_dir(spec_path: &Path) -> PathBuf {
     match spec_path.parent() {

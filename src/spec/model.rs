@@ -228,8 +228,8 @@ impl Memory {
     /// `bytes` as people read it: `768Mi`, `1.5Gi`.
     pub fn show(bytes: u64) -> String {
         let mib = bytes.div_ceil(1 << 20);
-        if mib >= 1024 && mib % 512 == 0 {
-            if mib % 1024 == 0 {
+        if mib >= 1024 && mib.is_multiple_of(512) {
+            if mib.is_multiple_of(1024) {
                 format!("{}Gi", mib / 1024)
             } else {
                 format!("{}.5Gi", mib / 1024)

@@ -42,7 +42,13 @@ pub(crate) struct Chain {
 
 /// Reads the spec at `path` and every platform file it extends. `platform` is
 /// `FABUILD_PLATFORM`'s value, if set.
-pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Result<Chain, SpecError> {
+// One link of the chain after another, each way it can fail with its own finding.
+#[allow(clippy::too_many_lines)]
+pub(crate) fn load(
+    path: &Path,
+    display: &str,
+    platform: Option<&Path>,
+) -> Result<Chain, SpecError> {
     let (first, mut raw) = super::load::load(path, display)?;
     let mut text = first.text.to_string();
     let mut source = first;
@@ -86,7 +92,9 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
         if !seen.insert(identity(&file)) {
             return Err(fail(
                 &source,
-                format!("extends `{written}` closes a cycle: {file_display} is already in the chain"),
+                format!(
+                    "extends `{written}` closes a cycle: {file_display} is already in the chain"
+                ),
                 "a platform file cannot extend itself or a file that extends it; remove this `extends`",
             ));
         }
@@ -101,13 +109,22 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
             Ok(body) => body,
             Err(err) => {
                 let (via, help) = if at.is_some() {
-                    (String::new(), "check the path: a relative `extends` resolves against the directory of the file that writes it")
+                    (
+                        String::new(),
+                        "check the path: a relative `extends` resolves against the directory of the file that writes it",
+                    )
                 } else {
-                    (format!(" (named by {PLATFORM_ENV})"), "set FABUILD_PLATFORM to a platform file's path, or unset it")
+                    (
+                        format!(" (named by {PLATFORM_ENV})"),
+                        "set FABUILD_PLATFORM to a platform file's path, or unset it",
+                    )
                 };
                 return Err(fail(
                     &source,
-                    format!("cannot read platform file {file_display}{via}: {}", err_reason(&err)),
+                    format!(
+                        "cannot read platform file {file_display}{via}: {}",
+                        err_reason(&err)
+                    ),
                     help,
                 ));
             }
@@ -115,7 +132,9 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
         if text.len() + body.len() >= MAX_CHAIN_BYTES {
             return Err(fail(
                 &source,
-                format!("the spec and its platform files are larger than {MAX_CHAIN_BYTES} bytes together"),
+                format!(
+                    "the spec and its platform files are larger than {MAX_CHAIN_BYTES} bytes together"
+                ),
                 "a platform file is a few dozen lines; check that `extends` names the file you mean",
             ));
         }
@@ -145,11 +164,11 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
             column: 1,
         };
         let layer = if body.trim().is_empty() {
-            Err(Finding::error(
+            Err(Box::new(Finding::error(
                 rules::PLATFORM_FILE,
                 format!("platform file {file_display} is empty"),
             )
-            .help("a platform file holds the keys its services share (docs/spec.md, \"Platform files\")"))
+            .help("a platform file holds the keys its services share (docs/spec.md, \"Platform files\")")))
         } else {
             parse_platform(&padded)
         };
@@ -159,7 +178,7 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
                 finding.span = Some(finding.span.map_or(start_span, |s| source.localize(s)));
                 return Err(SpecError::Invalid {
                     input: source,
-                    findings: vec![finding],
+                    findings: vec![*finding],
                 });
             }
         };
@@ -178,10 +197,13 @@ pub(crate) fn load(path: &Path, display: &str, platform: Option<&Path>) -> Resul
                 input: source,
             });
         }
-        next = layer
-            .extends
-            .as_ref()
-            .map(|e| (span(e, &text), resolve(&file, &file_display, &e.value), e.value.clone()));
+        next = layer.extends.as_ref().map(|e| {
+            (
+                span(e, &text),
+                resolve(&file, &file_display, &e.value),
+                e.value.clone(),
+            )
+        });
         layers.push(layer);
     }
     let mut policy = RawPolicy::default();
@@ -227,12 +249,12 @@ pub fn discover(project: &Path) -> Option<String> {
     None
 }
 
-fn parse_platform(text: &str) -> Result<RawPlatform, Finding> {
+fn parse_platform(text: &str) -> Result<RawPlatform, Box<Finding>> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
     serde_saphyr::from_str_with_options::<RawPlatform>(text, options).map_err(|err| {
-        let mut finding = to_finding(text, &err);
+        let mut finding = Box::new(to_finding(text, &err));
         if finding.rule == rules::UNKNOWN_KEY && matches!(finding.message.as_str(), "unknown key `name`" | "unknown key `app`" | "unknown key `tls`") {
             finding.help = Some("`name`, `app` and `tls` are each service's own: set them in its app.yaml, not in a platform file".to_owned());
         }
@@ -296,26 +318,26 @@ macro_rules! fill {
 
 /// `layer`'s keys into `raw` and `policy` wherever they do not set them already.
 fn merge(raw: &mut RawSpec, policy: &mut RawPolicy, mut layer: RawPlatform) {
-    let (p, q) = (&mut raw.python, &mut layer.python);
-    fill!(p, q; version, base_image, requirements, lock, package, project, exclude_newer, build_packages, system_packages);
-    let (s, t) = (&mut raw.server, &mut layer.server);
-    fill!(s, t; port, workers, cpus, threads, timeout, graceful_timeout, keepalive, max_requests, max_requests_jitter, forwarded_allow_ips, access_log, extra_args, memory, worker_memory);
+    let (own, theirs) = (&mut raw.python, &mut layer.python);
+    fill!(own, theirs; version, base_image, requirements, lock, package, project, exclude_newer, build_packages, system_packages);
+    let (own, theirs) = (&mut raw.server, &mut layer.server);
+    fill!(own, theirs; port, workers, cpus, threads, timeout, graceful_timeout, keepalive, max_requests, max_requests_jitter, forwarded_allow_ips, access_log, extra_args, memory, worker_memory);
     fill!(raw.user, layer.user; uid, gid);
     fill!(raw.build, layer.build; ca_secret);
     merge_map(&mut raw.labels, layer.labels);
     merge_map(&mut raw.env, layer.env);
-    if let (Some(h), Some(mut g)) = (raw.healthcheck.as_mut(), layer.healthcheck) {
-        fill!(h, g; interval, timeout, start_period, retries);
+    if let (Some(own), Some(mut theirs)) = (raw.healthcheck.as_mut(), layer.healthcheck) {
+        fill!(own, theirs; interval, timeout, start_period, retries);
     }
     match (raw.deploy.as_mut(), layer.deploy) {
-        (Some(d), Some(mut e)) => {
-            fill!(d, e; kubernetes, compose, image, replicas, memory, tls_secret);
+        (Some(own), Some(mut theirs)) => {
+            fill!(own, theirs; kubernetes, compose, image, replicas, memory, tls_secret);
         }
-        (None, Some(e)) => raw.deploy = Some(e),
+        (None, Some(theirs)) => raw.deploy = Some(theirs),
         _ => {}
     }
-    let mut l = layer.policy;
-    fill!(policy, l; base_images, require_digest, required_labels, min_uid, forbidden_extra_args, max_workers);
+    let mut theirs = layer.policy;
+    fill!(policy, theirs; base_images, require_digest, required_labels, min_uid, forbidden_extra_args, max_workers);
 }
 
 /// The platform's entries the spec does not set, first, then the spec's own.
@@ -414,7 +436,10 @@ pub(crate) fn origins(raw: &RawSpec, policy: &RawPolicy, source: &Source) -> Ori
     record!(r, "policy.", policy; require_digest, min_uid, max_workers);
     r.list("policy.base_images", policy.base_images.as_ref());
     r.list("policy.required_labels", policy.required_labels.as_ref());
-    r.list("policy.forbidden_extra_args", policy.forbidden_extra_args.as_ref());
+    r.list(
+        "policy.forbidden_extra_args",
+        policy.forbidden_extra_args.as_ref(),
+    );
     Origins(r.out)
 }
 
@@ -454,10 +479,15 @@ pub(crate) fn policy(raw: &RawPolicy, source: &Source) -> (Policy, Vec<Finding>)
             None => findings.push(
                 Finding::error(
                     rules::BASE_IMAGE_REFERENCE,
-                    format!("policy.base_images: `{}` is not a valid image reference", item.value),
+                    format!(
+                        "policy.base_images: `{}` is not a valid image reference",
+                        item.value
+                    ),
                 )
                 .at(Some(s))
-                .help("write `name`, `name:tag` or `name@sha256:<digest>`, as a FROM line takes it"),
+                .help(
+                    "write `name`, `name:tag` or `name@sha256:<digest>`, as a FROM line takes it",
+                ),
             ),
         }
     }
@@ -476,9 +506,12 @@ pub(crate) fn policy(raw: &RawPolicy, source: &Source) -> (Policy, Vec<Finding>)
             policy.min_uid = at_i(u).map(|s| (u32::try_from(u.value).unwrap_or(0), s));
         } else {
             findings.push(
-                Finding::error(rules::ID_RANGE, format!("policy.min_uid {} is out of range", u.value))
-                    .at(at_i(u))
-                    .help("use a uid from 0 to 4294967294"),
+                Finding::error(
+                    rules::ID_RANGE,
+                    format!("policy.min_uid {} is out of range", u.value),
+                )
+                .at(at_i(u))
+                .help("use a uid from 0 to 4294967294"),
             );
         }
     }
@@ -490,7 +523,10 @@ pub(crate) fn policy(raw: &RawPolicy, source: &Source) -> (Policy, Vec<Finding>)
             findings.push(
                 Finding::error(
                     rules::INVALID_VALUE,
-                    format!("policy.forbidden_extra_args: `{}` is not a flag", item.value),
+                    format!(
+                        "policy.forbidden_extra_args: `{}` is not a flag",
+                        item.value
+                    ),
                 )
                 .at(Some(s))
                 .help("name the flag alone, as gunicorn spells it: `--reload`, `--preload`"),
@@ -502,9 +538,12 @@ pub(crate) fn policy(raw: &RawPolicy, source: &Source) -> (Policy, Vec<Finding>)
             policy.max_workers = at_i(m).map(|s| (u32::try_from(m.value).unwrap_or(1), s));
         } else {
             findings.push(
-                Finding::error(rules::WORKERS, format!("policy.max_workers {} is out of range", m.value))
-                    .at(at_i(m))
-                    .help("use 1 to 256"),
+                Finding::error(
+                    rules::WORKERS,
+                    format!("policy.max_workers {} is out of range", m.value),
+                )
+                .at(at_i(m))
+                .help("use 1 to 256"),
             );
         }
     }

@@ -39,7 +39,7 @@ policy:
 ";
 
 fn service(i: usize, extra_args: &str) -> String {
-    let interface = if i % 2 == 0 { "asgi" } else { "wsgi" };
+    let interface = if i.is_multiple_of(2) { "asgi" } else { "wsgi" };
     format!(
         "version: 1\nextends: ../platform.yaml\nname: svc-{i:03}\napp:\n  module: svc{i}.main:app\n  interface: {interface}\nlabels:\n  com.example.owner: owner-{i}\nserver:\n  port: {}\n{extra_args}",
         8000 + i
@@ -89,11 +89,23 @@ fn a_fleet_of_200_services_is_held_to_one_platform_file() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
-    assert_eq!(stdout.lines().filter(|l| l.ends_with(": ok")).count(), FLEET - 1);
+    assert_eq!(
+        stdout.lines().filter(|l| l.ends_with(": ok")).count(),
+        FLEET - 1
+    );
     assert_eq!(stderr.matches("error[").count(), 1, "{stderr}");
-    assert!(stderr.contains("error[FAB078]: `--preload` is a flag the platform forbids"), "{stderr}");
-    assert!(stderr.contains(&format!("--> svc-{BREAKER}/app.yaml:11:43")), "{stderr}");
-    assert!(stderr.contains("(policy.forbidden_extra_args: `--preload`, platform.yaml:19)"), "{stderr}");
+    assert!(
+        stderr.contains("error[FAB078]: `--preload` is a flag the platform forbids"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("--> svc-{BREAKER}/app.yaml:11:43")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(policy.forbidden_extra_args: `--preload`, platform.yaml:19)"),
+        "{stderr}"
+    );
 
     // The same as JSON, one document per spec, for a CI dashboard.
     let out = run(dir, &["check", "--format", "json"], &specs);
@@ -108,7 +120,10 @@ fn a_fleet_of_200_services_is_held_to_one_platform_file() {
     let finding = &failed[0]["findings"][0];
     assert_eq!(finding["rule"], "FAB078");
     assert_eq!(finding["file"], format!("svc-{BREAKER}/app.yaml"));
-    assert_eq!((finding["line"].as_u64(), finding["column"].as_u64()), (Some(11), Some(43)));
+    assert_eq!(
+        (finding["line"].as_u64(), finding["column"].as_u64()),
+        (Some(11), Some(43))
+    );
 
     // gen writes all 200 once the breaker is fixed; gen --check finds nothing to do.
     fs::write(
@@ -124,9 +139,15 @@ fn a_fleet_of_200_services_is_held_to_one_platform_file() {
     for i in [0, 1, BREAKER, FLEET - 1] {
         let dockerfile = fs::read_to_string(dir.join(format!("svc-{i:03}/Dockerfile"))).unwrap();
         assert!(dockerfile.contains("LOG_LEVEL=\"info\""), "svc-{i:03}");
-        assert!(dockerfile.contains("--limit-request-line=8190"), "svc-{i:03}");
+        assert!(
+            dockerfile.contains("--limit-request-line=8190"),
+            "svc-{i:03}"
+        );
         let k8s = fs::read_to_string(dir.join(format!("svc-{i:03}/kubernetes.yaml"))).unwrap();
-        assert!(k8s.contains("replicas: 3") && k8s.contains("memory: \"1Gi\""), "svc-{i:03}:\n{k8s}");
+        assert!(
+            k8s.contains("replicas: 3") && k8s.contains("memory: \"1Gi\""),
+            "svc-{i:03}:\n{k8s}"
+        );
     }
 
     // A change to the platform file is a change to every service: gen --check says so.
@@ -139,7 +160,10 @@ fn a_fleet_of_200_services_is_held_to_one_platform_file() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr) + &text(&out.stdout);
     for i in 0..FLEET {
-        assert!(stderr.contains(&format!("svc-{i:03}/Dockerfile")), "svc-{i:03} not named");
+        assert!(
+            stderr.contains(&format!("svc-{i:03}/Dockerfile")),
+            "svc-{i:03} not named"
+        );
     }
 }
 
@@ -222,16 +246,24 @@ fn fabuild_platform_holds_a_spec_that_names_no_platform_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error[FAB077]: uid 10001 is below the platform's minimum, 20000"), "{stderr}");
+    assert!(
+        stderr.contains("error[FAB077]: uid 10001 is below the platform's minimum, 20000"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--> svc/app.yaml:7:8"), "{stderr}");
-    assert!(stderr.contains("(policy.min_uid, ci/platform.yaml:2)"), "{stderr}");
+    assert!(
+        stderr.contains("(policy.min_uid, ci/platform.yaml:2)"),
+        "{stderr}"
+    );
     let out = util::fabuild(tmp.path())
         .env("FABUILD_PLATFORM", "ci/nowhere.yaml")
         .args(["check", "svc/app.yaml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("error[FAB084]: cannot read platform file ci/nowhere.yaml (named by FABUILD_PLATFORM)"));
+    assert!(text(&out.stderr).contains(
+        "error[FAB084]: cannot read platform file ci/nowhere.yaml (named by FABUILD_PLATFORM)"
+    ));
 }
 
 #[test]
@@ -247,7 +279,11 @@ fn policy_rules_fire_at_the_value_and_cite_the_policy() {
             "version: 1\nextends: ../platform.yaml\nname: svc\napp:\n  module: main:app\n  interface: wsgi\npython:\n  base_image: python:3.12-slim\n",
         ),
     ]);
-    let out = run(tmp.path(), &["check", "--format", "json"], &["svc/app.yaml".to_owned()]);
+    let out = run(
+        tmp.path(),
+        &["check", "--format", "json"],
+        &["svc/app.yaml".to_owned()],
+    );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let found: Vec<(String, String, u64)> = report["findings"]
@@ -277,7 +313,9 @@ fn policy_rules_fire_at_the_value_and_cite_the_policy() {
 #[test]
 fn memory_caps_the_worker_count_and_the_manifests_carry_the_limit() {
     let spec = |server: &str| {
-        format!("version: 1\nname: sized\napp:\n  module: main:app\n  interface: wsgi\nserver:\n{server}deploy:\n  kubernetes: true\n  compose: true\n")
+        format!(
+            "version: 1\nname: sized\napp:\n  module: main:app\n  interface: wsgi\nserver:\n{server}deploy:\n  kubernetes: true\n  compose: true\n"
+        )
     };
     let tmp = tree(&[("app.yaml", &spec("  cpus: 2\n  memory: 512Mi\n"))]);
     let dir = tmp.path();
@@ -291,9 +329,16 @@ fn memory_caps_the_worker_count_and_the_manifests_carry_the_limit() {
     let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("--workers=2"), "{dockerfile}");
     let k8s = fs::read_to_string(dir.join("kubernetes.yaml")).unwrap();
-    assert_eq!(k8s.matches("memory: \"512Mi\"").count(), 2, "request and limit:\n{k8s}");
+    assert_eq!(
+        k8s.matches("memory: \"512Mi\"").count(),
+        2,
+        "request and limit:\n{k8s}"
+    );
     let compose = fs::read_to_string(dir.join("compose.yaml")).unwrap();
-    assert!(compose.contains("\n    mem_limit: 536870912\n"), "{compose}");
+    assert!(
+        compose.contains("\n    mem_limit: 536870912\n"),
+        "{compose}"
+    );
 
     let check = |server: &str| {
         fs::write(dir.join("app.yaml"), spec(server)).unwrap();
@@ -303,7 +348,12 @@ fn memory_caps_the_worker_count_and_the_manifests_carry_the_limit() {
     // A count set in the spec that does not fit: a warning at it.
     let (code, stderr) = check("  workers: 6\n  memory: 1Gi\n");
     assert_eq!(code, Some(0));
-    assert!(stderr.contains("warning[FAB085]: 6 workers at 256Mi each need 1.5Gi; the memory limit is 1Gi"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning[FAB085]: 6 workers at 256Mi each need 1.5Gi; the memory limit is 1Gi"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("--> app.yaml:7:12"), "{stderr}");
     // A worker estimate that fits: the CPUs decide, nothing to say.
     let (code, stderr) = check("  cpus: 1\n  memory: 1Gi\n  worker_memory: 200Mi\n");
@@ -311,7 +361,12 @@ fn memory_caps_the_worker_count_and_the_manifests_carry_the_limit() {
     // Less memory than one worker: an error.
     let (code, stderr) = check("  memory: 128Mi\n");
     assert_eq!(code, Some(1));
-    assert!(stderr.contains("error[FAB085]: server.memory 128Mi is less than one worker's estimate (256Mi)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error[FAB085]: server.memory 128Mi is less than one worker's estimate (256Mi)"
+        ),
+        "{stderr}"
+    );
     // Two limits that disagree: the manifests would not be the limit the workers fit.
     fs::write(
         dir.join("app.yaml"),
@@ -320,7 +375,9 @@ fn memory_caps_the_worker_count_and_the_manifests_carry_the_limit() {
     .unwrap();
     let out = run(dir, &["check"], &["app.yaml".to_owned()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error[FAB082]: deploy.memory 1Gi is not server.memory 512Mi"));
+    assert!(
+        text(&out.stderr).contains("error[FAB082]: deploy.memory 1Gi is not server.memory 512Mi")
+    );
 }
 
 #[test]

@@ -231,12 +231,19 @@ fn a_real_validator_reads_platform_files_with_their_own_schema() {
     let dir = util::repo().join("tests/cmd/platform.in");
     let good = [dir.join("platform.yaml"), dir.join("cycle/team.yaml")];
     let (errors, parse_errors) = check_against("schema/platform.schema.json", &good);
-    assert!(errors.is_empty() && parse_errors.is_empty(), "{errors:?} {parse_errors:?}");
+    assert!(
+        errors.is_empty() && parse_errors.is_empty(),
+        "{errors:?} {parse_errors:?}"
+    );
     let (errors, _) = check_against(
         "schema/platform.schema.json",
         &[dir.join("badplat/platform.yaml")],
     );
-    assert_eq!(errors.len(), 1, "a typo in a platform file is a schema error");
+    assert_eq!(
+        errors.len(),
+        1,
+        "a typo in a platform file is a schema error"
+    );
     let (errors, _) = check_against("schema/app.schema.json", &[dir.join("platform.yaml")]);
     assert_eq!(errors.len(), 1, "a platform file is not an app.yaml");
 }
