@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): a fleet of N services (200 by default) under one platform file,
-# as tests/it/fleet.rs builds it: `fabuild check`, `gen` and `gen --check` over all of
-# them in one process each. The target is under 1 s for 200. Beside it, the same fleet
-# with every platform key written into each app.yaml (no `extends`), in the same run, so
-# the ratio says what reading the platform file costs.
+# Benchmark (not a test): a fleet of N services (200 by default) under one platform file
+# (tests/fixtures/fleet/platform.yaml), as tests/it/fleet.rs builds it: `fabuild check`,
+# `gen` and `gen --check` over all of them in one process each. The target is under 1 s
+# for 200. Beside it, the same fleet with every platform key written into each app.yaml
+# (no `extends`), in the same run, so the ratio says what reading the platform file costs.
 #
 # Usage: benches/fleet.sh [WORKDIR]   (default: a fresh temp dir, removed at the end)
 # Knobs: BENCH_FLEET (200)  BENCH_RUNS (7)  FABUILD_BIN (default: a release build)
@@ -22,25 +22,9 @@ if [ -z "${FABUILD_BIN:-}" ]; then
 fi
 unset FABUILD_PLATFORM
 
-platform_keys='python:
-  version: "3.12"
-server:
-  cpus: 1
-  memory: 1Gi
-  extra_args: [--limit-request-line=8190]
-labels:
-  com.example.team: payments
-env:
-  LOG_LEVEL: info
-deploy:
-  kubernetes: true
-  replicas: 3'
-policy='policy:
-  base_images: [python:3.12-slim]
-  required_labels: [com.example.team, com.example.owner]
-  min_uid: 10000
-  forbidden_extra_args: [--preload]
-  max_workers: 4'
+platform=$repo/tests/fixtures/fleet/platform.yaml
+# Its keys without the policy (a spec cannot hold one), for the inlined fleet.
+platform_keys=$(sed -n '/^python:/,/^policy:/p' "$platform" | sed '$d')
 
 # One service, as tests/it/fleet.rs writes it; $2 is what goes where `extends` would.
 service() {
@@ -53,7 +37,7 @@ service() {
 make_fleet() {
   local dir=$1 mode=$2 i
   rm -rf "$dir" && mkdir -p "$dir"
-  printf 'version: 1\n%s\n%s\n' "$platform_keys" "$policy" > "$dir/platform.yaml"
+  cp "$platform" "$dir/platform.yaml"
   for ((i = 0; i < n; i++)); do
     mkdir -p "$dir/$(printf 'svc-%03d' "$i")"
     if [ "$mode" = extends ]; then

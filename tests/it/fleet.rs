@@ -15,28 +15,8 @@ const FLEET: usize = 200;
 /// The one service that breaks the policy.
 const BREAKER: usize = 137;
 
-const PLATFORM: &str = "\
-version: 1
-python:
-  version: \"3.12\"
-server:
-  cpus: 1
-  memory: 1Gi
-  extra_args: [--limit-request-line=8190]
-labels:
-  com.example.team: payments
-env:
-  LOG_LEVEL: info
-deploy:
-  kubernetes: true
-  replicas: 3
-policy:
-  base_images: [python:3.12-slim]
-  required_labels: [com.example.team, com.example.owner]
-  min_uid: 10000
-  forbidden_extra_args: [--preload]
-  max_workers: 4
-";
+/// The platform file the fleet extends (benches/fleet.sh uses it too).
+const PLATFORM: &str = include_str!("../fixtures/fleet/platform.yaml");
 
 fn service(i: usize, extra_args: &str) -> String {
     let interface = if i.is_multiple_of(2) { "asgi" } else { "wsgi" };
@@ -103,7 +83,7 @@ fn a_fleet_of_200_services_is_held_to_one_platform_file() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("(policy.forbidden_extra_args: `--preload`, platform.yaml:19)"),
+        stderr.contains("(policy.forbidden_extra_args: `--preload`, platform.yaml:21)"),
         "{stderr}"
     );
 
@@ -394,15 +374,18 @@ fn init_writes_extends_when_a_platform_file_is_above_the_project() {
             }
         }
     };
+    let init = |dir: &Path| {
+        copy(dir);
+        let out = util::fabuild(dir)
+            .env("SOURCE_DATE_EPOCH", "1795651200")
+            .arg("init")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        fs::read_to_string(dir.join("app.yaml")).unwrap()
+    };
     let dir = tmp.path().join("orders");
-    copy(&dir);
-    let out = util::fabuild(&dir)
-        .env("SOURCE_DATE_EPOCH", "1795651200")
-        .arg("init")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let yaml = init(&dir);
     assert!(yaml.contains("\nextends: \"../platform.yaml\"\n"), "{yaml}");
     // The platform's policy now applies: its required owner label is missing.
     let out = run(&dir, &["check"], &[]);
@@ -411,14 +394,7 @@ fn init_writes_extends_when_a_platform_file_is_above_the_project() {
 
     // A project that is a repository's root looks no higher.
     let repo_root = tmp.path().join("standalone");
-    copy(&repo_root);
-    fs::create_dir(repo_root.join(".git")).unwrap();
-    let out = util::fabuild(&repo_root)
-        .env("SOURCE_DATE_EPOCH", "1795651200")
-        .arg("init")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let yaml = fs::read_to_string(repo_root.join("app.yaml")).unwrap();
+    fs::create_dir_all(repo_root.join(".git")).unwrap();
+    let yaml = init(&repo_root);
     assert!(!yaml.contains("extends:"), "{yaml}");
 }
