@@ -110,9 +110,10 @@ pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecE
             origins,
             policy,
         }),
-        Ok((_, mut findings)) | Err(mut findings) => {
+        Ok((_, findings)) | Err(findings) => {
+            // The policy's findings were placed in their own files already.
+            let mut findings = localize(findings);
             findings.extend(policy_findings);
-            let findings = localize(findings);
             Err(SpecError::Invalid {
                 input: source,
                 findings,

@@ -398,3 +398,45 @@ fn init_writes_extends_when_a_platform_file_is_above_the_project() {
     let yaml = init(&repo_root);
     assert!(!yaml.contains("extends:"), "{yaml}");
 }
+
+#[test]
+fn a_policy_that_cannot_be_held_is_refused_in_the_platform_file() {
+    let tmp = tree(&[
+        (
+            "platform.yaml",
+            "policy:\n  base_images: [\"Not An Image\"]\n  min_uid: -1\n  forbidden_extra_args: [\"--workers=4\"]\n  max_workers: 0\n",
+        ),
+        (
+            "svc/app.yaml",
+            "version: 1\nextends: ../platform.yaml\nname: svc\napp:\n  module: main:app\n  interface: wsgi\n",
+        ),
+    ]);
+    let out = run(
+        tmp.path(),
+        &["check", "--format", "json"],
+        &["svc/app.yaml".to_owned()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(&str, &str, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("FAB052", "platform.yaml", 2),
+            ("FAB031", "platform.yaml", 3),
+            ("FAB003", "platform.yaml", 4),
+            ("FAB022", "platform.yaml", 5),
+        ]
+    );
+}
