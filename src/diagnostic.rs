@@ -77,10 +77,25 @@ impl Finding {
 }
 
 /// The text a set of findings points into, with the name to show for it.
+///
+/// A spec that `extends` platform files is read as one text: the spec, then each platform
+/// file of its chain, each starting on a line of its own. `parts` says where each file
+/// after the first starts, so a finding names the file its value was written in.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: String,
     pub text: Arc<str>,
+    pub parts: Vec<Part>,
+}
+
+/// A file after the first in a `Source`'s text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    /// Byte offset of its first character in the text.
+    pub start: usize,
+    /// Lines of the text before it.
+    pub lines_before: u64,
 }
 
 impl Source {
@@ -88,7 +103,38 @@ impl Source {
         Self {
             name: name.into(),
             text: text.into(),
+            parts: Vec::new(),
         }
+    }
+
+    /// The part holding byte `offset`, if it is not the first file.
+    fn part_at(&self, offset: usize) -> Option<&Part> {
+        self.parts.iter().rev().find(|p| p.start <= offset)
+    }
+
+    /// The name of the file byte `offset` of the text is in.
+    pub fn name_at(&self, offset: usize) -> &str {
+        self.part_at(offset).map_or(&self.name, |p| &p.name)
+    }
+
+    /// The text of the first file alone.
+    pub fn first_text(&self) -> &str {
+        let end = self.parts.first().map_or(self.text.len(), |p| p.start);
+        &self.text[..end]
+    }
+
+    /// `span` as the parser reported it over the whole text, with its line counted in
+    /// its own file.
+    pub fn localize(&self, mut span: Span) -> Span {
+        if let Some(part) = self.part_at(span.offset) {
+            span.line = span.line.saturating_sub(part.lines_before);
+        }
+        span
+    }
+
+    /// `file:line` of a span, for messages that cite another place.
+    pub fn cite(&self, span: &Span) -> String {
+        format!("{}:{}", self.name_at(span.offset), span.line)
     }
 }
 
@@ -150,7 +196,9 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
             let carets = "^".repeat(marked.chars().count().max(1));
             out.push_str(&format!(
                 "{pad}--> {}:{}:{}\n",
-                source.name, span.line, span.column
+                source.name_at(span.offset),
+                span.line,
+                span.column
             ));
             out.push_str(&format!("{pad} |\n{line_no} | {line}\n"));
             out.push_str(&format!(
@@ -185,12 +233,19 @@ pub struct JsonFinding<'a> {
 }
 
 impl<'a> JsonFinding<'a> {
-    pub fn new(finding: &'a Finding, file: &'a str) -> Self {
+    /// `finding` in `source`; `file` names it when the finding has no place.
+    pub fn new(finding: &'a Finding, source: &'a Source, file: &'a str) -> Self {
         Self {
             rule: finding.rule.id,
             severity: finding.severity,
             message: &finding.message,
-            file,
+            file: finding.span.map_or(file, |s| {
+                if source.parts.is_empty() {
+                    file
+                } else {
+                    source.name_at(s.offset)
+                }
+            }),
             line: finding.span.map(|s| s.line),
             column: finding.span.map(|s| s.column),
             help: finding.help.as_deref(),

@@ -7,9 +7,9 @@
 //! | `exit`, `layout`, `defaults`, `date`, `rules`, `read`, `diagnostic`, `net` | depend on nothing: exit statuses, paths in the image, fabuild's defaults, dates, the rule ids, bounded file reading, findings, HTTP with the system's CA bundle |
 //! | `gunicorn` | gunicorn's settings, how `GUNICORN_CMD_ARGS` is split and parsed, the rules a container deployment must follow |
 //! | `packaging`, `pins` | pyproject.toml and uv.lock; the hash-pinned server stack |
-//! | `spec` | app.yaml: raw types with spans, loading, validation into a typed `Spec` |
+//! | `spec` | app.yaml: raw types with spans, loading (with the platform files it `extends`, merged key by key), validation into a typed `Spec` |
 //! | `plan` | `Spec` -> `Plan`: every value the outputs need, decided once |
-//! | `check` | a spec checked whole: `spec`, then the limits only its plan shows |
+//! | `check` | a spec checked whole: `spec`, then the limits only its plan shows and its platform's policy |
 //! | `render`, `output`, `generate` | `Plan` -> file contents (templates); headers, atomic writes, drift; `gen` as a library call |
 //! | `explain` | the review of a `GUNICORN_CMD_ARGS` value, on top of `gunicorn` |
 //! | `oci` | OCI image layouts and archives: reading, writing, digests, tar |

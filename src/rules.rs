@@ -64,10 +64,17 @@ rules! {
     HEALTHCHECK_PATH = "FAB070", "healthcheck path not usable";
     HEALTHCHECK_TIMING = "FAB071", "healthcheck timing out of range";
     HEALTHCHECK_OCI = "FAB072", "OCI-format builds drop HEALTHCHECK";
+    POLICY_BASE_IMAGE = "FAB075", "base image not one the platform's policy allows";
+    POLICY_LABEL = "FAB076", "label the platform's policy requires is missing";
+    POLICY_UID = "FAB077", "uid below the platform's minimum";
+    POLICY_EXTRA_ARG = "FAB078", "server.extra_args holds a flag the platform's policy forbids";
+    POLICY_WORKERS = "FAB079", "more workers than the platform's policy allows";
     DEPLOY_IMAGE = "FAB080", "deploy.image is not a valid image reference";
     DEPLOY_REPLICAS = "FAB081", "replicas out of range";
     DEPLOY_MEMORY = "FAB082", "memory is not a Kubernetes quantity";
     DEPLOY_SECRET_NAME = "FAB083", "tls_secret is not a Kubernetes name";
+    PLATFORM_FILE = "FAB084", "platform file (extends) missing, cyclic or unusable";
+    WORKER_MEMORY = "FAB085", "worker count and memory limit disagree";
     SERVER_PIN_RELAXED = "FAB090", "the app asks for a server package at another version; fabuild's is installed";
     CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
     CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";

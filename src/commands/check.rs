@@ -36,7 +36,7 @@ pub fn run(args: &CheckArgs) -> ExitStatus {
                         file: &display,
                         ok: true,
                         outcome: SpecOutcome::Read {
-                            findings: json_findings(&checked.warnings, &display),
+                            findings: json_findings(&checked.warnings, &checked.source, &display),
                         },
                     }),
                 }

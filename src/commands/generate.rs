@@ -201,7 +201,11 @@ fn document(generation: &Generation, ok: bool, diff: bool) -> GenReport<'_> {
         spec,
         ok,
         files,
-        findings: json_findings(&generation.checked.warnings, spec),
+        findings: json_findings(
+            &generation.checked.warnings,
+            &generation.checked.source,
+            spec,
+        ),
         error: None,
         help: None,
     }

@@ -44,7 +44,7 @@ impl<'a> SpecReport<'a> {
                 file: &input.name,
                 ok: false,
                 outcome: SpecOutcome::Read {
-                    findings: json_findings(findings, &input.name),
+                    findings: json_findings(findings, input, &input.name),
                 },
             },
             other => Self {

@@ -62,7 +62,8 @@ fn color() -> bool {
 /// the whole file first. Checks run in an order of their own.
 fn in_file_order(findings: &[Finding]) -> Vec<&Finding> {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
-    sorted.sort_by_key(|f| f.span.map(|s| (s.line, s.column)));
+    // By offset: a spec's own lines first, then each platform file's (`extends`).
+    sorted.sort_by_key(|f| f.span.map(|s| s.offset));
     sorted
 }
 
@@ -94,10 +95,14 @@ fn report(findings: &[Finding], source: &Source) {
     }
 }
 
-fn json_findings<'a>(findings: &'a [Finding], file: &'a str) -> Vec<JsonFinding<'a>> {
+fn json_findings<'a>(
+    findings: &'a [Finding],
+    source: &'a Source,
+    file: &'a str,
+) -> Vec<JsonFinding<'a>> {
     in_file_order(findings)
         .into_iter()
-        .map(|f| JsonFinding::new(f, file))
+        .map(|f| JsonFinding::new(f, source, file))
         .collect()
 }
 

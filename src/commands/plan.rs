@@ -16,7 +16,17 @@ pub fn run(args: &PlanArgs) -> ExitStatus {
     let display = path.display().to_string();
     match check::check(&path, &display) {
         Ok(checked) => {
-            print_json(&plan::plan(&checked.spec, &Overrides { base_image }));
+            let plan = plan::plan(&checked.spec, &Overrides { base_image });
+            let mut document = serde_json::to_value(&plan).unwrap_or_default();
+            // Where each spec value was written: the spec or a platform file it extends.
+            if let Some(map) = document.as_object_mut() {
+                map.insert(
+                    "origins".to_owned(),
+                    serde_json::to_value(checked.origins.cited(&checked.source))
+                        .unwrap_or_default(),
+                );
+            }
+            print_json(&document);
             ExitStatus::Success
         }
         Err(err) => spec_failure(&err, &display, Format::Text, false),

@@ -242,8 +242,10 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         .clone()
         .unwrap_or_else(|| DEFAULT_SCHEMA_REF.to_owned());
     let schema_file = (!schema_ref.contains("://")).then(|| root.join(&schema_ref));
+    let extends = extends(root, &mut notes);
     let mut yaml = AppYaml {
         schema_ref,
+        extends,
         name,
         interface: (interface.0, interface.1),
         module,
@@ -267,6 +269,20 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
         schema_file,
         warnings,
     })
+}
+
+/// `extends` for the platform file above the project, if there is one, noted.
+fn extends(root: &Path, notes: &mut Vec<Note>) -> Option<(String, String)> {
+    let path = crate::spec::platform::discover(root)?;
+    let why = format!(
+        "the platform file above the project ({path}): its keys apply where this file sets none"
+    );
+    notes.push(Note {
+        what: "extends",
+        value: path.clone(),
+        why: why.clone(),
+    });
+    Some((path, why))
 }
 
 /// How the image installs the dependencies found, noted, with a warning for a lock that

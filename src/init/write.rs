@@ -8,6 +8,8 @@ use crate::spec::Interface;
 #[derive(Clone, Debug)]
 pub struct AppYaml {
     pub schema_ref: String,
+    /// `extends`: a platform file found above the project, and where.
+    pub extends: Option<(String, String)>,
     pub name: (String, String),
     pub module: (String, String),
     pub interface: (Interface, String),
@@ -195,6 +197,10 @@ impl AppYaml {
         );
         out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
         out.push_str("version: 1\n");
+        if let Some((path, why)) = &self.extends {
+            out.push_str(&format!("# {}\n", comment_safe(why)));
+            out.push_str(&format!("extends: {}\n", scalar(path)));
+        }
         out.push_str(&format!("# {}\n", comment_safe(&self.name.1)));
         out.push_str(&format!("name: {}\n", scalar(&self.name.0)));
         out.push_str("\napp:\n");
@@ -382,6 +388,7 @@ mod tests {
         let why = || why.to_owned();
         AppYaml {
             schema_ref: "schema.json".to_owned(),
+            extends: None,
             name: ("svc".to_owned(), why()),
             module: ("main:app".to_owned(), why()),
             interface: (Interface::Asgi, why()),

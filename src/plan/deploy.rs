@@ -20,6 +20,8 @@ pub struct DeployPlan {
     /// CPU limit and request as a Kubernetes quantity (`1`, `500m`).
     pub cpu: String,
     pub memory: Option<String>,
+    /// The same limit in bytes, as compose's `mem_limit` takes it.
+    pub memory_bytes: Option<u64>,
     pub tls_secret: String,
     pub prestop_seconds: u32,
     /// >= preStop sleep + gunicorn's graceful timeout + margin: the kubelet SIGKILLs after it.
@@ -39,6 +41,7 @@ pub fn plan(spec: &Spec) -> DeployPlan {
         replicas: spec.deploy.replicas,
         cpu: cpu_quantity(spec.server.cpus),
         memory: spec.deploy.memory.clone(),
+        memory_bytes: spec.server.memory.as_ref().map(|m| m.bytes),
         tls_secret: spec.deploy.tls_secret.clone(),
         prestop_seconds: PRESTOP_SLEEP,
         termination_grace_seconds: PRESTOP_SLEEP + spec.server.graceful_timeout + GRACE_MARGIN,

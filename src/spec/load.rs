@@ -16,6 +16,18 @@ pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
 
 /// Reads and parses the spec at `path`. `display` is the name to show in messages.
 pub fn load(path: &Path, display: &str) -> Result<(Source, RawSpec), SpecError> {
+    let source = Source::new(display, read_text(path, display)?);
+    match parse(&source.text) {
+        Ok(raw) => Ok((source, raw)),
+        Err(finding) => Err(SpecError::Invalid {
+            input: source,
+            findings: vec![*finding],
+        }),
+    }
+}
+
+/// The text of the file at `path`, at most `MAX_SPEC_BYTES`, UTF-8.
+pub(super) fn read_text(path: &Path, display: &str) -> Result<String, SpecError> {
     let io = |source| SpecError::Io {
         path: display.to_owned(),
         source,
@@ -31,19 +43,11 @@ pub fn load(path: &Path, display: &str) -> Result<(Source, RawSpec), SpecError> 
             limit: MAX_SPEC_BYTES,
         });
     }
-    let text = decode(&bytes).map_err(|(line, column)| SpecError::NotUtf8 {
+    decode(&bytes).map_err(|(line, column)| SpecError::NotUtf8 {
         path: display.to_owned(),
         line,
         column,
-    })?;
-    let source = Source::new(display, text);
-    match parse(&source.text) {
-        Ok(raw) => Ok((source, raw)),
-        Err(finding) => Err(SpecError::Invalid {
-            input: source,
-            findings: vec![*finding],
-        }),
-    }
+    })
 }
 
 /// UTF-8 text without a leading byte-order mark; on failure the 1-based line and column
@@ -74,7 +78,7 @@ pub fn parse(text: &str) -> Result<RawSpec, Box<Finding>> {
         .map_err(|err| Box::new(to_finding(text, &err)))
 }
 
-fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
+pub(super) fn to_finding(text: &str, err: &serde_saphyr::Error) -> Finding {
     use serde_saphyr::Error as E;
     let inner = err.without_snippet();
     let span = err.location().and_then(|loc| span_of(text, loc));

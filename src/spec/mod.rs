@@ -4,6 +4,7 @@ pub mod base_python;
 mod extra_args;
 mod load;
 pub mod model;
+pub mod platform;
 pub mod raw;
 mod validate;
 
@@ -43,8 +44,11 @@ impl CommandError for SpecError {
     /// and its content is wrong.
     fn exit_status(&self) -> ExitStatus {
         match self {
+            // A platform file that cannot be read is like a spec that cannot: nothing was checked.
             Self::Invalid { findings, .. }
-                if !findings.iter().any(|f| f.rule == crate::rules::YAML_SYNTAX) =>
+                if !findings.iter().any(|f| {
+                    f.rule == crate::rules::YAML_SYNTAX || f.rule == crate::rules::PLATFORM_FILE
+                }) =>
             {
                 ExitStatus::Failure
             }
@@ -70,26 +74,51 @@ pub struct Checked {
     pub spec: Spec,
     pub source: Source,
     pub warnings: Vec<Finding>,
+    /// Where each value was written (the spec or a platform file it extends).
+    pub origins: platform::Origins,
+    /// The policy of the platform files it extends, held to the plan by `check`.
+    pub policy: platform::Policy,
 }
 
 /// Loads and validates the spec at `path` (`check::check` adds the plan's limits). `display` names it in messages.
 ///
 /// Relative paths inside the spec (the requirements file) are resolved against the
 /// directory holding it.
+///
+/// The spec's `extends` chain is read and merged first, then `FABUILD_PLATFORM`'s file
+/// (see `platform`).
 pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecError> {
-    let (source, raw) = load::load(path, display)?;
+    let env = std::env::var_os(platform::PLATFORM_ENV).filter(|v| !v.is_empty());
+    let chain = platform::load(path, display, env.as_deref().map(Path::new))?;
+    let source = chain.source;
     let project = project_dir(path);
-    let findings = validate::validate(&raw, &source.text, &project);
-    match findings {
-        Ok((spec, warnings)) => Ok(Checked {
+    let origins = platform::origins(&chain.raw, &chain.policy, &source);
+    let (policy, policy_findings) = platform::policy(&chain.policy, &source);
+    let localize = |mut findings: Vec<Finding>| {
+        if !source.parts.is_empty() {
+            for f in &mut findings {
+                f.span = f.span.map(|s| source.localize(s));
+            }
+        }
+        findings
+    };
+    match validate::validate(&chain.raw, &source.text, &project) {
+        Ok((spec, warnings)) if policy_findings.is_empty() => Ok(Checked {
             spec,
+            warnings: localize(warnings),
             source,
-            warnings,
+            origins,
+            policy,
         }),
-        Err(findings) => Err(SpecError::Invalid {
-            input: source,
-            findings,
-        }),
+        Ok((_, findings)) | Err(findings) => {
+            // The policy's findings were placed in their own files already.
+            let mut findings = localize(findings);
+            findings.extend(policy_findings);
+            Err(SpecError::Invalid {
+                input: source,
+                findings,
+            })
+        }
     }
 }
 
@@ -104,8 +133,10 @@ pub(crate) fn validate_text(text: &str, name: &str, project: &Path) -> Result<Ch
     match validate::validate(&raw, text, project) {
         Ok((spec, warnings)) => Ok(Checked {
             spec,
+            origins: platform::origins(&raw, &raw::RawPolicy::default(), &source),
             source,
             warnings,
+            policy: platform::Policy::default(),
         }),
         Err(findings) => Err(SpecError::Invalid {
             input: source,
@@ -125,11 +156,6 @@ pub(crate) fn longest_extra_arg(text: &str) -> Option<crate::diagnostic::Span> {
         .flatten()
         .max_by_key(|item| item.value.len())?;
     load::span(longest, text)
-}
-
-/// Where `python.version` is written in spec `text`, if it is.
-pub(crate) fn python_version_span(text: &str) -> Option<crate::diagnostic::Span> {
-    load::span(parse(text).ok()?.python.version.as_ref()?, text)
 }
 
 /// The directory a spec's relative paths are resolved against: the one that holds it.

@@ -188,7 +188,64 @@ pub struct Server {
     pub access_log: bool,
     /// Checked gunicorn flags the spec has no key for, appended to the argv as given.
     pub extra_args: Vec<String>,
+    /// The container's memory limit (`server.memory`), when it is known.
+    pub memory: Option<Memory>,
+    /// What one worker is expected to use (`server.worker_memory`, 256 MiB by default).
+    pub worker_memory: Memory,
 }
+
+/// A memory quantity as written (`512Mi`) and in bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    pub text: String,
+    pub bytes: u64,
+}
+
+impl Memory {
+    /// A Kubernetes memory quantity: digits and an optional suffix (`Ki`..`Ti`, `k`..`T`),
+    /// no leading zero.
+    pub fn parse(text: &str) -> Option<Self> {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || text.starts_with('0') {
+            return None;
+        }
+        let unit: u64 = match &text[digits..] {
+            "" => 1,
+            "Ki" => 1 << 10,
+            "Mi" => 1 << 20,
+            "Gi" => 1 << 30,
+            "Ti" => 1 << 40,
+            "k" => 1_000,
+            "M" => 1_000_000,
+            "G" => 1_000_000_000,
+            "T" => 1_000_000_000_000,
+            _ => return None,
+        };
+        let bytes = text[..digits].parse::<u64>().ok()?.checked_mul(unit)?;
+        Some(Self {
+            text: text.to_owned(),
+            bytes,
+        })
+    }
+
+    /// `bytes` as people read it: `768Mi`, `1.5Gi`.
+    pub fn show(bytes: u64) -> String {
+        let mib = bytes.div_ceil(1 << 20);
+        if mib >= 1024 && mib.is_multiple_of(512) {
+            if mib.is_multiple_of(1024) {
+                format!("{}Gi", mib / 1024)
+            } else {
+                format!("{}.5Gi", mib / 1024)
+            }
+        } else {
+            format!("{mib}Mi")
+        }
+    }
+}
+
+/// What one worker is assumed to use when the spec does not say: Heroku's Python
+/// buildpack sizes `WEB_CONCURRENCY` so that every process has at least 256 MB.
+pub const DEFAULT_WORKER_MEMORY: &str = "256Mi";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tls {

@@ -14,6 +14,8 @@ use serde_saphyr::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
     pub version: Spanned<u32>,
+    /// A platform file whose keys this spec takes where it does not set them.
+    pub extends: Option<Spanned<String>>,
     pub name: Spanned<String>,
     pub app: RawApp,
     #[serde(default)]
@@ -31,6 +33,59 @@ pub struct RawSpec {
     pub build: RawBuild,
     pub healthcheck: Option<RawHealthcheck>,
     pub deploy: Option<RawDeploy>,
+}
+
+/// A platform file (`extends`): the keys a team shares between its services, and its
+/// policy. It holds no `name` or `app`: those are each service's own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlatform {
+    pub version: Option<Spanned<u32>>,
+    pub extends: Option<Spanned<String>>,
+    #[serde(default)]
+    pub python: RawPython,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub user: RawUser,
+    #[serde(default)]
+    pub labels: SpannedMap,
+    #[serde(default)]
+    pub env: SpannedMap,
+    #[serde(default)]
+    pub build: RawBuild,
+    pub healthcheck: Option<RawPlatformHealthcheck>,
+    pub deploy: Option<RawDeploy>,
+    #[serde(default)]
+    pub policy: RawPolicy,
+}
+
+/// `healthcheck` in a platform file: the timings, without the path, which is each app's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlatformHealthcheck {
+    pub interval: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<i64>>,
+    pub start_period: Option<Spanned<i64>>,
+    pub retries: Option<Spanned<i64>>,
+}
+
+/// `policy` in a platform file: what `check` requires of every service that extends it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Base images a service may build on: `name`, `name:tag` or `name@digest`.
+    pub base_images: Option<Vec<Spanned<String>>>,
+    /// The base image must be pinned by digest.
+    pub require_digest: Option<Spanned<bool>>,
+    /// Label keys every image must carry.
+    pub required_labels: Option<Vec<Spanned<String>>>,
+    /// The lowest uid the server may run as.
+    pub min_uid: Option<Spanned<i64>>,
+    /// gunicorn flags `server.extra_args` may not hold.
+    pub forbidden_extra_args: Option<Vec<Spanned<String>>>,
+    /// The most workers one container may run.
+    pub max_workers: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +202,10 @@ pub struct RawServer {
     pub access_log: Option<Spanned<bool>>,
     /// More gunicorn flags, one argv word per item (`--limit-request-line=8190`).
     pub extra_args: Option<Vec<Spanned<String>>>,
+    /// The container's memory limit (`512Mi`): caps the worker count, and the manifests' limit.
+    pub memory: Option<Spanned<String>>,
+    /// What one worker is expected to use (`256Mi` unless set).
+    pub worker_memory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

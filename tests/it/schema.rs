@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use fabuild::spec::raw::{
-    RawApp, RawBuild, RawDeploy, RawHealthcheck, RawPython, RawServer, RawSpec, RawTls, RawUser,
+    RawApp, RawBuild, RawDeploy, RawHealthcheck, RawPlatform, RawPlatformHealthcheck, RawPolicy,
+    RawPython, RawServer, RawSpec, RawTls, RawUser,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -65,9 +66,10 @@ fn schema_objects(
     }
 }
 
-#[test]
-fn schema_keys_are_the_raw_types_keys() {
-    let table: Vec<(&str, &str, BTreeSet<&str>)> = vec![
+type Table = Vec<(&'static str, &'static str, BTreeSet<&'static str>)>;
+
+fn app_table() -> Table {
+    vec![
         ("", "RawSpec", fields::<RawSpec>()),
         ("/properties/app", "RawApp", fields::<RawApp>()),
         ("/properties/python", "RawPython", fields::<RawPython>()),
@@ -81,16 +83,44 @@ fn schema_keys_are_the_raw_types_keys() {
             fields::<RawHealthcheck>(),
         ),
         ("/properties/deploy", "RawDeploy", fields::<RawDeploy>()),
-    ];
-    // A new `Raw*` struct must get a row above, and so a place in the schema.
+    ]
+}
+
+fn platform_table() -> Table {
+    vec![
+        ("", "RawPlatform", fields::<RawPlatform>()),
+        ("/properties/python", "RawPython", fields::<RawPython>()),
+        ("/properties/server", "RawServer", fields::<RawServer>()),
+        ("/properties/user", "RawUser", fields::<RawUser>()),
+        ("/properties/build", "RawBuild", fields::<RawBuild>()),
+        (
+            "/properties/healthcheck",
+            "RawPlatformHealthcheck",
+            fields::<RawPlatformHealthcheck>(),
+        ),
+        ("/properties/deploy", "RawDeploy", fields::<RawDeploy>()),
+        ("/properties/policy", "RawPolicy", fields::<RawPolicy>()),
+    ]
+}
+
+fn platform_schema() -> serde_json::Value {
+    let text = std::fs::read_to_string(util::repo().join("schema/platform.schema.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn schema_keys_are_the_raw_types_keys() {
+    let tables = [app_table(), platform_table()];
+    // A new `Raw*` struct must get a row in a table, and so a place in a schema.
     let raw_rs = std::fs::read_to_string(util::repo().join("src/spec/raw.rs")).unwrap();
     let structs: BTreeSet<&str> = raw_rs
         .lines()
         .filter_map(|l| l.strip_prefix("pub struct Raw"))
         .map(|rest| rest.split([' ', '{', '(']).next().unwrap())
         .collect();
-    let covered: BTreeSet<&str> = table
+    let covered: BTreeSet<&str> = tables
         .iter()
+        .flatten()
         .map(|(_, name, _)| name.strip_prefix("Raw").unwrap())
         .collect();
     assert_eq!(
@@ -99,17 +129,20 @@ fn schema_keys_are_the_raw_types_keys() {
     );
     assert_eq!(
         raw_rs.matches("#[serde(deny_unknown_fields)]").count(),
-        table.len(),
+        covered.len(),
         "every Raw* struct denies unknown keys, so every schema object must too"
     );
+    keys_agree(&schema(), &tables[0]);
+    keys_agree(&platform_schema(), &tables[1]);
+}
 
-    let schema = schema();
+fn keys_agree(schema: &serde_json::Value, table: &Table) {
     let mut objects = Vec::new();
-    schema_objects(&schema, "", &mut objects);
+    schema_objects(schema, "", &mut objects);
     let pointers: BTreeSet<&str> = objects.iter().map(|(p, _)| p.as_str()).collect();
     let expected: BTreeSet<&str> = table.iter().map(|(p, _, _)| *p).collect();
     assert_eq!(pointers, expected, "schema objects with fixed keys");
-    for (pointer, name, keys) in &table {
+    for (pointer, name, keys) in table {
         let object = &objects.iter().find(|(p, _)| p == pointer).unwrap().1;
         let schema_keys: BTreeSet<&str> = object["properties"]
             .as_object()
@@ -156,10 +189,18 @@ fn fabuild_schema_prints_the_committed_file() {
 
 /// Runs check-jsonschema on `files`; returns (schema errors, parse errors) as file names.
 pub fn check_jsonschema(files: &[std::path::PathBuf]) -> (BTreeSet<String>, BTreeSet<String>) {
+    check_against("schema/app.schema.json", files)
+}
+
+/// `check_jsonschema` against the schema at `schema` (relative to the repository).
+fn check_against(
+    schema: &str,
+    files: &[std::path::PathBuf],
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let exe = util::oracle("FABUILD_CHECK_JSONSCHEMA", "check-jsonschema");
     let out = Command::new(exe)
         .args(["--output-format", "json", "--schemafile"])
-        .arg(util::repo().join("schema/app.schema.json"))
+        .arg(util::repo().join(schema))
         .args(files)
         .output()
         .unwrap();
@@ -181,6 +222,30 @@ pub fn check_jsonschema(files: &[std::path::PathBuf]) -> (BTreeSet<String>, BTre
             .collect()
     };
     (names("errors"), names("parse_errors"))
+}
+
+/// The platform files of the transcripts pass the platform schema (and the one that
+/// fabuild refuses for a typo fails it); a platform file is no app.yaml.
+#[test]
+fn a_real_validator_reads_platform_files_with_their_own_schema() {
+    let dir = util::repo().join("tests/cmd/platform.in");
+    let good = [dir.join("platform.yaml"), dir.join("cycle/team.yaml")];
+    let (errors, parse_errors) = check_against("schema/platform.schema.json", &good);
+    assert!(
+        errors.is_empty() && parse_errors.is_empty(),
+        "{errors:?} {parse_errors:?}"
+    );
+    let (errors, _) = check_against(
+        "schema/platform.schema.json",
+        &[dir.join("badplat/platform.yaml")],
+    );
+    assert_eq!(
+        errors.len(),
+        1,
+        "a typo in a platform file is a schema error"
+    );
+    let (errors, _) = check_against("schema/app.schema.json", &[dir.join("platform.yaml")]);
+    assert_eq!(errors.len(), 1, "a platform file is not an app.yaml");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::load::span;
-use super::model::{ImageRef, Spec};
+use super::model::{Deploy, ImageRef, Memory, Server, Spec};
 use super::raw::RawSpec;
 use crate::diagnostic::Finding;
 use crate::rules::{self, Rule};
@@ -125,13 +125,14 @@ impl Validator<'_> {
         if let (Some(tls), Some(entries)) = (&tls, &raw.app.writable) {
             self.writable_beside_tls(&app.writable, entries, &tls.dir);
         }
-        let server = self.server(&raw.server, &app, tls.is_some(), user, project);
+        let mut server = self.server(&raw.server, &app, tls.is_some(), user, project);
         self.gunicorn_conf(raw, project);
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
         let ca_secret = self.ca_secret(raw);
         let healthcheck = raw.healthcheck.as_ref().map(|h| self.healthcheck(h));
-        let deploy = self.deploy(raw.deploy.as_ref(), &name);
+        let mut deploy = self.deploy(raw.deploy.as_ref(), &name);
+        self.one_memory_limit(raw, &mut server, &mut deploy);
         Spec {
             name,
             app,
@@ -144,6 +145,31 @@ impl Validator<'_> {
             ca_secret,
             healthcheck,
             deploy,
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// `server.memory` and `deploy.memory` are one limit: the manifests carry the one the
+    /// workers are sized for, and a limit written only under `deploy` sizes them too.
+    fn one_memory_limit(&mut self, raw: &RawSpec, server: &mut Server, deploy: &mut Deploy) {
+        let written = raw.deploy.as_ref().and_then(|d| d.memory.as_ref());
+        match (&server.memory, &deploy.memory) {
+            (Some(m), None) => deploy.memory = Some(m.text.clone()),
+            (Some(m), Some(d)) => {
+                if let (Some(at), Some(d)) = (written, Memory::parse(d))
+                    && d.bytes != m.bytes
+                {
+                    self.error(
+                        rules::DEPLOY_MEMORY,
+                        at,
+                        format!("deploy.memory {} is not server.memory {}", d.text, m.text),
+                        "the manifests' limit must be the one the workers are sized for: remove deploy.memory (server.memory sets it)",
+                    );
+                }
+            }
+            (None, Some(d)) => server.memory = Memory::parse(d),
+            (None, None) => {}
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::diagnostic::Finding;
 use crate::layout::APP_DIR;
 use crate::rules;
 use crate::spec::load::span;
-use crate::spec::model::{App, Server, User};
+use crate::spec::model::{App, DEFAULT_WORKER_MEMORY, Memory, Server, User};
 use crate::spec::raw::{Interface, RawServer, RawSpec};
 
 use super::Validator;
@@ -183,6 +183,36 @@ impl Validator<'_> {
         self.findings.extend(extra_args.findings);
         self.config_given = extra_args.config;
         let extra_args = extra_args.items;
+        let mut quantity = |field: &str, value: Option<&Spanned<String>>| {
+            let value = value?;
+            let text = self.text(field, value);
+            let memory = Memory::parse(&text);
+            if memory.is_none() {
+                self.error(
+                    rules::DEPLOY_MEMORY,
+                    value,
+                    format!("`{text}` is not a memory quantity"),
+                    "write a whole number with a binary suffix, for example `512Mi` or `1Gi`",
+                );
+            }
+            memory
+        };
+        let memory = quantity("server.memory", raw.memory.as_ref());
+        let worker_memory = quantity("server.worker_memory", raw.worker_memory.as_ref())
+            .unwrap_or_else(|| Memory::parse(DEFAULT_WORKER_MEMORY).expect("a quantity"));
+        if let (Some(m), Some(at)) = (&memory, &raw.memory)
+            && m.bytes < worker_memory.bytes
+        {
+            self.error(
+                rules::WORKER_MEMORY,
+                at,
+                format!(
+                    "server.memory {} is less than one worker's estimate ({})",
+                    m.text, worker_memory.text
+                ),
+                "raise server.memory, or set server.worker_memory to what one worker really uses (its RSS under load)",
+            );
+        }
         Server {
             port,
             workers,
@@ -196,6 +226,8 @@ impl Validator<'_> {
             forwarded_allow_ips,
             access_log,
             extra_args,
+            memory,
+            worker_memory,
         }
     }
 

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use crate::diagnostic::Finding;
 use crate::gunicorn::rules::{env_string_overflow, env_too_long_why};
-use crate::plan::{self, Overrides};
+use crate::plan::{self, Overrides, Plan};
 use crate::rules;
-use crate::spec::{self, Checked, ImageRef, SpecError, base_python};
+use crate::spec::{self, Checked, ImageRef, Memory, SpecError, base_python};
+
+mod policy;
 
 /// Loads, validates and plans the spec at `path`. `display` names it in messages; relative
 /// paths inside the spec resolve against the directory holding it.
@@ -37,6 +39,16 @@ fn planned(mut checked: Checked, overrides: &Overrides) -> Result<Checked, SpecE
         checked.warnings.extend(override_python(&checked, base));
     }
     let plan = plan::plan(&checked.spec, overrides);
+    checked.warnings.extend(sizing(&checked, &plan));
+    let broken = policy::held_to(&checked, &plan, overrides);
+    if !broken.is_empty() {
+        let mut findings = checked.warnings;
+        findings.extend(broken);
+        return Err(SpecError::Invalid {
+            input: checked.source,
+            findings,
+        });
+    }
     let Some(length) = env_string_overflow("GUNICORN_CMD_ARGS", &plan.gunicorn_cmd_args) else {
         return Ok(checked);
     };
@@ -48,12 +60,61 @@ fn planned(mut checked: Checked, overrides: &Overrides) -> Result<Checked, SpecE
         ),
     )
     .help("keep server.extra_args to the flags gunicorn needs; long settings belong in a config file given with --config")
-    .at(spec::longest_extra_arg(&checked.source.text));
+    .at(spec::longest_extra_arg(checked.source.first_text()));
     let mut findings = checked.warnings;
     findings.push(finding);
     Err(SpecError::Invalid {
         input: checked.source,
         findings,
+    })
+}
+
+/// The worker count against the memory limit: a warning when the memory, not the CPUs,
+/// decides the count, or when a count set in the spec does not fit in the memory.
+fn sizing(checked: &Checked, plan: &Plan) -> Option<Finding> {
+    let server = &checked.spec.server;
+    let memory = server.memory.as_ref()?;
+    let by_memory = plan.workers.by_memory?;
+    let each = &server.worker_memory.text;
+    let at = |key: &str| {
+        checked
+            .origins
+            .get(key)
+            .or_else(|| checked.origins.get("deploy.memory"))
+            .or_else(|| checked.origins.get("name"))
+    };
+    let need = |n: u32| Memory::show(u64::from(n) * server.worker_memory.bytes);
+    if let Some(n) = server.workers {
+        return (n > by_memory).then(|| {
+            Finding::warning(
+                rules::WORKER_MEMORY,
+                format!(
+                    "{n} workers at {each} each need {}; the memory limit is {}",
+                    need(n),
+                    memory.text
+                ),
+            )
+            .help(format!(
+                "the container is killed when it runs out of memory: run {by_memory} workers, raise server.memory to {}, or set server.worker_memory to what one worker really uses",
+                need(n)
+            ))
+            .at(checked.origins.get("server.workers"))
+        });
+    }
+    let by_cpu = plan.workers.by_cpu;
+    (by_memory < by_cpu).then(|| {
+        Finding::warning(
+            rules::WORKER_MEMORY,
+            format!(
+                "{} workers planned: the memory limit {} fits {by_memory} at {each} each, where {} CPU(s) would run {by_cpu}",
+                by_memory, memory.text, server.cpus
+            ),
+        )
+        .help(format!(
+            "give the container {} to use its CPUs, or lower server.cpus; set server.worker_memory to what one worker really uses if {each} is not it",
+            need(by_cpu)
+        ))
+        .at(at("server.memory"))
     })
 }
 
@@ -69,6 +130,6 @@ fn override_python(checked: &Checked, base: &ImageRef) -> Option<Finding> {
             format!("--base-image: {message}"),
         )
         .help(help)
-        .at(spec::python_version_span(&checked.source.text)),
+        .at(checked.origins.get("python.version")),
     )
 }
