@@ -17,6 +17,7 @@ pub mod glibc;
 pub mod ignore;
 mod layers;
 pub mod publish;
+pub mod sbom;
 pub mod spool;
 pub mod strip;
 pub mod wheel;
@@ -33,6 +34,8 @@ use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
 use crate::render;
 use crate::spec::ImageRef;
+use crate::oci::referrer::Subject;
+use crate::oci::writer::MEDIA_MANIFEST;
 use config::{Metadata, write_metadata};
 pub use deps::WheelSource;
 use layers::{STABLE_MTIME, app_ignore, app_tree, deps_layer, identity_tree, put_layer};
@@ -57,6 +60,9 @@ pub struct Options {
     pub cache: Option<PathBuf>,
     /// `org.opencontainers.image.ref.name` in index.json.
     pub tag: String,
+    /// Write a CycloneDX SBOM of the image here, and attach it to the image in the layout
+    /// as an OCI 1.1 artifact whose subject is the image manifest.
+    pub sbom: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +150,22 @@ pub struct Built {
     pub source_date_epoch: u64,
     pub deps_cached: bool,
     pub layers: Vec<AddedLayer>,
+    /// The SBOM written, with `--sbom`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<SbomWritten>,
     pub notes: Vec<String>,
+}
+
+/// The SBOM a build wrote and attached.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SbomWritten {
+    pub path: PathBuf,
+    /// The digest of the artifact manifest in the layout (its subject is the image's).
+    pub artifact_digest: String,
+    /// The Python distributions it lists (the virtualenv's and the base's).
+    pub python_packages: usize,
+    /// The base's OS packages it lists.
+    pub os_packages: usize,
 }
 
 /// Builds the image for the spec at `spec_path`.
@@ -174,6 +195,14 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
     let base_ref = check_base(plan, &base, options, &mut notes)?;
+    if options.sbom.is_some()
+        && let Some(why) = facts.inventory.incomplete()
+    {
+        return Err(BuildError::Base {
+            path: options.base.display().to_string(),
+            why,
+        });
+    }
     let epoch = source_date_epoch(&project);
 
     // Staged next to the destination, then published: a failed or killed build leaves the
@@ -198,13 +227,15 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files,
     };
-    let (deps_layer, deps_cached) = deps_layer(
+    let deps = deps_layer(
         &input,
         options.cache.as_deref(),
         &layout,
         staging.path(),
+        options.sbom.is_some(),
         &mut notes,
     )?;
+    let (deps_layer, deps_cached) = (deps.layer, deps.cached);
     if !deps_cached {
         notes.extend(unhashed_note(plan, &project, &options.wheels));
     }
@@ -242,11 +273,48 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
             base_digest: &base_digest,
             layers: &layers,
             epoch,
-            tag: &options.tag,
         },
     )?;
+    let sbom = match &options.sbom {
+        Some(path) => {
+            let document = sbom::cyclonedx(&sbom::Inputs {
+                name: &plan.name,
+                manifest_digest: &manifest_sum.digest(),
+                epoch,
+                base: &base.facts.inventory,
+                venv: &deps.dists,
+            });
+            let subject = Subject {
+                media_type: MEDIA_MANIFEST.to_owned(),
+                digest: manifest_sum.digest(),
+                size: manifest_sum.size,
+            };
+            let artifact = sbom::artifact(document, &subject);
+            for blob in artifact.blobs.iter().chain([&artifact.manifest]) {
+                layout
+                    .put_blob(&blob.bytes)
+                    .map_err(|e| BuildError::io(&layout_dir, &e))?;
+            }
+            Some((path, artifact))
+        }
+        None => None,
+    };
+    let entries = sbom.iter().map(|(_, a)| a.index_entry()).collect();
+    config::write_index(&layout, &manifest_sum, &options.tag, entries)?;
 
     finish(options, &layout_dir, staging.path(), epoch)?;
+    let sbom = match sbom {
+        Some((path, artifact)) => {
+            publish::write_file(path, &artifact.payload().bytes)?;
+            Some(SbomWritten {
+                path: path.clone(),
+                artifact_digest: artifact.manifest.digest.clone(),
+                python_packages: deps.dists.len() + base.facts.inventory.python.len(),
+                os_packages: base.facts.inventory.os_packages.len(),
+            })
+        }
+        None => None,
+    };
     Ok(Built {
         out: options.out.clone(),
         manifest_digest: manifest_sum.digest(),
@@ -258,6 +326,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source_date_epoch: epoch,
         deps_cached,
         layers,
+        sbom,
         notes,
     })
 }
