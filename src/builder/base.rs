@@ -222,6 +222,39 @@ impl Seen {
         self.dists.retain(|p, _| !hit(p));
     }
 
+    /// Keeps a package database or os-release file (`inventoried`), or the distribution a
+    /// METADATA file describes, read up to its bound; `known` distributions were kept
+    /// from the layers below.
+    fn take_inventory(
+        &mut self,
+        path: &str,
+        size: u64,
+        content: &mut dyn Read,
+        known: usize,
+    ) -> std::io::Result<()> {
+        if let Some(limit) = inventoried(path) {
+            let read = bounded(content, size, limit)?;
+            self.inventory.insert(path.to_owned(), read);
+            return Ok(());
+        }
+        let Some(location) = dist_location(path) else {
+            return Ok(());
+        };
+        let dist = match bounded(content, size, sbom::MAX_METADATA_BYTES)? {
+            Account::Text(bytes) => {
+                sbom::parse_metadata(&String::from_utf8_lossy(&bytes), location).map(Ok)
+            }
+            // Named, not guessed: the SBOM refuses to leave it out.
+            Account::TooLarge(size) => Some(Err(size)),
+        };
+        if let Some(dist) = dist
+            && known + self.dists.len() < sbom::MAX_BASE_DISTS
+        {
+            self.dists.insert(path.to_owned(), dist);
+        }
+        Ok(())
+    }
+
     fn extend(&mut self, added: Self) {
         self.watched.extend(added.watched);
         self.present.extend(added.present);
@@ -303,37 +336,15 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                 Kind::File if WATCHED.contains(&entry.path.as_str()) => {
                     // A later layer may still replace a file too large to read: only the
                     // one the container sees is refused.
-                    let account = if entry.size > MAX_ACCOUNT_FILE_BYTES {
-                        Account::TooLarge(entry.size)
-                    } else {
-                        let mut bytes = Vec::new();
-                        content
-                            .take(MAX_ACCOUNT_FILE_BYTES)
-                            .read_to_end(&mut bytes)?;
-                        Account::Text(bytes)
-                    };
+                    let account = bounded(content, entry.size, MAX_ACCOUNT_FILE_BYTES)?;
                     added.watched.insert(entry.path.clone(), account);
                 }
-                Kind::File if inventoried(&entry.path).is_some() => {
-                    let limit = inventoried(&entry.path).unwrap_or(0);
-                    let read = bounded(content, entry.size, limit)?;
-                    added.inventory.insert(entry.path.clone(), read);
-                }
-                Kind::File if dist_location(&entry.path).is_some() => {
-                    let location = dist_location(&entry.path).unwrap_or_default().to_owned();
-                    let dist = match bounded(content, entry.size, sbom::MAX_METADATA_BYTES)? {
-                        Account::Text(bytes) => {
-                            sbom::parse_metadata(&String::from_utf8_lossy(&bytes), &location)
-                                .map(Ok)
-                        }
-                        // Named, not guessed: the SBOM refuses to leave it out.
-                        Account::TooLarge(size) => Some(Err(size)),
-                    };
-                    if let Some(dist) = dist
-                        && seen.dists.len() + added.dists.len() < sbom::MAX_BASE_DISTS
-                    {
-                        added.dists.insert(entry.path.clone(), dist);
-                    }
+                Kind::File
+                    if inventoried(&entry.path).is_some()
+                        || dist_location(&entry.path).is_some() =>
+                {
+                    let count = seen.dists.len();
+                    added.take_inventory(&entry.path, entry.size, content, count)?;
                 }
                 Kind::File if glibc::is_library(&entry.path) => {
                     if let Some(version) = glibc::version_of(&entry.path, content)? {
@@ -432,7 +443,11 @@ fn inventory(seen: &Seen) -> BaseInventory {
     if let Some(status) = text(DPKG_STATUS) {
         inventory.os_packages.extend(sbom::parse_dpkg(&status));
     }
-    for path in seen.inventory.keys().filter(|p| p.starts_with(DPKG_STATUS_D)) {
+    for path in seen
+        .inventory
+        .keys()
+        .filter(|p| p.starts_with(DPKG_STATUS_D))
+    {
         inventory
             .os_packages
             .extend(sbom::parse_dpkg(&text(path).unwrap_or_default()));

@@ -29,13 +29,13 @@ use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
 use crate::layout::FABUILD_DIR;
 use crate::oci::OciError;
+use crate::oci::referrer::{Artifact, Subject};
+use crate::oci::writer::MEDIA_MANIFEST;
 use crate::oci::writer::{Layout, WrittenLayer};
 use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
 use crate::render;
 use crate::spec::ImageRef;
-use crate::oci::referrer::Subject;
-use crate::oci::writer::MEDIA_MANIFEST;
 use config::{Metadata, write_metadata};
 pub use deps::WheelSource;
 use layers::{STABLE_MTIME, app_ignore, app_tree, deps_layer, identity_tree, put_layer};
@@ -195,29 +195,12 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
     let facts = &base.facts;
     let base_ref = check_base(plan, &base, options, &mut notes)?;
-    if options.sbom.is_some()
-        && let Some(why) = facts.inventory.incomplete()
-    {
-        return Err(BuildError::Base {
-            path: options.base.display().to_string(),
-            why,
-        });
-    }
     let epoch = source_date_epoch(&project);
 
-    // Staged next to the destination, then published: a failed or killed build leaves the
-    // previous image alone (see publish.rs).
-    match options.format {
-        OutFormat::Oci => publish::check_layout_out(&options.out)?,
-        OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
-    }
-    let staging = publish::Staging::create(&options.out)?;
-    let layout_dir = staging.path().join("layout");
-    let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
+    let (staging, layout_dir, layout) = stage(options)?;
 
     base.copy_layers(&options.base, &layout)?;
 
-    let runtime_files = runtime_files(&rendered);
     let input = deps::DepsInput {
         plan,
         project: &project,
@@ -225,20 +208,10 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         python_version: &facts.python_version,
         glibc: facts.libc.glibc(),
         source: &options.wheels,
-        runtime_files,
+        runtime_files: runtime_files(&rendered),
     };
-    let deps = deps_layer(
-        &input,
-        options.cache.as_deref(),
-        &layout,
-        staging.path(),
-        options.sbom.is_some(),
-        &mut notes,
-    )?;
+    let deps = dependencies(&input, options, &layout, staging.path(), &mut notes)?;
     let (deps_layer, deps_cached) = (deps.layer, deps.cached);
-    if !deps_cached {
-        notes.extend(unhashed_note(plan, &project, &options.wheels));
-    }
 
     let identity = identity_tree(plan, facts)?;
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
@@ -275,46 +248,16 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
             epoch,
         },
     )?;
-    let sbom = match &options.sbom {
-        Some(path) => {
-            let document = sbom::cyclonedx(&sbom::Inputs {
-                name: &plan.name,
-                manifest_digest: &manifest_sum.digest(),
-                epoch,
-                base: &base.facts.inventory,
-                venv: &deps.dists,
-            });
-            let subject = Subject {
-                media_type: MEDIA_MANIFEST.to_owned(),
-                digest: manifest_sum.digest(),
-                size: manifest_sum.size,
-            };
-            let artifact = sbom::artifact(document, &subject);
-            for blob in artifact.blobs.iter().chain([&artifact.manifest]) {
-                layout
-                    .put_blob(&blob.bytes)
-                    .map_err(|e| BuildError::io(&layout_dir, &e))?;
-            }
-            Some((path, artifact))
-        }
-        None => None,
-    };
-    let entries = sbom.iter().map(|(_, a)| a.index_entry()).collect();
+    let artifact = (options.sbom.as_ref())
+        .map(|_| attach_sbom(&layout, plan, &manifest_sum, epoch, &base, &deps.dists))
+        .transpose()?;
+    let entries = artifact.iter().map(Artifact::index_entry).collect();
     config::write_index(&layout, &manifest_sum, &options.tag, entries)?;
 
     finish(options, &layout_dir, staging.path(), epoch)?;
-    let sbom = match sbom {
-        Some((path, artifact)) => {
-            publish::write_file(path, &artifact.payload().bytes)?;
-            Some(SbomWritten {
-                path: path.clone(),
-                artifact_digest: artifact.manifest.digest.clone(),
-                python_packages: deps.dists.len() + base.facts.inventory.python.len(),
-                os_packages: base.facts.inventory.os_packages.len(),
-            })
-        }
-        None => None,
-    };
+    let sbom = (options.sbom.as_deref().zip(artifact.as_ref()))
+        .map(|(path, artifact)| write_sbom(path, artifact, &deps.dists, &base))
+        .transpose()?;
     Ok(Built {
         out: options.out.clone(),
         manifest_digest: manifest_sum.digest(),
@@ -328,6 +271,84 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         layers,
         sbom,
         notes,
+    })
+}
+
+/// The dependency layer (with the distributions it holds when an SBOM is asked for).
+fn dependencies(
+    input: &deps::DepsInput,
+    options: &Options,
+    layout: &Layout,
+    staging: &Path,
+    notes: &mut Vec<String>,
+) -> Result<layers::DepsLayer, BuildError> {
+    let cache = options.cache.as_deref();
+    let deps = deps_layer(input, cache, layout, staging, options.sbom.is_some(), notes)?;
+    if !deps.cached {
+        notes.extend(unhashed_note(input.plan, input.project, &options.wheels));
+    }
+    Ok(deps)
+}
+
+/// The staging directory next to the destination, and the layout in it: a build is
+/// staged, then published, so a failed or killed build leaves the previous image alone
+/// (see publish.rs).
+fn stage(options: &Options) -> Result<(publish::Staging, PathBuf, Layout), BuildError> {
+    match options.format {
+        OutFormat::Oci => publish::check_layout_out(&options.out)?,
+        OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
+    }
+    let staging = publish::Staging::create(&options.out)?;
+    let layout_dir = staging.path().join("layout");
+    let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
+    Ok((staging, layout_dir, layout))
+}
+
+/// Writes the SBOM of the image whose manifest is `manifest_sum` into `layout` as an OCI
+/// 1.1 artifact about it; returns the artifact (its payload is the SBOM).
+fn attach_sbom(
+    layout: &Layout,
+    plan: &Plan,
+    manifest_sum: &crate::oci::digest::Sum,
+    epoch: u64,
+    base: &base::Base,
+    venv: &[sbom::PyDist],
+) -> Result<Artifact, BuildError> {
+    let document = sbom::cyclonedx(&sbom::Inputs {
+        name: &plan.name,
+        manifest_digest: &manifest_sum.digest(),
+        epoch,
+        base: &base.facts.inventory,
+        venv,
+    });
+    let subject = Subject {
+        media_type: MEDIA_MANIFEST.to_owned(),
+        digest: manifest_sum.digest(),
+        size: manifest_sum.size,
+    };
+    let artifact = sbom::artifact(document, &subject);
+    for blob in artifact.blobs.iter().chain([&artifact.manifest]) {
+        layout
+            .put_blob(&blob.bytes)
+            .map_err(|e| BuildError::io(&layout.dir, &e))?;
+    }
+    Ok(artifact)
+}
+
+/// Writes the attached SBOM to `path` too (after the image is published: the file
+/// describes an image that exists).
+fn write_sbom(
+    path: &Path,
+    artifact: &Artifact,
+    venv: &[sbom::PyDist],
+    base: &base::Base,
+) -> Result<SbomWritten, BuildError> {
+    publish::write_file(path, &artifact.payload().bytes)?;
+    Ok(SbomWritten {
+        path: path.to_path_buf(),
+        artifact_digest: artifact.manifest.digest.clone(),
+        python_packages: venv.len() + base.facts.inventory.python.len(),
+        os_packages: base.facts.inventory.os_packages.len(),
     })
 }
 
@@ -370,6 +391,14 @@ fn check_base(
 ) -> Result<Option<ImageRef>, BuildError> {
     let facts = &base.facts;
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
+    if options.sbom.is_some()
+        && let Some(why) = facts.inventory.incomplete()
+    {
+        return Err(BuildError::Base {
+            path: options.base.display().to_string(),
+            why,
+        });
+    }
     if facts.python_version != plan.python_version {
         notes.push(format!(
             "the spec says Python {}, the base has {} ({}): the wheels are for {}",

@@ -8,6 +8,7 @@
 //! Everything here reads untrusted bytes (wheels, base layers): each file is read up to a
 //! bound, and a file over it is named, never cut short into a wrong inventory.
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -189,12 +190,15 @@ pub fn wheel_dist(
         .find(|&i| {
             archive
                 .name_for_index(i)
-                .and_then(|n| n.ok())
+                .and_then(Result::ok)
                 .is_some_and(|n| is_metadata(&n))
         })
         .ok_or("it has no .dist-info/METADATA")?;
     let member = archive.by_index(index).map_err(|e| e.to_string())?;
-    let name = member.name().map(|n| n.into_owned()).unwrap_or_default();
+    let name = member
+        .name()
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_default();
     let mut bytes = Vec::new();
     member
         .take(MAX_METADATA_BYTES + 1)
@@ -205,8 +209,11 @@ pub fn wheel_dist(
             "{name} is over {MAX_METADATA_BYTES} bytes; fabuild reads at most that of it"
         ));
     }
-    let mut dist = parse_metadata(&String::from_utf8_lossy(&bytes), &format!("/{site_packages}"))
-        .ok_or_else(|| format!("{name} has no Name or no Version"))?;
+    let mut dist = parse_metadata(
+        &String::from_utf8_lossy(&bytes),
+        &format!("/{site_packages}"),
+    )
+    .ok_or_else(|| format!("{name} has no Name or no Version"))?;
     dist.wheel_sha256 = Some(sha256.to_owned());
     dist.wheel = path.file_name().map(|n| n.to_string_lossy().into_owned());
     Ok(dist)
@@ -464,7 +471,10 @@ fn serial_number(manifest_digest: &str) -> String {
         .expect("16 bytes");
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h: String = b.iter().fold(String::new(), |mut h, x| {
+        let _ = write!(h, "{x:02x}");
+        h
+    });
     format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &h[..8],
@@ -483,7 +493,10 @@ pub fn artifact(sbom: Vec<u8>, subject: &Subject) -> Artifact {
         MEDIA_CYCLONEDX,
         sbom,
         subject,
-        &[("org.opencontainers.image.description", "CycloneDX 1.6 SBOM written by fabuild build")],
+        &[(
+            "org.opencontainers.image.description",
+            "CycloneDX 1.6 SBOM written by fabuild build",
+        )],
     )
 }
 
@@ -498,8 +511,14 @@ mod tests {
             "/x",
         )
         .unwrap();
-        assert_eq!(d.licence, Some(Licence::Expression("MIT OR Apache-2.0".into())));
-        assert_eq!(pypi_purl(&d.name, &d.version), "pkg:pypi/foo-bar@1.0%2Blocal");
+        assert_eq!(
+            d.licence,
+            Some(Licence::Expression("MIT OR Apache-2.0".into()))
+        );
+        assert_eq!(
+            pypi_purl(&d.name, &d.version),
+            "pkg:pypi/foo-bar@1.0%2Blocal"
+        );
         let d = parse_metadata(
             "Name: a\nVersion: 1\nLicense: Copyright (c) 2010\n        all rights\nClassifier: License :: OSI Approved :: BSD License\n",
             "/x",
@@ -517,7 +536,10 @@ mod tests {
         let p = parse_dpkg(status);
         assert_eq!(p.len(), 1);
         assert_eq!(
-            os_purl(&p[0], parse_os_release("ID=debian\nVERSION_ID=\"12\"\n").as_ref()),
+            os_purl(
+                &p[0],
+                parse_os_release("ID=debian\nVERSION_ID=\"12\"\n").as_ref()
+            ),
             "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12"
         );
         let apk = parse_apk("C:Q1\nP:musl\nV:1.2.5-r0\nA:x86_64\nL:MIT\n\nP:busybox\nV:1.36\n");

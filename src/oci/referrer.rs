@@ -156,7 +156,10 @@ pub fn in_layout(dir: &Path, subject_digest: &str) -> Result<Vec<Artifact>, Stri
             });
         }
         found.push(Artifact {
-            artifact_type: entry["artifactType"].as_str().unwrap_or_default().to_owned(),
+            artifact_type: entry["artifactType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             manifest: Blob {
                 media_type: MEDIA_MANIFEST.to_owned(),
                 digest: digest.to_owned(),
@@ -223,7 +226,13 @@ mod tests {
             digest: format!("sha256:{}", "a".repeat(64)),
             size: 123,
         };
-        let a = Artifact::new("application/x-test", "application/x-test", b"hi".to_vec(), &subject, &[]);
+        let a = Artifact::new(
+            "application/x-test",
+            "application/x-test",
+            b"hi".to_vec(),
+            &subject,
+            &[],
+        );
         let m: Value = serde_json::from_slice(&a.manifest.bytes).unwrap();
         assert_eq!(m["subject"]["digest"], subject.digest);
         assert_eq!(

@@ -35,6 +35,7 @@ mod preflight;
 mod properties;
 mod regenerate;
 mod rules_doc;
+mod sbom;
 mod schema;
 mod server_pins;
 mod strip;
