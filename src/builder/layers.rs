@@ -34,7 +34,7 @@ const DEPS_DISTS: &str = "deps-dists";
 pub(super) struct DepsLayer {
     pub(super) layer: WrittenLayer,
     pub(super) cached: bool,
-    /// Empty when the layer came from the cache and they were not asked for.
+    /// Empty unless they were asked for (`want_dists`).
     pub(super) dists: Vec<PyDist>,
 }
 
@@ -81,15 +81,19 @@ pub(super) fn deps_layer(
     }
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
-    let dists = input.dists(&wheels)?;
     let tree = input.tree(&wheels, scratch.path())?;
+    // After the tree: each wheel passed the unpacking checks before its METADATA is read.
+    let dists = if want_dists {
+        input.dists(&wheels)?
+    } else {
+        Vec::new()
+    };
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
-        cache.put(
-            DEPS_DISTS,
-            key,
-            &serde_json::to_vec(&dists).expect("serialises"),
-        );
+        if want_dists {
+            let bytes = serde_json::to_vec(&dists).expect("serialises");
+            cache.put(DEPS_DISTS, key, &bytes);
+        }
         let hex = layer.digest.trim_start_matches("sha256:");
         cache.put_layer(
             "deps",
