@@ -34,8 +34,8 @@ Version: 12.2.0-14
 
 /// The build tests' base plus a dpkg database, an os-release under /usr/lib only, and two
 /// Python distributions, one of which a later layer deletes.
-fn base_with_packages(at: &Path) -> PathBuf {
-    let lower: Vec<Item> = vec![
+fn base_with_packages(at: &Path, extra: Vec<Item>) -> PathBuf {
+    let mut lower: Vec<Item> = vec![
         dir("/etc"),
         file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
         file("/etc/group", "root:x:0:\n"),
@@ -63,6 +63,7 @@ fn base_with_packages(at: &Path) -> PathBuf {
         dir("/var/lib/dpkg"),
         file("/var/lib/dpkg/status", STATUS),
     ];
+    lower.extend(extra);
     let upper: Vec<Item> = vec![Item::Whiteout(
         "/usr/lib/python3/dist-packages/six-1.16.0.egg-info".to_owned(),
     )];
@@ -75,7 +76,7 @@ fn base_with_packages(at: &Path) -> PathBuf {
 
 fn project() -> Project {
     let mut project = Project::new();
-    project.base = base_with_packages(project.root.parent().unwrap());
+    project.base = base_with_packages(project.root.parent().unwrap(), Vec::new());
     project
 }
 
@@ -220,4 +221,40 @@ fn without_sbom_the_layout_holds_the_image_alone() {
         project.index("img")["manifests"].as_array().unwrap().len(),
         1
     );
+}
+
+#[test]
+fn a_base_file_over_its_bound_stops_an_sbom_build_naming_it_and_nothing_else() {
+    let mut project = Project::new();
+    let big = "/usr/lib/python3/dist-packages/big-1.0.dist-info/METADATA";
+    let mut text = "Name: big\nVersion: 1.0\n\n".to_owned();
+    text.push_str(&"x".repeat(1 << 20));
+    project.base = base_with_packages(
+        project.root.parent().unwrap(),
+        vec![
+            dir("/usr/lib/python3/dist-packages/big-1.0.dist-info"),
+            file(big, text),
+        ],
+    );
+    let output = fabuild(&project.root)
+        .args(["build", "app.yaml", "--base"])
+        .arg(&project.base)
+        .arg("--out")
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&project.wheels)
+        .arg("--no-cache")
+        .arg("--sbom")
+        .arg(project.path("sbom.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(big) && stderr.contains("incomplete"),
+        "{stderr}"
+    );
+    assert!(!project.path("img").exists() && !project.path("sbom.json").exists());
+    // Without --sbom the file is not needed, and the build goes on.
+    project.build("img", "cache", &[]);
 }
