@@ -263,6 +263,11 @@ pub struct BuildArgs {
     /// and fail (exit 1) naming the layer and file that differ if the digests do
     #[arg(long)]
     pub check_reproducible: bool,
+    /// Write a CycloneDX 1.6 SBOM of the image to FILE (every Python distribution with its
+    /// wheel's sha256, licence and purl; the base's OS packages) and attach it to the image
+    /// in the layout as an OCI 1.1 artifact whose subject is the image manifest
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@ use super::BuildError;
 use super::cache::{Cache, Lookup};
 pub use super::glibc::Libc;
 use super::glibc::{self, Glibc};
+use super::sbom::{self, BaseInventory, PyDist};
 use crate::oci::image::{self, Format, SMALL_BLOB_LIMIT};
 use crate::oci::layer::{self, Kind};
 use crate::oci::tarstream::Holes;
@@ -47,6 +48,8 @@ pub struct BaseFacts {
     pub group: String,
     /// The C library's version: the manylinux wheels the base can run.
     pub libc: Libc,
+    /// Its OS packages, Python distributions and distribution, for the SBOM.
+    pub inventory: BaseInventory,
 }
 
 /// The base image: its manifest and config as they are, and the facts read from its files.
@@ -201,6 +204,11 @@ struct Seen {
     present: BTreeSet<String>,
     /// The glibc version each C library file tells.
     glibc: BTreeMap<String, Glibc>,
+    /// The package databases and os-release, by path (see `inventoried`).
+    inventory: BTreeMap<String, Account>,
+    /// The Python distributions, by the path of their METADATA (its size when it was
+    /// over `sbom::MAX_METADATA_BYTES`).
+    dists: BTreeMap<String, Result<PyDist, u64>>,
 }
 
 impl Seen {
@@ -210,7 +218,98 @@ impl Seen {
         self.watched.retain(|p, _| !hit(p));
         self.present.retain(|p| !hit(p));
         self.glibc.retain(|p, _| !hit(p));
+        self.inventory.retain(|p, _| !hit(p));
+        self.dists.retain(|p, _| !hit(p));
     }
+
+    /// Keeps a package database or os-release file (`inventoried`), or the distribution a
+    /// METADATA file describes, read up to its bound; `known` distributions were kept
+    /// from the layers below.
+    fn take_inventory(
+        &mut self,
+        path: &str,
+        size: u64,
+        content: &mut dyn Read,
+        known: usize,
+    ) -> std::io::Result<()> {
+        if let Some(limit) = inventoried(path) {
+            let read = bounded(content, size, limit)?;
+            self.inventory.insert(path.to_owned(), read);
+            return Ok(());
+        }
+        let Some(location) = dist_location(path) else {
+            return Ok(());
+        };
+        let dist = match bounded(content, size, sbom::MAX_METADATA_BYTES)? {
+            Account::Text(bytes) => {
+                sbom::parse_metadata(&String::from_utf8_lossy(&bytes), location).map(Ok)
+            }
+            // Named, not guessed: the SBOM refuses to leave it out.
+            Account::TooLarge(size) => Some(Err(size)),
+        };
+        if let Some(dist) = dist
+            && known + self.dists.len() < sbom::MAX_BASE_DISTS
+        {
+            self.dists.insert(path.to_owned(), dist);
+        }
+        Ok(())
+    }
+
+    fn extend(&mut self, added: Self) {
+        self.watched.extend(added.watched);
+        self.present.extend(added.present);
+        self.glibc.extend(added.glibc);
+        self.inventory.extend(added.inventory);
+        self.dists.extend(added.dists);
+    }
+}
+
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+/// distroless keeps one file per package here instead of one status file.
+const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d/";
+const APK_INSTALLED: &str = "/lib/apk/db/installed";
+const OS_RELEASE: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
+
+/// The most of a file the inventory reads, if it is one it reads.
+fn inventoried(path: &str) -> Option<u64> {
+    if path == DPKG_STATUS
+        || path == APK_INSTALLED
+        || (path.starts_with(DPKG_STATUS_D) && !path.ends_with(".md5sums"))
+    {
+        Some(sbom::MAX_PACKAGE_DB_BYTES)
+    } else if OS_RELEASE.contains(&path) {
+        Some(sbom::MAX_OS_RELEASE_BYTES)
+    } else {
+        None
+    }
+}
+
+/// The `site-packages` or `dist-packages` directory holding a distribution when `path` is
+/// its metadata: `X.dist-info/METADATA`, `X.egg-info/PKG-INFO`, or an `X.egg-info` file
+/// (Debian's python3-setuptools and python3-wheel are installed as egg-info).
+fn dist_location(path: &str) -> Option<&str> {
+    let (location, meta) = if let Some(dir) = path.strip_suffix("/METADATA") {
+        let (location, dir) = dir.rsplit_once('/')?;
+        (location, dir.ends_with(".dist-info"))
+    } else if let Some(dir) = path.strip_suffix("/PKG-INFO") {
+        let (location, dir) = dir.rsplit_once('/')?;
+        (location, dir.ends_with(".egg-info"))
+    } else {
+        let (location, file) = path.rsplit_once('/')?;
+        (location, file.ends_with(".egg-info"))
+    };
+    (meta && (location.ends_with("/site-packages") || location.ends_with("/dist-packages")))
+        .then_some(location)
+}
+
+/// Reads `content` if it is at most `limit` bytes (`size` is what its header says).
+fn bounded(content: &mut dyn Read, size: u64, limit: u64) -> std::io::Result<Account> {
+    if size > limit {
+        return Ok(Account::TooLarge(size));
+    }
+    let mut bytes = Vec::new();
+    content.take(limit).read_to_end(&mut bytes)?;
+    Ok(Account::Text(bytes))
 }
 
 fn interesting(path: &str) -> bool {
@@ -237,16 +336,15 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                 Kind::File if WATCHED.contains(&entry.path.as_str()) => {
                     // A later layer may still replace a file too large to read: only the
                     // one the container sees is refused.
-                    let account = if entry.size > MAX_ACCOUNT_FILE_BYTES {
-                        Account::TooLarge(entry.size)
-                    } else {
-                        let mut bytes = Vec::new();
-                        content
-                            .take(MAX_ACCOUNT_FILE_BYTES)
-                            .read_to_end(&mut bytes)?;
-                        Account::Text(bytes)
-                    };
+                    let account = bounded(content, entry.size, MAX_ACCOUNT_FILE_BYTES)?;
                     added.watched.insert(entry.path.clone(), account);
+                }
+                Kind::File
+                    if inventoried(&entry.path).is_some()
+                        || dist_location(&entry.path).is_some() =>
+                {
+                    let count = seen.dists.len();
+                    added.take_inventory(&entry.path, entry.size, content, count)?;
                 }
                 Kind::File if glibc::is_library(&entry.path) => {
                     if let Some(version) = glibc::version_of(&entry.path, content)? {
@@ -285,9 +383,7 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                 ));
             }
         }
-        seen.watched.extend(added.watched);
-        seen.present.extend(added.present);
-        seen.glibc.extend(added.glibc);
+        seen.extend(added);
     }
     if seen.present.contains(MUSL) {
         return Err("it is a musl-based image (Alpine?): fabuild build installs manylinux wheels, which need glibc".to_owned());
@@ -324,12 +420,72 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
             .min()
             .copied()
             .map_or(Libc::Unknown, Libc::Glibc),
+        inventory: inventory(&seen),
     })
+}
+
+/// The OS packages, Python distributions and distribution the files seen describe.
+fn inventory(seen: &Seen) -> BaseInventory {
+    let mut inventory = BaseInventory::default();
+    let text = |path: &str| match seen.inventory.get(path) {
+        Some(Account::Text(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        _ => None,
+    };
+    for (path, account) in &seen.inventory {
+        if let Account::TooLarge(size) = account {
+            inventory.too_large.push((path.clone(), *size));
+        }
+    }
+    inventory.distro = OS_RELEASE
+        .iter()
+        .find_map(|p| text(p))
+        .and_then(|t| sbom::parse_os_release(&t));
+    if let Some(status) = text(DPKG_STATUS) {
+        inventory.os_packages.extend(sbom::parse_dpkg(&status));
+    }
+    for path in seen
+        .inventory
+        .keys()
+        .filter(|p| p.starts_with(DPKG_STATUS_D))
+    {
+        inventory
+            .os_packages
+            .extend(sbom::parse_dpkg(&text(path).unwrap_or_default()));
+    }
+    if let Some(installed) = text(APK_INSTALLED) {
+        inventory.os_packages.extend(sbom::parse_apk(&installed));
+    }
+    for (path, dist) in &seen.dists {
+        match dist {
+            Ok(dist) => inventory.python.push(dist.clone()),
+            Err(size) => inventory.too_large.push((path.clone(), *size)),
+        }
+    }
+    inventory
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distributions_are_found_by_their_metadata_files() {
+        let site = "/usr/lib/python3/dist-packages";
+        for path in [
+            "/usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA",
+            "/usr/lib/python3/dist-packages/setuptools-66.1.1.egg-info/PKG-INFO",
+            "/usr/lib/python3/dist-packages/six-1.16.0.egg-info",
+        ] {
+            assert_eq!(dist_location(path), Some(site), "{path}");
+        }
+        for path in [
+            "/usr/lib/python3/dist-packages/pip/METADATA",
+            "/usr/lib/python3/dist-packages/pip-23.0.1.dist-info/RECORD",
+            "/opt/x/pip-23.0.1.dist-info/METADATA",
+        ] {
+            assert_eq!(dist_location(path), None, "{path}");
+        }
+    }
 
     #[test]
     fn interpreters_are_named_by_version() {

@@ -21,10 +21,9 @@ pub(super) struct Metadata<'a> {
     pub(super) base_digest: &'a str,
     pub(super) layers: &'a [AddedLayer],
     pub(super) epoch: u64,
-    pub(super) tag: &'a str,
 }
 
-/// Writes the config and manifest blobs and index.json; returns the two blobs' sums.
+/// Writes the config and manifest blobs; returns their sums. index.json is `write_index`'s.
 pub(super) fn write_metadata(layout: &Layout, m: Metadata) -> Result<(Sum, Sum), BuildError> {
     let (plan, base, base_name, base_digest, layers, epoch) = (
         m.plan,
@@ -66,22 +65,33 @@ pub(super) fn write_metadata(layout: &Layout, m: Metadata) -> Result<(Sum, Sum),
     let manifest_sum = layout
         .put_blob(&manifest_bytes)
         .map_err(|e| BuildError::io(layout_dir, &e))?;
+    Ok((config_sum, manifest_sum))
+}
+
+/// Writes index.json: the image's manifest under `tag`, then `artifacts` (index entries of
+/// OCI 1.1 artifacts about it, such as the SBOM).
+pub(super) fn write_index(
+    layout: &Layout,
+    manifest_sum: &Sum,
+    tag: &str,
+    artifacts: Vec<Value>,
+) -> Result<(), BuildError> {
+    let mut manifests = vec![json!({
+        "mediaType": MEDIA_MANIFEST,
+        "digest": manifest_sum.digest(),
+        "size": manifest_sum.size,
+        "platform": {"os": "linux", "architecture": "amd64"},
+        "annotations": {"org.opencontainers.image.ref.name": tag},
+    })];
+    manifests.extend(artifacts);
     let index = json!({
         "schemaVersion": 2,
         "mediaType": MEDIA_INDEX,
-        "manifests": [{
-            "mediaType": MEDIA_MANIFEST,
-            "digest": manifest_sum.digest(),
-            "size": manifest_sum.size,
-            "platform": {"os": "linux", "architecture": "amd64"},
-            "annotations": {"org.opencontainers.image.ref.name": m.tag},
-        }],
+        "manifests": manifests,
     });
     layout
         .write_file("index.json", &canonical_json(&index))
-        .map_err(|e| BuildError::io(layout_dir, &e))?;
-
-    Ok((config_sum, manifest_sum))
+        .map_err(|e| BuildError::io(&layout.dir, &e))
 }
 
 /// The base's config with the plan's settings applied the way Dockerfile instructions

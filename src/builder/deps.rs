@@ -12,6 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::BuildError;
 use super::glibc::{self, Glibc};
+use super::sbom::{self, PyDist};
 use super::spool::Spool;
 use super::wheel::{self, VenvPaths};
 use crate::layout::{FABUILD_DIR, VENV_DIR};
@@ -314,25 +315,7 @@ impl DepsInput<'_> {
         tree.symlink(&format!("{}/lib64", venv.root), "lib");
         tree.dir(&venv.site_packages);
 
-        // One wheel per project: the server pins' first (they were checked), then by name.
-        let mut by_project: BTreeMap<String, PathBuf> = BTreeMap::new();
-        let mut sorted = wheels.to_vec();
-        sorted.sort();
-        for path in sorted {
-            let name = file_name(&path).unwrap_or_default();
-            let parsed = wheel::parse_name(name)
-                .ok_or_else(|| BuildError::Deps(format!("{name} is not a wheel file name")))?;
-            let pinned = self
-                .plan
-                .server_pins
-                .iter()
-                .any(|p| wheel::normalise(p.name) == parsed.project);
-            if pinned && parsed.version != pin_version(self.plan, &parsed.project) {
-                continue;
-            }
-            by_project.entry(parsed.project).or_insert(path);
-        }
-        for (project, path) in &by_project {
+        for (project, path) in &self.chosen(wheels)? {
             let strip_debug = self
                 .plan
                 .strip_debug
@@ -350,6 +333,41 @@ impl DepsInput<'_> {
         }
         tree.dir(&format!("{}/bin", FABUILD_DIR.trim_start_matches('/')));
         Ok(tree)
+    }
+
+    /// The wheels `tree` installs, by normalised project name: one per project, the
+    /// server pins' version for a pinned one, else the first by file name.
+    pub fn chosen(&self, wheels: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+        let mut by_project: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut sorted = wheels.to_vec();
+        sorted.sort();
+        for path in sorted {
+            let name = file_name(&path).unwrap_or_default();
+            let parsed = wheel::parse_name(name)
+                .ok_or_else(|| BuildError::Deps(format!("{name} is not a wheel file name")))?;
+            let pinned = self
+                .plan
+                .server_pins
+                .iter()
+                .any(|p| wheel::normalise(p.name) == parsed.project);
+            if pinned && parsed.version != pin_version(self.plan, &parsed.project) {
+                continue;
+            }
+            by_project.entry(parsed.project).or_insert(path);
+        }
+        Ok(by_project)
+    }
+
+    /// The distributions `tree` installs, for the SBOM: each wheel's METADATA and sha256.
+    pub fn dists(&self, wheels: &[PathBuf]) -> Result<Vec<PyDist>, BuildError> {
+        let venv = VenvPaths::new(VENV_DIR, self.python_version);
+        self.chosen(wheels)?
+            .values()
+            .map(|path| {
+                sbom::wheel_dist(path, &file_hex(path)?, &venv.site_packages)
+                    .map_err(|why| BuildError::Deps(format!("{}: {why}", path.display())))
+            })
+            .collect()
     }
 }
 

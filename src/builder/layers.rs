@@ -9,7 +9,9 @@ use crate::oci::content::Content;
 use crate::oci::writer::{Layout, Tree, WrittenLayer};
 use crate::plan::Plan;
 
+use super::sbom::PyDist;
 use super::{BuildError, absolute, base, cache, deps, ignore, publish};
+use crate::read::MAX_TEXT_BYTES;
 
 /// The mtime of the dependency and identity layers. They do not depend on the app's
 /// commit, so a new commit must not change them: registries and caches keep them.
@@ -25,8 +27,20 @@ pub(super) fn put_layer(
         .map_err(|e| BuildError::io(&layout.dir, &e))
 }
 
+/// The cache kind of the distributions a cached dependency layer holds (for the SBOM).
+const DEPS_DISTS: &str = "deps-dists";
+
+/// The dependency layer as built or found in the cache, and the distributions it holds.
+pub(super) struct DepsLayer {
+    pub(super) layer: WrittenLayer,
+    pub(super) cached: bool,
+    /// Empty unless they were asked for (`want_dists`).
+    pub(super) dists: Vec<PyDist>,
+}
+
 /// The dependency layer, from the cache when everything it is made of is unchanged and
-/// the cached layer still hashes to what was written. The wheels are downloaded and
+/// the cached layer still hashes to what was written (and, with `want_dists`, the cache
+/// also lists its distributions). The wheels are downloaded and
 /// unpacked in `staging`, beside the output: on its file system, not in a memory-backed
 /// /tmp, and cleaned with the staging area after a crash.
 pub(super) fn deps_layer(
@@ -34,23 +48,52 @@ pub(super) fn deps_layer(
     cache: Option<&Path>,
     layout: &Layout,
     staging: &Path,
+    want_dists: bool,
     notes: &mut Vec<String>,
-) -> Result<(WrittenLayer, bool), BuildError> {
+) -> Result<DepsLayer, BuildError> {
     let cache = cache.map(cache::Cache::new);
     let key = match &cache {
         Some(_) => Some(input.key()?),
         None => None,
     };
-    if let (Some(cache), Some(key)) = (&cache, &key)
-        && let Some(layer) = cache.layer("deps", key, layout, notes)
-    {
-        return Ok((layer, true));
+    if let (Some(cache), Some(key)) = (&cache, &key) {
+        let dists = if want_dists {
+            match cache.get(DEPS_DISTS, key, MAX_TEXT_BYTES) {
+                cache::Lookup::Hit(bytes) => serde_json::from_slice(&bytes).ok(),
+                cache::Lookup::Changed(why) => {
+                    notes.extend(why);
+                    None
+                }
+                cache::Lookup::Miss => None,
+            }
+        } else {
+            Some(Vec::new())
+        };
+        if let Some(dists) = dists
+            && let Some(layer) = cache.layer("deps", key, layout, notes)
+        {
+            return Ok(DepsLayer {
+                layer,
+                cached: true,
+                dists,
+            });
+        }
     }
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
     let tree = input.tree(&wheels, scratch.path())?;
+    // After the tree: each wheel passed the unpacking checks before its METADATA is read.
+    let dists = if want_dists {
+        input.dists(&wheels)?
+    } else {
+        Vec::new()
+    };
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
+        if want_dists {
+            let bytes = serde_json::to_vec(&dists).expect("serialises");
+            cache.put(DEPS_DISTS, key, &bytes);
+        }
         let hex = layer.digest.trim_start_matches("sha256:");
         cache.put_layer(
             "deps",
@@ -59,7 +102,11 @@ pub(super) fn deps_layer(
             &layout.dir.join("blobs/sha256").join(hex),
         );
     }
-    Ok((layer, false))
+    Ok(DepsLayer {
+        layer,
+        cached: false,
+        dists,
+    })
 }
 
 /// /etc/passwd and /etc/group with the numeric user and group added (when the base lacks

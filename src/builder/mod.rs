@@ -17,6 +17,7 @@ pub mod glibc;
 pub mod ignore;
 mod layers;
 pub mod publish;
+pub mod sbom;
 pub mod spool;
 pub mod strip;
 pub mod wheel;
@@ -28,6 +29,8 @@ use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
 use crate::layout::FABUILD_DIR;
 use crate::oci::OciError;
+use crate::oci::referrer::{Artifact, Subject};
+use crate::oci::writer::MEDIA_MANIFEST;
 use crate::oci::writer::{Layout, WrittenLayer};
 use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
@@ -57,6 +60,9 @@ pub struct Options {
     pub cache: Option<PathBuf>,
     /// `org.opencontainers.image.ref.name` in index.json.
     pub tag: String,
+    /// Write a CycloneDX SBOM of the image here, and attach it to the image in the layout
+    /// as an OCI 1.1 artifact whose subject is the image manifest.
+    pub sbom: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +150,22 @@ pub struct Built {
     pub source_date_epoch: u64,
     pub deps_cached: bool,
     pub layers: Vec<AddedLayer>,
+    /// The SBOM written, with `--sbom`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<SbomWritten>,
     pub notes: Vec<String>,
+}
+
+/// The SBOM a build wrote and attached.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SbomWritten {
+    pub path: PathBuf,
+    /// The digest of the artifact manifest in the layout (its subject is the image's).
+    pub artifact_digest: String,
+    /// The Python distributions it lists (the virtualenv's and the base's).
+    pub python_packages: usize,
+    /// The base's OS packages it lists.
+    pub os_packages: usize,
 }
 
 /// Builds the image for the spec at `spec_path`.
@@ -176,19 +197,10 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let base_ref = check_base(plan, &base, options, &mut notes)?;
     let epoch = source_date_epoch(&project);
 
-    // Staged next to the destination, then published: a failed or killed build leaves the
-    // previous image alone (see publish.rs).
-    match options.format {
-        OutFormat::Oci => publish::check_layout_out(&options.out)?,
-        OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
-    }
-    let staging = publish::Staging::create(&options.out)?;
-    let layout_dir = staging.path().join("layout");
-    let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
+    let (staging, layout_dir, layout) = stage(options)?;
 
     base.copy_layers(&options.base, &layout)?;
 
-    let runtime_files = runtime_files(&rendered);
     let input = deps::DepsInput {
         plan,
         project: &project,
@@ -196,18 +208,10 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         python_version: &facts.python_version,
         glibc: facts.libc.glibc(),
         source: &options.wheels,
-        runtime_files,
+        runtime_files: runtime_files(&rendered),
     };
-    let (deps_layer, deps_cached) = deps_layer(
-        &input,
-        options.cache.as_deref(),
-        &layout,
-        staging.path(),
-        &mut notes,
-    )?;
-    if !deps_cached {
-        notes.extend(unhashed_note(plan, &project, &options.wheels));
-    }
+    let deps = dependencies(&input, options, &layout, staging.path(), &mut notes)?;
+    let (deps_layer, deps_cached) = (deps.layer, deps.cached);
 
     let identity = identity_tree(plan, facts)?;
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
@@ -242,11 +246,18 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
             base_digest: &base_digest,
             layers: &layers,
             epoch,
-            tag: &options.tag,
         },
     )?;
+    let artifact = (options.sbom.as_ref())
+        .map(|_| attach_sbom(&layout, plan, &manifest_sum, epoch, &base, &deps.dists))
+        .transpose()?;
+    let entries = artifact.iter().map(Artifact::index_entry).collect();
+    config::write_index(&layout, &manifest_sum, &options.tag, entries)?;
 
     finish(options, &layout_dir, staging.path(), epoch)?;
+    let sbom = (options.sbom.as_deref().zip(artifact.as_ref()))
+        .map(|(path, artifact)| write_sbom(path, artifact, &deps.dists, &base))
+        .transpose()?;
     Ok(Built {
         out: options.out.clone(),
         manifest_digest: manifest_sum.digest(),
@@ -258,7 +269,86 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source_date_epoch: epoch,
         deps_cached,
         layers,
+        sbom,
         notes,
+    })
+}
+
+/// The dependency layer (with the distributions it holds when an SBOM is asked for).
+fn dependencies(
+    input: &deps::DepsInput,
+    options: &Options,
+    layout: &Layout,
+    staging: &Path,
+    notes: &mut Vec<String>,
+) -> Result<layers::DepsLayer, BuildError> {
+    let cache = options.cache.as_deref();
+    let deps = deps_layer(input, cache, layout, staging, options.sbom.is_some(), notes)?;
+    if !deps.cached {
+        notes.extend(unhashed_note(input.plan, input.project, &options.wheels));
+    }
+    Ok(deps)
+}
+
+/// The staging directory next to the destination, and the layout in it: a build is
+/// staged, then published, so a failed or killed build leaves the previous image alone
+/// (see publish.rs).
+fn stage(options: &Options) -> Result<(publish::Staging, PathBuf, Layout), BuildError> {
+    match options.format {
+        OutFormat::Oci => publish::check_layout_out(&options.out)?,
+        OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
+    }
+    let staging = publish::Staging::create(&options.out)?;
+    let layout_dir = staging.path().join("layout");
+    let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
+    Ok((staging, layout_dir, layout))
+}
+
+/// Writes the SBOM of the image whose manifest is `manifest_sum` into `layout` as an OCI
+/// 1.1 artifact about it; returns the artifact (its payload is the SBOM).
+fn attach_sbom(
+    layout: &Layout,
+    plan: &Plan,
+    manifest_sum: &crate::oci::digest::Sum,
+    epoch: u64,
+    base: &base::Base,
+    venv: &[sbom::PyDist],
+) -> Result<Artifact, BuildError> {
+    let document = sbom::cyclonedx(&sbom::Inputs {
+        name: &plan.name,
+        manifest_digest: &manifest_sum.digest(),
+        epoch,
+        base: &base.facts.inventory,
+        venv,
+    });
+    let subject = Subject {
+        media_type: MEDIA_MANIFEST.to_owned(),
+        digest: manifest_sum.digest(),
+        size: manifest_sum.size,
+    };
+    let artifact = sbom::artifact(document, &subject);
+    for blob in artifact.blobs.iter().chain([&artifact.manifest]) {
+        layout
+            .put_blob(&blob.bytes)
+            .map_err(|e| BuildError::io(&layout.dir, &e))?;
+    }
+    Ok(artifact)
+}
+
+/// Writes the attached SBOM to `path` too (after the image is published: the file
+/// describes an image that exists).
+fn write_sbom(
+    path: &Path,
+    artifact: &Artifact,
+    venv: &[sbom::PyDist],
+    base: &base::Base,
+) -> Result<SbomWritten, BuildError> {
+    publish::write_file(path, &artifact.payload().bytes)?;
+    Ok(SbomWritten {
+        path: path.to_path_buf(),
+        artifact_digest: artifact.manifest.digest.clone(),
+        python_packages: venv.len() + base.facts.inventory.python.len(),
+        os_packages: base.facts.inventory.os_packages.len(),
     })
 }
 
@@ -301,6 +391,14 @@ fn check_base(
 ) -> Result<Option<ImageRef>, BuildError> {
     let facts = &base.facts;
     let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
+    if options.sbom.is_some()
+        && let Some(why) = facts.inventory.incomplete()
+    {
+        return Err(BuildError::Base {
+            path: options.base.display().to_string(),
+            why,
+        });
+    }
     if facts.python_version != plan.python_version {
         notes.push(format!(
             "the spec says Python {}, the base has {} ({}): the wheels are for {}",

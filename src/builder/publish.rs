@@ -193,6 +193,22 @@ fn move_in(from: &Path, to: &Path) -> Result<(), BuildError> {
     persist(tmp, to)
 }
 
+/// Writes a file the build produces beside the image (the SBOM) as `write_atomic` does:
+/// readers, and a build killed meanwhile, leave the old file or the new one.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    if path.is_dir() {
+        return Err(BuildError::io(path, &"is a directory, not a file to write"));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut tmp = temp_in(dir)?;
+    tmp.write_all(bytes).map_err(|e| BuildError::io(path, &e))?;
+    persist(tmp, path)?;
+    sync_dir(dir)
+}
+
 /// Writes `bytes` to `path` through a temp file beside it: fsync, rename, fsync the
 /// directory. Readers see the old file or the new one, never a part.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {

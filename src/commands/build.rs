@@ -36,6 +36,7 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             args.cache_dir.clone().or_else(default_cache)
         },
         tag: args.tag.clone(),
+        sbom: args.sbom.clone(),
     };
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,
@@ -82,6 +83,15 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     }
     outln!("  config        {}", built.config_digest);
     outln!("manifest {}", built.manifest_digest);
+    if let Some(sbom) = &built.sbom {
+        outln!(
+            "sbom {} (CycloneDX 1.6: {} Python distributions, {} OS packages), attached as {}",
+            sbom.path.display(),
+            sbom.python_packages,
+            sbom.os_packages,
+            sbom.artifact_digest
+        );
+    }
     for note in &built.notes {
         eoutln!("note: {note}");
     }
@@ -118,6 +128,7 @@ fn check_reproducible(args: &BuildArgs, first: &Path) -> ExitStatus {
         cache_dir: Some(scratch.path().join("cache")),
         no_cache: false,
         check_reproducible: false,
+        sbom: args.sbom.as_ref().map(|_| scratch.path().join("sbom.json")),
         ..args.clone()
     };
     let status = std::process::Command::new("sh")
@@ -131,7 +142,19 @@ fn check_reproducible(args: &BuildArgs, first: &Path) -> ExitStatus {
         eoutln!("error: the second build (umask 077, TZ=Pacific/Chatham, empty cache) failed");
         return ExitStatus::Error;
     }
-    match builder::compare::images(first, &second) {
+    let sboms = args.sbom.as_ref().map(|first| {
+        (
+            std::fs::read(first).ok(),
+            std::fs::read(scratch.path().join("sbom.json")).ok(),
+        )
+    });
+    let sbom_differs = sboms.is_some_and(|(a, b)| a.is_none() || a != b);
+    match builder::compare::images(first, &second).map(|mut diffs| {
+        if sbom_differs {
+            diffs.push("the SBOM (--sbom) differs".to_owned());
+        }
+        diffs
+    }) {
         Ok(diffs) if diffs.is_empty() => {
             outln!(
                 "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same manifest digest"
@@ -170,6 +193,7 @@ impl BuildArgs {
             no_cache,
             tag,
             check_reproducible,
+            sbom,
         } = self;
         let mut args: Vec<OsString> = vec!["build".into()];
         let mut flag = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
@@ -196,6 +220,9 @@ impl BuildArgs {
             flag("cache-dir", c);
         }
         flag("tag", tag);
+        if let Some(s) = sbom {
+            flag("sbom", s);
+        }
         if *no_cache {
             args.push("--no-cache".into());
         }
@@ -256,6 +283,8 @@ mod tests {
             "cache",
             "--tag",
             "v1",
+            "--sbom",
+            "sbom.json",
             "--check-reproducible",
         ]);
         round_trip(&[

@@ -313,15 +313,18 @@ fn is_index(media_type: &MediaType) -> bool {
         || media_type.to_string() == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
-/// Attestations and signatures sit in indexes beside the platform images.
+/// Attestations and signatures sit in indexes beside the platform images; so do OCI 1.1
+/// artifacts (an SBOM `fabuild build --sbom` attaches), which carry an `artifactType`.
 fn is_attestation(descriptor: &Descriptor) -> bool {
-    descriptor.annotations().as_ref().is_some_and(|a| {
-        a.get("vnd.docker.reference.type")
-            .is_some_and(|v| v == "attestation-manifest")
-    }) || descriptor
-        .platform()
-        .as_ref()
-        .is_some_and(|p| p.os().to_string() == "unknown")
+    descriptor.artifact_type().is_some()
+        || descriptor.annotations().as_ref().is_some_and(|a| {
+            a.get("vnd.docker.reference.type")
+                .is_some_and(|v| v == "attestation-manifest")
+        })
+        || descriptor
+            .platform()
+            .as_ref()
+            .is_some_and(|p| p.os().to_string() == "unknown")
 }
 
 /// The manifest to check: the only one, or the one for the platform asked for (the

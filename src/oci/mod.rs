@@ -8,6 +8,7 @@ pub mod content;
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod referrer;
 pub mod store;
 pub mod tarstream;
 pub mod writer;

@@ -106,6 +106,10 @@ python3 "$HERE/dockerignore.py" "$FAB"
 # digest, verified, run with podman and answered over TLS/HTTP as the numeric user.
 bash "$HERE/build.sh" "$FAB"
 
+# fabuild build --sbom: valid CycloneDX 1.6, attached in the layout, and what pip and dpkg
+# in the running image say is installed.
+bash "$HERE/sbom.sh" "$FAB"
+
 # fabuild build asks pip for every manylinux wheel the base's glibc runs: the versions it
 # installs are the ones pip inside the base resolves.
 bash "$HERE/wheels.sh" "$FAB"

@@ -36,6 +36,7 @@ mod preflight;
 mod properties;
 mod regenerate;
 mod rules_doc;
+mod sbom;
 mod schema;
 mod server_pins;
 mod settings_oracle;
