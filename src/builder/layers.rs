@@ -47,7 +47,11 @@ pub(super) fn deps_layer(
         return Ok((layer, true));
     }
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
-    let wheels = input.wheels(scratch.path())?;
+    let wheels = input.wheels(
+        scratch.path(),
+        cache.as_ref().map(cache::Cache::root),
+        notes,
+    )?;
     let tree = input.tree(&wheels, scratch.path())?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {

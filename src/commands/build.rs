@@ -26,10 +26,11 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             ImageFormat::OciArchive => OutFormat::OciArchive,
         },
         base_image,
-        wheels: args
-            .wheels
-            .clone()
-            .map_or_else(|| WheelSource::Pip(args.pip.clone()), WheelSource::Dir),
+        wheels: match (&args.wheels, args.pip_only) {
+            (Some(dir), _) => WheelSource::Dir(dir.clone()),
+            (None, true) => WheelSource::PipOnly(args.pip.clone()),
+            (None, false) => WheelSource::Pip(args.pip.clone()),
+        },
         cache: if args.no_cache {
             None
         } else {
@@ -166,6 +167,7 @@ impl BuildArgs {
             base_image,
             wheels,
             pip,
+            pip_only,
             cache_dir,
             no_cache,
             tag,
@@ -198,6 +200,9 @@ impl BuildArgs {
         flag("tag", tag);
         if *no_cache {
             args.push("--no-cache".into());
+        }
+        if *pip_only {
+            args.push("--pip-only".into());
         }
         if *check_reproducible {
             args.push("--check-reproducible".into());

@@ -18,6 +18,7 @@ mod every_rule;
 mod examples;
 mod explain;
 mod extra_args;
+mod fetch;
 mod gen_races;
 mod gunicorn_conf;
 mod hostile;
