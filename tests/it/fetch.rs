@@ -315,3 +315,91 @@ fn two_builds_sharing_a_cache_and_killed_midway_never_use_a_corrupt_wheel() {
         "only {killed_running} builds were killed while running"
     );
 }
+
+/// A PEP 503 index (HTML pages, links relative to the page, the hash in the fragment)
+/// served over HTTP on a free port, holding the pinned gunicorn wheel.
+struct HtmlIndex {
+    child: std::process::Child,
+    url: String,
+    _root: tempfile::TempDir,
+}
+
+impl HtmlIndex {
+    fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let wheels = crate::build::wheels();
+        let wheel = std::fs::read_dir(&wheels)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+            .unwrap();
+        let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::create_dir_all(root.path().join("simple/gunicorn")).unwrap();
+        std::fs::create_dir_all(root.path().join("files")).unwrap();
+        std::fs::copy(&wheel, root.path().join("files").join(&name)).unwrap();
+        std::fs::write(
+            root.path().join("simple/gunicorn/index.html"),
+            format!(
+                "<!DOCTYPE html>\n<html><body><h1>Links for gunicorn</h1>\n<a href=\"../../files/{name}#sha256={}\" data-requires-python=\"&gt;=3.10\">{name}</a><br/>\n</body></html>\n",
+                sha256(&wheel)
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(crate::util::python())
+            .args([
+                "-c",
+                "import functools, http.server, sys\n\
+                 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+                 server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)\n\
+                 print(server.server_address[1], flush=True)\n\
+                 server.serve_forever()\n",
+            ])
+            .arg(root.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let url = format!("http://127.0.0.1:{}/simple/", line.trim());
+        Self {
+            child,
+            url,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for HtmlIndex {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_html_index_from_pips_configuration_serves_the_pinned_wheels() {
+    let index = HtmlIndex::start();
+    let case = Case::new();
+    let project = case.project("wsgi", &spec("wsgi", 8000), None);
+    // The index comes from a pip.conf, as a team's private mirror would.
+    let conf = case.tmp.path().join("pip.conf");
+    std::fs::write(&conf, format!("[global]\nindex-url = {}\n", index.url)).unwrap();
+    let conf = conf.display().to_string();
+    let output = case.build(
+        &project,
+        "from-html",
+        "cache",
+        &["--pip", "/nonexistent/pip"],
+        &[("PIP_CONFIG_FILE", &conf)],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let from_pypi = case.build(&project, "from-pypi", "other-cache", &[], &[]);
+    assert!(from_pypi.status.success(), "{}", text(&from_pypi));
+    assert_eq!(case.manifest("from-html"), case.manifest("from-pypi"));
+}
