@@ -19,6 +19,7 @@ mod examples;
 mod explain;
 mod extra_args;
 mod fetch;
+mod gen_batch;
 mod gen_races;
 mod gunicorn_conf;
 mod hostile;
