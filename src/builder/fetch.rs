@@ -367,16 +367,14 @@ impl Fetcher<'_> {
         }
     }
 
-    /// Among the files the find-links directories and the indexes hold for `pinned`, the
-    /// one pip would take: an allowed sha256, a tag the target accepts, the most specific
-    /// tag; a local file before a download of the same bytes.
-    fn choose(
+    /// The best file of the find-links directories for `pinned` into `best`; whether
+    /// they hold any file of that version at all.
+    fn local_choice(
         &self,
-        agent: Option<&ureq::Agent>,
         pinned: &Pinned,
         tags: &[String],
-    ) -> Result<Choice, String> {
-        let mut best: Option<(usize, Choice)> = None;
+        best: &mut Option<(usize, Choice)>,
+    ) -> bool {
         let mut seen_any = false;
         for dir in &self.config.find_links {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -397,7 +395,7 @@ impl Fetcher<'_> {
                 };
                 if pinned.hashes.contains(&sum) {
                     consider(
-                        &mut best,
+                        best,
                         rank,
                         Choice {
                             filename: name,
@@ -408,21 +406,51 @@ impl Fetcher<'_> {
                 }
             }
         }
+        seen_any
+    }
+
+    /// Among the files the find-links directories and the indexes hold for `pinned`, the
+    /// one pip would take: an allowed sha256, a tag the target accepts, the most specific
+    /// tag; a local file before a download of the same bytes.
+    fn choose(
+        &self,
+        agent: Option<&ureq::Agent>,
+        pinned: &Pinned,
+        tags: &[String],
+    ) -> Result<Choice, String> {
+        let mut best: Option<(usize, Choice)> = None;
+        let mut seen_any = self.local_choice(pinned, tags, &mut best);
         let local = best.as_ref().map(|(r, _)| *r);
+        let python = Version::parse(self.target.python_version);
+        // As pip: an index that cannot be read is passed over if another source has the
+        // file, and is the error if none has.
+        let mut unreachable = Vec::new();
         for index in &self.config.indexes {
             let Some(agent) = agent else { break };
-            let files = pypi::project_files(agent, index, &pinned.project)
-                .map_err(|e| format!("{} {}: {e}", pinned.project, pinned.version))?;
+            let files = match pypi::project_files(agent, index, &pinned.project) {
+                Ok(files) => files,
+                Err(e) => {
+                    unreachable.push(e.to_string());
+                    continue;
+                }
+            };
             for IndexFile {
                 filename,
                 url,
                 sha256,
+                requires_python,
             } in files
             {
                 if !names_project(&filename, pinned) || filename.contains('/') {
                     continue;
                 }
                 seen_any = true;
+                // A file for other Pythons than the target's, as its page says.
+                if let (Some(python), Some(range)) = (&python, &requires_python)
+                    && crate::packaging::version::satisfies(python, range) == Some(false)
+                {
+                    continue;
+                }
                 let (Some(rank), Some(sha256)) = (rank(&filename, tags), sha256) else {
                     continue;
                 };
@@ -440,6 +468,14 @@ impl Fetcher<'_> {
                     },
                 );
             }
+        }
+        if best.is_none() && !unreachable.is_empty() {
+            return Err(format!(
+                "{} {}: {}",
+                pinned.project,
+                pinned.version,
+                unreachable.join("; ")
+            ));
         }
         best.map(|(_, c)| c).ok_or_else(|| {
             let places: Vec<String> = self

@@ -266,6 +266,8 @@ pub struct IndexFile {
     pub url: String,
     /// Lower-case hex, when the index gives it.
     pub sha256: Option<String>,
+    /// The Python versions the file is for (`>=3.9`), when the index says.
+    pub requires_python: Option<String>,
 }
 
 /// The files the index at `index` lists for `project` (a normalised name). A project the
@@ -319,6 +321,8 @@ struct JsonFile {
     url: String,
     #[serde(default)]
     hashes: BTreeMap<String, String>,
+    #[serde(default, rename = "requires-python")]
+    requires_python: Option<String>,
 }
 
 /// A PEP 691 page; one that does not parse lists nothing.
@@ -331,6 +335,7 @@ pub fn parse_json(page_url: &str, body: &[u8]) -> Vec<IndexFile> {
         .map(|f| IndexFile {
             url: join(page_url, strip_fragment(&f.url)),
             sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+            requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
             filename: f.filename,
         })
         .collect()
@@ -359,10 +364,14 @@ pub fn parse_html(page_url: &str, text: &str) -> Vec<IndexFile> {
             .strip_prefix("sha256=")
             .map(str::to_ascii_lowercase);
         let filename = unescape(text[end + 1..close].trim());
+        let requires_python = attribute(tag, "data-requires-python")
+            .map(|r| unescape(&r))
+            .filter(|r| !r.trim().is_empty());
         files.push(IndexFile {
             filename,
             url: join(page_url, url),
             sha256,
+            requires_python,
         });
     }
     files
@@ -631,6 +640,8 @@ mod tests {
         assert_eq!(files[0].url, "https://pypi.org/p/demo-1.0-py3-none-any.whl");
         assert_eq!(files[0].sha256.as_deref(), Some("cd34"));
         assert_eq!(files[0].filename, "demo-1.0-py3-none-any.whl");
+        assert_eq!(files[0].requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(files[1].requires_python, None);
         assert_eq!(files[1].url, "https://pypi.org/p/demo-2.0.tar.gz?x=1&y=2");
         assert_eq!(files[1].sha256, None);
     }
