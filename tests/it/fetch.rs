@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::build::EPOCH;
-use crate::image_writer::{self, Compression, Image, Item, dir, file};
+use crate::manylinux::text;
 use crate::util::fabuild;
 
 /// A port nothing listens on: an index there cannot be reached.
@@ -30,28 +30,6 @@ fn spec(interface: &str, port: u16) -> String {
     )
 }
 
-/// A base with a Python 3.11 and this machine's libc.so.6, so that the compiled server
-/// pins (uvloop, httptools) are chosen for this glibc, as pip here chooses them.
-fn base(at: &Path) -> PathBuf {
-    let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").expect("a Debian glibc machine");
-    let layer: Vec<Item> = vec![
-        dir("/etc"),
-        file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-        file("/etc/group", "root:x:0:\n"),
-        dir("/usr"),
-        dir("/usr/bin"),
-        file("/usr/bin/python3.11", "not really python"),
-        dir("/usr/lib"),
-        dir("/usr/lib/x86_64-linux-gnu"),
-        file("/usr/lib/x86_64-linux-gnu/libc.so.6", libc),
-    ];
-    let runtime = serde_json::json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["python3"]});
-    let image = Image::build(&runtime, "amd64", &[layer], Compression::Gzip);
-    let path = at.join("base");
-    image_writer::write_layout(&path, &[(&image, Some("linux/amd64"))]);
-    path
-}
-
 struct Case {
     tmp: tempfile::TempDir,
     base: PathBuf,
@@ -60,7 +38,9 @@ struct Case {
 impl Case {
     fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let base = base(tmp.path());
+        // Python 3.11 and this machine's libc.so.6: the compiled server pins (uvloop,
+        // httptools) are chosen for this glibc, as pip here chooses them.
+        let base = crate::manylinux::base_with_host_libc(tmp.path());
         Self { tmp, base }
     }
 
@@ -135,14 +115,6 @@ impl Case {
         blobs.sort();
         blobs
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn sha256(path: &Path) -> String {

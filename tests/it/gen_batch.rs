@@ -8,38 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use crate::gen_races::{FILES, SPEC, contents, leftovers, text};
 use crate::util;
 
-const SPEC: &str = "version: 1\nname: inventory\napp:\n  module: wsgi:app\n  interface: wsgi\nserver:\n  port: 8000\n  workers: 2\n";
-const FILES: [&str; 4] = [
-    "Dockerfile",
-    "requirements-server.txt",
-    ".dockerignore",
-    "fabuild-preflight.py",
-];
 const SPECS: usize = 24;
 
 fn spec(workers: u32) -> String {
     SPEC.replace("workers: 2", &format!("workers: {workers}"))
-}
-
-fn contents(dir: &Path) -> Vec<String> {
-    FILES
-        .iter()
-        .map(|f| fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
-        .collect()
-}
-
-fn leftovers(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".fabuild-"))
-        .collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `SPECS` projects under one root, generated from `before`, whose specs then became
