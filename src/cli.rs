@@ -246,9 +246,14 @@ pub struct BuildArgs {
     /// packages are still checked against their sha256)
     #[arg(long, value_name = "DIR")]
     pub wheels: Option<PathBuf>,
-    /// The pip that downloads the wheels
+    /// The pip that resolves unpinned requirements; its configuration (PIP_INDEX_URL,
+    /// pip.conf) says which index the hash-pinned wheels are fetched from
     #[arg(long, value_name = "CMD", default_value = "pip")]
     pub pip: PathBuf,
+    /// Download every wheel with `pip download`, hash-pinned ones included, instead of
+    /// fetching those from the index directly
+    #[arg(long, conflicts_with = "wheels")]
+    pub pip_only: bool,
     /// Cache the dependency layer and the base's facts in DIR
     /// (default: $XDG_CACHE_HOME/fabuild, else ~/.cache/fabuild)
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]

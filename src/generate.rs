@@ -150,6 +150,88 @@ pub fn write(generation: &mut Generation) -> Result<(), GenError> {
     Ok(())
 }
 
+/// The most output directories written with one sync: each is held open (and locked)
+/// until the sync, so a batch stays well under the usual limit of 1,024 open files.
+pub const MAX_BATCH: usize = 256;
+
+/// `write` for many generations, with one sync (per file system) for each batch of up to
+/// `MAX_BATCH` output directories instead of one per generation (see
+/// `output::write_batch`); the same promise on disk. Generations that write one
+/// directory go in different batches, in the order given. The result of
+/// `generations[i]` is `results[i]`.
+pub fn write_many(generations: &mut [Generation]) -> Vec<Result<(), GenError>> {
+    let mut results: Vec<Result<(), GenError>> = (0..generations.len()).map(|_| Ok(())).collect();
+    // Open each output directory once, from its project down (as `write` does).
+    let mut opened: Vec<Option<(output::OutDir, (u64, u64))>> = Vec::new();
+    for (i, generation) in generations.iter().enumerate() {
+        let dir = output::OutDir::open(&generation.root, &generation.out_rel)
+            .and_then(|dir| dir.identity().map(|id| (dir, id)));
+        match dir {
+            Ok(pair) => opened.push(Some(pair)),
+            Err(source) => {
+                results[i] = Err(OutputError::Write {
+                    path: generation.out_dir.clone(),
+                    source,
+                }
+                .into());
+                opened.push(None);
+            }
+        }
+    }
+    // Rounds of distinct directories, each round in one order (device, inode): two runs
+    // locking the same directories take them in the same order and cannot deadlock.
+    let mut remaining: Vec<usize> = (0..generations.len())
+        .filter(|&i| opened[i].is_some())
+        .collect();
+    remaining.sort_by_key(|&i| opened[i].as_ref().map(|(_, id)| *id));
+    while !remaining.is_empty() {
+        let mut round = Vec::new();
+        let mut later = Vec::new();
+        for i in remaining {
+            let id = opened[i].as_ref().map(|(_, id)| *id);
+            if round
+                .last()
+                .is_some_and(|&j: &usize| opened[j].as_ref().map(|(_, id)| *id) == id)
+            {
+                later.push(i);
+            } else {
+                round.push(i);
+            }
+        }
+        for chunk in round.chunks(MAX_BATCH) {
+            write_chunk(generations, &mut opened, chunk, &mut results);
+        }
+        remaining = later;
+    }
+    results
+}
+
+/// One batch: the generations at `chunk` (distinct directories, in lock order).
+fn write_chunk(
+    generations: &mut [Generation],
+    opened: &mut [Option<(output::OutDir, (u64, u64))>],
+    chunk: &[usize],
+    results: &mut [Result<(), GenError>],
+) {
+    // Each directory's handle, and each generation's changes, borrowed for the batch.
+    let dirs: Vec<output::OutDir> = chunk
+        .iter()
+        .map(|&i| opened[i].take().expect("opened once").0)
+        .collect();
+    let mut wanted: Vec<Option<&mut Generation>> = generations.iter_mut().map(Some).collect();
+    let mut jobs: Vec<(&output::OutDir, &mut [Change])> = chunk
+        .iter()
+        .zip(dirs.iter())
+        .map(|(&i, dir)| {
+            let generation = wanted[i].take().expect("each generation once");
+            (dir, generation.changes.as_mut_slice())
+        })
+        .collect();
+    for (&i, result) in chunk.iter().zip(output::write_batch(&mut jobs)) {
+        results[i] = result.map_err(Into::into);
+    }
+}
+
 /// `out` relative to the project's real path `root` when it lies inside it (symlinks
 /// resolved as far as the path exists), `/`-separated; `None` when it escapes.
 fn relative_inside(root: &Path, out: &Path) -> Option<String> {

@@ -16,7 +16,7 @@ use crate::plan::Plan;
 pub fn refuse(plan: &Plan, wheels: &WheelSource) -> Result<(), BuildError> {
     let mut keys = Vec::new();
     if let Some(install) = &plan.build_packages
-        && matches!(wheels, WheelSource::Pip(_))
+        && matches!(wheels, WheelSource::Pip(_) | WheelSource::PipOnly(_))
     {
         keys.push(format!(
             "python.build_packages ({})",

@@ -43,6 +43,11 @@ impl Cache {
         }
     }
 
+    /// The cache directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn entry_dir(&self, kind: &str, key: &str) -> PathBuf {
         self.root.join(kind).join(key)
     }

@@ -11,11 +11,13 @@ use std::process::Command;
 use sha2::{Digest as _, Sha256};
 
 use super::BuildError;
+use super::fetch;
 use super::glibc::{self, Glibc};
 use super::sbom::{self, PyDist};
 use super::spool::Spool;
 use super::wheel::{self, VenvPaths};
 use crate::layout::{FABUILD_DIR, VENV_DIR};
+use crate::net::pypi::IndexConfig;
 use crate::oci::digest::HashingReader;
 use crate::oci::writer::Tree;
 use crate::plan::Plan;
@@ -26,8 +28,11 @@ const ARCH: &str = "x86_64";
 /// Where the wheels come from.
 #[derive(Clone, Debug)]
 pub enum WheelSource {
-    /// `pip download` from the index pip is configured for (`pip` is the command).
+    /// From the index pip is configured for (`pip` is the command): the hash-pinned wheels
+    /// fetched directly, in parallel (`fetch`), what needs a resolver by `pip download`.
     Pip(PathBuf),
+    /// Every wheel by `pip download`, as fabuild did before it fetched pinned wheels itself.
+    PipOnly(PathBuf),
     /// Every `.whl` in this directory, as is (pinned ones are checked against their hash).
     Dir(PathBuf),
 }
@@ -43,6 +48,14 @@ pub struct DepsInput<'a> {
     pub source: &'a WheelSource,
     /// fabuild's runtime files: (path in the image, content).
     pub runtime_files: Vec<(String, String)>,
+}
+
+/// Which parts of the app's dependencies go to `pip download`.
+#[derive(Debug, Default)]
+struct PipPlan {
+    requirements: bool,
+    project: bool,
+    lock: bool,
 }
 
 impl DepsInput<'_> {
@@ -114,7 +127,8 @@ impl DepsInput<'_> {
             let _ = writeln!(text, "file {path} {}", hex(content.as_bytes()));
         }
         match self.source {
-            WheelSource::Pip(pip) => {
+            // Both routes choose the same wheels: one layer serves both.
+            WheelSource::Pip(pip) | WheelSource::PipOnly(pip) => {
                 let _ = writeln!(text, "pip {}", pip.display());
             }
             WheelSource::Dir(dir) => {
@@ -126,14 +140,178 @@ impl DepsInput<'_> {
         Ok(hex(text.as_bytes()))
     }
 
-    /// The wheels to install, downloaded into `scratch` when they come from pip.
-    pub fn wheels(&self, scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    /// The wheels to install, downloaded into `scratch` when they come from an index; the
+    /// hash-pinned ones are kept in (and taken from) the wheel cache under `cache`.
+    pub fn wheels(
+        &self,
+        scratch: &Path,
+        cache: Option<&Path>,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<PathBuf>, BuildError> {
         let wheels = match self.source {
             WheelSource::Dir(dir) => wheels_in(dir)?,
-            WheelSource::Pip(pip) => self.download(pip, scratch)?,
+            WheelSource::PipOnly(pip) => self.download(pip, scratch)?,
+            WheelSource::Pip(pip) => self.fetch(pip, scratch, cache, notes)?,
         };
         self.check_pins(&wheels)?;
         Ok(wheels)
+    }
+
+    /// The hash-pinned requirements (the server stack, and the app's when its file or lock
+    /// pins every line by hash) fetched from the index directly, in parallel with `pip
+    /// download` of what needs resolving. Everything goes to pip when pip is configured
+    /// in a way this client does not reproduce (a client certificate, say).
+    fn fetch(
+        &self,
+        pip: &Path,
+        scratch: &Path,
+        cache: Option<&Path>,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        let config = IndexConfig::from_pip(pip, &|name| std::env::var(name).ok());
+        if let Some(why) = &config.unsupported {
+            notes.push(format!(
+                "pip is configured with {why}: every wheel is downloaded by pip"
+            ));
+            return self.download(pip, scratch);
+        }
+        let mut pinned: Vec<fetch::Pinned> = self
+            .plan
+            .server_pins
+            .iter()
+            .map(|p| fetch::Pinned {
+                project: wheel::normalise(p.name),
+                version: p.version.to_owned(),
+                hashes: p.hashes.iter().map(|h| (*h).to_owned()).collect(),
+            })
+            .collect();
+        let mut plan = PipPlan::default();
+        if self.app_requirements()?.is_some() {
+            match self.pinned_app_requirements()? {
+                Some(app) => pinned.extend(app),
+                None => plan.requirements = true,
+            }
+        }
+        plan.project = self.plan.app_dependencies.project().is_some();
+        if let Some(text) = self.lock_requirements()? {
+            match fetch::pinned_requirements(&text) {
+                Some(lock) => pinned.extend(lock),
+                None => plan.lock = true,
+            }
+        }
+        let fetched_dir = scratch.join("fetched");
+        std::fs::create_dir_all(&fetched_dir).map_err(|e| BuildError::io(&fetched_dir, &e))?;
+        let platforms = self.platforms();
+        let index = fetch::Fetcher {
+            config: &config,
+            target: fetch::Target {
+                python_version: self.python_version,
+                platforms: &platforms,
+            },
+            cache: cache.map(super::cache::Cache::new),
+            dest: &fetched_dir,
+        };
+        // pip resolves on its own thread while the pinned wheels stream in.
+        let (got, resolved) = std::thread::scope(|scope| {
+            let pip_run = (plan.requirements || plan.project || plan.lock)
+                .then(|| scope.spawn(|| self.pip_part(pip, scratch, &plan)));
+            let got = index.fetch_all(&pinned);
+            let resolved = pip_run.map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BuildError::Deps("pip thread panicked".into())))
+            });
+            (got, resolved)
+        });
+        let got = got?;
+        notes.extend(got.notes);
+        let mut wheels = got.wheels;
+        if let Some(resolved) = resolved {
+            wheels.extend(resolved?);
+        }
+        Ok(wheels)
+    }
+
+    /// The app's requirements as pinned requirements, when every line is one (and its
+    /// constraints, if any, name none of them otherwise).
+    fn pinned_app_requirements(&self) -> Result<Option<Vec<fetch::Pinned>>, BuildError> {
+        let text = match &self.plan.installed_requirements {
+            Some(installed) => installed.requirements.join("\n"),
+            None => match self.app_requirements()? {
+                Some(text) => text,
+                None => return Ok(None),
+            },
+        };
+        let Some(pinned) = fetch::pinned_requirements(&text) else {
+            return Ok(None);
+        };
+        if let Some(installed) = &self.plan.installed_requirements {
+            // With --no-deps, pip only checks each constraint against the requirement of
+            // the same name: one that is not the same exact version is pip's to report.
+            for line in &installed.constraints {
+                let Some(c) = crate::packaging::requirements::Requirement::parse(line) else {
+                    return Ok(None);
+                };
+                if let Some(p) = pinned.iter().find(|p| p.project == c.key())
+                    && c.specifier != format!("=={}", p.version)
+                {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(pinned))
+    }
+
+    /// The uv.lock's runtime closure as a hashed requirements file.
+    fn lock_requirements(&self) -> Result<Option<String>, BuildError> {
+        let Some(lock) = self.app_lock()? else {
+            return Ok(None);
+        };
+        // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,
+        // read from the lock directly: no uv needed on the build host.
+        let pins: Vec<&str> = self.plan.server_pins.iter().map(|p| p.name).collect();
+        crate::packaging::uvlock::requirements(
+            &lock,
+            self.plan
+                .app_dependencies
+                .lock()
+                .and_then(|l| l.package.as_deref()),
+            &pins,
+        )
+        .map(Some)
+        .map_err(BuildError::Deps)
+    }
+
+    /// `pip download` of the parts `plan` names, into `scratch/resolved`.
+    fn pip_part(
+        &self,
+        pip: &Path,
+        scratch: &Path,
+        plan: &PipPlan,
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        let dest = scratch.join("resolved");
+        std::fs::create_dir_all(&dest).map_err(|e| BuildError::io(&dest, &e))?;
+        let c = self.constraints_file(scratch)?;
+        if plan.requirements {
+            self.pip_requirements(pip, scratch, &dest, &c)?;
+        }
+        if plan.project {
+            self.pip_project(pip, scratch, &dest, &c)?;
+        }
+        if plan.lock {
+            self.pip_lock(pip, scratch, &dest)?;
+        }
+        wheels_in(&dest)
+    }
+
+    /// The server stack's versions, which the app's own resolution must keep.
+    fn constraints_file(&self, scratch: &Path) -> Result<String, BuildError> {
+        let constraints = scratch.join("constraints.txt");
+        let mut pins = String::new();
+        for p in &self.plan.server_pins {
+            let _ = writeln!(pins, "{}=={}", p.name, p.version);
+        }
+        std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
+        Ok(constraints.display().to_string())
     }
 
     fn download(&self, pip: &Path, scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
@@ -154,14 +332,22 @@ impl DepsInput<'_> {
             &["--require-hashes", "--no-deps", "-r"],
             &server,
         )?;
-        // The server stack's versions, which the app's own resolution must keep.
-        let constraints = scratch.join("constraints.txt");
-        let mut pins = String::new();
-        for p in &self.plan.server_pins {
-            let _ = writeln!(pins, "{}=={}", p.name, p.version);
-        }
-        std::fs::write(&constraints, pins).map_err(|e| BuildError::io(&constraints, &e))?;
-        let c = constraints.display().to_string();
+        let c = self.constraints_file(scratch)?;
+        self.pip_requirements(pip, scratch, &dest, &c)?;
+        self.pip_project(pip, scratch, &dest, &c)?;
+        self.pip_lock(pip, scratch, &dest)?;
+        wheels_in(&dest)
+    }
+
+    /// `pip download` of the app's requirements file (hashed: as it is; not hashed:
+    /// resolved within the server stack's versions `c`).
+    fn pip_requirements(
+        &self,
+        pip: &Path,
+        scratch: &Path,
+        dest: &Path,
+        c: &str,
+    ) -> Result<(), BuildError> {
         if let Some(req) = self.app_requirements()? {
             let file = match &self.plan.installed_requirements {
                 // What gen writes as requirements-app.txt (and constraints-app.txt).
@@ -179,13 +365,25 @@ impl DepsInput<'_> {
                     .join(self.plan.app_dependencies.requirements().unwrap_or("")),
             };
             if req.contains("--hash") {
-                self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
+                self.pip(pip, dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
             } else {
                 // Not hashed: pip resolves against the index, so this part of the layer is
                 // only as reproducible as the index (the cache keeps one resolution).
-                self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
+                self.pip(pip, dest, &["-c", c, "-r"], &file)?;
             }
         }
+        Ok(())
+    }
+
+    /// `pip download` of `python.project`'s declared ranges, within the server stack's
+    /// versions `c`.
+    fn pip_project(
+        &self,
+        pip: &Path,
+        scratch: &Path,
+        dest: &Path,
+        c: &str,
+    ) -> Result<(), BuildError> {
         if let Some(project) = self.plan.app_dependencies.project() {
             // pip resolves the declared ranges against the index, kept to the server
             // stack's versions. pip has no --exclude-newer, so this part of the layer is only
@@ -194,26 +392,19 @@ impl DepsInput<'_> {
             let mut text = project.requirements.join("\n");
             text.push('\n');
             std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
-            self.pip(pip, &dest, &["-c", &c, "-r"], &file)?;
+            self.pip(pip, dest, &["-c", c, "-r"], &file)?;
         }
-        if let Some(lock) = self.app_lock()? {
-            // What `uv export --no-dev --no-emit-project --no-emit-package <pins>` gives,
-            // read from the lock directly: no uv needed on the build host.
-            let pins: Vec<&str> = self.plan.server_pins.iter().map(|p| p.name).collect();
-            let text = crate::packaging::uvlock::requirements(
-                &lock,
-                self.plan
-                    .app_dependencies
-                    .lock()
-                    .and_then(|l| l.package.as_deref()),
-                &pins,
-            )
-            .map_err(BuildError::Deps)?;
+        Ok(())
+    }
+
+    /// `pip download` of the uv.lock's closure, hashed.
+    fn pip_lock(&self, pip: &Path, scratch: &Path, dest: &Path) -> Result<(), BuildError> {
+        if let Some(text) = self.lock_requirements()? {
             let file = scratch.join("requirements-lock.txt");
             std::fs::write(&file, text).map_err(|e| BuildError::io(&file, &e))?;
-            self.pip(pip, &dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
+            self.pip(pip, dest, &["--require-hashes", "--no-deps", "-r"], &file)?;
         }
-        wheels_in(&dest)
+        Ok(())
     }
 
     fn pip(&self, pip: &Path, dest: &Path, args: &[&str], file: &Path) -> Result<(), BuildError> {

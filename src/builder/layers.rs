@@ -80,7 +80,11 @@ pub(super) fn deps_layer(
         }
     }
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
-    let wheels = input.wheels(scratch.path())?;
+    let wheels = input.wheels(
+        scratch.path(),
+        cache.as_ref().map(cache::Cache::root),
+        notes,
+    )?;
     let tree = input.tree(&wheels, scratch.path())?;
     // After the tree: each wheel passed the unpacking checks before its METADATA is read.
     let dists = if want_dists {

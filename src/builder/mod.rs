@@ -13,6 +13,7 @@ pub mod compare;
 mod config;
 pub mod deps;
 pub mod env;
+pub mod fetch;
 pub mod glibc;
 pub mod ignore;
 mod layers;
@@ -429,7 +430,7 @@ fn check_base(
 /// Says so when the app's requirements were resolved against the index, not hash-locked.
 fn unhashed_note(plan: &Plan, project: &Path, wheels: &WheelSource) -> Option<String> {
     let rel = plan.app_dependencies.requirements()?;
-    if !matches!(wheels, WheelSource::Pip(_)) {
+    if !matches!(wheels, WheelSource::Pip(_) | WheelSource::PipOnly(_)) {
         return None;
     }
     let req = project.join(rel);

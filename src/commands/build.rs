@@ -26,10 +26,11 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             ImageFormat::OciArchive => OutFormat::OciArchive,
         },
         base_image,
-        wheels: args
-            .wheels
-            .clone()
-            .map_or_else(|| WheelSource::Pip(args.pip.clone()), WheelSource::Dir),
+        wheels: match (&args.wheels, args.pip_only) {
+            (Some(dir), _) => WheelSource::Dir(dir.clone()),
+            (None, true) => WheelSource::PipOnly(args.pip.clone()),
+            (None, false) => WheelSource::Pip(args.pip.clone()),
+        },
         cache: if args.no_cache {
             None
         } else {
@@ -189,6 +190,7 @@ impl BuildArgs {
             base_image,
             wheels,
             pip,
+            pip_only,
             cache_dir,
             no_cache,
             tag,
@@ -225,6 +227,9 @@ impl BuildArgs {
         }
         if *no_cache {
             args.push("--no-cache".into());
+        }
+        if *pip_only {
+            args.push("--pip-only".into());
         }
         if *check_reproducible {
             args.push("--check-reproducible".into());

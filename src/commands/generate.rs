@@ -31,10 +31,38 @@ pub fn run(args: &GenArgs) -> ExitStatus {
         templates: args.templates.clone(),
         base_image,
     };
+    // Every spec rendered and compared first; then the ones to write are written together,
+    // with one sync for the batch; then each spec's outcome is printed, in order.
+    let mut prepared: Vec<Result<Generation, GenError>> = specs
+        .iter()
+        .map(|spec_path| generate::prepare(spec_path, &options))
+        .collect();
+    let mut written: Vec<Option<Result<(), GenError>>> = specs.iter().map(|_| None).collect();
+    let writes: Vec<usize> = (0..specs.len())
+        .filter(|&i| prepared[i].as_ref().is_ok_and(|g| writes(g, args)))
+        .collect();
+    if writes.len() == 1 {
+        if let Ok(generation) = &mut prepared[writes[0]] {
+            written[writes[0]] = Some(generate::write(generation));
+        }
+    } else if !writes.is_empty() {
+        let mut batch: Vec<Generation> = Vec::with_capacity(writes.len());
+        for &i in &writes {
+            let taken = std::mem::replace(&mut prepared[i], Err(placeholder()));
+            if let Ok(generation) = taken {
+                batch.push(generation);
+            }
+        }
+        let results = generate::write_many(&mut batch);
+        for ((&i, generation), result) in writes.iter().zip(batch).zip(results) {
+            prepared[i] = Ok(generation);
+            written[i] = Some(result);
+        }
+    }
     let mut failed = Vec::new();
     let mut worst = ExitStatus::Success;
-    for spec_path in &specs {
-        let status = one(spec_path, &options, args);
+    for ((spec_path, generation), write) in specs.iter().zip(prepared).zip(written) {
+        let status = one(spec_path, generation, write, args);
         if status != ExitStatus::Success {
             failed.push(spec_path.display().to_string());
         }
@@ -57,10 +85,30 @@ pub fn run(args: &GenArgs) -> ExitStatus {
     worst
 }
 
-fn one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> ExitStatus {
+/// Whether gen writes `generation`'s files (and so takes its directory's lock and reads
+/// them again, even when nothing changed yet): a write run, and nothing it would refuse to
+/// overwrite.
+fn writes(generation: &Generation, args: &GenArgs) -> bool {
+    !(args.check || args.diff)
+        && (args.force || generation.changes.iter().all(|c| c.guard.is_none()))
+}
+
+/// What stands in a spec's place while its generation is in the batch being written.
+fn placeholder() -> GenError {
+    GenError::Output(OutputError::ChangedMeanwhile)
+}
+
+/// One spec's outcome, printed: its rendering `prepared`, and `written`, the result of
+/// writing its files when gen wrote them (`None`: nothing to write, or not a write run).
+fn one(
+    spec_path: &Path,
+    prepared: Result<Generation, GenError>,
+    written: Option<Result<(), GenError>>,
+    args: &GenArgs,
+) -> ExitStatus {
     let json = args.format == Format::Json;
     let spec_name = spec_path.display().to_string();
-    let generation = match generate::prepare(spec_path, options) {
+    let generation = match prepared {
         Ok(g) => g,
         Err(GenError::Spec(err)) => return spec_failure(&err, &spec_name, args.format, true),
         Err(err) => {
@@ -87,8 +135,7 @@ fn one(spec_path: &Path, options: &generate::Options, args: &GenArgs) -> ExitSta
     if !guarded.is_empty() && !args.force {
         return refuse(&generation, &guarded, json);
     }
-    let mut generation = generation;
-    match generate::write(&mut generation) {
+    match written.unwrap_or(Ok(())) {
         Ok(()) => {}
         // A file changed while gen ran: refused as a hand edit is, nothing written.
         Err(GenError::Output(OutputError::ChangedMeanwhile)) => {

@@ -7,6 +7,8 @@
 //! read it. Every request has timeouts, and every body is read with a byte limit: what a
 //! server sends is untrusted.
 
+pub mod pypi;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

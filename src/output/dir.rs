@@ -202,6 +202,20 @@ impl OutDir {
     pub fn sync(&self) {
         let _ = rustix::fs::fsync(&self.fd);
     }
+
+    /// The directory's identity: its device and inode. Two handles with the same identity
+    /// are one directory (and one lock: a second `flock` on it from this process would wait
+    /// for the first forever).
+    pub fn identity(&self) -> io::Result<(u64, u64)> {
+        let stat = rustix::fs::fstat(&self.fd)?;
+        Ok((stat.st_dev, stat.st_ino))
+    }
+
+    /// Writes back everything of the file system this directory is on, and waits: one
+    /// sync for every file staged there (and every rename done there) by now.
+    pub fn sync_file_system(&self) -> io::Result<()> {
+        rustix::fs::syncfs(&self.fd).map_err(Into::into)
+    }
 }
 
 fn is_temp(name: &str) -> bool {

@@ -132,6 +132,37 @@ pub fn diff(change: &Change, label: &str) -> String {
 /// that landed in the last instant is put back rather than lost. A crash leaves each file
 /// old or new; if anything fails, the files already replaced are put back.
 pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError> {
+    let Some(mut staged) = stage(dir, changes)? else {
+        return Ok(());
+    };
+    let files = std::mem::take(&mut staged.files);
+    sync_together(
+        &staged
+            .pending
+            .iter()
+            .map(|&i| &changes[i])
+            .collect::<Vec<_>>(),
+        &files,
+    )?;
+    drop(files);
+    commit(&staged, changes)?;
+    dir.sync();
+    Ok(())
+}
+
+/// One directory's write, staged and not yet in place: the new contents in temporaries
+/// (removed when this is dropped, whatever they hold by then), under the lock.
+struct Staged<'a> {
+    /// The changes that write something, by index.
+    pending: Vec<usize>,
+    temps: Temps<'a>,
+    /// The temporaries, open, not yet synced (empty once the caller took them).
+    files: Vec<std::fs::File>,
+}
+
+/// Takes `dir`'s lock, rechecks `changes` under it and writes each changed content to a
+/// temporary; `None` when nothing changed.
+fn stage<'a>(dir: &'a OutDir, changes: &mut [Change]) -> Result<Option<Staged<'a>>, OutputError> {
     let shown = changes.first().map_or(Path::new("."), |c| parent(&c.path));
     dir.lock().map_err(|source| OutputError::Write {
         path: shown.to_path_buf(),
@@ -143,7 +174,7 @@ pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError
         .filter(|&i| changes[i].status != Status::Unchanged)
         .collect();
     if pending.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut temps = Temps { dir, names: vec![] };
     let mut files = Vec::with_capacity(pending.len());
@@ -154,13 +185,19 @@ pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError
         temps.names.push(name);
         files.push(file);
     }
-    sync_together(
-        &pending.iter().map(|&i| &changes[i]).collect::<Vec<_>>(),
-        &files,
-    )?;
-    drop(files);
-    let mut done = Vec::with_capacity(pending.len());
-    for (&i, temp) in pending.iter().zip(&temps.names) {
+    Ok(Some(Staged {
+        pending,
+        temps,
+        files,
+    }))
+}
+
+/// Swaps each staged temporary (synced by now) into its place; if one cannot be, the
+/// ones already swapped are put back.
+fn commit(staged: &Staged, changes: &mut [Change]) -> Result<(), OutputError> {
+    let dir = staged.temps.dir;
+    let mut done = Vec::with_capacity(staged.pending.len());
+    for (&i, temp) in staged.pending.iter().zip(&staged.temps.names) {
         match swap_in(dir, temp, &mut changes[i]) {
             Ok(swap) => done.push((i, temp.as_str(), swap)),
             Err(err) => {
@@ -174,8 +211,89 @@ pub fn write_all(dir: &OutDir, changes: &mut [Change]) -> Result<(), OutputError
             }
         }
     }
-    dir.sync();
     Ok(())
+}
+
+/// `write_all` for many directories at once, with one sync for all of them instead of one
+/// per directory: every directory's lock is taken (in the order given: callers that share
+/// directories must give them in one order, and each directory once), every changed file
+/// staged, then each file system holding them written back once (`syncfs`), then every
+/// file swapped in, then each file system written back once more, so the renames are
+/// durable before this returns. The promise is `write_all`'s: a crash or a kill at any
+/// moment leaves each file old or new, and a run that dies leaves temporaries that the
+/// next run removes. Each directory's write succeeds or fails on its own: the result of
+/// `jobs[i]` is `results[i]`.
+pub fn write_batch(jobs: &mut [(&OutDir, &mut [Change])]) -> Vec<Result<(), OutputError>> {
+    let mut results: Vec<Result<(), OutputError>> = Vec::with_capacity(jobs.len());
+    let mut staged: Vec<Option<Staged>> = Vec::with_capacity(jobs.len());
+    for (dir, changes) in jobs.iter_mut() {
+        match stage(dir, changes) {
+            Ok(s) => {
+                staged.push(s.map(|mut s| {
+                    // Written back by the file system's sync, not one by one.
+                    s.files.clear();
+                    s
+                }));
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                staged.push(None);
+                results.push(Err(e));
+            }
+        }
+    }
+    // One write-back per file system that holds a staged file; its outcome is each
+    // directory's there.
+    let mut synced: Vec<(u64, Option<(std::io::ErrorKind, String)>)> = Vec::new();
+    for i in 0..jobs.len() {
+        let Some(first) = staged[i].as_ref().and_then(|s| s.pending.first().copied()) else {
+            continue;
+        };
+        let dir = jobs[i].0;
+        let device = dir.identity().map_or(u64::MAX, |(dev, _)| dev);
+        let failed = match synced.iter().find(|(d, _)| *d == device) {
+            Some((_, failed)) => failed.clone(),
+            None => {
+                let failed = dir
+                    .sync_file_system()
+                    .err()
+                    .map(|e| (e.kind(), e.to_string()));
+                synced.push((device, failed.clone()));
+                failed
+            }
+        };
+        if let Some((kind, why)) = failed {
+            results[i] = Err(write_error(
+                &jobs[i].1[first],
+                std::io::Error::new(kind, why),
+            ));
+            staged[i] = None;
+        }
+    }
+    let mut renamed: Vec<usize> = Vec::new();
+    for (i, s) in staged.iter().enumerate() {
+        if let Some(s) = s {
+            if let Err(e) = commit(s, jobs[i].1) {
+                results[i] = Err(e);
+            } else {
+                renamed.push(i);
+            }
+        }
+    }
+    let mut devices: Vec<u64> = Vec::new();
+    for &i in &renamed {
+        let dir = jobs[i].0;
+        let device = dir.identity().map_or(u64::MAX, |(dev, _)| dev);
+        if !devices.contains(&device) {
+            devices.push(device);
+            // As `OutDir::sync`: the files are in place; failing now would help no one.
+            if dir.sync_file_system().is_err() {
+                dir.sync();
+            }
+        }
+    }
+    drop(staged);
+    results
 }
 
 /// Temporary files of one run: removed when the run ends, whatever they hold by then (a

@@ -196,7 +196,7 @@ fn read_into(
 }
 
 /// `(line number, text)` of each logical line that is not empty once comments go.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (i, raw) in text.lines().enumerate() {

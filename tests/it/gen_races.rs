@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::util;
 
-const SPEC: &str = "version: 1\nname: inventory\napp:\n  module: wsgi:app\n  interface: wsgi\nserver:\n  port: 8000\n  workers: 2\n";
-const FILES: [&str; 4] = [
+pub(crate) const SPEC: &str = "version: 1\nname: inventory\napp:\n  module: wsgi:app\n  interface: wsgi\nserver:\n  port: 8000\n  workers: 2\n";
+pub(crate) const FILES: [&str; 4] = [
     "Dockerfile",
     "requirements-server.txt",
     ".dockerignore",
@@ -32,7 +32,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -53,7 +53,7 @@ fn generated(spec: &str) -> Vec<String> {
     contents(dir.path())
 }
 
-fn contents(dir: &Path) -> Vec<String> {
+pub(crate) fn contents(dir: &Path) -> Vec<String> {
     FILES
         .iter()
         .map(|f| fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
@@ -61,7 +61,7 @@ fn contents(dir: &Path) -> Vec<String> {
 }
 
 /// Files a writer left behind in `dir` (temporaries of killed or failed runs).
-fn leftovers(dir: &Path) -> Vec<String> {
+pub(crate) fn leftovers(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -17,7 +17,7 @@ use crate::util::fabuild;
 const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
 
 /// A base with a Python 3.11 and this machine's libc.so.6 where Debian keeps it.
-fn base_with_host_libc(at: &Path) -> PathBuf {
+pub(crate) fn base_with_host_libc(at: &Path) -> PathBuf {
     let libc = std::fs::read(LIBC).expect("a glibc machine (Debian keeps it at {LIBC})");
     let layer: Vec<Item> = vec![
         dir("/etc"),
@@ -143,7 +143,7 @@ impl Case {
     }
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
