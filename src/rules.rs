@@ -68,6 +68,9 @@ rules! {
     DEPLOY_MEMORY = "FAB082", "memory is not a Kubernetes quantity";
     DEPLOY_SECRET_NAME = "FAB083", "tls_secret is not a Kubernetes name";
     SERVER_PIN_RELAXED = "FAB090", "the app asks for a server package at another version; fabuild's is installed";
+    PINS_FILE = "FAB091", "python.pins file unusable or out of date with its want lines";
+    PINS_UNASSUMED = "FAB092", "python.pins pins a version outside what fabuild's rules assume";
+    PINS_INCOMPLETE = "FAB093", "python.pins lacks a package the app's stack needs";
     CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
     CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";
     CMD_ARGS_AMBIGUOUS = "FAB102", "abbreviated flag matches several flags";

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
+pub mod index_auth;
+pub mod pypi;
+
 /// The bundle read when `SSL_CERT_FILE` is unset.
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The most bytes of CA certificates read from one file.

@@ -251,7 +251,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     let workers = workers::plan(&spec.server, spec.app.interface);
     let argv = args::argv(spec, &workers);
     let gunicorn_cmd_args = shlex::join(&argv);
-    let server_pins = crate::pins::for_interface(spec.app.interface);
+    let server_pins = spec.python.pins.for_interface(spec.app.interface);
     let base = overrides
         .base_image
         .as_ref()
@@ -320,7 +320,9 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         server_pins,
         app_dependencies: AppDependencies::of(&spec.python),
         installed_requirements: spec.python.installed_requirements.clone(),
-        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
+        uv: (spec.python.lock.is_some() || spec.python.project.is_some())
+            .then(|| spec.python.pins.uv())
+            .flatten(),
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec

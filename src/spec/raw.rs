@@ -125,6 +125,9 @@ pub struct RawPython {
     pub project: Option<Spanned<String>>,
     /// With `project`: resolve from releases uploaded before this date (or time).
     pub exclude_newer: Option<Spanned<String>>,
+    /// A pins file (`fabuild pins refresh`) to install the server stack from, instead of
+    /// fabuild's built-in table.
+    pub pins: Option<Spanned<String>>,
     /// Debian packages the app's dependencies need only to build (compilers, headers).
     pub build_packages: Option<Vec<Spanned<String>>>,
     /// Debian packages the app needs at run time (shared libraries), kept in the image.

@@ -8,6 +8,7 @@ mod apt;
 mod deploy;
 mod metadata;
 mod pdm_lock;
+mod pins;
 mod python;
 mod server;
 mod stack;
@@ -29,6 +30,8 @@ struct Validator<'a> {
     findings: Vec<Finding>,
     /// `server.extra_args` names a config file with `--config`.
     config_given: bool,
+    /// The server stack the app installs: `python.pins`' table, or the built-in one.
+    pins: crate::pins::Pins,
 }
 
 /// Validates `raw` (read from `text`); relative paths resolve against `project`.
@@ -42,6 +45,7 @@ pub fn validate(
         text,
         findings: Vec::new(),
         config_given: false,
+        pins: crate::pins::Pins::builtin(),
     };
     let spec = v.spec(raw, project);
     if v.findings.iter().any(Finding::is_error) {
