@@ -38,8 +38,11 @@ pub enum IndexError {
     Index(#[from] PypiError),
     #[error(transparent)]
     Auth(#[from] index_auth::AuthError),
-    #[error("the index URL {0} carries credentials: put them in a netrc file (--netrc) instead")]
-    UrlCredentials(String),
+    /// The URL is not repeated: it holds a password.
+    #[error(
+        "the index URL carries credentials (`user:password@`): put them in a netrc file (--netrc) instead"
+    )]
+    UrlCredentials,
     #[error("{path}: {source}")]
     Pins { path: String, source: PinsError },
     #[error("{0}")]
@@ -57,7 +60,7 @@ pub fn fetch(
     names: &[&str],
 ) -> Result<BTreeMap<String, Project>, IndexError> {
     if index_auth::has_userinfo(&options.base) {
-        return Err(IndexError::UrlCredentials(options.base.clone()));
+        return Err(IndexError::UrlCredentials);
     }
     let agent = net::agent(&options.net)?;
     let authorization = match &options.netrc {

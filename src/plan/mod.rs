@@ -61,6 +61,8 @@ pub struct Plan {
     /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
     pub uv: Option<crate::pins::ToolPin>,
     pub ca_secret: Option<String>,
+    /// The private index pip and uv install from, and the build secret with its netrc.
+    pub index: Option<crate::spec::model::Index>,
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
     pub writable: Vec<WritableDir>,
@@ -324,6 +326,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
             .then(|| spec.python.pins.uv())
             .flatten(),
         ca_secret: spec.ca_secret.clone(),
+        index: spec.index.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec
             .app

@@ -33,6 +33,7 @@ mod pdm_lock;
 mod pins_file;
 mod poetry_oracle;
 mod preflight;
+mod private_index;
 mod properties;
 mod regenerate;
 mod rules_doc;

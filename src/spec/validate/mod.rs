@@ -9,6 +9,7 @@ mod deploy;
 mod metadata;
 mod pdm_lock;
 mod pins;
+mod private_index;
 mod python;
 mod server;
 mod stack;
@@ -134,6 +135,7 @@ impl Validator<'_> {
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
         let ca_secret = self.ca_secret(raw);
+        let index = self.index(raw);
         let healthcheck = raw.healthcheck.as_ref().map(|h| self.healthcheck(h));
         let deploy = self.deploy(raw.deploy.as_ref(), &name);
         Spec {
@@ -146,6 +148,7 @@ impl Validator<'_> {
             labels,
             env,
             ca_secret,
+            index,
             healthcheck,
             deploy,
         }
