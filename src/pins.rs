@@ -159,13 +159,9 @@ impl Pins {
                 });
                 continue;
             }
-            let (name, version, role, sha256) = match fields[..] {
-                [name, version, role, sha256] | [name, version, role, sha256, _] => {
-                    (name, version, role, sha256)
-                }
-                _ => {
-                    return Err(bad(number, "a row is `NAME VERSION ROLE SHA256 [WHEEL]`"));
-                }
+            let ([name, version, role, sha256] | [name, version, role, sha256, _]) = fields[..]
+            else {
+                return Err(bad(number, "a row is `NAME VERSION ROLE SHA256 [WHEEL]`"));
             };
             let role = parse_role(number, role)?;
             check_name_version(number, name, version)?;

@@ -1,4 +1,4 @@
-//! A package index's JSON API (`GET {base}/{project}/json`, as PyPI serves it at
+//! A package index's JSON API (`GET {base}/{project}/json`, as `PyPI` serves it at
 //! `https://pypi.org/pypi`): every release's files with their sha256 and whether they are
 //! yanked, and the newest release's declared dependencies. What the index sends is
 //! untrusted: the body is bounded and only the fields read here are kept.
@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::NetError;
 
-/// The JSON API PyPI serves.
+/// The JSON API `PyPI` serves.
 pub const PYPI_JSON: &str = "https://pypi.org/pypi";
 /// The most bytes of one project's JSON (uv's is about 5 MB: hundreds of releases of
 /// dozens of wheels).

@@ -65,7 +65,7 @@ fn manylinux_glibc(tag: &str, machine: &str) -> Option<(u32, u32)> {
     }
 }
 
-/// How well a wheel fits CPython `python` (`3.12`; `None` for a tool: any Python 3) on
+/// How well a wheel fits `CPython` `python` (`3.12`; `None` for a tool: any Python 3) on
 /// Linux `machine`: lower is preferred, `None` when pip would not install it there.
 fn fit(t: &Tags<'_>, python: Option<&str>, machine: &str) -> Option<(u8, (u32, u32))> {
     let glibc = if t.platform.contains(&"any") {
@@ -178,7 +178,7 @@ pub fn newest(project: &Project) -> Option<&str> {
         .map(|(_, v)| v)
 }
 
-/// Whether a `Requires-Dist` marker can hold in the image: CPython 3.11 or later on
+/// Whether a `Requires-Dist` marker can hold in the image: `CPython` 3.11 or later on
 /// Linux, no extra. Markers this cannot read count as holding (the check then asks for
 /// more, not less).
 fn marker_may_hold(marker: &str) -> bool {

@@ -253,7 +253,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     let workers = workers::plan(&spec.server, spec.app.interface);
     let argv = args::argv(spec, &workers);
     let gunicorn_cmd_args = shlex::join(&argv);
-    let server_pins = spec.python.pins.for_interface(spec.app.interface);
+    let server_pins = spec.pins.for_interface(spec.app.interface);
     let base = overrides
         .base_image
         .as_ref()
@@ -323,7 +323,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         app_dependencies: AppDependencies::of(&spec.python),
         installed_requirements: spec.python.installed_requirements.clone(),
         uv: (spec.python.lock.is_some() || spec.python.project.is_some())
-            .then(|| spec.python.pins.uv())
+            .then(|| spec.pins.uv())
             .flatten(),
         ca_secret: spec.ca_secret.clone(),
         index: spec.index.clone(),

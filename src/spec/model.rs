@@ -27,6 +27,12 @@ pub struct Spec {
     pub ca_secret: Option<String>,
     /// A private index the install step uses, with the build secret holding its netrc.
     pub index: Option<Index>,
+    /// `python.pins` as written (relative to the project): the pins file the server stack comes from, when not the
+    /// built-in table.
+    pub pins_file: Option<String>,
+    /// The server stack's pins: the pins file's, or the built-in table.
+    #[serde(skip)]
+    pub pins: crate::pins::Pins,
     pub healthcheck: Option<Healthcheck>,
     pub deploy: Deploy,
 }
@@ -106,12 +112,6 @@ pub struct Python {
     /// Debian packages installed only where the dependencies are built (`name` or
     /// `name=version`); none of them reaches the final image.
     pub build_packages: Vec<String>,
-    /// `python.pins` as written: the pins file the server stack comes from, when not the
-    /// built-in table.
-    pub pins_file: Option<String>,
-    /// The server stack's pins: the pins file's, or the built-in table.
-    #[serde(skip)]
-    pub pins: crate::pins::Pins,
     /// Debian packages installed in the final image, for the libraries the app loads.
     pub system_packages: Vec<String>,
 }

@@ -173,7 +173,7 @@ pub struct RawUser {
 pub struct RawBuild {
     /// Id of the optional build secret holding a CA bundle for pip; `false` turns it off.
     pub ca_secret: Option<Spanned<CaSecret>>,
-    /// A private package index (its simple API) the install step uses instead of PyPI.
+    /// A private package index (its simple API) the install step uses instead of `PyPI`.
     pub index_url: Option<Spanned<String>>,
     /// Id of the build secret holding the index's netrc file (default `index_netrc`).
     pub index_secret: Option<Spanned<String>>,

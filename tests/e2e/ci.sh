@@ -106,6 +106,13 @@ python3 "$HERE/dockerignore.py" "$FAB"
 # digest, verified, run with podman and answered over TLS/HTTP as the numeric user.
 bash "$HERE/build.sh" "$FAB"
 
+# The suite once more with a refreshed pins file (python.pins, uvicorn past the built-in pin).
+bash "$HERE/pins.sh" "$FAB"
+
+# build.index_url against a real authenticated index (pypiserver, htpasswd): the netrc
+# secret is needed, and its password is in no layer and not in the build log.
+bash "$HERE/private-index.sh" "$FAB"
+
 # fabuild build asks pip for every manylinux wheel the base's glibc runs: the versions it
 # installs are the ones pip inside the base resolves.
 bash "$HERE/wheels.sh" "$FAB"

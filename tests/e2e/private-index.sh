@@ -24,7 +24,10 @@ log() { echo "[private-index $(date +%T)] $*"; }
 WORK=$(mktemp -d /tmp/fabuild-e2e-index.XXXXXX)
 server=
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
   podman rmi -f localhost/fabuild-e2e/private-index:e2e >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }

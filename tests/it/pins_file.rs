@@ -1,6 +1,6 @@
-//! Pins the team controls: `fabuild pins refresh` writes a pins file from PyPI's JSON API,
+//! Pins the team controls: `fabuild pins refresh` writes a pins file from the index's JSON API,
 //! `python.pins` makes a spec install it instead of the built-in table, and `fabuild pins
-//! check` lists what is outdated or yanked. Against the real PyPI (as `server_pins` and
+//! check` lists what is outdated or yanked. Against the real index, pypi.org (as `server_pins` and
 //! `build` download the real wheels).
 
 use std::path::Path;
@@ -187,8 +187,7 @@ fn a_pins_file_outside_what_the_rules_assume_or_missing_a_package_is_refused() {
     hand_made(dir.path(), |t| {
         t.lines()
             .filter(|l| !l.contains("uvicorn-worker"))
-            .map(|l| format!("{l}\n"))
-            .collect()
+            .fold(String::new(), |text, l| text + l + "\n")
     });
     let (out, text) = run(dir.path(), &["check", "app.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{text}");

@@ -124,6 +124,9 @@ impl Validator<'_> {
             );
         }
         let app = self.app(raw);
+        if let Some(at) = &raw.python.pins {
+            self.pins_file(raw, at, project);
+        }
         let python = self.python(raw, project);
         let user = self.user(raw);
         let tls = raw.tls.as_ref().and_then(|tls| self.tls(tls));
@@ -149,6 +152,8 @@ impl Validator<'_> {
             env,
             ca_secret,
             index,
+            pins_file: raw.python.pins.as_ref().map(|p| p.value.clone()),
+            pins: self.pins.clone(),
             healthcheck,
             deploy,
         }

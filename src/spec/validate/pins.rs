@@ -12,14 +12,8 @@ use crate::spec::raw::RawSpec;
 use super::Validator;
 
 impl Validator<'_> {
-    /// Loads the pins file `at` names (relative to the project) into `self.pins`, and
-    /// returns the path as written.
-    pub(super) fn pins_file(
-        &mut self,
-        raw: &RawSpec,
-        at: &Spanned<String>,
-        project: &Path,
-    ) -> String {
+    /// Loads the pins file `at` names (relative to the project) into `self.pins`.
+    pub(super) fn pins_file(&mut self, raw: &RawSpec, at: &Spanned<String>, project: &Path) {
         let path = self.text("python.pins", at);
         let table = match Pins::load(&project.join(&path)) {
             Ok(table) => table,
@@ -30,7 +24,7 @@ impl Validator<'_> {
                     format!("pins file `{path}`: {why}"),
                     "write it with `fabuild pins refresh --file PATH`, and rerun that after changing a `want` line",
                 );
-                return path;
+                return;
             }
         };
         for (name, version, range) in table.unassumed() {
@@ -56,6 +50,5 @@ impl Validator<'_> {
             );
         }
         self.pins = table;
-        path
     }
 }

@@ -54,19 +54,7 @@ impl Validator<'_> {
             None => defaults::INDEX_SECRET.to_owned(),
             Some(s) => {
                 let id = self.text("build.index_secret", s);
-                let ok = !id.is_empty()
-                    && id.len() <= 64
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-                if !ok {
-                    self.error(
-                        rules::CA_SECRET_ID,
-                        s,
-                        format!("`{id}` cannot be a build secret id"),
-                        "use letters, digits, `_`, `-` and `.`, for example `index_netrc`",
-                    );
-                }
+                self.secret_id(&id, s, defaults::INDEX_SECRET);
                 id
             }
         };

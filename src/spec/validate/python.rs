@@ -25,7 +25,6 @@ pub(super) struct Locked {
 impl Validator<'_> {
     pub(super) fn python(&mut self, raw: &RawSpec, project: &Path) -> Python {
         let py = &raw.python;
-        let pins_file = py.pins.as_ref().map(|at| self.pins_file(raw, at, project));
         let version = match &py.version {
             Some(v) => {
                 let version = self.text("python.version", v);
@@ -124,8 +123,6 @@ impl Validator<'_> {
             installed_requirements,
             build_packages,
             system_packages,
-            pins_file,
-            pins: self.pins.clone(),
         }
     }
 
