@@ -217,8 +217,16 @@ impl DepsInput<'_> {
 
     fn pip(&self, pip: &Path, dest: &Path, args: &[&str], file: &Path) -> Result<(), BuildError> {
         let platforms = self.platforms();
+        // build.index_url: the same index the Dockerfile's install step uses; its
+        // credentials come from the netrc file pip finds (`NETRC`), never from fabuild.
+        let index = self
+            .plan
+            .index
+            .iter()
+            .flat_map(|i| ["--index-url", i.url.as_str()]);
         let output = Command::new(pip)
             .args(["download", "--quiet", "--disable-pip-version-check"])
+            .args(index)
             .arg("--only-binary=:all:")
             .args(platforms.iter().flat_map(|p| ["--platform", p.as_str()]))
             .args([

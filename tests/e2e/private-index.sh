@@ -126,8 +126,28 @@ for blob in "$WORK"/oci/blobs/sha256/*; do
   fi
 done
 ((found == 0)) || fail "the password is in the image"
+log "fabuild build: the same index, the netrc given to the host's pip as NETRC"
+skopeo copy --quiet "containers-storage:$BASE" "oci:$WORK/base:base" >/dev/null
+if PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built-nosecret" \
+  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild-nosecret.log" 2>&1; then
+  fail "fabuild build succeeded without the index's credentials"
+fi
+grep -qi "401\|No matching distribution\|could not find a version" "$WORK/fbuild-nosecret.log" \
+  || { tail -20 "$WORK/fbuild-nosecret.log" >&2; fail "fabuild build without credentials failed for another reason"; }
+NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built" \
+  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild.log" 2>&1 \
+  || { tail -20 "$WORK/fbuild.log" >&2; fail "fabuild build with NETRC"; }
+if grep -q "$PASSWORD" "$WORK/fbuild.log"; then fail "the password is in fabuild build's output"; fi
+for blob in "$WORK"/built/blobs/sha256/*; do
+  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+    fail "the password is in blob $(basename "$blob") of fabuild build's image"
+  fi
+done
+(cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/built") >"$WORK/fverify.log" 2>&1 \
+  || { cat "$WORK/fverify.log" >&2; fail "fabuild verify of fabuild build's image"; }
+
 layers=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["manifests"]))' "$WORK/oci/index.json")
 (cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/oci") >"$WORK/verify.log" 2>&1 \
   || { cat "$WORK/verify.log" >&2; fail "fabuild verify"; }
 grep -q "build-secrets" "$WORK/verify.log" || fail "verify did not run its build-secrets check"
-log "ok: 401 without credentials, build with the secret, password in no log or layer ($(ls "$WORK"/oci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"
+log "ok: 401 without credentials (buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($(ls "$WORK"/oci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"
