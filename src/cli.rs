@@ -62,6 +62,67 @@ pub enum Command {
     /// then a corrected value. Exit 1 if any finding is an error, 0 otherwise.
     /// Options go before ARGS: everything after the first ARGS word is part of the value.
     Explain(ExplainArgs),
+    /// Keep the server stack's pins in a file the team controls (python.pins)
+    ///
+    /// `refresh` writes a pins file from the index's JSON API: the versions its `want`
+    /// lines ask for, with the sha256 of every wheel pip may install for Python 3.11 to
+    /// 3.14 on Linux x86_64 and aarch64. `check` lists what is outdated or yanked. See
+    /// docs/pins.md.
+    #[command(subcommand)]
+    Pins(PinsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PinsCommand {
+    /// Write the pins file from the index: its want lines, read again (atomic write)
+    ///
+    /// Without the file, starts from fabuild's built-in table. Refuses, writing nothing,
+    /// when a release is missing or yanked, lacks a wheel for a supported Python and
+    /// machine, needs a package no want line gives, or is outside what fabuild's rules
+    /// assume (gunicorn 27, uvicorn-worker 0.4).
+    Refresh(PinsRefreshArgs),
+    /// List the pins that are outdated, yanked or unknown to the index
+    ///
+    /// Exit 1 when a pin is yanked, a pinned hash is not on the index, or the want lines
+    /// and the rows disagree; outdated pins are listed and exit 0 (0 also when current).
+    Check(PinsCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The index's JSON API (a project at URL/NAME/json); credentials never go in the URL
+    #[arg(long, value_name = "URL", default_value = "https://pypi.org/pypi")]
+    pub index: String,
+    /// A netrc file holding the index's credentials (default: $NETRC when set)
+    #[arg(long, value_name = "PATH")]
+    pub netrc: Option<PathBuf>,
+    /// Trust this CA certificate file besides the system bundle
+    #[arg(long, value_name = "PATH")]
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsRefreshArgs {
+    /// The pins file to write (and to read the want lines from, when it exists)
+    #[arg(long, value_name = "PATH", default_value = "pins.txt")]
+    pub file: PathBuf,
+    /// Move every want line to its project's newest release
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Want this version instead (NAME==VERSION, a package the file already wants)
+    #[arg(value_name = "NAME==VERSION")]
+    pub set: Vec<String>,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsCheckArgs {
+    /// The pins file to check (default: fabuild's built-in table)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub index: IndexArgs,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,8 @@ pub const GRACEFUL_TIMEOUT: u32 = 30;
 
 /// The id of the build secret that carries a CA bundle for pip (a proxy or a private index).
 pub const CA_SECRET: &str = "pip_ca";
+/// The build secret holding a private index's netrc file (`build.index_secret`).
+pub const INDEX_SECRET: &str = "index_netrc";
 
 /// The worker class ASGI apps run with: uvicorn-worker's, which replaced the deprecated
 /// `uvicorn.workers.UvicornWorker`.

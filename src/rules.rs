@@ -76,6 +76,10 @@ rules! {
     PLATFORM_FILE = "FAB084", "platform file (extends) missing, cyclic or unusable";
     WORKER_MEMORY = "FAB085", "worker count and memory limit disagree";
     SERVER_PIN_RELAXED = "FAB090", "the app asks for a server package at another version; fabuild's is installed";
+    PINS_FILE = "FAB091", "python.pins file unusable or out of date with its want lines";
+    PINS_UNASSUMED = "FAB092", "python.pins pins a version outside what fabuild's rules assume";
+    PINS_INCOMPLETE = "FAB093", "python.pins lacks a package the app's stack needs";
+    INDEX_URL = "FAB094", "build.index_url not usable, or carrying credentials";
     CMD_ARGS_SPLIT = "FAB100", "GUNICORN_CMD_ARGS cannot be split (unbalanced quote, trailing backslash)";
     CMD_ARGS_UNKNOWN = "FAB101", "flag gunicorn does not know, or a stray word";
     CMD_ARGS_AMBIGUOUS = "FAB102", "abbreviated flag matches several flags";

@@ -168,7 +168,15 @@ impl DepsInput<'_> {
         cache: Option<&Path>,
         notes: &mut Vec<String>,
     ) -> Result<Vec<PathBuf>, BuildError> {
-        let config = IndexConfig::from_pip(pip, &|name| std::env::var(name).ok());
+        let mut config = IndexConfig::from_pip(pip, &|name| std::env::var(name).ok());
+        if let Some(index) = &self.plan.index {
+            // build.index_url: pip is given the index and reads its credentials (NETRC);
+            // this client does not send credentials, so pip fetches everything.
+            config.unsupported = Some(format!(
+                "build.index_url {}, whose credentials pip reads from NETRC",
+                index.url
+            ));
+        }
         if let Some(why) = &config.unsupported {
             notes.push(format!(
                 "pip is configured with {why}: every wheel is downloaded by pip"
@@ -409,8 +417,16 @@ impl DepsInput<'_> {
 
     fn pip(&self, pip: &Path, dest: &Path, args: &[&str], file: &Path) -> Result<(), BuildError> {
         let platforms = self.platforms();
+        // build.index_url: the same index the Dockerfile's install step uses; its
+        // credentials come from the netrc file pip finds (`NETRC`), never from fabuild.
+        let index = self
+            .plan
+            .index
+            .iter()
+            .flat_map(|i| ["--index-url", i.url.as_str()]);
         let output = Command::new(pip)
             .args(["download", "--quiet", "--disable-pip-version-check"])
+            .args(index)
             .arg("--only-binary=:all:")
             .args(platforms.iter().flat_map(|p| ["--platform", p.as_str()]))
             .args([

@@ -8,6 +8,7 @@ mod explain;
 mod generate;
 mod init;
 mod json;
+mod pins;
 mod plan;
 mod verify;
 
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> ExitStatus {
         }
         Command::Verify(args) => verify::run(&args),
         Command::Build(args) => build::run(&args),
+        Command::Pins(command) => pins::run(&command),
     }
 }
 

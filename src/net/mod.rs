@@ -7,7 +7,9 @@
 //! read it. Every request has timeouts, and every body is read with a byte limit: what a
 //! server sends is untrusted.
 
+pub mod index_auth;
 pub mod pypi;
+pub mod pypi_json;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
 
 /// The bundle read when `SSL_CERT_FILE` is unset.
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";

@@ -134,7 +134,7 @@ impl Version {
         )
     }
 
-    fn is_prerelease(&self) -> bool {
+    pub fn is_prerelease(&self) -> bool {
         self.pre.is_some() || self.dev.is_some()
     }
 }

@@ -61,6 +61,8 @@ pub struct Plan {
     /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
     pub uv: Option<crate::pins::ToolPin>,
     pub ca_secret: Option<String>,
+    /// The private index pip and uv install from, and the build secret with its netrc.
+    pub index: Option<crate::spec::model::Index>,
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
     pub writable: Vec<WritableDir>,
@@ -251,7 +253,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
     let workers = workers::plan(&spec.server, spec.app.interface);
     let argv = args::argv(spec, &workers);
     let gunicorn_cmd_args = shlex::join(&argv);
-    let server_pins = crate::pins::for_interface(spec.app.interface);
+    let server_pins = spec.pins.for_interface(spec.app.interface);
     let base = overrides
         .base_image
         .as_ref()
@@ -320,8 +322,11 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         server_pins,
         app_dependencies: AppDependencies::of(&spec.python),
         installed_requirements: spec.python.installed_requirements.clone(),
-        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
+        uv: (spec.python.lock.is_some() || spec.python.project.is_some())
+            .then(|| spec.pins.uv())
+            .flatten(),
         ca_secret: spec.ca_secret.clone(),
+        index: spec.index.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec
             .app

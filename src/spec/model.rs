@@ -25,8 +25,24 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// Id of the optional build secret carrying a CA bundle for pip.
     pub ca_secret: Option<String>,
+    /// A private index the install step uses, with the build secret holding its netrc.
+    pub index: Option<Index>,
+    /// `python.pins` as written (relative to the project): the pins file the server stack comes from, when not the
+    /// built-in table.
+    pub pins_file: Option<String>,
+    /// The server stack's pins: the pins file's, or the built-in table.
+    #[serde(skip)]
+    pub pins: crate::pins::Pins,
     pub healthcheck: Option<Healthcheck>,
     pub deploy: Deploy,
+}
+
+/// `build.index_url` and `build.index_secret`: pip and uv install from this index; its
+/// credentials come from a netrc file mounted as a build secret in the install step only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Index {
+    pub url: String,
+    pub secret: String,
 }
 
 /// An HTTP(S) GET on the app's own port that must answer 2xx or 3xx.

@@ -180,6 +180,9 @@ pub struct RawPython {
     pub project: Option<Spanned<String>>,
     /// With `project`: resolve from releases uploaded before this date (or time).
     pub exclude_newer: Option<Spanned<String>>,
+    /// A pins file (`fabuild pins refresh`) to install the server stack from, instead of
+    /// fabuild's built-in table.
+    pub pins: Option<Spanned<String>>,
     /// Debian packages the app's dependencies need only to build (compilers, headers).
     pub build_packages: Option<Vec<Spanned<String>>>,
     /// Debian packages the app needs at run time (shared libraries), kept in the image.
@@ -229,6 +232,10 @@ pub struct RawUser {
 pub struct RawBuild {
     /// Id of the optional build secret holding a CA bundle for pip; `false` turns it off.
     pub ca_secret: Option<Spanned<CaSecret>>,
+    /// A private package index (its simple API) the install step uses instead of `PyPI`.
+    pub index_url: Option<Spanned<String>>,
+    /// Id of the build secret holding the index's netrc file (default `index_netrc`).
+    pub index_secret: Option<Spanned<String>>,
 }
 
 /// `build.ca_secret`: a secret id, or `false` for none.

@@ -340,7 +340,11 @@ impl Scan {
             {
                 marks.push(Mark::DotEnv);
             }
-            if SECRET_DIRS.iter().any(|d| path.starts_with(d)) {
+            // A netrc file holds an index's password (build.index_secret mounts one for
+            // the install step only).
+            if SECRET_DIRS.iter().any(|d| path.starts_with(d))
+                || matches!(name, ".netrc" | "_netrc")
+            {
                 marks.push(Mark::Secret { size: entry.size });
             }
         }
@@ -459,11 +463,14 @@ impl Scan {
                     Mark::Secret { size } => size,
                     _ => 0,
                 };
-                let whose = match &plan.ca_secret {
-                    Some(id) if path.ends_with(&format!("/{id}")) => {
-                        format!(" (the `{id}` build secret)")
-                    }
-                    _ => String::new(),
+                let index_secret = plan.index.as_ref().map(|i| &i.secret);
+                let whose = match [plan.ca_secret.as_ref(), index_secret]
+                    .into_iter()
+                    .flatten()
+                    .find(|id| path.ends_with(&format!("/{id}")))
+                {
+                    Some(id) => format!(" (the `{id}` build secret)"),
+                    None => String::new(),
                 };
                 format!(
                     "{path}{whose} ({}, {size} bytes) is in the image: a build secret must be mounted with `RUN --mount=type=secret`, never copied",
@@ -474,7 +481,7 @@ impl Scan {
         self.finish(
             "build-secrets",
             problems,
-            "nothing under /run/secrets".to_owned(),
+            "nothing under /run/secrets, no netrc file".to_owned(),
         )
     }
 

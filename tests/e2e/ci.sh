@@ -110,6 +110,13 @@ bash "$HERE/build.sh" "$FAB"
 # in the running image say is installed.
 bash "$HERE/sbom.sh" "$FAB"
 
+# The suite once more with a refreshed pins file (python.pins, uvicorn past the built-in pin).
+bash "$HERE/pins.sh" "$FAB"
+
+# build.index_url against a real authenticated index (pypiserver, htpasswd): the netrc
+# secret is needed, and its password is in no layer and not in the build log.
+bash "$HERE/private-index.sh" "$FAB"
+
 # fabuild build asks pip for every manylinux wheel the base's glibc runs: the versions it
 # installs are the ones pip inside the base resolves.
 bash "$HERE/wheels.sh" "$FAB"

@@ -1,5 +1,7 @@
 //! Names, labels, environment and the build secret (docs/rules.md, "Names, labels, environment").
 
+use serde_saphyr::Spanned;
+
 use crate::defaults;
 use crate::gunicorn::rules::{env_string_overflow, env_too_long_why};
 use crate::rules;
@@ -54,25 +56,31 @@ impl Validator<'_> {
         env
     }
 
+    /// A build secret id (`build.ca_secret`, `build.index_secret`): refused unless it is
+    /// letters, digits, `_`, `-` and `.` (it is a word of a `RUN --mount` flag).
+    pub(super) fn secret_id<T>(&mut self, id: &str, at: &Spanned<T>, example: &str) {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !ok {
+            self.error(
+                rules::CA_SECRET_ID,
+                at,
+                format!("`{id}` cannot be a build secret id"),
+                format!("use letters, digits, `_`, `-` and `.`, for example `{example}`"),
+            );
+        }
+    }
+
     pub(super) fn ca_secret(&mut self, raw: &RawSpec) -> Option<String> {
         match raw.build.ca_secret.as_ref() {
             None => Some(defaults::CA_SECRET.to_owned()),
             Some(s) => match &s.value {
                 CaSecret::Off => None,
                 CaSecret::Id(id) => {
-                    let ok = !id.is_empty()
-                        && id.len() <= 64
-                        && id
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-                    if !ok {
-                        self.error(
-                            rules::CA_SECRET_ID,
-                            s,
-                            format!("`{id}` cannot be a build secret id"),
-                            "use letters, digits, `_`, `-` and `.`, for example `pip_ca`",
-                        );
-                    }
+                    self.secret_id(id, s, "pip_ca");
                     Some(id.clone())
                 }
             },

@@ -8,6 +8,8 @@ mod apt;
 mod deploy;
 mod metadata;
 mod pdm_lock;
+mod pins;
+mod private_index;
 mod python;
 mod server;
 mod stack;
@@ -29,6 +31,8 @@ struct Validator<'a> {
     findings: Vec<Finding>,
     /// `server.extra_args` names a config file with `--config`.
     config_given: bool,
+    /// The server stack the app installs: `python.pins`' table, or the built-in one.
+    pins: crate::pins::Pins,
 }
 
 /// Validates `raw` (read from `text`); relative paths resolve against `project`.
@@ -42,6 +46,7 @@ pub fn validate(
         text,
         findings: Vec::new(),
         config_given: false,
+        pins: crate::pins::Pins::builtin(),
     };
     let spec = v.spec(raw, project);
     if v.findings.iter().any(Finding::is_error) {
@@ -119,6 +124,9 @@ impl Validator<'_> {
             );
         }
         let app = self.app(raw);
+        if let Some(at) = &raw.python.pins {
+            self.pins_file(raw, at, project);
+        }
         let python = self.python(raw, project);
         let user = self.user(raw);
         let tls = raw.tls.as_ref().and_then(|tls| self.tls(tls));
@@ -130,6 +138,7 @@ impl Validator<'_> {
         let labels = self.labels(&raw.labels);
         let env = self.env(&raw.env);
         let ca_secret = self.ca_secret(raw);
+        let index = self.index(raw);
         let healthcheck = raw.healthcheck.as_ref().map(|h| self.healthcheck(h));
         let mut deploy = self.deploy(raw.deploy.as_ref(), &name);
         self.one_memory_limit(raw, &mut server, &mut deploy);
@@ -143,6 +152,9 @@ impl Validator<'_> {
             labels,
             env,
             ca_secret,
+            index,
+            pins_file: raw.python.pins.as_ref().map(|p| p.value.clone()),
+            pins: self.pins.clone(),
             healthcheck,
             deploy,
         }

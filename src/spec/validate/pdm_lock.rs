@@ -35,7 +35,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let pins = crate::pins::for_interface(interface);
+        let pins = self.pins.for_interface(interface);
         let text =
             crate::read::text(&project.join(path), crate::read::MAX_TEXT_BYTES).unwrap_or_default();
         let mut agreed = true;

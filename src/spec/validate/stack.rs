@@ -41,7 +41,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let pins = crate::pins::for_interface(interface);
+        let pins = self.pins.for_interface(interface);
         let mut installed = InstalledRequirements {
             from: path.to_owned(),
             requirements: Vec::new(),
@@ -160,7 +160,7 @@ impl Validator<'_> {
         at: &Spanned<String>,
         interface: Interface,
     ) {
-        let pins = crate::pins::for_interface(interface);
+        let pins = self.pins.for_interface(interface);
         for requirement in &mut declared.requirements {
             if let Verdict::Relax {
                 package,
@@ -201,7 +201,9 @@ impl Validator<'_> {
         project: &Path,
         interface: Interface,
     ) {
-        let conflicts: Vec<_> = crate::pins::for_interface(interface)
+        let conflicts: Vec<_> = self
+            .pins
+            .for_interface(interface)
             .into_iter()
             .filter_map(|pin| {
                 lock.version_of(pin.name)
@@ -235,7 +237,7 @@ impl Validator<'_> {
                 .map(|m| m.name.clone());
             declared.push((name, declared_requirements(project, Path::new(pyproject))));
         }
-        let pins = crate::pins::for_interface(interface);
+        let pins = self.pins.for_interface(interface);
         for (pin, locked) in conflicts {
             // A direct dependency that excludes fabuild's version must change in its
             // pyproject.toml (`uv add`); anything else only needs relocking.

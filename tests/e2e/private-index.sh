@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# build.index_url against a real authenticated index: pypiserver (pinned by hash) with an
+# htpasswd file (passlib) serves a private package the app imports, built here as a wheel.
+# The netrc holding the password is passed as the `index_netrc` build secret; the build must
+# fail without it (the index refuses), succeed with it, serve, and leave the password
+# nowhere: not in the build log, not in any layer (a byte scan of every layer), and
+# `fabuild verify` passes (it flags anything under /run/secrets and any netrc file).
+#
+# Usage: bash tests/e2e/private-index.sh FABUILD_BIN   (root; after setup.sh)
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+FAB=$1
+# shellcheck source=/dev/null
+. "${FABUILD_E2E_STATE:-/var/tmp/fabuild-e2e}/env.sh"
+# shellcheck source=/dev/null
+. "$HERE/lib.sh"
+BASE=$FABUILD_E2E_BASE_IMAGE
+PORT=${FABUILD_E2E_INDEX_PORT:-18500}
+fail() { echo "!!! E2E FAILED (private-index): $*" >&2; exit 1; }
+log() { echo "[private-index $(date +%T)] $*"; }
+
+WORK=$(mktemp -d /tmp/fabuild-e2e-index.XXXXXX)
+server=
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  podman rmi -f localhost/fabuild-e2e/private-index:e2e >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+VENV=${FABUILD_E2E_STATE:-/var/tmp/fabuild-e2e}/pypiserver-venv
+if [ ! -e "$VENV/.complete" ]; then
+  log "installing pypiserver (hash-pinned) into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    --no-deps -r "$HERE/private-index-requirements.txt"
+  touch "$VENV/.complete"
+fi
+PY=$VENV/bin/python
+
+# The private package: one module, built as a wheel by hand (zip with dist-info).
+mkdir -p "$WORK/packages"
+"$PY" - "$WORK/packages" <<'PY'
+import base64, hashlib, sys, zipfile
+out = sys.argv[1]
+name, version = "fabuild_private_greeting", "0.1.0"
+dist = f"{name}-{version}.dist-info"
+files = {
+    f"{name}.py": "GREETING = 'hello from the private index'\n",
+    f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: fabuild-private-greeting\nVersion: {version}\n",
+    f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: fabuild-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+for path, text in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record.append(f"{path},sha256={digest},{len(text.encode())}")
+record.append(f"{dist}/RECORD,,")
+files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+    for path, text in files.items():
+        z.writestr(path, text)
+PY
+
+# The credentials: a random password, an htpasswd file by passlib, a netrc for the secret.
+PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+"$PY" -c 'import sys; from passlib.apache import HtpasswdFile as H; h = H(sys.argv[1], new=True); h.set_password("ci", sys.argv[2]); h.save()' \
+  "$WORK/htpasswd" "$PASSWORD"
+printf 'machine 127.0.0.1\n  login ci\n  password %s\n' "$PASSWORD" >"$WORK/netrc"
+chmod 600 "$WORK/netrc"
+
+log "pypiserver on 127.0.0.1:$PORT (download and list need the password; others fall back to PyPI)"
+"$VENV/bin/pypi-server" run -i 127.0.0.1 -p "$PORT" -P "$WORK/htpasswd" -a download,list,update \
+  "$WORK/packages" >"$WORK/server.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do
+  curl -s -o /dev/null --noproxy '*' "http://127.0.0.1:$PORT/" && break
+  sleep 0.2
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "http://127.0.0.1:$PORT/simple/fabuild-private-greeting/")
+[ "$code" = 401 ] || fail "the index answers $code without credentials, not 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --netrc-file "$WORK/netrc" "http://127.0.0.1:$PORT/simple/fabuild-private-greeting/")
+[ "$code" = 200 ] || fail "the index answers $code with the netrc's credentials, not 200"
+
+# The app: flask-http importing the private package.
+ctx=$WORK/ctx
+cp -a "$REPO/examples/flask-http" "$ctx"
+echo "fabuild-private-greeting==0.1.0" >>"$ctx/requirements.txt"
+printf '\nimport fabuild_private_greeting  # noqa: E402  (the private index'"'"'s package)\n' >>"$ctx/wsgi.py"
+sed -i -e 's/^name: .*/name: private-index/' "$ctx/app.yaml"
+printf 'build:\n  index_url: http://127.0.0.1:%s/simple/\n' "$PORT" >>"$ctx/app.yaml"
+(cd "$ctx" && "$FAB" gen --base-image "$BASE" app.yaml) >"$WORK/gen.log" 2>&1 || { cat "$WORK/gen.log" >&2; fail "fabuild gen"; }
+grep -q -- "--mount=type=secret,id=index_netrc" "$ctx/Dockerfile" || fail "the Dockerfile does not mount the index_netrc secret"
+if grep -rq "$PASSWORD" "$ctx"; then fail "the password is in the build context"; fi
+
+TAG=localhost/fabuild-e2e/private-index:e2e
+log "build without the secret: the index must refuse"
+if e2e_buildah_build "$WORK/build-nosecret.log" "$TAG" "$ctx" --layers; then
+  fail "the build succeeded without the index's credentials"
+fi
+grep -qi "401\|No matching distribution\|could not find a version" "$WORK/build-nosecret.log" \
+  || { tail -20 "$WORK/build-nosecret.log" >&2; fail "the build without credentials failed for another reason"; }
+
+log "build with the index_netrc secret"
+e2e_buildah_build "$WORK/build.log" "$TAG" "$ctx" --layers --secret "id=index_netrc,src=$WORK/netrc" \
+  || { tail -30 "$WORK/build.log" >&2; fail "buildah build with the secret"; }
+if grep -q "$PASSWORD" "$WORK/build.log"; then fail "the password is in the build log"; fi
+
+log "the private package is installed and imports as the numeric user"
+out=$(podman run --rm --network=none --user 10001:10001 --entrypoint /opt/venv/bin/python "$TAG" \
+  -c 'import fabuild_private_greeting as g; print(g.GREETING)')
+[ "$out" = "hello from the private index" ] || fail "the image's private package says: $out"
+
+log "layer scan and fabuild verify"
+skopeo copy --quiet "containers-storage:$TAG" "oci:$WORK/oci:e2e" >/dev/null
+found=0
+for blob in "$WORK"/oci/blobs/sha256/*; do
+  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+    echo "password found in blob $(basename "$blob")" >&2
+    found=1
+  fi
+done
+((found == 0)) || fail "the password is in the image"
+log "fabuild build: the same index, the netrc given to the host's pip as NETRC"
+skopeo copy --quiet "containers-storage:$BASE" "oci:$WORK/base:base" >/dev/null
+if PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built-nosecret" \
+  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild-nosecret.log" 2>&1; then
+  fail "fabuild build succeeded without the index's credentials"
+fi
+grep -qi "401\|No matching distribution\|could not find a version" "$WORK/fbuild-nosecret.log" \
+  || { tail -20 "$WORK/fbuild-nosecret.log" >&2; fail "fabuild build without credentials failed for another reason"; }
+NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built" \
+  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild.log" 2>&1 \
+  || { tail -20 "$WORK/fbuild.log" >&2; fail "fabuild build with NETRC"; }
+if grep -q "$PASSWORD" "$WORK/fbuild.log"; then fail "the password is in fabuild build's output"; fi
+for blob in "$WORK"/built/blobs/sha256/*; do
+  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+    fail "the password is in blob $(basename "$blob") of fabuild build's image"
+  fi
+done
+(cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/built") >"$WORK/fverify.log" 2>&1 \
+  || { cat "$WORK/fverify.log" >&2; fail "fabuild verify of fabuild build's image"; }
+
+layers=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["manifests"]))' "$WORK/oci/index.json")
+(cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/oci") >"$WORK/verify.log" 2>&1 \
+  || { cat "$WORK/verify.log" >&2; fail "fabuild verify"; }
+grep -q "build-secrets" "$WORK/verify.log" || fail "verify did not run its build-secrets check"
+log "ok: 401 without credentials (buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($(ls "$WORK"/oci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"
