@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-
 /// The bundle read when `SSL_CERT_FILE` is unset.
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The most bytes of CA certificates read from one file.

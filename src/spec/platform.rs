@@ -204,6 +204,8 @@ pub(crate) fn load(
                 e.value.clone(),
             )
         });
+        let mut layer = layer;
+        rebase_pins(&mut layer, &file);
         layers.push(layer);
     }
     let mut policy = RawPolicy::default();
@@ -269,6 +271,20 @@ fn err_reason(err: &SpecError) -> String {
     }
 }
 
+/// A platform file's `python.pins` names a file beside the platform file, not beside each
+/// service: made absolute here, so the services that inherit it read the same file.
+fn rebase_pins(layer: &mut RawPlatform, file: &Path) {
+    let Some(pins) = layer.python.pins.as_mut() else {
+        return;
+    };
+    if Path::new(&pins.value).is_absolute() {
+        return;
+    }
+    let dir = super::project_dir(file);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    pins.value = normalize(&dir.join(&pins.value)).display().to_string();
+}
+
 /// What makes two paths the same file, as far as a cycle goes.
 fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
@@ -319,11 +335,11 @@ macro_rules! fill {
 /// `layer`'s keys into `raw` and `policy` wherever they do not set them already.
 fn merge(raw: &mut RawSpec, policy: &mut RawPolicy, mut layer: RawPlatform) {
     let (own, theirs) = (&mut raw.python, &mut layer.python);
-    fill!(own, theirs; version, base_image, requirements, lock, package, project, exclude_newer, build_packages, system_packages);
+    fill!(own, theirs; version, base_image, requirements, lock, package, project, exclude_newer, build_packages, system_packages, pins);
     let (own, theirs) = (&mut raw.server, &mut layer.server);
     fill!(own, theirs; port, workers, cpus, threads, timeout, graceful_timeout, keepalive, max_requests, max_requests_jitter, forwarded_allow_ips, access_log, extra_args, memory, worker_memory);
     fill!(raw.user, layer.user; uid, gid);
-    fill!(raw.build, layer.build; ca_secret);
+    fill!(raw.build, layer.build; ca_secret, index_url, index_secret);
     merge_map(&mut raw.labels, layer.labels);
     merge_map(&mut raw.env, layer.env);
     if let (Some(own), Some(mut theirs)) = (raw.healthcheck.as_mut(), layer.healthcheck) {

@@ -440,3 +440,30 @@ fn a_policy_that_cannot_be_held_is_refused_in_the_platform_file() {
         ]
     );
 }
+
+/// A platform file's `python.pins` names a file beside the platform file: each service
+/// under it installs that file's pins (its own hash shows in the plan), wherever the
+/// service sits; a service's own `python.pins` wins.
+#[test]
+fn a_platform_pins_file_is_read_beside_the_platform_file() {
+    let builtin = fs::read_to_string(util::repo().join("src/pins.txt")).unwrap();
+    let real = "378b26b9a38adcf4592f28828233c1716acc55e833ea06bf48719782efaa0d10";
+    assert!(builtin.contains(real), "the built-in gunicorn hash moved");
+    let team_hash = "ab".repeat(32);
+    let tmp = tree(&[
+        ("team/pins/stack.txt", &builtin.replace(real, &team_hash)),
+        ("team/platform.yaml", "python:\n  pins: pins/stack.txt\n"),
+        (
+            "team/services/orders/app.yaml",
+            "version: 1\nextends: ../../platform.yaml\nname: orders\napp:\n  module: main:app\n  interface: wsgi\n",
+        ),
+        ("team/services/orders/main.py", "app = None\n"),
+    ]);
+    let plan = plan(tmp.path(), "team/services/orders/app.yaml");
+    let shown = plan.to_string();
+    assert!(
+        shown.contains(&team_hash),
+        "the platform's pins are not used: {shown}"
+    );
+    assert!(!shown.contains(real), "{shown}");
+}
