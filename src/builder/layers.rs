@@ -9,7 +9,7 @@ use crate::oci::content::Content;
 use crate::oci::writer::{Layout, Tree, WrittenLayer};
 use crate::plan::Plan;
 
-use super::{BuildError, absolute, base, cache, deps, ignore, publish};
+use super::{BuildError, absolute, base, bytecode, cache, deps, ignore, publish};
 
 /// The mtime of the dependency and identity layers. They do not depend on the app's
 /// commit, so a new commit must not change them: registries and caches keep them.
@@ -34,26 +34,42 @@ pub(super) fn deps_layer(
     cache: Option<&Path>,
     layout: &Layout,
     staging: &Path,
+    compiler: Option<&bytecode::Compiler>,
     notes: &mut Vec<String>,
 ) -> Result<(WrittenLayer, bool), BuildError> {
     let cache = cache.map(cache::Cache::new);
+    // A layer with bytecode is cached apart from one without (and from those of earlier
+    // fabuilds, which had none).
+    let kind = if compiler.is_some() {
+        "deps-pyc"
+    } else {
+        "deps"
+    };
     let key = match &cache {
         Some(_) => Some(input.key()?),
         None => None,
     };
     if let (Some(cache), Some(key)) = (&cache, &key)
-        && let Some(layer) = cache.layer("deps", key, layout, notes)
+        && let Some(layer) = cache.layer(kind, key, layout, notes)
     {
         return Ok((layer, true));
     }
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
-    let tree = input.tree(&wheels, scratch.path())?;
+    let mut tree = input.tree(&wheels, scratch.path())?;
+    if let Some(compiler) = compiler {
+        let venv_lib = format!("{}/lib", crate::layout::VENV_DIR.trim_start_matches('/'));
+        super::compile_note(
+            compiler.compile(&mut tree, &venv_lib, "deps"),
+            "the virtualenv",
+            notes,
+        )?;
+    }
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
         let hex = layer.digest.trim_start_matches("sha256:");
         cache.put_layer(
-            "deps",
+            kind,
             key,
             &layer,
             &layout.dir.join("blobs/sha256").join(hex),

@@ -8,6 +8,7 @@
 
 mod apt;
 pub mod base;
+pub mod bytecode;
 pub mod cache;
 pub mod compare;
 mod config;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
-use crate::layout::FABUILD_DIR;
+use crate::layout::{APP_DIR, FABUILD_DIR};
 use crate::oci::OciError;
 use crate::oci::writer::{Layout, WrittenLayer};
 use crate::plan::Plan;
@@ -188,6 +189,19 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
 
     base.copy_layers(&options.base, &layout)?;
 
+    // The base's interpreter, unpacked beside the output, compiles both layers' modules.
+    let scratch =
+        tempfile::tempdir_in(staging.path()).map_err(|e| BuildError::io(staging.path(), &e))?;
+    let compiler = match bytecode::Compiler::prepare(&base, scratch.path()) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            notes.push(format!(
+                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
+            ));
+            None
+        }
+    };
+
     let runtime_files = runtime_files(&rendered);
     let input = deps::DepsInput {
         plan,
@@ -203,6 +217,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_deref(),
         &layout,
         staging.path(),
+        compiler.as_ref(),
         &mut notes,
     )?;
     if !deps_cached {
@@ -218,7 +233,14 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
-    let app = app_tree(&project, &ignore, &skip)?;
+    let mut app = app_tree(&project, &ignore, &skip)?;
+    if let Some(compiler) = &compiler {
+        compile_note(
+            compiler.compile(&mut app, APP_DIR.trim_start_matches('/'), "app"),
+            "the app",
+            &mut notes,
+        )?;
+    }
     let app_layer = put_layer(&layout, &app, epoch)?;
 
     let layers: Vec<AddedLayer> = [
@@ -260,6 +282,32 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         layers,
         notes,
     })
+}
+
+/// Notes what compiling gave: the files left source only. An interpreter that stopped
+/// half-way is an error: the layer would hold some bytecode and not the rest.
+pub(crate) fn compile_note(
+    compiled: Result<bytecode::Compiled, String>,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> Result<(), BuildError> {
+    let compiled = compiled.map_err(|why| BuildError::Other(format!("compiling {what}: {why}")))?;
+    if !compiled.failed.is_empty() {
+        let shown: Vec<String> = compiled
+            .failed
+            .iter()
+            .take(3)
+            .map(|p| format!("/{p}"))
+            .collect();
+        notes.push(format!(
+            "{} of {} Python files in {what} are not valid Python for the base's interpreter and stay source only ({}{})",
+            compiled.failed.len(),
+            compiled.sources,
+            shown.join(", "),
+            if compiled.failed.len() > shown.len() { ", ..." } else { "" }
+        ));
+    }
+    Ok(())
 }
 
 /// fabuild's own files in the image, as `gen` renders them: (path, content).

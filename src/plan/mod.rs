@@ -22,6 +22,10 @@ pub use workers::Workers;
 use crate::layout::{APP_DIR, PATH, VENV_DIR};
 use crate::pins::Pin;
 
+/// The Dockerfile's installer cache mount target (`RUN --mount=type=cache`): root's, since
+/// the install runs as root, and outside every path the image keeps.
+pub const INSTALL_CACHE: &str = "/root/.cache/fabuild";
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub name: String,
@@ -58,8 +62,13 @@ pub struct Plan {
     /// it stands (its includes read in, a server package's version left to fabuild):
     /// written as `requirements-app.txt` (and `constraints-app.txt`) and installed instead.
     pub installed_requirements: Option<crate::spec::InstalledRequirements>,
-    /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
+    /// uv (pinned, hashed, removed in the step that uses it): the Dockerfile's installer for
+    /// everything hash-pinned, and the exporter of a lock or resolver of a project. Always
+    /// set; an `Option` for users' templates written when it was not.
     pub uv: Option<crate::pins::ToolPin>,
+    /// Where the Dockerfile's installers keep their caches: a build cache mount (root's, at
+    /// build time), never part of the image.
+    pub install_cache: &'static str,
     pub ca_secret: Option<String>,
     pub cmd: Vec<String>,
     /// Directories the app writes at run time (`app.writable`).
@@ -320,7 +329,8 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         server_pins,
         app_dependencies: AppDependencies::of(&spec.python),
         installed_requirements: spec.python.installed_requirements.clone(),
-        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
+        uv: Some(crate::pins::uv()),
+        install_cache: INSTALL_CACHE,
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
         writable: spec
