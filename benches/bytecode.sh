@@ -38,7 +38,7 @@ build() { # build VARIANT CTX TAG [buildah args]
   TMPDIR=$STATE/tmp-$variant e2e_buildah_build "$STATE/build.log" "$tag" "$ctx" --layers "$@" \
     || { tail -40 "$STATE/build.log" >&2; exit 1; }
 }
-timed() { local t0; t0=$(e2e_now); "$@"; e2e_secs "$t0" "$(e2e_now)"; }
+timed() { local t0; t0=$(e2e_now); "$@" >/dev/null 2>"$STATE/timed.err" || { cat "$STATE/timed.err" >&2; return 1; }; e2e_secs "$t0" "$(e2e_now)"; }
 
 # What one worker does when it boots, in a fresh interpreter that has imported what the
 # master had (gunicorn and the worker class): load the app. As the image's user, with a
@@ -51,6 +51,41 @@ t = time.perf_counter()
 gunicorn.util.import_app(sys.argv[1])
 print(f"{time.perf_counter() - t:.4f}")
 '
+
+
+# measure EXAMPLE VARIANT TAG CTX: bytecode, worker boot, start -> first 2xx, RSS per worker.
+measure() {
+  local example=$1 variant=$2 tag=$3 ctx=$4 module worker name code t0 t1
+  record "$example" "$variant" image_bytes "$(podman image inspect --format '{{.Size}}' "$tag")"
+  record "$example" "$variant" pyc_files "$(podman run --rm --network=host "$tag" sh -c \
+    'find /opt/venv /app -name "*.pyc" | wc -l')"
+  record "$example" "$variant" py_files "$(podman run --rm --network=host "$tag" sh -c \
+    'find /opt/venv /app -name "*.py" | wc -l')"
+  module=$(sed -n -E 's/^  module: *//p' "$ctx/app.yaml")
+  worker=gunicorn.workers.sync
+  grep -q 'interface: asgi' "$ctx/app.yaml" && worker=uvicorn_worker
+  log "$example $variant: worker boot, start -> first 2xx, RSS"
+  for _ in $(seq "$RUNS"); do
+    record "$example" "$variant" worker_boot_s "$(podman run --rm --network=host --read-only \
+      "$tag" /opt/venv/bin/python -c "$WORKER_BOOT" "$module" "$worker")"
+    name=bench-bytecode-$example
+    podman rm -f "$name" >/dev/null 2>&1 || true
+    t0=$(e2e_now)
+    podman run -d --name "$name" --network=host --read-only "$tag" >/dev/null
+    code=$(e2e_wait_2xx "$name" "http://127.0.0.1:$PORT/" 60 "$STATE/body" || true)
+    t1=$(e2e_now)
+    case $code in 2??) ;; *) echo "$example $variant: no 2xx ($code)" >&2; podman logs "$name" | tail >&2; exit 1 ;; esac
+    record "$example" "$variant" start_to_2xx_s "$(e2e_secs "$t0" "$t1")"
+    sleep 1 # every worker booted
+    # Workers: the master's children (the master is the container's pid 1).
+    podman top "$name" pid ppid rss | awk 'NR > 1 && $2 == 1 { print $3 }' >"$STATE/rss"
+    while read -r rss; do
+      record "$example" "$variant" worker_rss_kib "$rss"   # podman top: KiB
+    done <"$STATE/rss"
+    podman rm -f "$name" >/dev/null
+  done
+}
+skopeo copy --quiet "containers-storage:$BASE" "oci:$STATE/base.oci:latest"
 
 for example in flask-http asgi-proxy; do
   for variant in before after; do
@@ -65,7 +100,7 @@ for example in flask-http asgi-proxy; do
     log "$example $variant: cold builds"
     for _ in $(seq "$BUILD_RUNS"); do
       rm -rf "$STATE/tmp-$variant" && mkdir -p "$STATE/tmp-$variant"
-      record "$example" "$variant" cold_build_s "$(timed build "$variant" "$ctx" "$tag" --no-cache)"
+      record "$example" "dockerfile-$variant" cold_build_s "$(timed build "$variant" "$ctx" "$tag" --no-cache)"
     done
     log "$example $variant: rebuilds after one requirement changes"
     cp "$ctx/requirements.txt" "$STATE/requirements.orig"
@@ -78,38 +113,19 @@ idna==3.10
 packaging==25.0
 REQ
       } >"$ctx/requirements.txt"
-      record "$example" "$variant" rebuild_one_requirement_s "$(timed build "$variant" "$ctx" "$tag-warm")"
+      record "$example" "dockerfile-$variant" rebuild_one_requirement_s "$(timed build "$variant" "$ctx" "$tag-warm")"
       cp "$STATE/requirements.orig" "$ctx/requirements.txt"
     done
-    record "$example" "$variant" image_bytes "$(podman image inspect --format '{{.Size}}' "$tag")"
-    record "$example" "$variant" pyc_files "$(podman run --rm --network=host "$tag" sh -c \
-      'find /opt/venv /app -name "*.pyc" | wc -l')"
-    record "$example" "$variant" py_files "$(podman run --rm --network=host "$tag" sh -c \
-      'find /opt/venv /app -name "*.py" | wc -l')"
 
-    module=$(sed -n -E 's/^  module: *//p' "$ctx/app.yaml")
-    worker=gunicorn.workers.sync
-    grep -q 'interface: asgi' "$ctx/app.yaml" && worker=uvicorn_worker
-    log "$example $variant: worker boot, start -> first 2xx, RSS"
-    for _ in $(seq "$RUNS"); do
-      record "$example" "$variant" worker_boot_s "$(podman run --rm --network=host --read-only \
-        "$tag" /opt/venv/bin/python -c "$WORKER_BOOT" "$module" "$worker")"
-      name=bench-bytecode-$example-$variant
-      podman rm -f "$name" >/dev/null 2>&1 || true
-      t0=$(e2e_now)
-      podman run -d --name "$name" --network=host --read-only "$tag" >/dev/null
-      code=$(e2e_wait_2xx "$name" "http://127.0.0.1:$PORT/" 60 "$STATE/body" || true)
-      t1=$(e2e_now)
-      case $code in 2??) ;; *) echo "$example $variant: no 2xx ($code)" >&2; podman logs "$name" | tail >&2; exit 1 ;; esac
-      record "$example" "$variant" start_to_2xx_s "$(e2e_secs "$t0" "$t1")"
-      sleep 1 # every worker booted
-      # Workers: the master's children (the master is the container's pid 1).
-      podman top "$name" pid ppid rss | awk 'NR > 1 && $2 == 1 { print $3 }' >"$STATE/rss"
-      while read -r rss; do
-        record "$example" "$variant" worker_rss_kib "$rss"   # podman top: KiB
-      done <"$STATE/rss"
-      podman rm -f "$name" >/dev/null
-    done
+    measure "$example" "dockerfile-$variant" "$tag" "$ctx"
+
+    log "$example $variant: fabuild build"
+    rm -rf "$STATE/$example-$variant.oci"
+    secs=$(cd "$ctx" && timed "$bin" build app.yaml --base "$STATE/base.oci" \
+      --out "$STATE/$example-$variant.oci" --base-image "$BASE" --no-cache)
+    record "$example" "build-$variant" cold_build_s "$secs"
+    skopeo copy --quiet "oci:$STATE/$example-$variant.oci:latest" "containers-storage:$tag-build" >/dev/null
+    measure "$example" "build-$variant" "$tag-build" "$ctx"
   done
 done
 
@@ -118,7 +134,10 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 out = {}
 for r in rows:
-    out.setdefault(r["example"], {}).setdefault(r["variant"], {}).setdefault(r["metric"], []).append(r["value"])
+    # variant "build-before" -> (example "flask-http/build", variant "before")
+    route, _, variant = r["variant"].rpartition("-")
+    ex = f'{r["example"]}/{route}' if route else r["example"]
+    out.setdefault(ex, {}).setdefault(variant, {}).setdefault(r["metric"], []).append(r["value"])
 summary = {}
 for ex, variants in out.items():
     for variant, metrics in variants.items():
@@ -131,5 +150,5 @@ for ex, variants in out.items():
 json.dump(summary, open(sys.argv[2], "w"), indent=1, sort_keys=True)
 for ex, metrics in summary.items():
     for metric, v in sorted(metrics.items()):
-        print(f'{ex:12} {metric:28} before {v["before"]["median"]:>12} after {v["after"]["median"]:>12} ratio {v.get("ratio")}')
+        print(f'{ex:22} {metric:26} before {v["before"]["median"]:>12} after {v["after"]["median"]:>12} ratio {v.get("ratio")}')
 PY
