@@ -17,6 +17,7 @@ STATE=${BENCH_STATE:-/var/tmp/fabuild-bench-bytecode}
 RUNS=${BENCH_RUNS:-5}
 BUILD_RUNS=${BENCH_BUILD_RUNS:-3}
 PORT=${BENCH_PORT:-18101}
+NONCE=$(date +%s%N)
 log() { printf '[bytecode %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "benches/bytecode.sh needs root (buildah/podman)" >&2; exit 1; }
 exec </dev/null
@@ -106,8 +107,9 @@ for example in flask-http asgi-proxy; do
     cp "$ctx/requirements.txt" "$STATE/requirements.orig"
     for i in $(seq "$BUILD_RUNS"); do
       build "$variant" "$ctx" "$tag-warm"   # the layers and the cache as the last build left them
-      # One more requirement, a different one each run so no layer is reused.
-      { cat "$STATE/requirements.orig"; sed -n "${i}p" <<'REQ'
+      # One more requirement, a different one each run, and a line no earlier run of this
+      # script wrote: no layer is reused, only the installer's cache.
+      { cat "$STATE/requirements.orig"; echo "# $NONCE-$i"; sed -n "${i}p" <<'REQ'
 six==1.17.0
 idna==3.10
 packaging==25.0

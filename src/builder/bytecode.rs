@@ -420,3 +420,28 @@ fn components(path: &str) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_root_never_onto_the_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
+        // As a Debian base has it: /lib -> usr/lib; and a hostile absolute link.
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("usr/lib/escape")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", root.join("usr/lib/up")).unwrap();
+        assert_eq!(resolve(&root, "lib").unwrap(), root.join("usr/lib"));
+        // /etc inside the root, which the base does not have: not the host's /etc.
+        assert!(resolve(&root, "lib/escape").is_err());
+        assert_eq!(resolve(&root, "lib/up").unwrap(), root);
+        // Writing through the links lands inside the root.
+        let at = place(&root, "lib/escape/passwd").unwrap();
+        assert_eq!(at, root.join("etc/passwd"));
+        let at = place(&root, "usr/lib/up/x").unwrap();
+        assert_eq!(at, root.join("x"));
+    }
+}
