@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -193,7 +194,9 @@ impl Compiler {
             .iter()
             .filter(|(path, entry)| {
                 matches!(entry.node, Node::File(_))
-                    && path.ends_with(".py")
+                    && Path::new(path.as_str())
+                        .extension()
+                        .is_some_and(|e| e == "py")
                     && (path.as_str() == under || path.starts_with(&format!("{under}/")))
                     && !path.contains("/__pycache__/")
             })
@@ -309,7 +312,6 @@ fn unpack(base: &Base, root: &Path) -> Result<(), String> {
                     remove(&at)?;
                     let mut file = fs::File::create(&at)?;
                     std::io::copy(content, &mut file)?;
-                    use std::os::unix::fs::PermissionsExt;
                     file.set_permissions(fs::Permissions::from_mode(entry.mode & 0o755 | 0o400))?;
                 }
                 Kind::Symlink => {

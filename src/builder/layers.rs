@@ -57,14 +57,8 @@ pub(super) fn deps_layer(
     let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
     let wheels = input.wheels(scratch.path())?;
     let mut tree = input.tree(&wheels, scratch.path())?;
-    if let Some(compiler) = compiler {
-        let venv_lib = format!("{}/lib", crate::layout::VENV_DIR.trim_start_matches('/'));
-        super::compile_note(
-            compiler.compile(&mut tree, &venv_lib, "deps"),
-            "the virtualenv",
-            notes,
-        )?;
-    }
+    let venv_lib = format!("{}/lib", crate::layout::VENV_DIR);
+    super::compile(compiler, &mut tree, &venv_lib, "the virtualenv", notes)?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
         let hex = layer.digest.trim_start_matches("sha256:");

@@ -149,6 +149,8 @@ pub struct Built {
 }
 
 /// Builds the image for the spec at `spec_path`.
+// The build's steps in order, each one call: splitting it would only hide the order.
+#[allow(clippy::too_many_lines)]
 pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let generation = generate::prepare(
         spec_path,
@@ -189,20 +191,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
 
     base.copy_layers(&options.base, &layout)?;
 
-    // The base's interpreter, unpacked beside the output, compiles both layers' modules.
-    let scratch =
-        tempfile::tempdir_in(staging.path()).map_err(|e| BuildError::io(staging.path(), &e))?;
-    let compiler = match bytecode::Compiler::prepare(&base, scratch.path()) {
-        Ok(c) => Some(c),
-        Err(why) => {
-            notes.push(format!(
-                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
-            ));
-            None
-        }
-    };
-
-    let runtime_files = runtime_files(&rendered);
+    let (_scratch, compiler) = compiler(&base, staging.path(), &mut notes)?;
     let input = deps::DepsInput {
         plan,
         project: &project,
@@ -210,7 +199,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         python_version: &facts.python_version,
         glibc: facts.libc.glibc(),
         source: &options.wheels,
-        runtime_files,
+        runtime_files: runtime_files(&rendered),
     };
     let (deps_layer, deps_cached) = deps_layer(
         &input,
@@ -234,13 +223,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         Some(&staging.path().to_path_buf()),
     ];
     let mut app = app_tree(&project, &ignore, &skip)?;
-    if let Some(compiler) = &compiler {
-        compile_note(
-            compiler.compile(&mut app, APP_DIR.trim_start_matches('/'), "app"),
-            "the app",
-            &mut notes,
-        )?;
-    }
+    compile(compiler.as_ref(), &mut app, APP_DIR, "the app", &mut notes)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
     let layers: Vec<AddedLayer> = [
@@ -284,16 +267,44 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     })
 }
 
-/// Notes what compiling gave: the files left source only. An interpreter that stopped
-/// half-way is an error: the layer would hold some bytecode and not the rest.
-pub(crate) fn compile_note(
-    compiled: Result<bytecode::Compiled, String>,
+/// The base's interpreter (unpacked beside the output) ready to compile both layers'
+/// modules, in a scratch directory under `staging` (kept
+/// until the layers are written), or `None` and a note saying why.
+fn compiler(
+    base: &base::Base,
+    staging: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(tempfile::TempDir, Option<bytecode::Compiler>), BuildError> {
+    let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
+    let compiler = bytecode::Compiler::prepare(base, scratch.path())
+        .map_err(|why| {
+            notes.push(format!(
+                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
+            ));
+        })
+        .ok();
+    Ok((scratch, compiler))
+}
+
+/// Compiles the `.py` files of `tree` under `dir` (absolute, as in the image), when there is
+/// a compiler, and notes the files left source only. An interpreter that stopped half-way
+/// is an error: the layer would hold some bytecode and not the rest.
+pub(crate) fn compile(
+    compiler: Option<&bytecode::Compiler>,
+    tree: &mut crate::oci::writer::Tree,
+    dir: &str,
     what: &str,
     notes: &mut Vec<String>,
 ) -> Result<(), BuildError> {
-    let compiled = compiled.map_err(|why| BuildError::Other(format!("compiling {what}: {why}")))?;
-    if !compiled.failed.is_empty() {
-        let shown: Vec<String> = compiled
+    let Some(compiler) = compiler else {
+        return Ok(());
+    };
+    let under = dir.trim_start_matches('/');
+    let outcome = compiler
+        .compile(tree, under, &under.replace('/', "-"))
+        .map_err(|why| BuildError::Other(format!("compiling {what}: {why}")))?;
+    if !outcome.failed.is_empty() {
+        let shown: Vec<String> = outcome
             .failed
             .iter()
             .take(3)
@@ -301,10 +312,10 @@ pub(crate) fn compile_note(
             .collect();
         notes.push(format!(
             "{} of {} Python files in {what} are not valid Python for the base's interpreter and stay source only ({}{})",
-            compiled.failed.len(),
-            compiled.sources,
+            outcome.failed.len(),
+            outcome.sources,
             shown.join(", "),
-            if compiled.failed.len() > shown.len() { ", ..." } else { "" }
+            if outcome.failed.len() > shown.len() { ", ..." } else { "" }
         ));
     }
     Ok(())

@@ -1,8 +1,8 @@
-//! CPython's bytecode cache (`__pycache__/NAME.cpython-XY.pyc`, PEP 3147 and PEP 552): the
+//! `CPython`'s bytecode cache (`__pycache__/NAME.cpython-XY.pyc`, PEP 3147 and PEP 552): the
 //! 16-byte header, and the source hash an unchecked-hash file carries.
 //!
 //! A hash-based `.pyc` holds the magic number of the Python that wrote it, flags (bit 0:
-//! hash-based; bit 1: check the source), then CPython's keyed hash of the source bytes
+//! hash-based; bit 1: check the source), then `CPython`'s keyed hash of the source bytes
 //! (`_imp.source_hash(importlib.util._RAW_MAGIC_NUMBER, source)`): SipHash-1-3 from Python
 //! 3.11 (checked against 3.11 here, `tests`), SipHash-2-4 before, keyed with the magic
 //! number read as a little-endian integer. An *unchecked* one is loaded without reading the
@@ -66,7 +66,7 @@ pub fn cache_name(source_file: &str, python_version: &str) -> Option<String> {
     ))
 }
 
-/// The keyed hash CPython puts in a hash-based `.pyc` for `python_version` (`X.Y`), streamed.
+/// The keyed hash `CPython` puts in a hash-based `.pyc` for `python_version` (`X.Y`), streamed.
 #[derive(Clone, Debug)]
 pub struct SourceHash {
     v: [u64; 4],
@@ -158,7 +158,11 @@ mod tests {
         let (a, b) = bytes.split_at(bytes.len() / 3);
         h.update(a);
         h.update(b);
-        h.finish().iter().map(|b| format!("{b:02x}")).collect()
+        h.finish().iter().fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
     }
 
     #[test]

@@ -367,16 +367,7 @@ impl Scan {
                 marks.push(Mark::Secret { size: entry.size });
             }
         }
-        let python = match (&entry.kind, app_code) {
-            (Kind::File, true) => PythonFile::of(path, None),
-            (Kind::File, false) => venv_python(path).and_then(|version| {
-                if self.venv_python.is_none() {
-                    self.venv_python = Some(version.to_owned());
-                }
-                PythonFile::of(path, Some(version))
-            }),
-            _ => None,
-        };
+        let python = self.python_file(entry, app_code);
         let mut tee = Tee::new(content, python.as_ref());
         match &entry.kind {
             Kind::File if pem.has_private_key(&mut tee)? => marks.push(Mark::PemKey),
@@ -395,12 +386,7 @@ impl Scan {
         }
         if let Some(python) = python {
             io::copy(&mut tee, &mut io::sink())?;
-            if self.bytecode_tracked >= MAX_BYTECODE {
-                self.bytecode_overflow = true;
-            } else {
-                self.bytecode_tracked += 1;
-                marks.push(tee.finish(python));
-            }
+            marks.extend(self.bytecode_mark(tee, &python));
         }
         if !marks.is_empty() {
             remember(self.state.len(), current, path)?;
@@ -410,6 +396,32 @@ impl Scan {
                 .extend(marks.into_iter().map(|mark| Tracked { layer, mark }));
         }
         Ok(())
+    }
+
+    /// A source or `.pyc` the `bytecode` check reads: in the app, or in the venv's
+    /// `lib/pythonX.Y` (which says the venv's Python).
+    fn python_file(&mut self, entry: &Entry, app_code: bool) -> Option<PythonFile> {
+        if entry.kind != Kind::File {
+            return None;
+        }
+        if app_code {
+            return PythonFile::of(&entry.path, None);
+        }
+        let version = venv_python(&entry.path)?;
+        if self.venv_python.is_none() {
+            self.venv_python = Some(version.to_owned());
+        }
+        PythonFile::of(&entry.path, Some(version))
+    }
+
+    /// The mark of a file read through `tee`, unless `MAX_BYTECODE` are remembered.
+    fn bytecode_mark(&mut self, tee: Tee<'_>, python: &PythonFile) -> Option<Mark> {
+        if self.bytecode_tracked >= MAX_BYTECODE {
+            self.bytecode_overflow = true;
+            return None;
+        }
+        self.bytecode_tracked += 1;
+        Some(tee.finish(python))
     }
 
     fn marked(&self, want: impl Fn(&Mark) -> bool) -> impl Iterator<Item = (&String, &Tracked)> {
@@ -840,6 +852,95 @@ fn is_key_block(hay: &[u8], at: usize) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
+/// `X.Y` when `path` is under the venv's `lib/pythonX.Y/`.
+fn venv_python(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(VENV_DIR)?.strip_prefix("/lib/python")?;
+    let (version, _) = rest.split_once('/')?;
+    (version.split('.').count() == 2 && version.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .then_some(version)
+}
+
+/// Whether `name` ends `.EXT`: Python imports `.py` and loads `.pyc` in lower case only.
+fn has_extension(name: &str, ext: &str) -> bool {
+    std::path::Path::new(name)
+        .extension()
+        .is_some_and(|e| e.as_encoded_bytes() == ext.as_bytes())
+}
+
+/// A file the `bytecode` check reads: a source, hashed for the Pythons that may compile it,
+/// or a `.pyc`, whose header it keeps.
+enum PythonFile {
+    Source(Vec<(&'static str, pyc::SourceHash)>),
+    Bytecode,
+}
+
+impl PythonFile {
+    /// `version`: the venv's Python for a file in the venv; `None` for the app's, hashed for
+    /// every Python `pyc::MAGIC` knows (the app's bytecode is for the venv's Python, which
+    /// a layer read later may tell).
+    fn of(path: &str, version: Option<&str>) -> Option<Self> {
+        let name = path.rsplit('/').next()?;
+        if path.contains("/__pycache__/") {
+            return has_extension(name, "pyc").then_some(Self::Bytecode);
+        }
+        name.strip_suffix(".py").filter(|stem| !stem.is_empty())?;
+        let hashes = pyc::MAGIC
+            .iter()
+            .filter(|(v, _)| version.is_none_or(|want| want == *v))
+            .filter_map(|(v, _)| Some((*v, pyc::SourceHash::new(v)?)))
+            .collect();
+        Some(Self::Source(hashes))
+    }
+}
+
+/// Passes a file's bytes on while hashing them (a source) or keeping the first ones (a
+/// `.pyc`).
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    hashes: Vec<(&'static str, pyc::SourceHash)>,
+    head: Vec<u8>,
+}
+
+impl<'a> Tee<'a> {
+    fn new(inner: &'a mut dyn Read, python: Option<&PythonFile>) -> Self {
+        Self {
+            inner,
+            hashes: match python {
+                Some(PythonFile::Source(h)) => h.clone(),
+                _ => Vec::new(),
+            },
+            head: Vec::new(),
+        }
+    }
+
+    fn finish(self, python: &PythonFile) -> Mark {
+        match python {
+            PythonFile::Source(_) => Mark::Source {
+                hashes: self
+                    .hashes
+                    .into_iter()
+                    .map(|(v, h)| (v, h.finish()))
+                    .collect(),
+            },
+            PythonFile::Bytecode => Mark::Bytecode {
+                header: pyc::Header::parse(&self.head),
+            },
+        }
+    }
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (_, h) in &mut self.hashes {
+            h.update(&buf[..n]);
+        }
+        let want = pyc::HEADER.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&buf[..want]);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,87 +1003,5 @@ mod tests {
             dist_info("/usr/lib/python3/dist-packages/gunicorn-20.dist-info"),
             None
         );
-    }
-}
-
-/// `X.Y` when `path` is under the venv's `lib/pythonX.Y/`.
-fn venv_python(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix(VENV_DIR)?.strip_prefix("/lib/python")?;
-    let (version, _) = rest.split_once('/')?;
-    (version.split('.').count() == 2 && version.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .then_some(version)
-}
-
-/// A file the `bytecode` check reads: a source, hashed for the Pythons that may compile it,
-/// or a `.pyc`, whose header it keeps.
-enum PythonFile {
-    Source(Vec<(&'static str, pyc::SourceHash)>),
-    Bytecode,
-}
-
-impl PythonFile {
-    /// `version`: the venv's Python for a file in the venv; `None` for the app's, hashed for
-    /// every Python `pyc::MAGIC` knows (the app's bytecode is for the venv's Python, which
-    /// a layer read later may tell).
-    fn of(path: &str, version: Option<&str>) -> Option<Self> {
-        let name = path.rsplit('/').next()?;
-        if path.contains("/__pycache__/") {
-            return name.ends_with(".pyc").then_some(Self::Bytecode);
-        }
-        name.strip_suffix(".py").filter(|stem| !stem.is_empty())?;
-        let hashes = pyc::MAGIC
-            .iter()
-            .filter(|(v, _)| version.is_none_or(|want| want == *v))
-            .filter_map(|(v, _)| Some((*v, pyc::SourceHash::new(v)?)))
-            .collect();
-        Some(Self::Source(hashes))
-    }
-}
-
-/// Passes a file's bytes on while hashing them (a source) or keeping the first ones (a
-/// `.pyc`).
-struct Tee<'a> {
-    inner: &'a mut dyn Read,
-    hashes: Vec<(&'static str, pyc::SourceHash)>,
-    head: Vec<u8>,
-}
-
-impl<'a> Tee<'a> {
-    fn new(inner: &'a mut dyn Read, python: Option<&PythonFile>) -> Self {
-        Self {
-            inner,
-            hashes: match python {
-                Some(PythonFile::Source(h)) => h.clone(),
-                _ => Vec::new(),
-            },
-            head: Vec::new(),
-        }
-    }
-
-    fn finish(self, python: PythonFile) -> Mark {
-        match python {
-            PythonFile::Source(_) => Mark::Source {
-                hashes: self
-                    .hashes
-                    .into_iter()
-                    .map(|(v, h)| (v, h.finish()))
-                    .collect(),
-            },
-            PythonFile::Bytecode => Mark::Bytecode {
-                header: pyc::Header::parse(&self.head),
-            },
-        }
-    }
-}
-
-impl Read for Tee<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for (_, h) in &mut self.hashes {
-            h.update(&buf[..n]);
-        }
-        let want = pyc::HEADER.saturating_sub(self.head.len()).min(n);
-        self.head.extend_from_slice(&buf[..want]);
-        Ok(n)
     }
 }

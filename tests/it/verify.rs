@@ -785,7 +785,7 @@ fn writable_directories_that_are_missing_or_not_the_users_fail() {
     assert_eq!(run.stdout.matches("FAIL").count(), 1, "{}", run.stdout);
 }
 
-/// The `.pyc` real CPython writes for `source` at `/app/main.py`, unchecked-hash: the
+/// The `.pyc` real `CPython` writes for `source` at `/app/main.py`, unchecked-hash: the
 /// test oracle's interpreter (`FABUILD_PYTHON`), and its cache tag.
 fn real_pyc(source: &str) -> (Vec<u8>, String) {
     let tmp = tempfile::tempdir().unwrap();
