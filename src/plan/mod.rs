@@ -62,9 +62,9 @@ pub struct Plan {
     /// it stands (its includes read in, a server package's version left to fabuild):
     /// written as `requirements-app.txt` (and `constraints-app.txt`) and installed instead.
     pub installed_requirements: Option<crate::spec::InstalledRequirements>,
-    /// uv (pinned, hashed, removed in the step that uses it): the Dockerfile's installer for
-    /// everything hash-pinned, and the exporter of a lock or resolver of a project. Always
-    /// set; an `Option` for users' templates written when it was not.
+    /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs
+    /// it; it then installs everything hash-pinned too. Without it pip does, as installing
+    /// uv costs more than it saves on a requirements file's few packages (BENCHMARKS.md).
     pub uv: Option<crate::pins::ToolPin>,
     /// Where the Dockerfile's installers keep their caches: a build cache mount (root's, at
     /// build time), never part of the image.
@@ -329,7 +329,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         server_pins,
         app_dependencies: AppDependencies::of(&spec.python),
         installed_requirements: spec.python.installed_requirements.clone(),
-        uv: Some(crate::pins::uv()),
+        uv: (spec.python.lock.is_some() || spec.python.project.is_some()).then(crate::pins::uv),
         install_cache: INSTALL_CACHE,
         ca_secret: spec.ca_secret.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],
