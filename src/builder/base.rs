@@ -162,7 +162,7 @@ impl Base {
 
 /// Opens a layer's blob, refusing one whose size is not its descriptor's: reading stops
 /// where the descriptor says the blob ends.
-fn open_layer(image: &Image, layer: &LayerRef) -> Result<(Box<dyn Read>, u64), String> {
+pub(super) fn open_layer(image: &Image, layer: &LayerRef) -> Result<(Box<dyn Read>, u64), String> {
     let opened = image
         .store
         .open(&layer.name)

@@ -10,7 +10,7 @@ use crate::oci::writer::{Layout, Tree, WrittenLayer};
 use crate::plan::Plan;
 
 use super::sbom::PyDist;
-use super::{BuildError, absolute, base, cache, deps, ignore, publish};
+use super::{BuildError, absolute, base, bytecode, cache, deps, ignore, publish};
 use crate::read::MAX_TEXT_BYTES;
 
 /// The mtime of the dependency and identity layers. They do not depend on the app's
@@ -49,9 +49,17 @@ pub(super) fn deps_layer(
     layout: &Layout,
     staging: &Path,
     want_dists: bool,
+    compiler: Option<&bytecode::Compiler>,
     notes: &mut Vec<String>,
 ) -> Result<DepsLayer, BuildError> {
     let cache = cache.map(cache::Cache::new);
+    // A layer with bytecode is cached apart from one without (and from those of earlier
+    // fabuilds, which had none).
+    let kind = if compiler.is_some() {
+        "deps-pyc"
+    } else {
+        "deps"
+    };
     let key = match &cache {
         Some(_) => Some(input.key()?),
         None => None,
@@ -70,7 +78,7 @@ pub(super) fn deps_layer(
             Some(Vec::new())
         };
         if let Some(dists) = dists
-            && let Some(layer) = cache.layer("deps", key, layout, notes)
+            && let Some(layer) = cache.layer(kind, key, layout, notes)
         {
             return Ok(DepsLayer {
                 layer,
@@ -85,13 +93,15 @@ pub(super) fn deps_layer(
         cache.as_ref().map(cache::Cache::root),
         notes,
     )?;
-    let tree = input.tree(&wheels, scratch.path())?;
+    let mut tree = input.tree(&wheels, scratch.path())?;
     // After the tree: each wheel passed the unpacking checks before its METADATA is read.
     let dists = if want_dists {
         input.dists(&wheels)?
     } else {
         Vec::new()
     };
+    let venv_lib = format!("{}/lib", crate::layout::VENV_DIR);
+    super::compile(compiler, &mut tree, &venv_lib, "the virtualenv", notes)?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {
         if want_dists {
@@ -100,7 +110,7 @@ pub(super) fn deps_layer(
         }
         let hex = layer.digest.trim_start_matches("sha256:");
         cache.put_layer(
-            "deps",
+            kind,
             key,
             &layer,
             &layout.dir.join("blobs/sha256").join(hex),

@@ -8,6 +8,7 @@
 
 mod apt;
 pub mod base;
+pub mod bytecode;
 pub mod cache;
 pub mod compare;
 mod config;
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
-use crate::layout::FABUILD_DIR;
+use crate::layout::{APP_DIR, FABUILD_DIR};
 use crate::oci::OciError;
 use crate::oci::referrer::{Artifact, Subject};
 use crate::oci::writer::MEDIA_MANIFEST;
@@ -170,6 +171,8 @@ pub struct SbomWritten {
 }
 
 /// Builds the image for the spec at `spec_path`.
+// The build's steps in order, each one call: splitting it would only hide the order.
+#[allow(clippy::too_many_lines)]
 pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let generation = generate::prepare(
         spec_path,
@@ -202,6 +205,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
 
     base.copy_layers(&options.base, &layout)?;
 
+    let (_scratch, compiler) = compiler(&base, staging.path(), &mut notes)?;
     let input = deps::DepsInput {
         plan,
         project: &project,
@@ -211,7 +215,14 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         source: &options.wheels,
         runtime_files: runtime_files(&rendered),
     };
-    let deps = dependencies(&input, options, &layout, staging.path(), &mut notes)?;
+    let deps = dependencies(
+        &input,
+        options,
+        &layout,
+        staging.path(),
+        compiler.as_ref(),
+        &mut notes,
+    )?;
     let (deps_layer, deps_cached) = (deps.layer, deps.cached);
 
     let identity = identity_tree(plan, facts)?;
@@ -223,7 +234,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         options.cache.as_ref(),
         Some(&staging.path().to_path_buf()),
     ];
-    let app = app_tree(&project, &ignore, &skip)?;
+    let mut app = app_tree(&project, &ignore, &skip)?;
+    compile(compiler.as_ref(), &mut app, APP_DIR, "the app", &mut notes)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
     let layers: Vec<AddedLayer> = [
@@ -281,10 +293,12 @@ fn dependencies(
     options: &Options,
     layout: &Layout,
     staging: &Path,
+    compiler: Option<&bytecode::Compiler>,
     notes: &mut Vec<String>,
 ) -> Result<layers::DepsLayer, BuildError> {
     let cache = options.cache.as_deref();
-    let deps = deps_layer(input, cache, layout, staging, options.sbom.is_some(), notes)?;
+    let want_dists = options.sbom.is_some();
+    let deps = deps_layer(input, cache, layout, staging, want_dists, compiler, notes)?;
     if !deps.cached {
         notes.extend(unhashed_note(input.plan, input.project, &options.wheels));
     }
@@ -351,6 +365,60 @@ fn write_sbom(
         python_packages: venv.len() + base.facts.inventory.python.len(),
         os_packages: base.facts.inventory.os_packages.len(),
     })
+}
+
+/// The base's interpreter (unpacked beside the output) ready to compile both layers'
+/// modules, in a scratch directory under `staging` (kept
+/// until the layers are written), or `None` and a note saying why.
+fn compiler(
+    base: &base::Base,
+    staging: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(tempfile::TempDir, Option<bytecode::Compiler>), BuildError> {
+    let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
+    let compiler = bytecode::Compiler::prepare(base, scratch.path())
+        .map_err(|why| {
+            notes.push(format!(
+                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
+            ));
+        })
+        .ok();
+    Ok((scratch, compiler))
+}
+
+/// Compiles the `.py` files of `tree` under `dir` (absolute, as in the image), when there is
+/// a compiler, and notes the files left source only. An interpreter that stopped half-way
+/// is an error: the layer would hold some bytecode and not the rest.
+pub(crate) fn compile(
+    compiler: Option<&bytecode::Compiler>,
+    tree: &mut crate::oci::writer::Tree,
+    dir: &str,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> Result<(), BuildError> {
+    let Some(compiler) = compiler else {
+        return Ok(());
+    };
+    let under = dir.trim_start_matches('/');
+    let outcome = compiler
+        .compile(tree, under, &under.replace('/', "-"))
+        .map_err(|why| BuildError::Other(format!("compiling {what}: {why}")))?;
+    if !outcome.failed.is_empty() {
+        let shown: Vec<String> = outcome
+            .failed
+            .iter()
+            .take(3)
+            .map(|p| format!("/{p}"))
+            .collect();
+        notes.push(format!(
+            "{} of {} Python files in {what} are not valid Python for the base's interpreter and stay source only ({}{})",
+            outcome.failed.len(),
+            outcome.sources,
+            shown.join(", "),
+            if outcome.failed.len() > shown.len() { ", ..." } else { "" }
+        ));
+    }
+    Ok(())
 }
 
 /// fabuild's own files in the image, as `gen` renders them: (path, content).

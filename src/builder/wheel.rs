@@ -5,8 +5,8 @@
 //! its zip headers claim are checked (in sum before unpacking, then each against its bytes)
 //! rather than believed.
 //!
-//! No `.pyc` is compiled: the image ships sources only (the cost is measured in
-//! BENCHMARKS.md).
+//! No `.pyc` is compiled here: the base's interpreter compiles the whole virtualenv once it
+//! is laid out (`bytecode.rs`).
 
 use std::io::{BufRead, Read};
 use std::path::Path;

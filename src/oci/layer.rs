@@ -78,6 +78,9 @@ pub struct Entry {
     pub mode: u32,
     pub size: u64,
     pub mtime: u64,
+    /// A symbolic link's target, as the tar has it (not normalised: relative targets
+    /// are relative to the link's directory).
+    pub symlink_target: Option<String>,
 }
 
 /// What reading a layer gave: the blob's sum, the uncompressed tar's sum (the diff id),
@@ -207,9 +210,12 @@ fn walk(
         let kind = classify(&path, member.kind, || {
             (!member.link.is_empty()).then(|| format!("/{}", normalise(&member.link)))
         });
+        let symlink_target =
+            (kind == Kind::Symlink).then(|| String::from_utf8_lossy(&member.link).into_owned());
         let item = Entry {
             path,
             kind,
+            symlink_target,
             uid: member.uid,
             gid: member.gid,
             mode: member.mode,

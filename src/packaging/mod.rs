@@ -3,6 +3,7 @@
 
 pub mod pdmlock;
 pub mod poetry;
+pub mod pyc;
 pub mod pyproject;
 pub mod requirements;
 pub mod stack;

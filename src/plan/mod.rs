@@ -22,6 +22,10 @@ pub use workers::Workers;
 use crate::layout::{APP_DIR, PATH, VENV_DIR};
 use crate::pins::Pin;
 
+/// The Dockerfile's installer cache mount target (`RUN --mount=type=cache`): root's, since
+/// the install runs as root, and outside every path the image keeps.
+pub const INSTALL_CACHE: &str = "/root/.cache/fabuild";
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub name: String,
@@ -58,8 +62,13 @@ pub struct Plan {
     /// it stands (its includes read in, a server package's version left to fabuild):
     /// written as `requirements-app.txt` (and `constraints-app.txt`) and installed instead.
     pub installed_requirements: Option<crate::spec::InstalledRequirements>,
-    /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs it.
+    /// uv (pinned, hashed, removed in the step that uses it) when a lock or a project needs
+    /// it; it then installs everything hash-pinned too. Without it pip does, as installing
+    /// uv costs more than it saves on a requirements file's few packages (BENCHMARKS.md).
     pub uv: Option<crate::pins::ToolPin>,
+    /// Where the Dockerfile's installers keep their caches: a build cache mount (root's, at
+    /// build time), never part of the image.
+    pub install_cache: &'static str,
     pub ca_secret: Option<String>,
     /// The private index pip and uv install from, and the build secret with its netrc.
     pub index: Option<crate::spec::model::Index>,
@@ -325,6 +334,7 @@ pub fn plan(spec: &Spec, overrides: &Overrides) -> Plan {
         uv: (spec.python.lock.is_some() || spec.python.project.is_some())
             .then(|| spec.pins.uv())
             .flatten(),
+        install_cache: INSTALL_CACHE,
         ca_secret: spec.ca_secret.clone(),
         index: spec.index.clone(),
         cmd: vec!["gunicorn".to_owned(), spec.app.module.clone()],

@@ -16,6 +16,7 @@ use crate::layout::{APP_DIR, VENV_DIR};
 use crate::oci::layer::{self, Compression, Entry, Kind};
 use crate::oci::tarstream::Holes;
 use crate::oci::{BlobCheck, Found, Image};
+use crate::packaging::pyc;
 use crate::plan::Plan;
 
 /// The packages whose installed version must equal the plan's pin.
@@ -60,6 +61,15 @@ enum Mark {
         gid: u64,
         mode: u32,
         dir: bool,
+    },
+    /// A `.py` file in the venv's `lib` or the app: its source hash as each Python that
+    /// may have compiled it would key it (see `packaging::pyc`).
+    Source {
+        hashes: Vec<(&'static str, [u8; 8])>,
+    },
+    /// A `__pycache__/NAME.cpython-XY.pyc` there: its header.
+    Bytecode {
+        header: Option<pyc::Header>,
     },
     /// What is at one of the spec's `app.writable` paths.
     Writable {
@@ -114,7 +124,17 @@ pub struct Scan {
     incomplete: Vec<String>,
     /// The spec's `app.writable` paths, whose entries are remembered.
     writable: Vec<String>,
+    /// The venv's Python (`X.Y`), from its `lib/pythonX.Y` directory, once seen.
+    venv_python: Option<String>,
+    /// Python sources and bytecode files remembered, and whether some were not for lack
+    /// of room (`MAX_BYTECODE`).
+    bytecode_tracked: usize,
+    bytecode_overflow: bool,
 }
+
+/// The most sources and bytecode files the `bytecode` check remembers: about 250 bytes
+/// each. Past it the check says what it could not check; the other checks go on.
+const MAX_BYTECODE: usize = 200_000;
 
 /// Streams every layer of `image` once, applying whiteouts in order; what is at the
 /// `writable` paths (absolute) is remembered too.
@@ -125,6 +145,9 @@ pub fn scan(image: &Image, writable: &[String]) -> Scan {
         hidden: Vec::new(),
         incomplete: Vec::new(),
         writable: writable.to_vec(),
+        venv_python: None,
+        bytecode_tracked: 0,
+        bytecode_overflow: false,
     };
     let mut pem = PemScanner::new();
     for (index, layer) in image.layers.iter().enumerate() {
@@ -348,8 +371,10 @@ impl Scan {
                 marks.push(Mark::Secret { size: entry.size });
             }
         }
+        let python = self.python_file(entry, app_code);
+        let mut tee = Tee::new(content, python.as_ref());
         match &entry.kind {
-            Kind::File if pem.has_private_key(content)? => marks.push(Mark::PemKey),
+            Kind::File if pem.has_private_key(&mut tee)? => marks.push(Mark::PemKey),
             Kind::HardLink(target) => {
                 let linked = current
                     .get(target)
@@ -363,6 +388,10 @@ impl Scan {
             }
             _ => {}
         }
+        if let Some(python) = python {
+            io::copy(&mut tee, &mut io::sink())?;
+            marks.extend(self.bytecode_mark(tee, &python));
+        }
         if !marks.is_empty() {
             remember(self.state.len(), current, path)?;
             current
@@ -371,6 +400,32 @@ impl Scan {
                 .extend(marks.into_iter().map(|mark| Tracked { layer, mark }));
         }
         Ok(())
+    }
+
+    /// A source or `.pyc` the `bytecode` check reads: in the app, or in the venv's
+    /// `lib/pythonX.Y` (which says the venv's Python).
+    fn python_file(&mut self, entry: &Entry, app_code: bool) -> Option<PythonFile> {
+        if entry.kind != Kind::File {
+            return None;
+        }
+        if app_code {
+            return PythonFile::of(&entry.path, None);
+        }
+        let version = venv_python(&entry.path)?;
+        if self.venv_python.is_none() {
+            self.venv_python = Some(version.to_owned());
+        }
+        PythonFile::of(&entry.path, Some(version))
+    }
+
+    /// The mark of a file read through `tee`, unless `MAX_BYTECODE` are remembered.
+    fn bytecode_mark(&mut self, tee: Tee<'_>, python: &PythonFile) -> Option<Mark> {
+        if self.bytecode_tracked >= MAX_BYTECODE {
+            self.bytecode_overflow = true;
+            return None;
+        }
+        self.bytecode_tracked += 1;
+        Some(tee.finish(python))
     }
 
     fn marked(&self, want: impl Fn(&Mark) -> bool) -> impl Iterator<Item = (&String, &Tracked)> {
@@ -389,7 +444,86 @@ impl Scan {
             self.server_pins(plan),
             self.app_files(plan),
             self.writable_dirs(plan),
+            self.bytecode(plan),
         ]
+    }
+
+    /// `bytecode`: each Python source in the venv's `lib` and the app has the
+    /// unchecked-hash `.pyc` of its Python beside it, and every unchecked-hash `.pyc` is of
+    /// the source beside it (Python loads one without reading the source).
+    fn bytecode(&self, plan: &Plan) -> Check {
+        let app_python = self
+            .venv_python
+            .clone()
+            .unwrap_or_else(|| plan.python_version.clone());
+        let (mut sources, mut compiled, mut other_mode) = (0usize, 0usize, 0usize);
+        let mut missing: Vec<&str> = Vec::new();
+        let mut problems = Vec::new();
+        for (path, t) in self.marked(|m| matches!(m, Mark::Source { .. })) {
+            let Mark::Source { hashes } = &t.mark else {
+                continue;
+            };
+            sources += 1;
+            let version = venv_python(path).unwrap_or(&app_python);
+            let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+            let cached = pyc::cache_name(file, version)
+                .map(|name| format!("{dir}/__pycache__/{name}"))
+                .unwrap_or_default();
+            let header = self.state.get(&cached).and_then(|marks| {
+                marks.iter().find_map(|t| match &t.mark {
+                    Mark::Bytecode { header } => Some(*header),
+                    _ => None,
+                })
+            });
+            match header {
+                None => missing.push(path),
+                Some(None) => problems.push(format!("{cached} is not a .pyc (no header)")),
+                Some(Some(h)) if h.flags != pyc::UNCHECKED_HASH => {
+                    compiled += 1;
+                    other_mode += 1;
+                }
+                Some(Some(h)) => {
+                    compiled += 1;
+                    let Some(python) = h.python() else {
+                        continue;
+                    };
+                    let ours = hashes.iter().find(|(v, _)| *v == python).map(|(_, h)| h);
+                    if ours.is_some_and(|ours| *ours != h.hash) {
+                        problems.push(format!(
+                            "{cached} is not the bytecode of {path}: Python {python} runs it without reading the source"
+                        ));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            problems.push(
+                "bytecode is compiled after the last change to its source (`--invalidation-mode unchecked-hash`): rebuild the image, and never copy a __pycache__ into it".to_owned(),
+            );
+        }
+        if self.bytecode_overflow {
+            problems.push(format!(
+                "not every file was checked: the image has more than {MAX_BYTECODE} Python sources and bytecode files"
+            ));
+        }
+        let mut ok = format!(
+            "{compiled} of {sources} Python sources in {VENV_DIR}/lib and {APP_DIR} have bytecode beside them"
+        );
+        if other_mode > 0 {
+            ok.push_str(&format!(
+                ", {other_mode} of them timestamp or checked-hash (Python reads the source as well)"
+            ));
+        }
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(3).copied().collect();
+            ok.push_str(&format!(
+                "; {} have none ({}{}): each worker compiles those as it imports them, every time it starts (not valid Python {app_python}, or an image built without bytecode)",
+                missing.len(),
+                shown.join(", "),
+                if missing.len() > shown.len() { ", ..." } else { "" }
+            ));
+        }
+        self.finish("bytecode", problems, ok)
     }
 
     /// Fails the check when some layer could not be read: unread files are not clean.
@@ -723,6 +857,95 @@ fn is_key_block(hay: &[u8], at: usize) -> bool {
             && body[..16]
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// `X.Y` when `path` is under the venv's `lib/pythonX.Y/`.
+fn venv_python(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(VENV_DIR)?.strip_prefix("/lib/python")?;
+    let (version, _) = rest.split_once('/')?;
+    (version.split('.').count() == 2 && version.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .then_some(version)
+}
+
+/// Whether `name` ends `.EXT`: Python imports `.py` and loads `.pyc` in lower case only.
+fn has_extension(name: &str, ext: &str) -> bool {
+    std::path::Path::new(name)
+        .extension()
+        .is_some_and(|e| e.as_encoded_bytes() == ext.as_bytes())
+}
+
+/// A file the `bytecode` check reads: a source, hashed for the Pythons that may compile it,
+/// or a `.pyc`, whose header it keeps.
+enum PythonFile {
+    Source(Vec<(&'static str, pyc::SourceHash)>),
+    Bytecode,
+}
+
+impl PythonFile {
+    /// `version`: the venv's Python for a file in the venv; `None` for the app's, hashed for
+    /// every Python `pyc::MAGIC` knows (the app's bytecode is for the venv's Python, which
+    /// a layer read later may tell).
+    fn of(path: &str, version: Option<&str>) -> Option<Self> {
+        let name = path.rsplit('/').next()?;
+        if path.contains("/__pycache__/") {
+            return has_extension(name, "pyc").then_some(Self::Bytecode);
+        }
+        name.strip_suffix(".py").filter(|stem| !stem.is_empty())?;
+        let hashes = pyc::MAGIC
+            .iter()
+            .filter(|(v, _)| version.is_none_or(|want| want == *v))
+            .filter_map(|(v, _)| Some((*v, pyc::SourceHash::new(v)?)))
+            .collect();
+        Some(Self::Source(hashes))
+    }
+}
+
+/// Passes a file's bytes on while hashing them (a source) or keeping the first ones (a
+/// `.pyc`).
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    hashes: Vec<(&'static str, pyc::SourceHash)>,
+    head: Vec<u8>,
+}
+
+impl<'a> Tee<'a> {
+    fn new(inner: &'a mut dyn Read, python: Option<&PythonFile>) -> Self {
+        Self {
+            inner,
+            hashes: match python {
+                Some(PythonFile::Source(h)) => h.clone(),
+                _ => Vec::new(),
+            },
+            head: Vec::new(),
+        }
+    }
+
+    fn finish(self, python: &PythonFile) -> Mark {
+        match python {
+            PythonFile::Source(_) => Mark::Source {
+                hashes: self
+                    .hashes
+                    .into_iter()
+                    .map(|(v, h)| (v, h.finish()))
+                    .collect(),
+            },
+            PythonFile::Bytecode => Mark::Bytecode {
+                header: pyc::Header::parse(&self.head),
+            },
+        }
+    }
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (_, h) in &mut self.hashes {
+            h.update(&buf[..n]);
+        }
+        let want = pyc::HEADER.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&buf[..want]);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

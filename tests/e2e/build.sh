@@ -82,8 +82,13 @@ for src in "${examples[@]}"; do
   log "[$name] both builds: $one"
 
   log "[$name] fabuild verify"
-  "$FAB" verify "$ctx/app.yaml" --image "$WORK/$name.one" --base-image "$BASE" \
-    || die "$name" "fabuild verify failed on the built layout"
+  "$FAB" verify "$ctx/app.yaml" --image "$WORK/$name.one" --base-image "$BASE" >"$WORK/$name.verify" \
+    || { cat "$WORK/$name.verify" >&2; die "$name" "fabuild verify failed on the built layout"; }
+  # The base's interpreter compiled every module of both layers (issue 28).
+  row=$(grep -E '^PASS +bytecode ' "$WORK/$name.verify") || die "$name" "no bytecode row in verify's report"
+  [[ $row =~ ([0-9]+)\ of\ ([0-9]+)\ Python\ sources ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] \
+    && [ "${BASH_REMATCH[1]}" -gt 100 ] || die "$name" "not every module has bytecode: $row"
+  log "[$name] $row"
 
   ref=localhost/fabuild-build/$image_name:e2e
   log "[$name] skopeo copy -> containers-storage:$ref"
@@ -123,6 +128,22 @@ for src in "${examples[@]}"; do
     sleep 0.2
   done
   log "[$name] 200 over $scheme: $(head -c 200 "$WORK/$name.body")"
+  # The image's Python loads that bytecode: importing the app compiles nothing (a source
+  # without a usable .pyc would go through compile()), on a root filesystem nothing writes.
+  compiled=$(podman exec "$CNAME" /opt/venv/bin/python -c 'import importlib._bootstrap_external as m, sys
+calls = []
+real = m.SourceLoader.source_to_code
+def counted(self, data, path, *args, **kw):
+    if str(path).startswith(("/opt/venv/", "/app/")):
+        calls.append(str(path))
+    return real(self, data, path, *args, **kw)
+m.SourceLoader.source_to_code = counted
+import gunicorn.util
+gunicorn.util.import_app(sys.argv[1])
+print(len(calls), " ".join(calls[:3]))' "$(field "$WORK/$name.plan.json" module)") \
+    || die "$name" "importing the app in the image failed"
+  [ "${compiled%% *}" = 0 ] || die "$name" "importing the app compiled modules from source: $compiled"
+  log "[$name] importing the app compiled nothing: every module came from its .pyc"
   ids=$(podman exec "$CNAME" sh -c 'echo "$(id -u):$(id -g)"')
   [ "$ids" = "$uid:$gid" ] || die "$name" "the container runs as $ids, the spec says $uid:$gid"
   pid1=$(podman exec "$CNAME" sh -c 'stat -c %u:%g /proc/1 && tr "\0" " " </proc/1/cmdline')

@@ -218,6 +218,30 @@ def app_tree(root):
     return out
 
 
+def bytecode(roots):
+    """Each .py under roots: does its unchecked-hash .pyc (the flags Python reads) sit
+    beside it? (Sources checked, the first ones without, the first ones with another mode.)"""
+    import importlib.util
+    sources, missing, other = 0, [], []
+    for root in roots:
+        for dirpath, _, filenames in os.walk(root):
+            for name in sorted(filenames):
+                if not name.endswith(".py"):
+                    continue
+                sources += 1
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(importlib.util.cache_from_source(path), "rb") as f:
+                        flags = int.from_bytes(f.read(8)[4:8], "little")
+                except OSError:
+                    missing.append(path)
+                    continue
+                if flags != 0b01:
+                    other.append(path)
+    return {"sources": sources, "missing": missing[:5], "missing_count": len(missing),
+            "other": other[:5]}
+
+
 def cmd_probe(extra):
     """Runs inside the image with the image's python."""
     import importlib.metadata as m
@@ -255,6 +279,7 @@ def cmd_probe(extra):
         "run_secrets": os.path.exists("/run/secrets/pip_ca"),
         "tmp_fabuild": os.path.exists("/tmp/fabuild"),
         "python": sys.version.split()[0],
+        "bytecode": bytecode(["/opt/venv/lib", "/app"]),
     }))
 
 
@@ -288,6 +313,12 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
     c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the image")
     app = p["app"] or []
     c.check(bool(app), "/app is populated", f"got {app!r}")
+    # Compiled at build time, unchecked-hash: no worker compiles a module at boot.
+    b = p["bytecode"]
+    c.check(b["sources"] > 0 and b["missing_count"] == 0,
+            f"every one of {b['sources']} .py in /opt/venv/lib and /app has its .pyc",
+            f"{b['missing_count']} without, e.g. {b['missing']}")
+    c.check(not b["other"], "every .pyc is unchecked-hash", f"e.g. {b['other']}")
     check_app_tree(c, e, p.get("app_tree") or [])
     # Plain names in .dockerignore (no wildcards, no negation) must not be in /app.
     if dockerignore and os.path.exists(dockerignore):
@@ -297,6 +328,9 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
                 while pat.startswith("**/"):
                     pat = pat[3:]
                 if not pat or pat.startswith("#") or pat.startswith("!") or any(ch in pat for ch in "*?[/"):
+                    continue
+                # The context's bytecode is left out; the image compiles its own.
+                if pat == "__pycache__":
                     continue
                 c.check(pat not in app, f".dockerignore'd {pat!r} not copied into /app")
     c.done()

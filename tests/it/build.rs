@@ -481,3 +481,39 @@ fn a_dockerignore_that_leads_out_of_the_project_is_an_error() {
         );
     }
 }
+
+/// The synthetic base's interpreter is a stub that cannot run: the image is built without
+/// bytecode, the build says why, and verify names the sources that have none. (With a real
+/// base, tests/e2e/build.sh checks that every module has its .pyc and that Python loads it.)
+#[test]
+fn a_base_whose_interpreter_cannot_run_builds_without_bytecode_and_says_so() {
+    let project = Project::new();
+    let output = fabuild(&project.root)
+        .args(["build", "app.yaml", "--base"])
+        .arg(&project.base)
+        .arg("--out")
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&project.wheels)
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no bytecode: the base's dynamic loader /lib64/ld-linux-x86-64.so.2"),
+        "{stderr}"
+    );
+    let verified = fabuild(&project.root)
+        .args(["verify", "app.yaml", "--image"])
+        .arg(project.path("img"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("PASS  bytecode"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.contains("0 of "), "{row}");
+    assert!(row.contains("/app/pkg/__init__.py"), "{row}");
+}

@@ -81,18 +81,28 @@ fn every_example_runs_as_a_numeric_non_root_user_with_the_current_worker() {
 
 /// The server must not own its code. `buildah build` without `--layers` (its default) and
 /// `BuildKit` create a missing WORKDIR as the USER in force, so /app is made root-owned,
-/// mode 0755, while the build still runs as root; tests/e2e checks the built images.
+/// mode 0755, while the build still runs as root; and the app's code is compiled to
+/// bytecode as root too, before USER, so its `__pycache__` directories are root's and the
+/// server cannot write them. tests/e2e checks the built images.
 #[test]
 fn every_example_makes_the_app_directory_root_owned_before_user() {
     for dir in util::examples() {
         let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
         let user = dockerfile.find("\nUSER ").expect("a USER line");
-        let (before, after) = dockerfile.split_at(user);
+        let (before, _) = dockerfile.split_at(user);
         assert!(
             before.contains(" install -d -o 0 -g 0 -m 0755 /app"),
             "{}: /app is not created root-owned before USER",
             dir.display()
         );
-        assert!(after.contains("\nWORKDIR /app\n"), "{}", dir.display());
+        assert!(before.contains("\nWORKDIR /app\n"), "{}", dir.display());
+        let compile = before
+            .find("compileall -q -f --invalidation-mode unchecked-hash /app ")
+            .unwrap_or_else(|| panic!("{}: the app is not compiled before USER", dir.display()));
+        assert!(
+            compile > before.find("\nCOPY . /app\n").unwrap(),
+            "{}: the app is compiled before it is copied",
+            dir.display()
+        );
     }
 }

@@ -69,7 +69,7 @@ fn the_compilers_stay_in_the_build_stage_and_the_libraries_reach_the_image() {
             &[
                 "FROM python:3.12-slim AS build\n",
                 "apt-get install -y --no-install-recommends gcc libpq-dev \\\n",
-                "pip install --no-cache-dir --constraint",
+                "pip install --no-compile --constraint",
             ],
         ),
         (

@@ -73,10 +73,14 @@ fn base_layer() -> Vec<Item> {
 }
 
 fn venv_layer(plan: &Plan) -> Vec<Item> {
-    let mut items = vec![dir("/opt/venv/lib/python3.12/site-packages")];
+    venv_layer_for(plan, "3.12")
+}
+
+fn venv_layer_for(plan: &Plan, python: &str) -> Vec<Item> {
+    let mut items = vec![dir(&format!("/opt/venv/lib/python{python}/site-packages"))];
     for pin in &plan.server_pins {
         let dist = format!(
-            "/opt/venv/lib/python3.12/site-packages/{}-{}.dist-info",
+            "/opt/venv/lib/python{python}/site-packages/{}-{}.dist-info",
             pin.name.replace('-', "_"),
             pin.version
         );
@@ -185,6 +189,7 @@ fn assert_all_pass(run: &Run) {
         "build-secrets",
         "server-pins",
         "app-files-read-only",
+        "bytecode",
     ] {
         run.row("PASS", name);
     }
@@ -201,7 +206,7 @@ fn a_good_layout_passes_every_check() {
             .contains("gunicorn 27.0.1, uvicorn 0.54.0, uvicorn-worker 0.4.0 as pinned")
     );
     assert!(
-        run.has("17 checks: 16 passed, 0 failed, 1 skipped"),
+        run.has("18 checks: 17 passed, 0 failed, 1 skipped"),
         "{}",
         run.stdout
     );
@@ -216,7 +221,7 @@ fn json_report_lists_every_check() {
     assert_eq!(report["ok"], json!(true));
     assert_eq!(report["image"]["format"], json!("oci-layout"));
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 17);
+    assert_eq!(checks.len(), 18);
     for check in checks {
         // The example has no app.writable: that check does not apply.
         let want = if check["name"] == "writable-dirs" {
@@ -778,4 +783,74 @@ fn writable_directories_that_are_missing_or_not_the_users_fail() {
     );
     assert!(row.contains("/srv/cache is missing"), "{row}");
     assert_eq!(run.stdout.matches("FAIL").count(), 1, "{}", run.stdout);
+}
+
+/// The `.pyc` real `CPython` writes for `source` at `/app/main.py`, unchecked-hash: the
+/// test oracle's interpreter (`FABUILD_PYTHON`), and its cache tag.
+fn real_pyc(source: &str) -> (Vec<u8>, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let py = tmp.path().join("main.py");
+    std::fs::write(&py, source).unwrap();
+    let out = std::process::Command::new(crate::util::python())
+        .arg("-c")
+        .arg(
+            "import py_compile, sys; print(py_compile.compile(sys.argv[1], dfile='/app/main.py', doraise=True, \
+             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)); print(sys.implementation.cache_tag)",
+        )
+        .arg(&py)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let pyc = std::fs::read(lines.next().unwrap()).unwrap();
+    (pyc, lines.next().unwrap().to_owned())
+}
+
+#[test]
+fn bytecode_of_its_source_passes_and_bytecode_of_another_fails() {
+    let plan = plan();
+    let source = "from fastapi import FastAPI\napp = FastAPI()\n";
+    let (good, tag) = real_pyc(source);
+    let (stale, _) = real_pyc("from fastapi import FastAPI\napp = FastAPI(debug=True)\n");
+    // The app's bytecode is for the venv's Python, which its lib/pythonX.Y names.
+    let version = tag.trim_start_matches("cpython-");
+    let python = format!("{}.{}", &version[..1], &version[1..]);
+    let with_pyc = |pyc: &[u8]| {
+        let venv = venv_layer_for(&plan, &python);
+        let mut app = app_layer();
+        app.push(dir("/app/__pycache__"));
+        app.push(file(
+            &format!("/app/__pycache__/main.{tag}.pyc"),
+            pyc.to_vec(),
+        ));
+        with_layers(&[base_layer(), venv, app])
+    };
+
+    let run = with_pyc(&good);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let row = run.row("PASS", "bytecode");
+    assert!(row.contains("1 of 1 Python sources"), "{row}");
+
+    let run = with_pyc(&stale);
+    assert_eq!(run.code, 1);
+    let row = run.row("FAIL", "bytecode");
+    assert!(
+        row.contains(&format!(
+            "/app/__pycache__/main.{tag}.pyc is not the bytecode of /app/main.py"
+        )),
+        "{row}"
+    );
+}
+
+#[test]
+fn sources_without_bytecode_are_named_not_failed() {
+    let run = with_layers(&good_layers(&plan()));
+    let row = run.row("PASS", "bytecode");
+    assert!(row.contains("0 of 1 Python sources"), "{row}");
+    assert!(row.contains("1 have none (/app/main.py)"), "{row}");
 }

@@ -1,0 +1,449 @@
+//! Bytecode for `fabuild build`: the virtualenv's and the app's modules compiled by the
+//! base's own interpreter, unchecked-hash (no timestamps), as the Dockerfile route's
+//! `compileall --invalidation-mode unchecked-hash` does.
+//!
+//! fabuild never runs the app's code, and compiling runs none of it: the base's interpreter
+//! only parses each file and writes its code object. The interpreter is the base's own,
+//! with the base's C library and its standard library: the part of the base it needs (the
+//! library directories and the interpreter) is unpacked into a scratch directory, links
+//! resolved inside it as a container would, never onto the host's files; it runs through
+//! the base's dynamic loader (`ld-linux-x86-64.so.2 --library-path ...`), with an empty
+//! environment, `PYTHONHASHSEED=0`, and a time limit. No root, no namespace, no engine.
+//! A base whose interpreter does not run here (another architecture, a stub) gives an image
+//! without bytecode and a note saying why; `verify` reports the sources without it.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::oci::content::Content;
+use crate::oci::layer::{self, Kind};
+use crate::oci::tarstream::Holes;
+use crate::oci::writer::{Node, Tree};
+
+use super::base::{Base, open_layer};
+
+/// The parts of the base the interpreter needs: its libraries and itself.
+const NEEDED: [&str; 8] = [
+    "lib",
+    "lib64",
+    "usr/lib",
+    "usr/lib64",
+    "usr/local/lib",
+    "usr/local/bin/python3",
+    "usr/bin/python3",
+    "etc/ld.so.conf",
+];
+/// Where the base's loader and libraries are, searched in this order.
+const LOADER: &str = "lib64/ld-linux-x86-64.so.2";
+const LIBRARY_DIRS: [&str; 6] = [
+    "usr/local/lib",
+    "lib/x86_64-linux-gnu",
+    "usr/lib/x86_64-linux-gnu",
+    "lib64",
+    "lib",
+    "usr/lib",
+];
+/// The longest the interpreter may take: compiling is about 1 ms per module.
+const TIME_LIMIT: Duration = Duration::from_secs(600);
+/// Links followed resolving one path, as the kernel's limit.
+const MAX_LINKS: usize = 40;
+
+/// The base's interpreter, ready to compile: see the module's documentation.
+pub struct Compiler {
+    python: PathBuf,
+    loader: PathBuf,
+    library_path: String,
+    home: PathBuf,
+    work: PathBuf,
+    version: String,
+}
+
+/// What compiling a tree gave.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub sources: usize,
+    pub failed: Vec<String>,
+}
+
+impl Compiler {
+    /// Unpacks what the base's interpreter needs into `scratch` and checks it runs.
+    pub fn prepare(base: &Base, scratch: &Path) -> Result<Self, String> {
+        let root = scratch.join("base-root");
+        let work = scratch.join("bytecode");
+        fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+        fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+        unpack(base, &root)?;
+        let rel = base.facts.python.trim_start_matches('/');
+        let python = resolve(&root, rel)?;
+        let loader = resolve(&root, LOADER)
+            .map_err(|e| format!("the base's dynamic loader /{LOADER}: {e}"))?;
+        let library_path = LIBRARY_DIRS
+            .iter()
+            .filter_map(|d| resolve(&root, d).ok())
+            .filter(|p| p.is_dir())
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        // `/usr/local/bin/python3.12` -> `/usr/local`: the prefix its standard library is under.
+        let prefix = Path::new(rel)
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| format!("{} is not in a bin directory", base.facts.python))?;
+        let home = resolve(&root, &prefix.to_string_lossy())?;
+        let compiler = Self {
+            python,
+            loader,
+            library_path,
+            home,
+            work,
+            version: base.facts.python_version.clone(),
+        };
+        let out = compiler.run(
+            &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            b"",
+        )?;
+        let said = String::from_utf8_lossy(&out).trim().to_owned();
+        if said != compiler.version {
+            return Err(format!(
+                "the base's interpreter says Python {said}, its files say {}",
+                compiler.version
+            ));
+        }
+        Ok(compiler)
+    }
+
+    /// Runs the base's interpreter with `args`, `stdin` as its input; its standard output.
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+        let mut child = Command::new(&self.loader)
+            .arg("--library-path")
+            .arg(&self.library_path)
+            .arg(&self.python)
+            .args(["-S", "-s", "-B"])
+            .args(args)
+            .env_clear()
+            .env("PYTHONHOME", &self.home)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUTF8", "1")
+            .env("LC_ALL", "C")
+            .current_dir(&self.work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("the base's interpreter does not start here: {e}"))?;
+        let mut input = child.stdin.take().expect("piped");
+        input.write_all(stdin).map_err(|e| e.to_string())?;
+        drop(input);
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            out
+        });
+        let errors = std::thread::spawn(move || {
+            let mut err = Vec::new();
+            let _ = (&mut stderr).take(64 << 10).read_to_end(&mut err);
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            err
+        });
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if started.elapsed() > TIME_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the base's interpreter ran past {} s",
+                    TIME_LIMIT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = reader.join().unwrap_or_default();
+        let err = errors.join().unwrap_or_default();
+        if !status.success() {
+            let err = String::from_utf8_lossy(&err);
+            let last = err.lines().last().unwrap_or("").to_owned();
+            return Err(format!(
+                "the base's interpreter does not run here ({status}{}{last})",
+                if last.is_empty() { "" } else { ": " }
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Compiles the `.py` files of `tree` under `under` (a tree path), adding each
+    /// `__pycache__/NAME.cpython-XY.pyc` beside its source. Each source is copied into the
+    /// scratch directory first and the tree takes the copy: the source in the layer is the
+    /// one compiled, even if the build context changes meanwhile. Files that do not compile
+    /// (not valid Python for this version) stay source only, as pip leaves them, and are
+    /// listed. `name` keeps the deps and app runs apart in the scratch directory.
+    pub fn compile(&self, tree: &mut Tree, under: &str, name: &str) -> Result<Compiled, String> {
+        let dir = self.work.join(name);
+        let sources: Vec<String> = tree
+            .entries
+            .iter()
+            .filter(|(path, entry)| {
+                matches!(entry.node, Node::File(_))
+                    && Path::new(path.as_str())
+                        .extension()
+                        .is_some_and(|e| e == "py")
+                    && (path.as_str() == under || path.starts_with(&format!("{under}/")))
+                    && !path.contains("/__pycache__/")
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        // The snapshot of each source, where the interpreter reads it.
+        let mut list = Vec::new();
+        for path in &sources {
+            let entry = tree.entries.get_mut(path).expect("listed");
+            let Node::File(content) = &entry.node else {
+                continue;
+            };
+            let copy = dir.join(path);
+            if let Some(parent) = copy.parent() {
+                fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            let (_, mut reader) = content.open().map_err(|e| e.to_string())?;
+            let mut file = fs::File::create(&copy).map_err(|e| e.to_string())?;
+            std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
+            drop(reader);
+            entry.node = Node::File(Content::File(copy));
+            list.extend_from_slice(path.as_bytes());
+            list.push(0);
+        }
+        let script = r#"
+import importlib.util, os, py_compile, sys
+base = sys.argv[1]
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+for rel in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0"):
+    if not rel:
+        continue
+    source = os.path.join(base, rel)
+    try:
+        py_compile.compile(source, cfile=importlib.util.cache_from_source(source),
+                           dfile="/" + rel, doraise=True, invalidation_mode=mode)
+    except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
+        sys.stdout.write(rel + "\0")
+"#;
+        let dir_arg = dir.display().to_string();
+        let out = self.run(&["-c", script, &dir_arg], &list)?;
+        let failed: BTreeSet<String> = String::from_utf8_lossy(&out)
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let tag = format!("cpython-{}", self.version.replace('.', ""));
+        for path in &sources {
+            if failed.contains(path) {
+                continue;
+            }
+            let (parent, file) = path.rsplit_once('/').unwrap_or(("", path));
+            let stem = file.strip_suffix(".py").unwrap_or(file);
+            let cached = format!("{parent}/__pycache__/{stem}.{tag}.pyc");
+            let on_disk = dir.join(&cached);
+            if !on_disk.is_file() {
+                return Err(format!(
+                    "the base's interpreter wrote no bytecode for /{path} (looked for /{cached})"
+                ));
+            }
+            tree.file_from(&cached, Content::File(on_disk), false);
+        }
+        Ok(Compiled {
+            sources: sources.len(),
+            failed: failed.into_iter().collect(),
+        })
+    }
+}
+
+fn wanted(path: &str) -> bool {
+    NEEDED.iter().any(|n| {
+        path.starts_with(n)
+            && (path.len() == n.len() || path.as_bytes()[n.len()] == b'/' || n.ends_with("python3"))
+    })
+}
+
+/// Unpacks the base's entries under `NEEDED` into `root`, layer by layer, whiteouts
+/// applied; regular files, directories and symbolic links only (links kept as they are,
+/// and only ever followed through `resolve`).
+fn unpack(base: &Base, root: &Path) -> Result<(), String> {
+    for layer_ref in &base.image.layers {
+        let (reader, size) = open_layer(&base.image, layer_ref)?;
+        let read = layer::read_layer(reader, size, Holes::Full, &mut |entry, content| {
+            let rel = entry.path.trim_start_matches('/');
+            match &entry.kind {
+                Kind::Whiteout(hidden) | Kind::Opaque(hidden) => {
+                    let hidden = hidden.trim_start_matches('/');
+                    if hidden.is_empty() {
+                        return Ok(());
+                    }
+                    if wanted(hidden) || NEEDED.iter().any(|n| n.starts_with(hidden)) {
+                        let at = place(root, hidden).map_err(std::io::Error::other)?;
+                        if matches!(entry.kind, Kind::Opaque(_)) {
+                            if at.is_dir() {
+                                for child in fs::read_dir(&at)? {
+                                    remove(&child?.path())?;
+                                }
+                            }
+                        } else {
+                            remove(&at)?;
+                        }
+                    }
+                }
+                _ if rel.is_empty() || !wanted(rel) => {}
+                Kind::Dir => {
+                    let at = place(root, rel).map_err(std::io::Error::other)?;
+                    if !at.is_dir() {
+                        remove(&at)?;
+                        fs::create_dir_all(&at)?;
+                    }
+                }
+                Kind::File => {
+                    let at = place(root, rel).map_err(std::io::Error::other)?;
+                    remove(&at)?;
+                    let mut file = fs::File::create(&at)?;
+                    std::io::copy(content, &mut file)?;
+                    file.set_permissions(fs::Permissions::from_mode(entry.mode & 0o755 | 0o400))?;
+                }
+                Kind::Symlink => {
+                    let at = place(root, rel).map_err(std::io::Error::other)?;
+                    remove(&at)?;
+                    std::os::unix::fs::symlink(
+                        entry.symlink_target.clone().unwrap_or_default(),
+                        &at,
+                    )?;
+                }
+                Kind::HardLink(target) => {
+                    let target = target.trim_start_matches('/');
+                    if let Ok(from) = resolve(root, target) {
+                        let at = place(root, rel).map_err(std::io::Error::other)?;
+                        remove(&at)?;
+                        if from.is_file() {
+                            fs::copy(&from, &at)?;
+                        }
+                    }
+                }
+                Kind::Other => {}
+            }
+            Ok(())
+        });
+        if let Some(error) = read.error {
+            return Err(format!("{} cannot be unpacked: {error}", layer_ref.role));
+        }
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Where the entry `rel` goes under `root`: its parent resolved inside `root` (links
+/// followed as the container would follow them, never out of `root`), missing parents
+/// made; the last component itself not followed.
+fn place(root: &Path, rel: &str) -> Result<PathBuf, String> {
+    let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("{rel}: not a file name"));
+    }
+    let dir = if parent.is_empty() {
+        root.to_path_buf()
+    } else {
+        resolve_making(root, parent, true)?
+    };
+    Ok(dir.join(name))
+}
+
+/// `rel` resolved inside `root`, every link followed within it.
+fn resolve(root: &Path, rel: &str) -> Result<PathBuf, String> {
+    resolve_making(root, rel, false)
+}
+
+fn resolve_making(root: &Path, rel: &str, make: bool) -> Result<PathBuf, String> {
+    let mut parts: Vec<String> = components(rel);
+    parts.reverse();
+    let mut at: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = parts.pop() {
+        if part == ".." {
+            at.pop();
+            continue;
+        }
+        let candidate = at
+            .iter()
+            .fold(root.to_path_buf(), |p, c| p.join(c))
+            .join(&part);
+        match fs::symlink_metadata(&candidate) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(format!("/{rel}: too many links"));
+                }
+                let target = fs::read_link(&candidate).map_err(|e| e.to_string())?;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    at.clear();
+                }
+                let mut more = components(&target);
+                more.reverse();
+                parts.extend(more);
+            }
+            Ok(_) => at.push(part),
+            Err(_) if make => {
+                fs::create_dir_all(&candidate).map_err(|e| e.to_string())?;
+                at.push(part);
+            }
+            Err(_) => return Err(format!("/{rel} is not in the base")),
+        }
+    }
+    Ok(at.iter().fold(root.to_path_buf(), |p, c| p.join(c)))
+}
+
+fn components(path: &str) -> Vec<String> {
+    Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_root_never_onto_the_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
+        // As a Debian base has it: /lib -> usr/lib; and a hostile absolute link.
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("usr/lib/escape")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", root.join("usr/lib/up")).unwrap();
+        assert_eq!(resolve(&root, "lib").unwrap(), root.join("usr/lib"));
+        // /etc inside the root, which the base does not have: not the host's /etc.
+        assert!(resolve(&root, "lib/escape").is_err());
+        assert_eq!(resolve(&root, "lib/up").unwrap(), root);
+        // Writing through the links lands inside the root.
+        let at = place(&root, "lib/escape/passwd").unwrap();
+        assert_eq!(at, root.join("etc/passwd"));
+        let at = place(&root, "usr/lib/up/x").unwrap();
+        assert_eq!(at, root.join("x"));
+    }
+}
