@@ -34,6 +34,7 @@ pub mod oci;
 pub mod output;
 pub mod packaging;
 pub mod pins;
+pub mod pin;
 pub mod plan;
 pub mod read;
 pub mod render;

@@ -7,6 +7,9 @@
 //! read it. Every request has timeouts, and every body is read with a byte limit: what a
 //! server sends is untrusted.
 
+pub mod auth;
+pub mod registry;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 /// The bundle read when `SSL_CERT_FILE` is unset.
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The most bytes of CA certificates read from one file.
-const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How an agent connects.
 #[derive(Clone, Debug)]

@@ -8,6 +8,7 @@ pub mod content;
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod remote;
 pub mod store;
 pub mod tarstream;
 pub mod writer;

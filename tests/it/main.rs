@@ -34,6 +34,7 @@ mod poetry_oracle;
 mod preflight;
 mod properties;
 mod regenerate;
+mod registry;
 mod rules_doc;
 mod schema;
 mod server_pins;
