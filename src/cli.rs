@@ -298,6 +298,10 @@ pub struct BuildArgs {
     /// Trust this CA (PEM) for the registries, besides the system's and certs.d's
     #[arg(long, value_name = "FILE")]
     pub registry_ca: Option<PathBuf>,
+    /// Leave PATH out of the app layer as --out is (the second build of
+    /// --check-reproducible: the first build's image may lie in the context)
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub skip_in_context: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

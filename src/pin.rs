@@ -105,7 +105,9 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(
             out,
-            format!("spec:\n  containers:\n    - name: api\n      image: \"reg.example/team/api:1.2@{DIGEST}\"  # app\n    - name: sidecar\n      image: busybox:1\n")
+            format!(
+                "spec:\n  containers:\n    - name: api\n      image: \"reg.example/team/api:1.2@{DIGEST}\"  # app\n    - name: sidecar\n      image: busybox:1\n"
+            )
         );
     }
 

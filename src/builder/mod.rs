@@ -57,6 +57,9 @@ pub struct Options {
     pub cache: Option<PathBuf>,
     /// `org.opencontainers.image.ref.name` in index.json.
     pub tag: String,
+    /// More paths to leave out of the app layer, like `out`: the first build's image when
+    /// `--check-reproducible` builds again elsewhere.
+    pub skip: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,11 +216,9 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
 
     let ignore = app_ignore(plan, &project, rendered(".dockerignore"))?;
-    let skip = [
-        Some(&options.out),
-        options.cache.as_ref(),
-        Some(&staging.path().to_path_buf()),
-    ];
+    let staged = staging.path().to_path_buf();
+    let mut skip = vec![Some(&options.out), options.cache.as_ref(), Some(&staged)];
+    skip.extend(options.skip.iter().map(Some));
     let app = app_tree(&project, &ignore, &skip)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 

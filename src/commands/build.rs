@@ -78,7 +78,12 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     let mut pulled = None;
     let base_path = match &wanted {
         Some((text, reference)) => {
-            match registry::pull(reference, args.registry_ca.as_deref(), cache.as_deref(), &platform) {
+            match registry::pull(
+                reference,
+                args.registry_ca.as_deref(),
+                cache.as_deref(),
+                &platform,
+            ) {
                 Ok(p) => {
                     outln!(
                         "base {text} is {} ({platform} manifest {}, {} bytes fetched)",
@@ -117,6 +122,7 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             .map_or_else(|| WheelSource::Pip(args.pip.clone()), WheelSource::Dir),
         cache,
         tag: args.tag.clone(),
+        skip: args.skip_in_context.clone(),
     };
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,
@@ -173,6 +179,9 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             base_image: options.base_image.as_ref().map(ToString::to_string),
             push: None,
             digest_file: None,
+            skip_in_context: vec![
+                std::path::absolute(&built.out).unwrap_or_else(|_| built.out.clone()),
+            ],
             ..args.clone()
         };
         let status = check_reproducible(&again, &built.out);
@@ -333,6 +342,7 @@ impl BuildArgs {
             push,
             digest_file,
             registry_ca,
+            skip_in_context,
         } = self;
         let mut args: Vec<OsString> = vec!["build".into()];
         let mut flag = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
@@ -369,6 +379,9 @@ impl BuildArgs {
         }
         if let Some(c) = registry_ca {
             flag("registry-ca", c);
+        }
+        for s in skip_in_context {
+            flag("skip-in-context", s);
         }
         if *no_cache {
             args.push("--no-cache".into());

@@ -59,7 +59,12 @@ fn push(args: &crate::cli::PushArgs) -> ExitStatus {
         Ok(t) => t,
         Err(s) => return s,
     };
-    let from = match args.mount_from.as_deref().map(|m| parse(m, "--mount-from")).transpose() {
+    let from = match args
+        .mount_from
+        .as_deref()
+        .map(|m| parse(m, "--mount-from"))
+        .transpose()
+    {
         Ok(f) => f,
         Err(s) => return s,
     };

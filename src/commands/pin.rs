@@ -18,7 +18,9 @@ pub fn run(args: &PinArgs) -> ExitStatus {
     };
     let Some(found) = pin::base_image(&source.text, &raw) else {
         eoutln!("error: {display} sets no python.base_image to pin");
-        eoutln!("help: add `base_image: python:X.Y-slim` under `python:`, then run `fabuild pin` again");
+        eoutln!(
+            "help: add `base_image: python:X.Y-slim` under `python:`, then run `fabuild pin` again"
+        );
         return ExitStatus::Error;
     };
     let reference = match Reference::parse(&found.value) {
@@ -33,7 +35,9 @@ pub fn run(args: &PinArgs) -> ExitStatus {
             "error: python.base_image `{}` has a digest and no tag: nothing to resolve",
             found.value
         );
-        eoutln!("help: write the tag the digest came from (`name:tag@sha256:...`), so pin can move it");
+        eoutln!(
+            "help: write the tag the digest came from (`name:tag@sha256:...`), so pin can move it"
+        );
         return ExitStatus::Error;
     };
     let digest = match resolve(&reference, &tag, args) {

@@ -24,9 +24,10 @@ pub fn run(args: &ResolveArgs) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let file = args.file.clone().unwrap_or_else(|| {
-        fabuild::spec::project_dir(&spec_path).join("kubernetes.yaml")
-    });
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| fabuild::spec::project_dir(&spec_path).join("kubernetes.yaml"));
     let text = match fabuild::read::text(&file, MAX_MANIFEST_BYTES) {
         Ok(t) => t,
         Err(e) => {
@@ -34,10 +35,7 @@ pub fn run(args: &ResolveArgs) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let names = [
-        repository(&checked.spec.deploy.image),
-        repository(&image),
-    ];
+    let names = [repository(&checked.spec.deploy.image), repository(&image)];
     let (resolved, count) = fabuild::pin::resolve_images(&text, &names, &image);
     if count == 0 {
         eoutln!(
@@ -59,13 +57,21 @@ fn pinned_image(args: &ResolveArgs) -> Result<String, String> {
         (None, Some(file), Some(repo)) => {
             let digest = fabuild::read::text(file, 1024)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            format!("{}@{}", repo.split('@').next().unwrap_or(repo), digest.trim())
+            format!(
+                "{}@{}",
+                repo.split('@').next().unwrap_or(repo),
+                digest.trim()
+            )
         }
-        _ => return Err("give --image REF@sha256:... or --digest-file with --repository".to_owned()),
+        _ => {
+            return Err("give --image REF@sha256:... or --digest-file with --repository".to_owned());
+        }
     };
     let reference = Reference::parse(&text)?;
     if reference.digest.is_none() {
-        return Err(format!("`{text}` has no digest: give what `build --push` printed (REF@sha256:...)"));
+        return Err(format!(
+            "`{text}` has no digest: give what `build --push` printed (REF@sha256:...)"
+        ));
     }
     Ok(text)
 }

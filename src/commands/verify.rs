@@ -40,7 +40,12 @@ pub fn run(args: &VerifyArgs) -> ExitStatus {
         Some(Ok(reference)) => {
             let wanted = platform.clone().unwrap_or_else(Platform::host);
             let cache = super::registry::default_cache();
-            match super::registry::pull(&reference, args.registry_ca.as_deref(), cache.as_deref(), &wanted) {
+            match super::registry::pull(
+                &reference,
+                args.registry_ca.as_deref(),
+                cache.as_deref(),
+                &wanted,
+            ) {
                 Ok(p) => {
                     if args.format == Format::Text {
                         eoutln!(
@@ -55,7 +60,11 @@ pub fn run(args: &VerifyArgs) -> ExitStatus {
                     path
                 }
                 Err(err) => {
-                    stopped(args.format, &format!("cannot pull {}: {err}", args.image.display()), None);
+                    stopped(
+                        args.format,
+                        &format!("cannot pull {}: {err}", args.image.display()),
+                        None,
+                    );
                     return ExitStatus::Error;
                 }
             }

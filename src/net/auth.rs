@@ -78,17 +78,24 @@ pub enum AuthError {
 
 /// Where credentials are looked up, in order (the environment decides).
 pub fn auth_files() -> Vec<PathBuf> {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let home = env("HOME");
     let mut files = Vec::new();
     files.extend(env("REGISTRY_AUTH_FILE"));
     if let Some(run) = env("XDG_RUNTIME_DIR") {
         files.push(run.join("containers/auth.json"));
     }
-    if let Some(config) = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))) {
+    if let Some(config) =
+        env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")))
+    {
         files.push(config.join("containers/auth.json"));
     }
-    if let Some(docker) = env("DOCKER_CONFIG").or_else(|| home.as_ref().map(|h| h.join(".docker"))) {
+    if let Some(docker) = env("DOCKER_CONFIG").or_else(|| home.as_ref().map(|h| h.join(".docker")))
+    {
         files.push(docker.join("config.json"));
     }
     files
@@ -136,7 +143,11 @@ fn normalise_key(key: &str) -> String {
     let key = key.strip_suffix("/v1").unwrap_or(key);
     let key = key.strip_suffix("/v2").unwrap_or(key);
     let (host, rest) = key.split_once('/').unwrap_or((key, ""));
-    let host = if is_docker_hub(host) { "docker.io" } else { host };
+    let host = if is_docker_hub(host) {
+        "docker.io"
+    } else {
+        host
+    };
     if rest.is_empty() {
         host.to_owned()
     } else {
@@ -208,10 +219,16 @@ fn lookup_in(path: &Path, host: &str, repo: &str) -> Result<Option<Credentials>,
                 .decode(encoded.trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| bad(format!("auths.\"{key}\".auth is not base64 of user:password")))?;
-            let (user, pass) = decoded
-                .split_once(':')
-                .ok_or_else(|| bad(format!("auths.\"{key}\".auth is not base64 of user:password")))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "auths.\"{key}\".auth is not base64 of user:password"
+                    ))
+                })?;
+            let (user, pass) = decoded.split_once(':').ok_or_else(|| {
+                bad(format!(
+                    "auths.\"{key}\".auth is not base64 of user:password"
+                ))
+            })?;
             return Ok(Some(Credentials {
                 username: user.to_owned(),
                 secret: Secret::new(pass.to_owned()),
@@ -250,7 +267,11 @@ fn run_helper(helper: &str, host: &str) -> Result<Option<Credentials>, AuthError
         helper: helper.to_owned(),
         why,
     };
-    if helper.is_empty() || !helper.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+    if helper.is_empty()
+        || !helper
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
         return Err(fail("not a helper name".to_owned()));
     }
     let program = format!("docker-credential-{helper}");
@@ -295,8 +316,8 @@ fn run_helper(helper: &str, host: &str) -> Result<Option<Credentials>, AuthError
     if out.len() as u64 > MAX_AUTH_BYTES {
         return Err(fail(format!("answered more than {MAX_AUTH_BYTES} bytes")));
     }
-    let doc: Value =
-        serde_json::from_slice(&out).map_err(|_| fail("answered something that is not JSON".to_owned()))?;
+    let doc: Value = serde_json::from_slice(&out)
+        .map_err(|_| fail("answered something that is not JSON".to_owned()))?;
     let (Some(user), Some(secret)) = (
         doc.get("Username").and_then(Value::as_str),
         doc.get("Secret").and_then(Value::as_str),
@@ -346,10 +367,14 @@ mod tests {
             ),
         )
         .unwrap();
-        let found = lookup_in(&path, "reg.example", "team/app").unwrap().unwrap();
+        let found = lookup_in(&path, "reg.example", "team/app")
+            .unwrap()
+            .unwrap();
         assert_eq!(found.username, "narrow");
         assert!(!format!("{found:?}").contains("pw2"));
-        let found = lookup_in(&path, "reg.example", "other/app").unwrap().unwrap();
+        let found = lookup_in(&path, "reg.example", "other/app")
+            .unwrap()
+            .unwrap();
         assert_eq!(found.username, "wide");
         assert!(lookup_in(&path, "elsewhere", "app").unwrap().is_none());
     }

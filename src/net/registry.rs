@@ -84,9 +84,7 @@ impl Reference {
             return Err(bad("a tag is 1 to 128 letters, digits, `_`, `.` or `-`"));
         }
         let (host, repo) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains(['.', ':']) || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
                 (first.to_owned(), rest.to_owned())
             }
             _ => ("docker.io".to_owned(), name.to_owned()),
@@ -99,13 +97,15 @@ impl Reference {
         let repo_ok = !repo.is_empty()
             && repo.split('/').all(|part| {
                 !part.is_empty()
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                    && part.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
                     && part.starts_with(|c: char| c.is_ascii_alphanumeric())
             });
         if !repo_ok || host.is_empty() {
-            return Err(bad("the repository is lower-case letters, digits and `._-` between `/`"));
+            return Err(bad(
+                "the repository is lower-case letters, digits and `._-` between `/`",
+            ));
         }
         let tag = match (&digest, tag) {
             (None, None) => Some("latest".to_owned()),
@@ -143,7 +143,10 @@ impl Reference {
 }
 
 fn is_hex64(hex: &str) -> bool {
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -333,10 +336,12 @@ impl Client {
         if let Some(auth) = &self.authorization {
             builder = builder.header("authorization", auth.as_str());
         }
-        let http = |source| RegistryError::Net(NetError::Http {
-            url: url.to_owned(),
-            source,
-        });
+        let http = |source| {
+            RegistryError::Net(NetError::Http {
+                url: url.to_owned(),
+                source,
+            })
+        };
         let configure = |request| {
             self.agent
                 .configure_request(request)
@@ -460,8 +465,7 @@ impl Client {
             }
             _ => Err(RegistryError::Invalid(format!(
                 "{} asks for authentication fabuild does not speak (`{}`)",
-                self.host,
-                scheme
+                self.host, scheme
             ))),
         }
     }
@@ -513,7 +517,13 @@ impl Client {
     /// when it is one.
     pub fn manifest(&mut self, reference: &str) -> Result<Fetched, RegistryError> {
         let url = self.url(&format!("manifests/{reference}"));
-        let response = self.send("GET", &url, &[("accept", ACCEPT)], &Payload::None, MAX_MANIFEST_BYTES)?;
+        let response = self.send(
+            "GET",
+            &url,
+            &[("accept", ACCEPT)],
+            &Payload::None,
+            MAX_MANIFEST_BYTES,
+        )?;
         let response = self.check(&format!("the manifest {reference}"), &url, response, &[200])?;
         let media_type = response
             .headers()
@@ -548,13 +558,23 @@ impl Client {
     pub fn has_manifest(&mut self, reference: &str) -> Result<bool, RegistryError> {
         let url = self.url(&format!("manifests/{reference}"));
         let response = self.send("HEAD", &url, &[("accept", ACCEPT)], &Payload::None, 0)?;
-        let response = self.check(&format!("the manifest {reference}"), &url, response, &[200, 404])?;
+        let response = self.check(
+            &format!("the manifest {reference}"),
+            &url,
+            response,
+            &[200, 404],
+        )?;
         Ok(response.status().as_u16() == 200)
     }
 
     /// Writes the blob `digest` of `size` bytes to `out`, refusing more bytes than `size`
     /// and bytes that do not hash to `digest`.
-    pub fn blob(&mut self, digest: &str, size: u64, out: &mut dyn Write) -> Result<(), RegistryError> {
+    pub fn blob(
+        &mut self,
+        digest: &str,
+        size: u64,
+        out: &mut dyn Write,
+    ) -> Result<(), RegistryError> {
         let url = self.url(&format!("blobs/{digest}"));
         let response = self.send("GET", &url, &[], &Payload::None, size)?;
         let response = self.check(&format!("the blob {digest}"), &url, response, &[200])?;
@@ -622,7 +642,8 @@ impl Client {
                 encode(digest),
                 encode(from)
             ));
-            let response = self.send("POST", &url, &[("content-length", "0")], &Payload::None, 0)?;
+            let response =
+                self.send("POST", &url, &[("content-length", "0")], &Payload::None, 0)?;
             let response = self.check("a blob mount", &url, response, &[201, 202])?;
             if response.status().as_u16() == 201 {
                 return Ok(Sent::Mounted);
@@ -634,7 +655,8 @@ impl Client {
             Some(l) => self.absolute(&l),
             None => {
                 let url = self.url("blobs/uploads/");
-                let response = self.send("POST", &url, &[("content-length", "0")], &Payload::None, 0)?;
+                let response =
+                    self.send("POST", &url, &[("content-length", "0")], &Payload::None, 0)?;
                 let response = self.check("starting an upload", &url, response, &[202])?;
                 let l = header(&response, "location").ok_or_else(|| {
                     RegistryError::Invalid(format!("{url}: an upload without a Location"))
@@ -656,7 +678,9 @@ impl Client {
                 )?;
                 let response = self.check("uploading a chunk", &location, response, &[202])?;
                 location = self.absolute(&header(&response, "location").ok_or_else(|| {
-                    RegistryError::Invalid(format!("{location}: a chunk accepted without a Location"))
+                    RegistryError::Invalid(format!(
+                        "{location}: a chunk accepted without a Location"
+                    ))
                 })?);
                 offset += len;
             }
@@ -691,7 +715,12 @@ impl Client {
     ) -> Result<String, RegistryError> {
         let url = self.url(&format!("manifests/{reference}"));
         let response = self.send("PUT", &url, &[], &Payload::Bytes(bytes, media_type), 0)?;
-        let response = self.check(&format!("the manifest {reference}"), &url, response, &[201, 200])?;
+        let response = self.check(
+            &format!("the manifest {reference}"),
+            &url,
+            response,
+            &[201, 200],
+        )?;
         let digest = format!("sha256:{:x}", Sha256::digest(bytes));
         if let Some(told) = header(&response, "docker-content-digest")
             && told != digest
@@ -706,7 +735,13 @@ impl Client {
     /// The referrers index of `digest`, or `None` when the registry has no referrers API.
     pub fn referrers(&mut self, digest: &str) -> Result<Option<Value>, RegistryError> {
         let url = self.url(&format!("referrers/{digest}"));
-        let response = self.send("GET", &url, &[("accept", OCI_INDEX)], &Payload::None, MAX_MANIFEST_BYTES)?;
+        let response = self.send(
+            "GET",
+            &url,
+            &[("accept", OCI_INDEX)],
+            &Payload::None,
+            MAX_MANIFEST_BYTES,
+        )?;
         if response.status().as_u16() == 404 {
             return Ok(None);
         }
@@ -761,10 +796,11 @@ pub fn trust(host: &str, given: Option<&Path>) -> Result<Trust, RegistryError> {
             None
         }
         _ => {
-            let mut joined = tempfile::NamedTempFile::new().map_err(|source| RegistryError::Io {
-                what: "a temporary CA bundle".to_owned(),
-                source,
-            })?;
+            let mut joined =
+                tempfile::NamedTempFile::new().map_err(|source| RegistryError::Io {
+                    what: "a temporary CA bundle".to_owned(),
+                    source,
+                })?;
             for file in &files {
                 let mut pem = Vec::new();
                 std::fs::File::open(file)
@@ -867,10 +903,16 @@ mod tests {
     #[test]
     fn short_names_expand_as_docker_expands_them() {
         let r = Reference::parse("python:3.12-slim").unwrap();
-        assert_eq!((r.host.as_str(), r.repo.as_str()), ("docker.io", "library/python"));
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str()),
+            ("docker.io", "library/python")
+        );
         assert_eq!(r.tag.as_deref(), Some("3.12-slim"));
         let r = Reference::parse("localhost:5000/team/app").unwrap();
-        assert_eq!((r.host.as_str(), r.repo.as_str()), ("localhost:5000", "team/app"));
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str()),
+            ("localhost:5000", "team/app")
+        );
         assert_eq!(r.reference(), "latest");
         let hex = "a".repeat(64);
         let r = Reference::parse(&format!("ghcr.io/o/b:1@sha256:{hex}")).unwrap();
@@ -893,6 +935,9 @@ mod tests {
                 ("scope".to_owned(), "repository:a/b:pull,push".to_owned()),
             ]
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#).0, "Basic");
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#).0,
+            "Basic"
+        );
     }
 }

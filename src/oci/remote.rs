@@ -123,12 +123,19 @@ pub fn pull(
         let digest = chosen["digest"]
             .as_str()
             .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
-            .ok_or_else(|| invalid(format!("{}: an index entry without a sha256 digest", reference.name())))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{}: an index entry without a sha256 digest",
+                    reference.name()
+                ))
+            })?;
         (client.manifest(digest)?, Some(chosen["platform"].clone()))
     } else {
         (top, None)
     };
-    let hex = sha256_hex(&manifest.digest).expect("sha256 computed").to_owned();
+    let hex = sha256_hex(&manifest.digest)
+        .expect("sha256 computed")
+        .to_owned();
     let final_dir = cache.map(|c| c.join("pulled").join(format!("{hex}-{suffix}")));
     if let Some(done) = &final_dir
         && layout_manifest(done).is_some()
@@ -141,8 +148,12 @@ pub fn pull(
             _scratch: None,
         });
     }
-    let doc: Value = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| invalid(format!("{}: the manifest is not JSON: {e}", reference.name())))?;
+    let doc: Value = serde_json::from_slice(&manifest.bytes).map_err(|e| {
+        invalid(format!(
+            "{}: the manifest is not JSON: {e}",
+            reference.name()
+        ))
+    })?;
     let mut blobs = vec![doc["config"].clone()];
     blobs.extend(doc["layers"].as_array().cloned().unwrap_or_default());
 
@@ -170,10 +181,18 @@ pub fn pull(
         let digest = blob["digest"]
             .as_str()
             .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
-            .ok_or_else(|| invalid(format!("{}: a blob without a sha256 digest", reference.name())))?;
-        let size = blob["size"]
-            .as_u64()
-            .ok_or_else(|| invalid(format!("{}: the blob {digest} has no size", reference.name())))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{}: a blob without a sha256 digest",
+                    reference.name()
+                ))
+            })?;
+        let size = blob["size"].as_u64().ok_or_else(|| {
+            invalid(format!(
+                "{}: the blob {digest} has no size",
+                reference.name()
+            ))
+        })?;
         let hex = &digest["sha256:".len()..];
         let dest = blob_dir.join(hex);
         if dest.exists() {
@@ -215,8 +234,11 @@ pub fn pull(
         descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
     }
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]});
-    fs::write(work.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-        .map_err(io_error(&work))?;
+    fs::write(
+        work.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(io_error(&work))?;
     fs::write(work.join("index.json"), canonical_json(&index)).map_err(io_error(&work))?;
     let (layout, scratch) = match final_dir {
         Some(done) => {
@@ -269,7 +291,12 @@ pub struct Pushed {
 fn read_manifest(dir: &Path, digest: &str) -> Result<Vec<u8>, RegistryError> {
     let hex = sha256_hex(digest)
         .filter(|h| is_sha256_hex(h))
-        .ok_or_else(|| invalid(format!("{}: {digest} is not a sha256 digest", dir.display())))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "{}: {digest} is not a sha256 digest",
+                dir.display()
+            ))
+        })?;
     let path = dir.join("blobs/sha256").join(hex);
     let mut bytes = Vec::new();
     fs::File::open(&path)
@@ -326,7 +353,14 @@ pub fn push(
     }
     let tag = reference.tag.clone();
     let main = &images[0];
-    let digest = push_manifest(dir, main, tag.as_deref(), &mut client, mount_from, &mut pushed)?;
+    let digest = push_manifest(
+        dir,
+        main,
+        tag.as_deref(),
+        &mut client,
+        mount_from,
+        &mut pushed,
+    )?;
     if let Some(want) = &reference.digest
         && *want != digest
     {
@@ -339,7 +373,10 @@ pub fn push(
         let digest = push_manifest(dir, artifact, None, &mut client, mount_from, &mut pushed)?;
         let doc: Value = serde_json::from_slice(&read_manifest(dir, &digest)?)
             .map_err(|e| invalid(e.to_string()))?;
-        let subject = doc["subject"]["digest"].as_str().unwrap_or_default().to_owned();
+        let subject = doc["subject"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if client.referrers(&subject)?.is_none() {
             let tag = fallback_tag(&mut client, &subject, artifact, &doc, &digest)?;
             pushed.fallback_tags.push(tag);
@@ -360,8 +397,9 @@ fn fallback_tag(
         .ok_or_else(|| invalid(format!("the subject {subject} is not a sha256 digest")))?;
     let tag = format!("sha256-{hex}");
     let mut index = match client.manifest(&tag) {
-        Ok(found) => serde_json::from_slice(&found.bytes)
-            .unwrap_or_else(|_| json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})),
+        Ok(found) => serde_json::from_slice(&found.bytes).unwrap_or_else(
+            |_| json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+        ),
         Err(e) if e.status() == Some(404) => {
             json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
         }
@@ -381,9 +419,9 @@ fn fallback_tag(
     if let Some(a) = doc.get("annotations") {
         entry["annotations"] = a.clone();
     }
-    let list = index["manifests"].as_array_mut().ok_or_else(|| {
-        invalid(format!("the tag {tag} is not an index"))
-    })?;
+    let list = index["manifests"]
+        .as_array_mut()
+        .ok_or_else(|| invalid(format!("the tag {tag} is not an index")))?;
     if !list.iter().any(|m| m["digest"] == digest) {
         list.push(entry);
     }
@@ -406,8 +444,8 @@ fn push_manifest(
         .ok_or_else(|| invalid(format!("{}: a descriptor without a digest", dir.display())))?
         .to_owned();
     let bytes = read_manifest(dir, &digest)?;
-    let doc: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| invalid(format!("{digest}: not JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{digest}: not JSON: {e}")))?;
     let media_type = doc["mediaType"]
         .as_str()
         .or_else(|| descriptor["mediaType"].as_str())
@@ -423,7 +461,9 @@ fn push_manifest(
         for blob in blobs {
             let (Some(blob_digest), Some(size)) = (blob["digest"].as_str(), blob["size"].as_u64())
             else {
-                return Err(invalid(format!("{digest}: a blob descriptor without digest or size")));
+                return Err(invalid(format!(
+                    "{digest}: a blob descriptor without digest or size"
+                )));
             };
             let hex = sha256_hex(blob_digest)
                 .filter(|h| is_sha256_hex(h))

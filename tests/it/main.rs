@@ -30,6 +30,7 @@ mod manylinux;
 mod oracle;
 mod oracle_quoting;
 mod pdm_lock;
+mod pipelines;
 mod poetry_oracle;
 mod preflight;
 mod properties;

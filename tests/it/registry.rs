@@ -65,13 +65,15 @@ impl Registry {
         let sh = |script: &str| {
             run_ok(Command::new("sh").arg("-c").arg(script).current_dir(d));
         };
-        sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fabuild-test-ca \
+        sh(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fabuild-test-ca \
             -keyout ca.key -out ca.pem 2>/dev/null \
             && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out srv.csr 2>/dev/null \
             && printf 'subjectAltName=IP:127.0.0.1\\n' > ext \
             && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
                -extfile ext -out cert.pem 2>/dev/null \
-            && mkdir certs && cp ca.pem certs/ca.crt");
+            && mkdir certs && cp ca.pem certs/ca.crt",
+        );
         run_ok(
             Command::new("htpasswd")
                 .args(["-Bbc", "htpasswd", USER, PASSWORD])
@@ -204,7 +206,7 @@ fn ok(out: &Output) -> (String, String) {
 }
 
 /// Every file under `dir`, recursively (no links followed).
-fn files_under(dir: &Path, into: &mut Vec<PathBuf>) {
+pub(crate) fn files_under(dir: &Path, into: &mut Vec<PathBuf>) {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return;
     };
@@ -312,14 +314,23 @@ fn a_base_by_reference_is_pulled_and_the_image_pushed_with_only_the_missing_blob
     assert_eq!((uploaded, mounted, present), (2, 0, 5), "{stderr}");
     assert_eq!(bytes, app.as_u64().unwrap() + config.as_u64().unwrap());
     assert!(
-        stdout.contains(&format!("base {base} is {base_digest} (linux/amd64 manifest {base_digest}, 0 bytes fetched)")),
+        stdout.contains(&format!(
+            "base {base} is {base_digest} (linux/amd64 manifest {base_digest}, 0 bytes fetched)"
+        )),
         "the base came from the cache:\n{stdout}"
     );
 
     // verify reads the image from the registry.
     let out = registry
         .fabuild(&project.root)
-        .args(["verify", "app.yaml", "--image", &target, "--base-image", &base])
+        .args([
+            "verify",
+            "app.yaml",
+            "--image",
+            &target,
+            "--base-image",
+            &base,
+        ])
         .arg("--registry-ca")
         .arg(registry.path("ca.pem"))
         .output()
@@ -393,13 +404,17 @@ fn docker_config_credential_helpers_and_certs_d_are_used_as_ci_leaves_them() {
         .output()
         .unwrap();
     let (stdout, stderr) = ok(&out);
-    assert!(stdout.ends_with(&format!("{}\n", registry.digest(&target))), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("{}\n", registry.digest(&target))),
+        "{stdout}"
+    );
     assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
 
     // A wrong password: refused, naming where it came from, never what it was.
     std::fs::write(
         registry.path("bad-auth.json"),
-        json!({"auths": {registry.host.clone(): {"auth": base64_pair(USER, "wrong-Pw-77")}}}).to_string(),
+        json!({"auths": {registry.host.clone(): {"auth": base64_pair(USER, "wrong-Pw-77")}}})
+            .to_string(),
     )
     .unwrap();
     let out = registry
@@ -463,7 +478,8 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
     // An SBOM-like artifact whose subject is the image, as the sbom step writes it.
     let layout = project.path("img");
     let (image_digest, _) = crate::build::Project::manifest(&project, "img");
-    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let image_desc = index["manifests"][0].clone();
     let sbom = br#"{"spdxVersion":"SPDX-2.3"}"#;
     let sbom_hex = sha256_hex(sbom);
@@ -480,7 +496,11 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
     });
     let artifact_bytes = serde_json::to_vec(&artifact).unwrap();
     let artifact_hex = sha256_hex(&artifact_bytes);
-    std::fs::write(layout.join("blobs/sha256").join(&artifact_hex), &artifact_bytes).unwrap();
+    std::fs::write(
+        layout.join("blobs/sha256").join(&artifact_hex),
+        &artifact_bytes,
+    )
+    .unwrap();
     let mut index = index;
     index["manifests"].as_array_mut().unwrap().push(json!({
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -543,6 +563,92 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
         listed["manifests"][0]["digest"],
         format!("sha256:{artifact_hex}")
     );
-    assert_eq!(listed["manifests"][0]["artifactType"], "application/spdx+json");
-    assert_eq!(registry.digest(&target), image_digest, "the tag still names the image");
+    assert_eq!(
+        listed["manifests"][0]["artifactType"],
+        "application/spdx+json"
+    );
+    assert_eq!(
+        registry.digest(&target),
+        image_digest,
+        "the tag still names the image"
+    );
+}
+
+#[test]
+fn pin_writes_the_digest_the_tag_names_into_app_yaml_and_nothing_else() {
+    let registry = Registry::start();
+    let project = Project::new();
+    let base = seed_base(&registry, &project);
+    let spec = format!(
+        "# the service\nversion: 1\nname: tiny\napp:\n  module: wsgi:app   # keep\n  interface: wsgi\npython:\n  version: \"3.11\"\n  base_image: \"{base}\"  # our mirror\nserver:\n  port: 8000\nuser:\n  uid: 10001\n  gid: 10001\n"
+    );
+    std::fs::write(project.root.join("app.yaml"), &spec).unwrap();
+    let pin = |project: &Project| {
+        let out = registry
+            .fabuild(&project.root)
+            .args(["pin", "app.yaml", "--registry-ca"])
+            .arg(registry.path("ca.pem"))
+            .output()
+            .unwrap();
+        ok(&out).0
+    };
+    let stdout = pin(&project);
+    let digest = registry.digest(&base);
+    let pinned = format!("{base}@{digest}");
+    assert_eq!(
+        stdout,
+        format!("app.yaml: python.base_image {base} -> {pinned}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.root.join("app.yaml")).unwrap(),
+        spec.replace(&format!("\"{base}\""), &format!("\"{pinned}\""))
+    );
+    // Pinned: the build pulls by digest; the same again is a no-op.
+    assert!(pin(&project).contains("is already"));
+
+    // Building with no --base takes python.base_image (here unpinned) from the registry.
+    std::fs::write(project.root.join("app.yaml"), &spec).unwrap();
+    let out = registry
+        .fabuild(&project.root)
+        .args(["build", "app.yaml", "--out"])
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&project.wheels)
+        .arg("--registry-ca")
+        .arg(registry.path("ca.pem"))
+        .output()
+        .unwrap();
+    let (stdout, _) = ok(&out);
+    assert!(
+        stdout.contains(&format!("base {base} is {digest}")),
+        "{stdout}"
+    );
+
+    // resolve: the Kubernetes manifest names the pushed digest.
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: tiny\n          image: \"reg.example/tiny:1\"  # set by deploy.image\n";
+    std::fs::write(project.root.join("kubernetes.yaml"), manifest).unwrap();
+    let pushed = format!("{}/team/tiny:1@{digest}", registry.host);
+    let out = registry
+        .fabuild(&project.root)
+        .args(["resolve", "--image", &pushed])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    // deploy.image is not set in this spec: the pushed repository's own name is matched.
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    std::fs::write(
+        project.root.join("kubernetes.yaml"),
+        manifest.replace(
+            "reg.example/tiny:1",
+            &format!("{}/team/tiny:1", registry.host),
+        ),
+    )
+    .unwrap();
+    let out = registry
+        .fabuild(&project.root)
+        .args(["resolve", "--image", &pushed])
+        .output()
+        .unwrap();
+    let (stdout, _) = ok(&out);
+    assert_eq!(stdout, manifest.replace("reg.example/tiny:1", &pushed));
 }
