@@ -64,7 +64,9 @@ fn pinned_image(args: &ResolveArgs) -> Result<String, String> {
             )
         }
         _ => {
-            return Err("give --image REF@sha256:... or --digest-file with --repository".to_owned());
+            return Err(
+                "give --image REF@sha256:... or --digest-file with --repository".to_owned(),
+            );
         }
     };
     let reference = Reference::parse(&text)?;

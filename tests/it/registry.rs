@@ -25,12 +25,29 @@ pub(crate) struct Registry {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) host: String,
     child: Child,
+    /// The token server, when the registry authenticates with bearer tokens.
+    token_server: Option<Child>,
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.token_server.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until something listens on `port`.
+fn wait_for(port: u16, log: &Path) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "nothing listens on {port}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -46,7 +63,18 @@ fn run_ok(cmd: &mut Command) -> Output {
 }
 
 impl Registry {
+    /// A registry with htpasswd (basic) auth.
     pub(crate) fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A registry with token auth: a bearer challenge naming a token server (HTTPS) that
+    /// checks the credentials and signs tokens the registry verifies.
+    pub(crate) fn start_with_tokens() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tokens: bool) -> Self {
         for tool in ["docker-registry", "htpasswd", "openssl", "skopeo"] {
             assert!(
                 Command::new("sh")
@@ -72,18 +100,32 @@ impl Registry {
             && printf 'subjectAltName=IP:127.0.0.1\\n' > ext \
             && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
                -extfile ext -out cert.pem 2>/dev/null \
-            && mkdir certs && cp ca.pem certs/ca.crt",
+            && mkdir certs && cp ca.pem certs/ca.crt \
+            && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fabuild-test-tokens \
+               -keyout token.key -out token.pem 2>/dev/null",
         );
         run_ok(
             Command::new("htpasswd")
                 .args(["-Bbc", "htpasswd", USER, PASSWORD])
                 .current_dir(d),
         );
+        let token_port = port + 50;
+        let auth = if tokens {
+            format!(
+                "auth:\n  token:\n    realm: https://127.0.0.1:{token_port}/token\n    service: fabuild-test\n\
+                 \x20   issuer: fabuild-test-issuer\n    rootcertbundle: {root}/token.pem\n",
+                root = d.display()
+            )
+        } else {
+            format!(
+                "auth:\n  htpasswd:\n    realm: fabuild-test\n    path: {root}/htpasswd\n",
+                root = d.display()
+            )
+        };
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {root}/data\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {root}/cert.pem\n    key: {root}/key.pem\n\
-             auth:\n  htpasswd:\n    realm: fabuild-test\n    path: {root}/htpasswd\n",
+             http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {root}/cert.pem\n    key: {root}/key.pem\n{auth}",
             root = d.display()
         );
         std::fs::write(d.join("config.yml"), config).unwrap();
@@ -95,15 +137,29 @@ impl Registry {
             .stderr(log)
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the registry did not listen on {port}: {}",
-                std::fs::read_to_string(d.join("registry.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(port, &d.join("registry.log"));
+        let token_server = tokens.then(|| {
+            let log = std::fs::File::create(d.join("tokens.log")).unwrap();
+            let child = Command::new("python3")
+                .arg(crate::util::repo().join("tests/it/token_server.py"))
+                .arg(token_port.to_string())
+                .args([
+                    "cert.pem",
+                    "key.pem",
+                    "token.pem",
+                    "token.key",
+                    USER,
+                    PASSWORD,
+                ])
+                .arg("fabuild-test-issuer")
+                .current_dir(d)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            wait_for(token_port, &d.join("tokens.log"));
+            child
+        });
         // containers-style auth file, as `podman login` writes it.
         let auth = base64_pair(USER, PASSWORD);
         std::fs::write(
@@ -116,6 +172,7 @@ impl Registry {
             host: format!("127.0.0.1:{port}"),
             dir,
             child,
+            token_server,
         }
     }
 
@@ -572,6 +629,44 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
         image_digest,
         "the tag still names the image"
     );
+}
+
+#[test]
+fn bearer_tokens_are_fetched_from_the_realm_the_registry_names_for_the_scopes_needed() {
+    let registry = Registry::start_with_tokens();
+    let project = Project::new();
+    let base = seed_base(&registry, &project);
+    let target = format!("{}/team/tokens:1", registry.host);
+    // Pull from base/python and push to team/tokens with a mount between them: one token
+    // must carry pull on the one and pull,push on the other, or the registry refuses.
+    let (stdout, stderr) = build_push(&registry, &project, &base, &target, "img");
+    let digest = std::fs::read_to_string(project.path("img.digest")).unwrap();
+    assert_eq!(registry.digest(&target), digest.trim());
+    assert!(
+        stdout.ends_with(&format!("{target}@{}", digest)),
+        "{stdout}"
+    );
+    let (_, _, mounted, _) = push_counts(&stderr);
+    assert_eq!(mounted, 3, "{stderr}");
+
+    // The token server refuses a wrong password: said so, without the password.
+    std::fs::write(
+        registry.path("bad-auth.json"),
+        json!({"auths": {registry.host.clone(): {"auth": base64_pair(USER, "wrong-Pw-99")}}})
+            .to_string(),
+    )
+    .unwrap();
+    let out = registry
+        .fabuild(&project.root)
+        .env("REGISTRY_AUTH_FILE", registry.path("bad-auth.json"))
+        .args(["verify", "app.yaml", "--image", &target, "--registry-ca"])
+        .arg(registry.path("ca.pem"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("refused the credentials from"), "{stderr}");
+    assert!(!stderr.contains("wrong-Pw-99") && !stdout.contains("wrong-Pw-99"));
 }
 
 #[test]
