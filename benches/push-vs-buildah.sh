@@ -34,7 +34,10 @@ WORK=$(mktemp -d /tmp/fabuild-bench-push.XXXXXX)
 B_IMG=localhost/fabuild-bench/buildah-push:bench
 REG_PID=
 cleanup() {
-  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  if [ -n "$REG_PID" ]; then
+    kill "$REG_PID" 2>/dev/null || true
+    wait "$REG_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
   podman rmi -f "$B_IMG" >/dev/null 2>&1 || true
 }

@@ -333,7 +333,11 @@ impl Client {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        if let Some(auth) = &self.authorization {
+        // Credentials go to this registry only: an upload `Location` on another host (a
+        // storage backend) gets none.
+        if let Some(auth) = &self.authorization
+            && url.starts_with(&format!("{}/", self.base))
+        {
             builder = builder.header("authorization", auth.as_str());
         }
         let http = |source| {

@@ -2,8 +2,8 @@
 //! rest of fabuild reads it like any layout), and pushing a layout's images.
 //!
 //! Pulled blobs are kept by digest in the cache (`blobs/sha256/<hex>`, the build cache's
-//! own blob store) and linked into a layout per pulled manifest
-//! (`pulled/<hex>-<os>-<arch>`); a layout appears whole, by rename, or not at all, so two
+//! own blob store) and linked into a layout per pulled reference (`pulled/<hex of what it
+//! resolved to>-<os>-<arch>`); a layout appears whole, by rename, or not at all, so two
 //! pulls at once or a pull killed midway leave nothing half-written. Every blob is hashed
 //! as it arrives and must be the size its descriptor says.
 
@@ -136,7 +136,10 @@ pub fn pull(
     let hex = sha256_hex(&manifest.digest)
         .expect("sha256 computed")
         .to_owned();
-    let final_dir = cache.map(|c| c.join("pulled").join(format!("{hex}-{suffix}")));
+    // Named after what the reference resolved to, so that a reference by that digest finds
+    // it again without a request.
+    let resolved_hex = sha256_hex(&resolved).expect("sha256 computed");
+    let final_dir = cache.map(|c| c.join("pulled").join(format!("{resolved_hex}-{suffix}")));
     if let Some(done) = &final_dir
         && layout_manifest(done).is_some()
     {
@@ -208,7 +211,10 @@ pub fn pull(
             let into = store.as_ref().unwrap_or(&blob_dir);
             fs::create_dir_all(into).map_err(io_error(into))?;
             let mut tmp = tempfile::NamedTempFile::new_in(into).map_err(io_error(into))?;
-            client.blob(digest, size, &mut io::BufWriter::new(tmp.as_file_mut()))?;
+            let mut out = io::BufWriter::new(tmp.as_file_mut());
+            client.blob(digest, size, &mut out)?;
+            io::Write::flush(&mut out).map_err(io_error(into))?;
+            drop(out);
             let target = kept.clone().unwrap_or_else(|| dest.clone());
             tmp.persist(&target)
                 .map_err(|e| io_error(&target)(e.error))?;

@@ -12,7 +12,8 @@
 #   5. podman pulls it from the registry and runs it: the first request answers 200;
 #   6. a code change pushed again uploads only the app layer and the config;
 #   7. the password appears in nothing fabuild printed or wrote.
-# Needs root and the e2e state (runs setup.sh). Port: FABUILD_E2E_REGISTRY_PORT (18660).
+# Needs root and the e2e state (runs setup.sh). Ports: FABUILD_E2E_REGISTRY_PORT (18660) for
+# the registry, FABUILD_E2E_APP_PORT (18661) for the app (the example's server.port is set to it).
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,8 +36,12 @@ WORK=$(mktemp -d /tmp/fabuild-e2e-registry.XXXXXX)
 CNAME=fabuild-e2e-registry-$$
 REG_PID=
 cleanup() {
+  trap - ERR
   podman rm -f -t 0 "$CNAME" >/dev/null 2>&1 || true
-  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  if [ -n "$REG_PID" ]; then
+    kill "$REG_PID" 2>/dev/null || true
+    wait "$REG_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -100,6 +105,8 @@ name=$(basename "$SRC")
 ctx=$WORK/ctx/$name
 mkdir -p "$WORK/ctx"
 cp -a "$SRC" "$ctx"
+# Served on a port of this suite's range, so that other suites' containers cannot collide.
+sed -i "s/^  port: [0-9]*\$/  port: ${FABUILD_E2E_APP_PORT:-18661}/" "$ctx/app.yaml"
 "$FAB" plan --base-image "$BASE_REF" "$ctx/app.yaml" >"$WORK/plan.json"
 port=$(field "$WORK/plan.json" port)
 [ -z "$(field "$WORK/plan.json" tls_dir)" ] || die "$name has TLS; give an example served over HTTP"
