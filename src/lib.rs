@@ -8,7 +8,7 @@
 //! | `gunicorn` | gunicorn's settings, how `GUNICORN_CMD_ARGS` is split and parsed, the rules a container deployment must follow |
 //! | `packaging`, `pins` | pyproject.toml and uv.lock; the hash-pinned server stack |
 //! | `spec` | app.yaml: raw types with spans, loading, validation into a typed `Spec` |
-//! | `pin` | python.base_image's digest written back into app.yaml as an exact-span edit; image names in manifests replaced by digest |
+//! | `pin` | `python.base_image`'s digest written back into app.yaml as an exact-span edit; image names in manifests replaced by digest |
 //! | `plan` | `Spec` -> `Plan`: every value the outputs need, decided once |
 //! | `check` | a spec checked whole: `spec`, then the limits only its plan shows |
 //! | `render`, `output`, `generate` | `Plan` -> file contents (templates); headers, atomic writes, drift; `gen` as a library call |

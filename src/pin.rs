@@ -1,11 +1,11 @@
-//! Pinning python.base_image: the digest written into app.yaml by replacing exactly the
+//! Pinning `python.base_image`: the digest written into app.yaml by replacing exactly the
 //! bytes of that one scalar, so comments, key order, quoting and line endings stay as the
 //! user wrote them (Renovate and Dependabot then update the pin like any other).
 
 use crate::spec::load::span;
 use crate::spec::raw::RawSpec;
 
-/// python.base_image as written: its value and where its scalar sits in the text.
+/// `python.base_image` as written: its value and where its scalar sits in the text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
     pub value: String,
@@ -14,7 +14,7 @@ pub struct Found {
     pub end: usize,
 }
 
-/// Where python.base_image's value is in `text`, if the spec sets one on one line.
+/// Where `python.base_image`'s value is in `text`, if the spec sets one on one line.
 pub fn base_image(text: &str, raw: &RawSpec) -> Option<Found> {
     let spanned = raw.python.base_image.as_ref()?;
     let at = span(spanned, text)?;

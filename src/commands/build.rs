@@ -38,75 +38,9 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     } else {
         args.cache_dir.clone().or_else(registry::default_cache)
     };
-    // The base: a layout or archive on disk, or a reference pulled (python.base_image when
-    // --base is not given).
-    let wanted = match &args.base {
-        Some(given) => match registry::as_reference(given) {
-            Some(Ok(r)) => Some((given.display().to_string(), r)),
-            Some(Err(why)) => {
-                eoutln!("error: --base: {why}");
-                return ExitStatus::Error;
-            }
-            None => None,
-        },
-        None => {
-            let display = spec_path.display().to_string();
-            let checked = match fabuild::check::check(&spec_path, &display) {
-                Ok(c) => c,
-                Err(err) => return spec_failure(&err, &display, Format::Text, false),
-            };
-            let plan = fabuild::plan::plan(
-                &checked.spec,
-                &fabuild::plan::Overrides {
-                    base_image: base_image.clone(),
-                },
-            );
-            match Reference::parse(&plan.base_image) {
-                Ok(r) => Some((plan.base_image.clone(), r)),
-                Err(why) => {
-                    eoutln!("error: python.base_image: {why}");
-                    return ExitStatus::Error;
-                }
-            }
-        }
-    };
-    let platform = Platform {
-        os: "linux".to_owned(),
-        arch: "amd64".to_owned(),
-        variant: None,
-    };
-    let mut pulled = None;
-    let base_path = match &wanted {
-        Some((text, reference)) => {
-            match registry::pull(
-                reference,
-                args.registry_ca.as_deref(),
-                cache.as_deref(),
-                &platform,
-            ) {
-                Ok(p) => {
-                    outln!(
-                        "base {text} is {} ({platform} manifest {}, {} bytes fetched)",
-                        p.resolved,
-                        p.manifest_digest,
-                        p.fetched
-                    );
-                    if base_image.is_none() {
-                        base_image = fabuild::spec::ImageRef::parse(
-                            text.strip_prefix("docker://").unwrap_or(text),
-                        );
-                    }
-                    let path = p.layout.clone();
-                    pulled = Some((reference.clone(), p));
-                    path
-                }
-                Err(err) => {
-                    eoutln!("error: cannot pull the base {text}: {err}");
-                    return ExitStatus::Error;
-                }
-            }
-        }
-        None => image_path(args.base.as_deref().expect("a path when not a reference")),
+    let (base_path, pulled) = match base(args, &spec_path, &mut base_image, cache.as_deref()) {
+        Ok(found) => found,
+        Err(status) => return status,
     };
     let options = builder::Options {
         base: base_path.clone(),
@@ -137,6 +71,41 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             return err.exit_status();
         }
     };
+    print_built(&built, &options);
+    if args.check_reproducible {
+        // The second build reads the base already pulled and pushes nothing.
+        let again = BuildArgs {
+            base: Some(base_path),
+            base_image: options.base_image.as_ref().map(ToString::to_string),
+            push: None,
+            digest_file: None,
+            skip_in_context: vec![
+                std::path::absolute(&built.out).unwrap_or_else(|_| built.out.clone()),
+            ],
+            ..args.clone()
+        };
+        let status = check_reproducible(&again, &built.out);
+        if status != ExitStatus::Success {
+            return status;
+        }
+    }
+    match push {
+        Some(target) => push_image(
+            &Push {
+                given: args.push.as_deref().unwrap_or_default(),
+                digest_file: args.digest_file.as_deref(),
+                registry_ca: args.registry_ca.as_deref(),
+            },
+            &built.out,
+            &target,
+            pulled.as_ref().map(|(r, _)| r),
+        ),
+        None => ExitStatus::Success,
+    }
+}
+
+/// What a build wrote, on stdout; its notes on stderr.
+fn print_built(built: &builder::Built, options: &builder::Options) {
     let kind = match options.format {
         OutFormat::Oci => "OCI layout",
         OutFormat::OciArchive => "oci-archive",
@@ -172,36 +141,83 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     for note in &built.notes {
         eoutln!("note: {note}");
     }
-    if args.check_reproducible {
-        // The second build reads the base already pulled and pushes nothing.
-        let again = BuildArgs {
-            base: Some(base_path),
-            base_image: options.base_image.as_ref().map(ToString::to_string),
-            push: None,
-            digest_file: None,
-            skip_in_context: vec![
-                std::path::absolute(&built.out).unwrap_or_else(|_| built.out.clone()),
-            ],
-            ..args.clone()
-        };
-        let status = check_reproducible(&again, &built.out);
-        if status != ExitStatus::Success {
-            return status;
+}
+
+/// The base to build on: a layout or archive on disk, or a reference pulled into the cache
+/// (`python.base_image` when --base is not given), and what was pulled. Sets `base_image`
+/// to the pulled reference when --base-image did not name the base.
+fn base(
+    args: &BuildArgs,
+    spec_path: &Path,
+    base_image: &mut Option<fabuild::spec::ImageRef>,
+    cache: Option<&Path>,
+) -> Result<(std::path::PathBuf, Option<(Reference, remote::Pulled)>), ExitStatus> {
+    // The base: a layout or archive on disk, or a reference pulled (python.base_image when
+    // --base is not given).
+    let wanted = match &args.base {
+        Some(given) => match registry::as_reference(given) {
+            Some(Ok(r)) => Some((given.display().to_string(), r)),
+            Some(Err(why)) => {
+                eoutln!("error: --base: {why}");
+                return Err(ExitStatus::Error);
+            }
+            None => None,
+        },
+        None => {
+            let display = spec_path.display().to_string();
+            let checked = match fabuild::check::check(spec_path, &display) {
+                Ok(c) => c,
+                Err(err) => return Err(spec_failure(&err, &display, Format::Text, false)),
+            };
+            let plan = fabuild::plan::plan(
+                &checked.spec,
+                &fabuild::plan::Overrides {
+                    base_image: base_image.clone(),
+                },
+            );
+            match Reference::parse(&plan.base_image) {
+                Ok(r) => Some((plan.base_image.clone(), r)),
+                Err(why) => {
+                    eoutln!("error: python.base_image: {why}");
+                    return Err(ExitStatus::Error);
+                }
+            }
         }
-    }
-    match push {
-        Some(target) => push_image(
-            &Push {
-                given: args.push.as_deref().unwrap_or_default(),
-                digest_file: args.digest_file.as_deref(),
-                registry_ca: args.registry_ca.as_deref(),
-            },
-            &built.out,
-            &target,
-            pulled.as_ref().map(|(r, _)| r),
-        ),
-        None => ExitStatus::Success,
-    }
+    };
+    let platform = Platform {
+        os: "linux".to_owned(),
+        arch: "amd64".to_owned(),
+        variant: None,
+    };
+    let mut pulled = None;
+    let base_path = match &wanted {
+        Some((text, reference)) => {
+            match registry::pull(reference, args.registry_ca.as_deref(), cache, &platform) {
+                Ok(p) => {
+                    outln!(
+                        "base {text} is {} ({platform} manifest {}, {} bytes fetched)",
+                        p.resolved,
+                        p.manifest_digest,
+                        p.fetched
+                    );
+                    if base_image.is_none() {
+                        *base_image = fabuild::spec::ImageRef::parse(
+                            text.strip_prefix("docker://").unwrap_or(text),
+                        );
+                    }
+                    let path = p.layout.clone();
+                    pulled = Some((reference.clone(), p));
+                    path
+                }
+                Err(err) => {
+                    eoutln!("error: cannot pull the base {text}: {err}");
+                    return Err(ExitStatus::Error);
+                }
+            }
+        }
+        None => image_path(args.base.as_deref().expect("a path when not a reference")),
+    };
+    Ok((base_path, pulled))
 }
 
 /// Where and how to push, as the user gave it.

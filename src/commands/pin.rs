@@ -1,4 +1,4 @@
-//! `fabuild pin`: python.base_image's tag resolved to a digest and written back into
+//! `fabuild pin`: `python.base_image`'s tag resolved to a digest and written back into
 //! app.yaml, changing only that value's bytes.
 
 use fabuild::exit::ExitStatus;

@@ -88,54 +88,11 @@ pub fn pull(
     let top = client.manifest(reference.reference())?;
     let resolved = top.digest.clone();
     let (manifest, platform_field) = if is_index_type(&top.media_type) {
-        let index: Value = serde_json::from_slice(&top.bytes)
-            .map_err(|e| invalid(format!("{}: the index is not JSON: {e}", reference.name())))?;
-        let entries = index["manifests"].as_array().cloned().unwrap_or_default();
-        let chosen = entries
-            .iter()
-            .find(|m| {
-                let p = &m["platform"];
-                p["os"] == platform.os.as_str()
-                    && p["architecture"] == platform.arch.as_str()
-                    && platform
-                        .variant
-                        .as_ref()
-                        .is_none_or(|v| p["variant"] == v.as_str())
-            })
-            .ok_or_else(|| {
-                let available: Vec<String> = entries
-                    .iter()
-                    .filter_map(|m| {
-                        let p = &m["platform"];
-                        Some(format!(
-                            "{}/{}",
-                            p["os"].as_str()?,
-                            p["architecture"].as_str()?
-                        ))
-                    })
-                    .collect();
-                invalid(format!(
-                    "{} has no {platform} image; it has {}",
-                    reference.name(),
-                    available.join(", ")
-                ))
-            })?;
-        let digest = chosen["digest"]
-            .as_str()
-            .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{}: an index entry without a sha256 digest",
-                    reference.name()
-                ))
-            })?;
-        (client.manifest(digest)?, Some(chosen["platform"].clone()))
+        let (digest, field) = choose(&top.bytes, platform, &reference.name())?;
+        (client.manifest(&digest)?, Some(field))
     } else {
         (top, None)
     };
-    let hex = sha256_hex(&manifest.digest)
-        .expect("sha256 computed")
-        .to_owned();
     // Named after what the reference resolved to, so that a reference by that digest finds
     // it again without a request.
     let resolved_hex = sha256_hex(&resolved).expect("sha256 computed");
@@ -179,73 +136,8 @@ pub fn pull(
     };
     let blob_dir = work.join("blobs/sha256");
     fs::create_dir_all(&blob_dir).map_err(io_error(&blob_dir))?;
-    let mut fetched = 0;
-    for blob in &blobs {
-        let digest = blob["digest"]
-            .as_str()
-            .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{}: a blob without a sha256 digest",
-                    reference.name()
-                ))
-            })?;
-        let size = blob["size"].as_u64().ok_or_else(|| {
-            invalid(format!(
-                "{}: the blob {digest} has no size",
-                reference.name()
-            ))
-        })?;
-        let hex = &digest["sha256:".len()..];
-        let dest = blob_dir.join(hex);
-        if dest.exists() {
-            continue;
-        }
-        let store = cache.map(|c| c.join("blobs/sha256"));
-        let kept = store.as_ref().map(|s| s.join(hex));
-        let have = kept
-            .as_ref()
-            .and_then(|k| fs::symlink_metadata(k).ok())
-            .is_some_and(|m| m.is_file() && m.len() == size);
-        if !have {
-            let into = store.as_ref().unwrap_or(&blob_dir);
-            fs::create_dir_all(into).map_err(io_error(into))?;
-            let mut tmp = tempfile::NamedTempFile::new_in(into).map_err(io_error(into))?;
-            let mut out = io::BufWriter::new(tmp.as_file_mut());
-            client.blob(digest, size, &mut out)?;
-            io::Write::flush(&mut out).map_err(io_error(into))?;
-            drop(out);
-            let target = kept.clone().unwrap_or_else(|| dest.clone());
-            tmp.persist(&target)
-                .map_err(|e| io_error(&target)(e.error))?;
-            fetched += size;
-        }
-        if let Some(kept) = &kept {
-            // A hard link costs no space; a copy where links are not allowed.
-            if fs::hard_link(kept, &dest).is_err() {
-                fs::copy(kept, &dest).map_err(io_error(&dest))?;
-            }
-        }
-    }
-    fs::write(blob_dir.join(&hex), &manifest.bytes).map_err(io_error(&blob_dir))?;
-    let mut descriptor = json!({
-        "mediaType": if manifest.media_type.is_empty() { OCI_MANIFEST } else { manifest.media_type.as_str() },
-        "digest": manifest.digest,
-        "size": manifest.bytes.len(),
-    });
-    if let Some(p) = platform_field {
-        descriptor["platform"] = p;
-    }
-    if let Some(tag) = &reference.tag {
-        descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
-    }
-    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]});
-    fs::write(
-        work.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .map_err(io_error(&work))?;
-    fs::write(work.join("index.json"), canonical_json(&index)).map_err(io_error(&work))?;
+    let fetched = fetch_blobs(&mut client, &blobs, &blob_dir, cache, &reference.name())?;
+    write_index(&work, &manifest, platform_field, reference.tag.as_deref())?;
     let (layout, scratch) = match final_dir {
         Some(done) => {
             let tmp = scratch.expect("made above").keep();
@@ -270,6 +162,131 @@ pub fn pull(
         fetched,
         _scratch: scratch,
     })
+}
+
+/// Fetches `blobs` into the cache's blob store (or `blob_dir` without a cache), each
+/// hashed as it arrives and cut at its descriptor's size, and links them into `blob_dir`.
+/// Returns the bytes fetched.
+fn fetch_blobs(
+    client: &mut Client,
+    blobs: &[Value],
+    blob_dir: &Path,
+    cache: Option<&Path>,
+    name: &str,
+) -> Result<u64, RegistryError> {
+    let mut fetched = 0;
+    for blob in blobs {
+        let digest = blob["digest"]
+            .as_str()
+            .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
+            .ok_or_else(|| invalid(format!("{name}: a blob without a sha256 digest")))?;
+        let size = blob["size"]
+            .as_u64()
+            .ok_or_else(|| invalid(format!("{name}: the blob {digest} has no size")))?;
+        let hex = &digest["sha256:".len()..];
+        let dest = blob_dir.join(hex);
+        if dest.exists() {
+            continue;
+        }
+        let store = cache.map(|c| c.join("blobs/sha256"));
+        let kept = store.as_ref().map(|s| s.join(hex));
+        let have = kept
+            .as_ref()
+            .and_then(|k| fs::symlink_metadata(k).ok())
+            .is_some_and(|m| m.is_file() && m.len() == size);
+        if !have {
+            let into = store.as_deref().unwrap_or(blob_dir);
+            fs::create_dir_all(into).map_err(io_error(into))?;
+            let mut tmp = tempfile::NamedTempFile::new_in(into).map_err(io_error(into))?;
+            let mut out = io::BufWriter::new(tmp.as_file_mut());
+            client.blob(digest, size, &mut out)?;
+            io::Write::flush(&mut out).map_err(io_error(into))?;
+            drop(out);
+            let target = kept.clone().unwrap_or_else(|| dest.clone());
+            tmp.persist(&target)
+                .map_err(|e| io_error(&target)(e.error))?;
+            fetched += size;
+        }
+        if let Some(kept) = &kept {
+            // A hard link costs no space; a copy where links are not allowed.
+            if fs::hard_link(kept, &dest).is_err() {
+                fs::copy(kept, &dest).map_err(io_error(&dest))?;
+            }
+        }
+    }
+    Ok(fetched)
+}
+
+/// Writes the manifest blob, `oci-layout` and an index.json naming the manifest into the
+/// layout being pulled at `work`.
+fn write_index(
+    work: &Path,
+    manifest: &crate::net::registry::Fetched,
+    platform_field: Option<Value>,
+    tag: Option<&str>,
+) -> Result<(), RegistryError> {
+    let hex = sha256_hex(&manifest.digest).expect("sha256 computed");
+    let blob_dir = work.join("blobs/sha256");
+    fs::write(blob_dir.join(hex), &manifest.bytes).map_err(io_error(&blob_dir))?;
+    let mut descriptor = json!({
+        "mediaType": if manifest.media_type.is_empty() { OCI_MANIFEST } else { manifest.media_type.as_str() },
+        "digest": manifest.digest,
+        "size": manifest.bytes.len(),
+    });
+    if let Some(p) = platform_field {
+        descriptor["platform"] = p;
+    }
+    if let Some(tag) = tag {
+        descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]});
+    fs::write(
+        work.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(io_error(work))?;
+    fs::write(work.join("index.json"), canonical_json(&index)).map_err(io_error(work))?;
+    Ok(())
+}
+
+/// The digest and platform of `platform`'s manifest in an index.
+fn choose(index: &[u8], platform: &Platform, name: &str) -> Result<(String, Value), RegistryError> {
+    let index: Value = serde_json::from_slice(index)
+        .map_err(|e| invalid(format!("{name}: the index is not JSON: {e}")))?;
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let chosen = entries
+        .iter()
+        .find(|m| {
+            let p = &m["platform"];
+            p["os"] == platform.os.as_str()
+                && p["architecture"] == platform.arch.as_str()
+                && platform
+                    .variant
+                    .as_ref()
+                    .is_none_or(|v| p["variant"] == v.as_str())
+        })
+        .ok_or_else(|| {
+            let available: Vec<String> = entries
+                .iter()
+                .filter_map(|m| {
+                    let p = &m["platform"];
+                    Some(format!(
+                        "{}/{}",
+                        p["os"].as_str()?,
+                        p["architecture"].as_str()?
+                    ))
+                })
+                .collect();
+            invalid(format!(
+                "{name} has no {platform} image; it has {}",
+                available.join(", ")
+            ))
+        })?;
+    let digest = chosen["digest"]
+        .as_str()
+        .filter(|d| d.strip_prefix("sha256:").is_some_and(is_sha256_hex))
+        .ok_or_else(|| invalid(format!("{name}: an index entry without a sha256 digest")))?;
+    Ok((digest.to_owned(), chosen["platform"].clone()))
 }
 
 /// The manifest digest of a layout fabuild pulled, if it is complete.

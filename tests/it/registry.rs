@@ -492,49 +492,10 @@ fn docker_config_credential_helpers_and_certs_d_are_used_as_ci_leaves_them() {
     assert!(!stderr.contains("wrong-Pw-77") && !stdout.contains("wrong-Pw-77"));
 }
 
-#[test]
-fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback() {
-    use crate::image_writer::{self, Compression, Image, dir, file};
-    let registry = Registry::start();
-    let project = Project::new();
-    // A base on disk (nothing to mount from) with 20 MiB that gzip cannot shrink.
-    let mut noise = vec![0u8; 20 << 20];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    for b in &mut noise {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *b = state as u8;
-    }
-    let lower = vec![
-        dir("/etc"),
-        file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-        file("/etc/group", "root:x:0:\n"),
-        dir("/usr"),
-        dir("/usr/bin"),
-        file("/usr/bin/python3.11", "not really python"),
-        file("/usr/bin/blob", noise),
-    ];
-    let runtime = json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["python3"]});
-    let image = Image::build(&runtime, "amd64", &[lower], Compression::Gzip);
-    let big_base = project.path("bigbase");
-    image_writer::write_layout(&big_base, &[(&image, Some("linux/amd64"))]);
-    let out = registry
-        .fabuild(&project.root)
-        .args(["build", "app.yaml", "--base"])
-        .arg(&big_base)
-        .arg("--out")
-        .arg(project.path("img"))
-        .arg("--wheels")
-        .arg(&project.wheels)
-        .arg("--no-cache")
-        .output()
-        .unwrap();
-    ok(&out);
-
-    // An SBOM-like artifact whose subject is the image, as the sbom step writes it.
-    let layout = project.path("img");
-    let (image_digest, _) = crate::build::Project::manifest(&project, "img");
+/// Adds an SBOM-like artifact (an SPDX document, subject = the image) to the layout, as
+/// the SBOM step writes one; returns its manifest's hex digest and the bytes of its layer
+/// plus empty config (what a push of it uploads).
+fn add_sbom(layout: &Path, image_digest: &str) -> (String, u64) {
     let index: Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let image_desc = index["manifests"][0].clone();
@@ -566,6 +527,54 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
         "artifactType": "application/spdx+json",
     }));
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+
+    (artifact_hex, (sbom.len() + empty.len()) as u64)
+}
+
+#[test]
+fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback() {
+    use crate::image_writer::{self, Compression, Image, dir, file};
+    let registry = Registry::start();
+    let project = Project::new();
+    // A base on disk (nothing to mount from) with 20 MiB that gzip cannot shrink.
+    let mut noise = vec![0u8; 20 << 20];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for b in &mut noise {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *b = state.to_le_bytes()[0];
+    }
+    let lower = vec![
+        dir("/etc"),
+        file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+        file("/etc/group", "root:x:0:\n"),
+        dir("/usr"),
+        dir("/usr/bin"),
+        file("/usr/bin/python3.11", "not really python"),
+        file("/usr/bin/blob", noise),
+    ];
+    let runtime = json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["python3"]});
+    let image = Image::build(&runtime, "amd64", &[lower], Compression::Gzip);
+    let big_base = project.path("bigbase");
+    image_writer::write_layout(&big_base, &[(&image, Some("linux/amd64"))]);
+    let out = registry
+        .fabuild(&project.root)
+        .args(["build", "app.yaml", "--base"])
+        .arg(&big_base)
+        .arg("--out")
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&project.wheels)
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    ok(&out);
+
+    // An SBOM-like artifact whose subject is the image, as the sbom step writes it.
+    let layout = project.path("img");
+    let (image_digest, _) = crate::build::Project::manifest(&project, "img");
+    let (artifact_hex, artifact_bytes) = add_sbom(&layout, &image_digest);
 
     // Push the layout as it is (build --push builds it again, to the same bytes).
     let target = format!("{}/team/big:1", registry.host);
@@ -608,7 +617,7 @@ fn a_large_layer_goes_up_in_chunks_and_an_sbom_is_attached_by_the_tag_fallback()
     assert_eq!(stdout, format!("{target}@{image_digest}\n"));
     let (uploaded, bytes, _, present) = push_counts(&stderr);
     assert_eq!((uploaded, present), (2, 5), "{stderr}");
-    assert_eq!(bytes, (sbom.len() + empty.len()) as u64);
+    assert_eq!(bytes, artifact_bytes);
     let fallback = format!("{}/team/big:sha256-{}", registry.host, &image_digest[7..]);
     let listed: Value = serde_json::from_slice(
         &registry
@@ -642,10 +651,7 @@ fn bearer_tokens_are_fetched_from_the_realm_the_registry_names_for_the_scopes_ne
     let (stdout, stderr) = build_push(&registry, &project, &base, &target, "img");
     let digest = std::fs::read_to_string(project.path("img.digest")).unwrap();
     assert_eq!(registry.digest(&target), digest.trim());
-    assert!(
-        stdout.ends_with(&format!("{target}@{}", digest)),
-        "{stdout}"
-    );
+    assert!(stdout.ends_with(&format!("{target}@{digest}")), "{stdout}");
     let (_, _, mounted, _) = push_counts(&stderr);
     assert_eq!(mounted, 3, "{stderr}");
 
