@@ -18,8 +18,51 @@ use crate::util::fabuild;
 pub(crate) const USER: &str = "ci-bot";
 pub(crate) const PASSWORD: &str = "Zq8-not-in-any-output-7Kp";
 
-/// Ports 18601-18649, one per registry a test starts (18600-18699 are this suite's).
-static NEXT_PORT: AtomicU16 = AtomicU16::new(18601);
+/// Ports 18601-18649 for registries and 18651-18699 for their token servers (18600-18699
+/// are this suite's). Tests run in parallel processes, so a port is claimed with a
+/// directory created atomically (`/tmp/fabuild-test-ports/<port>`, holding the claimer's
+/// pid; a dead claimer's port is taken back) and checked free by binding it.
+static TRIED: AtomicU16 = AtomicU16::new(0);
+
+struct Claim(PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn claim_port() -> (u16, Claim) {
+    let root = Path::new("/tmp/fabuild-test-ports");
+    let _ = std::fs::create_dir_all(root);
+    let start = u16::try_from(std::process::id() % 49).unwrap();
+    for i in 0..49 * 4 {
+        let offset = (start + TRIED.fetch_add(1, Ordering::SeqCst) + i) % 49;
+        let port = 18601 + offset;
+        let dir = root.join(port.to_string());
+        if std::fs::create_dir(&dir).is_err() {
+            let owner = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
+            let alive = owner
+                .trim()
+                .parse::<u32>()
+                .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if alive || owner.is_empty() {
+                continue;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            if std::fs::create_dir(&dir).is_err() {
+                continue;
+            }
+        }
+        std::fs::write(dir.join("pid"), std::process::id().to_string()).unwrap();
+        let claim = Claim(dir);
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 50) {
+            return (port, claim);
+        }
+    }
+    panic!("no free port pair in 18601-18649 / 18651-18699");
+}
 
 pub(crate) struct Registry {
     pub(crate) dir: tempfile::TempDir,
@@ -27,6 +70,7 @@ pub(crate) struct Registry {
     child: Child,
     /// The token server, when the registry authenticates with bearer tokens.
     token_server: Option<Child>,
+    _port: Claim,
 }
 
 impl Drop for Registry {
@@ -86,8 +130,7 @@ impl Registry {
                 "{tool} is missing: apt-get install docker-registry apache2-utils openssl skopeo (.ci/run does)"
             );
         }
-        let port = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
-        assert!(port < 18650, "too many registries for the port range");
+        let (port, claim) = claim_port();
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let sh = |script: &str| {
@@ -173,6 +216,7 @@ impl Registry {
             dir,
             child,
             token_server,
+            _port: claim,
         }
     }
 
