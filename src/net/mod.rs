@@ -20,7 +20,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 /// The bundle read when `SSL_CERT_FILE` is unset.
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The most bytes of CA certificates read from one file.
-pub(crate) const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How an agent connects.
 #[derive(Clone, Debug)]

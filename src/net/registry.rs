@@ -29,6 +29,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 pub const CHUNK_BYTES: u64 = 16 << 20;
 const MAX_ERROR_BODY: u64 = 64 << 10;
 const MAX_TOKEN_BYTES: u64 = 1 << 20;
+/// The most bytes read from one CA file of certs.d (as `net` reads a bundle).
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// The slowest transfer waited for, in bytes per second, on top of `Options::timeout`.
 const MIN_RATE: u64 = 256 << 10;
 
@@ -808,7 +810,7 @@ pub fn trust(host: &str, given: Option<&Path>) -> Result<Trust, RegistryError> {
             for file in &files {
                 let mut pem = Vec::new();
                 std::fs::File::open(file)
-                    .and_then(|f| f.take(super::MAX_BUNDLE_BYTES).read_to_end(&mut pem))
+                    .and_then(|f| f.take(MAX_CA_FILE_BYTES).read_to_end(&mut pem))
                     .map_err(|source| RegistryError::Io {
                         what: file.display().to_string(),
                         source,

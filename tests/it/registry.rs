@@ -518,6 +518,7 @@ fn docker_config_credential_helpers_and_certs_d_are_used_as_ci_leaves_them() {
             .to_string(),
     )
     .unwrap();
+    // (--registry-ca and certs.d together: the TLS handshake must trust both, joined.)
     let out = registry
         .fabuild(&project.root)
         .env("REGISTRY_AUTH_FILE", registry.path("bad-auth.json"))
@@ -525,6 +526,8 @@ fn docker_config_credential_helpers_and_certs_d_are_used_as_ci_leaves_them() {
         .arg(project.path("img-bad"))
         .arg("--wheels")
         .arg(&project.wheels)
+        .arg("--registry-ca")
+        .arg(registry.path("ca.pem"))
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
