@@ -55,6 +55,26 @@ pub enum Command {
     /// .dockerignore), and writes an OCI layout or oci-archive whose config is the one the
     /// generated Dockerfile gives. The dependency layer is cached. See docs/build.md.
     Build(BuildArgs),
+    /// Resolve python.base_image's tag in its registry and write the digest into app.yaml
+    ///
+    /// `python:3.12-slim` becomes `python:3.12-slim@sha256:...` (the digest of the index,
+    /// so every platform stays pinned); run again to move the pin to what the tag names
+    /// now. Only that value's bytes change: comments, order and quoting stay as written.
+    Pin(PinArgs),
+    /// Push an OCI layout (what `build` wrote) to a registry: every image, index and
+    /// artifact its index.json lists
+    ///
+    /// Only the blobs the registry lacks are sent (HEAD first, then a cross-repository
+    /// mount from --mount-from, then an upload, chunked past 16 MiB); the image gets REF's
+    /// tag, an artifact with a subject (an SBOM) is attached through the referrers API or,
+    /// on a registry without one, the `sha256-<hex>` tag. Prints `REF@sha256:...`.
+    Push(PushArgs),
+    /// Print kubernetes.yaml with the image named by the digest a push printed (as ko resolve)
+    ///
+    /// Every `image:` whose repository is deploy.image's (or --image's) becomes --image,
+    /// `REF@sha256:...` as `build --push` printed it or as --digest-file holds it. The file
+    /// is not changed: pipe the output to `kubectl apply -f -`.
+    Resolve(ResolveArgs),
     /// Review a GUNICORN_CMD_ARGS value exactly as gunicorn reads it
     ///
     /// Prints what each setting does, its default and what it means in a container; then
@@ -271,9 +291,13 @@ pub struct VerifyArgs {
     #[arg(value_name = "SPEC")]
     pub spec: Option<PathBuf>,
     /// The image: an OCI layout directory, an oci-archive tar or a docker-archive tar
-    /// (a skopeo-style `oci:`, `oci-archive:` or `docker-archive:` prefix is accepted)
-    #[arg(long, value_name = "PATH")]
+    /// (a skopeo-style `oci:`, `oci-archive:` or `docker-archive:` prefix is accepted), or
+    /// a registry reference (`host/repo:tag`, `host/repo@sha256:...`, `docker://...`)
+    #[arg(long, value_name = "PATH|REF")]
     pub image: PathBuf,
+    /// Trust this CA (PEM) for the registry, besides the system's and certs.d's
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
     /// Which image of a multi-platform index to check (os/arch[/variant]; default: the host's)
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -290,10 +314,11 @@ pub struct BuildArgs {
     /// the build context
     #[arg(value_name = "SPEC")]
     pub spec: Option<PathBuf>,
-    /// The base image: an OCI layout directory or oci-archive tar
-    /// (`skopeo copy docker://python:3.12-slim oci:base:3.12` makes one)
-    #[arg(long, value_name = "PATH")]
-    pub base: PathBuf,
+    /// The base image: a registry reference (`python:3.12-slim`, `host/repo@sha256:...`,
+    /// pulled and cached by digest), an OCI layout directory or an oci-archive tar
+    /// (default: python.base_image from the registry)
+    #[arg(long, value_name = "REF|PATH")]
+    pub base: Option<PathBuf>,
     /// Where to write the image: a directory (oci) or a file (oci-archive)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -334,6 +359,68 @@ pub struct BuildArgs {
     /// in the layout as an OCI 1.1 artifact whose subject is the image manifest
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
+    /// Push the image to REF (`host/repo:tag`) after building it: only the blobs the
+    /// registry lacks are sent; prints `REF@sha256:...`. Needs --format oci
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Write the pushed manifest's digest (`sha256:...`) to FILE
+    #[arg(long, value_name = "FILE", requires = "push")]
+    pub digest_file: Option<PathBuf>,
+    /// Trust this CA (PEM) for the registries, besides the system's and certs.d's
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    /// Leave PATH out of the app layer as --out is (the second build of
+    /// --check-reproducible: the first build's image may lie in the context)
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub skip_in_context: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The OCI layout directory
+    #[arg(value_name = "LAYOUT")]
+    pub layout: PathBuf,
+    /// Where to push: `host/repo:tag`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Write the pushed manifest's digest (`sha256:...`) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub digest_file: Option<PathBuf>,
+    /// Mount blobs the registry has in this repository of the same registry (`host/repo`)
+    #[arg(long, value_name = "REF")]
+    pub mount_from: Option<String>,
+    /// Trust this CA (PEM) for the registry, besides the system's and certs.d's
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The spec whose python.base_image to pin (default: app.yaml in the current directory)
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Trust this CA (PEM) for the registry, besides the system's and certs.d's
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The manifest to resolve (default: kubernetes.yaml beside the spec)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The spec whose deploy.image names the image (default: app.yaml)
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The pushed image, `REF@sha256:...`
+    #[arg(long, value_name = "REF", required_unless_present = "digest_file")]
+    pub image: Option<String>,
+    /// A file holding the pushed digest (`build --digest-file`), with --repository
+    #[arg(long, value_name = "FILE", requires = "repository")]
+    pub digest_file: Option<PathBuf>,
+    /// The repository the digest was pushed to, with --digest-file
+    #[arg(long, value_name = "REF")]
+    pub repository: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -65,6 +65,9 @@ pub struct Options {
     /// Write a CycloneDX SBOM of the image here, and attach it to the image in the layout
     /// as an OCI 1.1 artifact whose subject is the image manifest.
     pub sbom: Option<PathBuf>,
+    /// More paths to leave out of the app layer, like `out`: the first build's image when
+    /// `--check-reproducible` builds again elsewhere.
+    pub skip: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,11 +232,9 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
 
     let ignore = app_ignore(plan, &project, rendered(".dockerignore"))?;
-    let skip = [
-        Some(&options.out),
-        options.cache.as_ref(),
-        Some(&staging.path().to_path_buf()),
-    ];
+    let staged = staging.path().to_path_buf();
+    let mut skip = vec![Some(&options.out), options.cache.as_ref(), Some(&staged)];
+    skip.extend(options.skip.iter().map(Some));
     let mut app = app_tree(&project, &ignore, &skip)?;
     compile(compiler.as_ref(), &mut app, APP_DIR, "the app", &mut notes)?;
     let app_layer = put_layer(&layout, &app, epoch)?;

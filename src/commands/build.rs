@@ -2,24 +2,48 @@
 //! builds it twice and compares.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fabuild::builder::{self, BuildError, OutFormat, WheelSource};
 use fabuild::exit::{CommandError, ExitStatus};
 use fabuild::generate::GenError;
 
-use super::{default_spec, image_path, parse_base, spec_failure};
+use fabuild::net::registry::Reference;
+use fabuild::oci::Platform;
+use fabuild::oci::remote;
+
+use super::{default_spec, image_path, parse_base, registry, spec_failure};
 use crate::cli::{BuildArgs, Format, ImageFormat};
 use crate::console::{eoutln, outln};
 
 pub fn run(args: &BuildArgs) -> ExitStatus {
     let spec_path = default_spec(args.spec.as_ref());
-    let base_image = match parse_base(args.base_image.as_deref()) {
+    let mut base_image = match parse_base(args.base_image.as_deref()) {
         Ok(b) => b,
         Err(status) => return status,
     };
+    let push = match args.push.as_deref().map(Reference::parse).transpose() {
+        Ok(p) => p,
+        Err(why) => {
+            eoutln!("error: --push: {why}");
+            return ExitStatus::Error;
+        }
+    };
+    if push.is_some() && args.format != ImageFormat::Oci {
+        eoutln!("error: --push sends an OCI layout; build with --format oci (the default)");
+        return ExitStatus::Error;
+    }
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(registry::default_cache)
+    };
+    let (base_path, pulled) = match base(args, &spec_path, &mut base_image, cache.as_deref()) {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
     let options = builder::Options {
-        base: image_path(&args.base),
+        base: base_path.clone(),
         out: args.out.clone(),
         format: match args.format {
             ImageFormat::Oci => OutFormat::Oci,
@@ -31,13 +55,10 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             (None, true) => WheelSource::PipOnly(args.pip.clone()),
             (None, false) => WheelSource::Pip(args.pip.clone()),
         },
-        cache: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(default_cache)
-        },
+        cache,
         tag: args.tag.clone(),
         sbom: args.sbom.clone(),
+        skip: args.skip_in_context.clone(),
     };
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,
@@ -52,6 +73,41 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             return err.exit_status();
         }
     };
+    print_built(&built, &options);
+    if args.check_reproducible {
+        // The second build reads the base already pulled and pushes nothing.
+        let again = BuildArgs {
+            base: Some(base_path),
+            base_image: options.base_image.as_ref().map(ToString::to_string),
+            push: None,
+            digest_file: None,
+            skip_in_context: vec![
+                std::path::absolute(&built.out).unwrap_or_else(|_| built.out.clone()),
+            ],
+            ..args.clone()
+        };
+        let status = check_reproducible(&again, &built.out);
+        if status != ExitStatus::Success {
+            return status;
+        }
+    }
+    match push {
+        Some(target) => push_image(
+            &Push {
+                given: args.push.as_deref().unwrap_or_default(),
+                digest_file: args.digest_file.as_deref(),
+                registry_ca: args.registry_ca.as_deref(),
+            },
+            &built.out,
+            &target,
+            pulled.as_ref().map(|(r, _)| r),
+        ),
+        None => ExitStatus::Success,
+    }
+}
+
+/// What a build wrote, on stdout; its notes on stderr.
+fn print_built(built: &builder::Built, options: &builder::Options) {
     let kind = match options.format {
         OutFormat::Oci => "OCI layout",
         OutFormat::OciArchive => "oci-archive",
@@ -96,18 +152,147 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     for note in &built.notes {
         eoutln!("note: {note}");
     }
-    if args.check_reproducible {
-        return check_reproducible(args, &built.out);
-    }
-    ExitStatus::Success
 }
 
-fn default_cache() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|dir| dir.join("fabuild"))
+/// The base to build on: a layout or archive on disk, or a reference pulled into the cache
+/// (`python.base_image` when --base is not given), and what was pulled. Sets `base_image`
+/// to the pulled reference when --base-image did not name the base.
+fn base(
+    args: &BuildArgs,
+    spec_path: &Path,
+    base_image: &mut Option<fabuild::spec::ImageRef>,
+    cache: Option<&Path>,
+) -> Result<(std::path::PathBuf, Option<(Reference, remote::Pulled)>), ExitStatus> {
+    // The base: a layout or archive on disk, or a reference pulled (python.base_image when
+    // --base is not given).
+    let wanted = match &args.base {
+        Some(given) => match registry::as_reference(given) {
+            Some(Ok(r)) => Some((given.display().to_string(), r)),
+            Some(Err(why)) => {
+                eoutln!("error: --base: {why}");
+                return Err(ExitStatus::Error);
+            }
+            None => None,
+        },
+        None => {
+            let display = spec_path.display().to_string();
+            let checked = match fabuild::check::check(spec_path, &display) {
+                Ok(c) => c,
+                Err(err) => return Err(spec_failure(&err, &display, Format::Text, false)),
+            };
+            let plan = fabuild::plan::plan(
+                &checked.spec,
+                &fabuild::plan::Overrides {
+                    base_image: base_image.clone(),
+                },
+            );
+            match Reference::parse(&plan.base_image) {
+                Ok(r) => Some((plan.base_image.clone(), r)),
+                Err(why) => {
+                    eoutln!("error: python.base_image: {why}");
+                    return Err(ExitStatus::Error);
+                }
+            }
+        }
+    };
+    let platform = Platform {
+        os: "linux".to_owned(),
+        arch: "amd64".to_owned(),
+        variant: None,
+    };
+    let mut pulled = None;
+    let base_path = match &wanted {
+        Some((text, reference)) => {
+            match registry::pull(reference, args.registry_ca.as_deref(), cache, &platform) {
+                Ok(p) => {
+                    outln!(
+                        "base {text} is {} ({platform} manifest {}, {} bytes fetched)",
+                        p.resolved,
+                        p.manifest_digest,
+                        p.fetched
+                    );
+                    if base_image.is_none() {
+                        *base_image = fabuild::spec::ImageRef::parse(
+                            text.strip_prefix("docker://").unwrap_or(text),
+                        );
+                    }
+                    let path = p.layout.clone();
+                    pulled = Some((reference.clone(), p));
+                    path
+                }
+                Err(err) => {
+                    eoutln!("error: cannot pull the base {text}: {err}");
+                    return Err(ExitStatus::Error);
+                }
+            }
+        }
+        None => image_path(args.base.as_deref().expect("a path when not a reference")),
+    };
+    Ok((base_path, pulled))
+}
+
+/// Where and how to push, as the user gave it.
+pub struct Push<'a> {
+    pub given: &'a str,
+    pub digest_file: Option<&'a Path>,
+    pub registry_ca: Option<&'a Path>,
+}
+
+/// Pushes the layout at `out` to `target`; prints `REF@sha256:...`.
+pub fn push_image(
+    args: &Push<'_>,
+    out: &Path,
+    target: &Reference,
+    base: Option<&Reference>,
+) -> ExitStatus {
+    let trust = match fabuild::net::registry::trust(&target.host, args.registry_ca) {
+        Ok(t) => t,
+        Err(err) => {
+            eoutln!("error: {err}");
+            return ExitStatus::Error;
+        }
+    };
+    // The base's layers are mounted from its repository when it is on the same registry.
+    let mount_from: Vec<String> = base
+        .filter(|b| b.host == target.host)
+        .map(|b| b.repo.clone())
+        .into_iter()
+        .collect();
+    let pushed = match remote::push(out, target, &trust.options, &mount_from) {
+        Ok(p) => p,
+        Err(err) => {
+            eoutln!("error: cannot push to {}: {err}", args.given);
+            return ExitStatus::Error;
+        }
+    };
+    let name = args.given.split('@').next().unwrap_or(args.given);
+    let name = name.strip_prefix("docker://").unwrap_or(name);
+    eoutln!(
+        "note: pushed {} manifest{}: {} blob{} uploaded ({} bytes), {} mounted, {} already there{}",
+        pushed.manifests,
+        if pushed.manifests == 1 { "" } else { "s" },
+        pushed.uploaded,
+        if pushed.uploaded == 1 { "" } else { "s" },
+        pushed.uploaded_bytes,
+        pushed.mounted,
+        pushed.present,
+        if pushed.fallback_tags.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; artifacts listed under {} (the registry has no referrers API)",
+                pushed.fallback_tags.join(", ")
+            )
+        }
+    );
+    if let Some(file) = args.digest_file
+        && let Err(e) = registry::write_atomic(file, &format!("{}\n", pushed.digest))
+    {
+        eoutln!("error: cannot write {}: {e}", file.display());
+        return ExitStatus::Error;
+    }
+    outln!("{name}@{}", pushed.digest);
+    ExitStatus::Success
 }
 
 /// Builds again with another umask and time zone and an empty cache; compares the images.
@@ -196,13 +381,19 @@ impl BuildArgs {
             tag,
             check_reproducible,
             sbom,
+            push,
+            digest_file,
+            registry_ca,
+            skip_in_context,
         } = self;
         let mut args: Vec<OsString> = vec!["build".into()];
         let mut flag = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
             args.push(format!("--{name}").into());
             args.push(value.as_ref().to_owned());
         };
-        flag("base", base);
+        if let Some(b) = base {
+            flag("base", b);
+        }
         flag("out", out);
         flag(
             "format",
@@ -224,6 +415,18 @@ impl BuildArgs {
         flag("tag", tag);
         if let Some(s) = sbom {
             flag("sbom", s);
+        }
+        if let Some(p) = push {
+            flag("push", p);
+        }
+        if let Some(d) = digest_file {
+            flag("digest-file", d);
+        }
+        if let Some(c) = registry_ca {
+            flag("registry-ca", c);
+        }
+        for s in skip_in_context {
+            flag("skip-in-context", s);
         }
         if *no_cache {
             args.push("--no-cache".into());

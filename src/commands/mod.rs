@@ -8,8 +8,11 @@ mod explain;
 mod generate;
 mod init;
 mod json;
+mod pin;
 mod pins;
 mod plan;
+mod registry;
+mod resolve;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -39,7 +42,44 @@ pub fn run(command: Command) -> ExitStatus {
         Command::Verify(args) => verify::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Pins(command) => pins::run(&command),
+        Command::Pin(args) => pin::run(&args),
+        Command::Push(args) => push(&args),
+        Command::Resolve(args) => resolve::run(&args),
     }
+}
+
+/// `fabuild push LAYOUT REF`.
+fn push(args: &crate::cli::PushArgs) -> ExitStatus {
+    use fabuild::net::registry::Reference;
+    let parse = |text: &str, what: &str| {
+        Reference::parse(text).map_err(|why| {
+            eoutln!("error: {what}: {why}");
+            ExitStatus::Error
+        })
+    };
+    let target = match parse(&args.reference, "REF") {
+        Ok(t) => t,
+        Err(s) => return s,
+    };
+    let from = match args
+        .mount_from
+        .as_deref()
+        .map(|m| parse(m, "--mount-from"))
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(s) => return s,
+    };
+    build::push_image(
+        &build::Push {
+            given: &args.reference,
+            digest_file: args.digest_file.as_deref(),
+            registry_ca: args.registry_ca.as_deref(),
+        },
+        &image_path(&args.layout),
+        &target,
+        from.as_ref(),
+    )
 }
 
 /// The specs a command was given, or `app.yaml` in the current directory.

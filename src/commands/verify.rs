@@ -34,8 +34,51 @@ pub fn run(args: &VerifyArgs) -> ExitStatus {
         }
     };
     let plan = plan::plan(&checked.spec, &Overrides { base_image });
+    // A registry reference is pulled into the cache first, then read like a layout.
+    let mut pulled = None;
+    let image = match super::registry::as_reference(&args.image) {
+        Some(Ok(reference)) => {
+            let wanted = platform.clone().unwrap_or_else(Platform::host);
+            let cache = super::registry::default_cache();
+            match super::registry::pull(
+                &reference,
+                args.registry_ca.as_deref(),
+                cache.as_deref(),
+                &wanted,
+            ) {
+                Ok(p) => {
+                    if args.format == Format::Text {
+                        eoutln!(
+                            "note: {} is {} ({wanted} manifest {})",
+                            args.image.display(),
+                            p.resolved,
+                            p.manifest_digest
+                        );
+                    }
+                    let path = p.layout.clone();
+                    pulled = Some(p);
+                    path
+                }
+                Err(err) => {
+                    stopped(
+                        args.format,
+                        &format!("cannot pull {}: {err}", args.image.display()),
+                        None,
+                    );
+                    return ExitStatus::Error;
+                }
+            }
+        }
+        Some(Err(why)) => {
+            stopped(args.format, &why, None);
+            return ExitStatus::Error;
+        }
+        None => image_path(&args.image),
+    };
     let options = verify::Options { platform };
-    match verify::verify(&plan, &image_path(&args.image), &options) {
+    let verified = verify::verify(&plan, &image, &options);
+    drop(pulled);
+    match verified {
         Ok(report) => {
             match args.format {
                 Format::Text => out!("{}", report.to_text()),

@@ -7,9 +7,11 @@
 //! read it. Every request has timeouts, and every body is read with a byte limit: what a
 //! server sends is untrusted.
 
+pub mod auth;
 pub mod index_auth;
 pub mod pypi;
 pub mod pypi_json;
+pub mod registry;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

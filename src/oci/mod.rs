@@ -9,6 +9,7 @@ pub mod digest;
 pub mod image;
 pub mod layer;
 pub mod referrer;
+pub mod remote;
 pub mod store;
 pub mod tarstream;
 pub mod writer;

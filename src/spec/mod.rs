@@ -2,7 +2,7 @@
 
 pub mod base_python;
 mod extra_args;
-mod load;
+pub mod load;
 pub mod model;
 pub mod platform;
 pub mod raw;

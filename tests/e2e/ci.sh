@@ -117,6 +117,11 @@ bash "$HERE/pins.sh" "$FAB"
 # secret is needed, and its password is in no layer and not in the build log.
 bash "$HERE/private-index.sh" "$FAB"
 
+# Through a real registry (distribution 2.8, TLS, htpasswd): the base pulled by reference,
+# the image pushed (base layers mounted), verified from the registry, pulled and run by
+# podman, and a code change uploading only the app layer.
+bash "$HERE/registry.sh" "$FAB"
+
 # fabuild build asks pip for every manylinux wheel the base's glibc runs: the versions it
 # installs are the ones pip inside the base resolves.
 bash "$HERE/wheels.sh" "$FAB"
