@@ -51,6 +51,7 @@ fn app_yaml(carried: Vec<Carried>, tls: Option<Tls>, interface: Interface) -> St
         apt: None,
         env_reads: Vec::new(),
         django: None,
+        extends: None,
     }
     .render()
 }
