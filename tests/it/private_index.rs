@@ -39,10 +39,10 @@ fn the_install_step_mounts_the_netrc_secret_and_sets_the_index_in_the_run_line_o
         .split("\nRUN ")
         .find(|step| step.contains("pip install"))
         .unwrap();
-    assert!(
-        run.starts_with("--mount=type=secret,id=index_netrc \\"),
-        "{run}"
-    );
+    // The secret is mounted for this step only, before the line that reads it.
+    let mount = run.find("--mount=type=secret,id=index_netrc \\");
+    let read = run.find("then export NETRC=");
+    assert!(mount.is_some() && mount < read, "{run}");
     assert!(
         run.contains("then export NETRC=/run/secrets/index_netrc; fi"),
         "{run}"
