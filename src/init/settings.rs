@@ -93,8 +93,13 @@ pub fn env_reads(sources: &Sources) -> Vec<EnvRead> {
 /// optional one.
 fn add(found: &mut Vec<EnvRead>, read: EnvRead) {
     // An alias or a reader's argument may be any string: only a name app.yaml's `env`
-    // takes, and that cannot break out of its comment line, is listed.
-    if !env_name(&read.name) {
+    // takes, and that cannot break out of its comment line, is listed. The image sets
+    // some variables itself (`PATH`, `HOME`: app.yaml may not), and the worker count is
+    // `server.workers`, not `WEB_CONCURRENCY` in env: none of them is the app's to fill.
+    if !env_name(&read.name)
+        || crate::spec::RESERVED_ENV.contains(&read.name.as_str())
+        || read.name == "WEB_CONCURRENCY"
+    {
         return;
     }
     let full = found.len() >= MAX_READS;
@@ -115,8 +120,20 @@ fn env_name(name: &str) -> bool {
 }
 
 /// The reads as commented `env:` entries at the end of app.yaml; under the `env:` init
-/// already wrote (`in_env`), or under a commented one.
-pub fn render(reads: &[EnvRead], in_env: bool, out: &mut String) {
+/// already wrote (`in_env`, whose entries so far are `written`), or under a commented one.
+/// A variable init already set (`PYTHONPATH`, `DJANGO_SETTINGS_MODULE`) is not listed
+/// again: uncommented, it would be a second key of the same name.
+pub fn render(reads: &[EnvRead], in_env: bool, written: &str, out: &mut String) {
+    let reads: Vec<&EnvRead> = reads
+        .iter()
+        .filter(|r| {
+            !written.lines().any(|l| {
+                l.strip_prefix("  ")
+                    .and_then(|l| l.strip_prefix(r.name.as_str()))
+                    .is_some_and(|rest| rest.starts_with(':'))
+            })
+        })
+        .collect();
     if reads.is_empty() {
         return;
     }

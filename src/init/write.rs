@@ -278,6 +278,7 @@ impl AppYaml {
         if open {
             out.push_str("\nenv:\n");
         }
+        let start = out.len();
         if let Some(member) = &self.workspace {
             out.push_str(&format!(
                 "  # the workspace members the app imports, copied with the project (root-owned, read-only)\n  PYTHONPATH: {}\n",
@@ -291,7 +292,8 @@ impl AppYaml {
         if let Some(django) = &self.django {
             django.render_env(out);
         }
-        super::settings::render(&self.env_reads, open, out);
+        let written = out[start..].to_owned();
+        super::settings::render(&self.env_reads, open, &written, out);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod model;
 pub mod platform;
 pub mod raw;
 mod validate;
+pub use validate::RESERVED_ENV;
 
 use std::path::{Path, PathBuf};
 

@@ -801,6 +801,42 @@ fn names_that_are_not_variable_names_are_not_listed() {
     assert!(!text.contains("evil") && !text.contains("99"), "{text}");
 }
 
+/// Found by fuzzing (`init_code`): code that reads `PATH` got a `PATH` entry, which
+/// app.yaml refuses (the image sets it). Variables the image sets, the worker count
+/// (`server.workers` decides it) and those init already wrote (`PYTHONPATH` for a src
+/// layout) are not listed; uncommented, the entries keep app.yaml valid.
+#[test]
+fn variables_the_image_or_init_sets_are_not_listed() {
+    let (_tmp, dir) = copy("src-layout");
+    let package = fs::read_dir(dir.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    fs::write(
+        package.join("settings.py"),
+        "import os\n\nPATH = os.environ[\"PATH\"]\nHOME = os.getenv(\"HOME\")\nPYPATH = os.environ[\"PYTHONPATH\"]\nWORKERS = os.environ[\"WEB_CONCURRENCY\"]\nKEY = os.environ[\"API_KEY\"]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["init"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    let listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   "))
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name))
+        .collect();
+    assert_eq!(listed, ["API_KEY"], "{text}");
+    assert!(text.contains("\n  PYTHONPATH: /app/src\n"), "{text}");
+    fs::write(
+        dir.join("app.yaml"),
+        text.replace("#   API_KEY: \"\"", "  API_KEY: \"k\""),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &["check", "app.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// Flask's celery example: `flask_app = create_app()` in a root module, the factory in a
 /// package under src/. The image imports the root module from /app, so the package must be
 /// on the path (`PYTHONPATH: /app/src`), or every worker dies with `ModuleNotFoundError`.

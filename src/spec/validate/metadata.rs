@@ -89,7 +89,7 @@ impl Validator<'_> {
 }
 
 /// Variables the generated image sets itself; a spec may not override them.
-pub(super) const RESERVED_ENV: &[&str] = &[
+pub const RESERVED_ENV: &[&str] = &[
     "GUNICORN_CMD_ARGS",
     "PATH",
     "VIRTUAL_ENV",

@@ -7,6 +7,7 @@ mod app;
 mod apt;
 mod deploy;
 mod metadata;
+pub use metadata::RESERVED_ENV;
 mod pdm_lock;
 mod pins;
 mod private_index;
