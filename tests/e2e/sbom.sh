@@ -40,8 +40,11 @@ log() { printf '[e2e-sbom %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 trap 'die "${name:-setup}" "command failed (exit $?): $BASH_COMMAND"' ERR
 die() { trap - ERR; printf '\n!!!!!!!! E2E FAILED: [sbom %s] %s\n\n' "$1" "$2" >&2; exit 1; }
 
+if [ -z "${FABUILD_PYTHON:-}" ]; then
+  "$REPO/scripts/test-env" || die setup "scripts/test-env could not set up target/pyenv"
+fi
 "$PY" -c 'import cyclonedx.validation.json' 2>/dev/null \
-  || die setup "$PY has no cyclonedx-python-lib: run scripts/test once (it installs scripts/test-requirements-hashed.txt)"
+  || die setup "$PY has no cyclonedx-python-lib: run scripts/test-env (it installs scripts/test-requirements-hashed.txt)"
 
 log "export $BASE as an OCI layout"
 skopeo copy --quiet "containers-storage:$BASE" "oci:$WORK/base:base" >/dev/null
