@@ -4,7 +4,8 @@
 //! `.python-version`. Text is shown with every control character but line feed and tab as
 //! U+FFFD, so an escape sequence or a carriage return in that input cannot act on the
 //! terminal or overwrite what was printed before it. JSON keeps every value exact, with all
-//! control characters escaped.
+//! control characters escaped, with one exception shared with text: a URL's password
+//! (`https://user:secret@host/`, which FAB094 refuses in a spec) is shown as `user:***@host`.
 //!
 //! The reader may go away: `fabuild explain ... | head -n 3` closes the pipe early. That is
 //! not an error; fabuild stops printing and exits with the code its verdict gives. Any other
@@ -14,7 +15,7 @@
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use fabuild::diagnostic::printable;
+use fabuild::diagnostic::{mask_credentials, printable};
 use fabuild::exit::ExitStatus;
 
 /// Standard output can no longer be written (closed by its reader, or failed).
@@ -34,7 +35,10 @@ pub fn safe(text: &str) -> String {
 /// escape sequence in some terminals) escaped as `\u00XX`, which JSON does not require and
 /// `serde_json` does not do; it escapes the C0 ones. They can only stand inside strings, so
 /// every value reads back the same.
+///
+/// The password of any URL in a value is masked too (`user:***@host`), as in text.
 pub fn json_safe(json: &str) -> String {
+    let json = mask_credentials(json);
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if ('\u{7f}'..='\u{9f}').contains(&c) {

@@ -4,6 +4,7 @@
 //! offending value and a help line saying what to do. `render_text` draws one the way
 //! compilers do; the CLI decides whether to colour it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -153,12 +154,61 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text` with the password of every URL in it (`scheme://user:password@host`) shown as
+/// `***`: a spec that wrongly carries one (FAB094) must not have it echoed to a terminal,
+/// a CI log or a JSON report. Everything fabuild prints goes through this; the user name
+/// and the host stay, so the reader still sees which URL is meant.
+pub fn mask_credentials(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut masked = false;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends where a URL parser ends it (`/`, `?`, `#`), or where the URL
+        // itself ends in the text around it.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | '<' | '>' | '\\')
+                    || c.is_whitespace()
+                    || c.is_control()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        let password = authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon + 1, at)))
+            .filter(|(from, to)| from < to);
+        match password {
+            Some((from, to)) => {
+                out.push_str(&authority[..from]);
+                out.push_str("***");
+                out.push_str(&authority[to..]);
+                masked = true;
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    if !masked {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Renders a finding the way compilers do: a `severity[id]: message` line, the
 /// `file:line:column`, the source line with a caret under the value, and the help.
 ///
 /// `color` adds ANSI styling; the caller decides (terminal, `NO_COLOR`).
 pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
-    let help = finding.help.as_deref().map(printable);
+    let help = finding
+        .help
+        .as_deref()
+        .map(|h| printable(&mask_credentials(h)));
     let paint = |code: &str, text: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -174,7 +224,7 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
     let mut out = format!(
         "{}: {}\n",
         paint(code, &format!("{word}[{}]", finding.rule.id)),
-        paint("1", &printable(&finding.message))
+        paint("1", &printable(&mask_credentials(&finding.message)))
     );
     match finding.span {
         Some(span) => {
@@ -183,12 +233,18 @@ pub fn render_text(finding: &Finding, source: &Source, color: bool) -> String {
             let line_start = source.text[..span.offset.min(source.text.len())]
                 .rfind('\n')
                 .map_or(0, |i| i + 1);
-            let line = printable(source.text[line_start..].lines().next().unwrap_or(""));
-            let before = source.text.get(line_start..span.offset).unwrap_or("");
-            let marked = source
-                .text
-                .get(span.offset..span.offset + span.len)
-                .unwrap_or("");
+            // The line, the text before the value and the value, each with its URLs'
+            // passwords masked, so the carets stay under the value as it is shown.
+            let line = printable(&mask_credentials(
+                source.text[line_start..].lines().next().unwrap_or(""),
+            ));
+            let before = mask_credentials(source.text.get(line_start..span.offset).unwrap_or(""));
+            let marked = mask_credentials(
+                source
+                    .text
+                    .get(span.offset..span.offset + span.len)
+                    .unwrap_or(""),
+            );
             let indent: String = before
                 .chars()
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
@@ -249,6 +305,40 @@ impl<'a> JsonFinding<'a> {
             line: finding.span.map(|s| s.line),
             column: finding.span.map(|s| s.column),
             help: finding.help.as_deref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_credentials;
+
+    #[test]
+    fn passwords_in_urls_are_masked_and_nothing_else_changes() {
+        for (text, shown) in [
+            (
+                "index_url: https://ci:s3cret@pypi.corp.example/simple/",
+                "index_url: https://ci:***@pypi.corp.example/simple/",
+            ),
+            // An unencoded `@` in the password: the host is after the last one.
+            ("http://u:p@ss@h:8080", "http://u:***@h:8080"),
+            (
+                "\"a\": \"postgres://app:x@db/app\", \"b\": \"https://t:y@r?q=1\"",
+                "\"a\": \"postgres://app:***@db/app\", \"b\": \"https://t:***@r?q=1\"",
+            ),
+            // No password, or no credentials: untouched.
+            (
+                "git+ssh://git@github.com/o/r",
+                "git+ssh://git@github.com/o/r",
+            ),
+            ("https://h:8443/a@b", "https://h:8443/a@b"),
+            (
+                "user:pass@host without a scheme",
+                "user:pass@host without a scheme",
+            ),
+            ("https://u:@h/", "https://u:@h/"),
+        ] {
+            assert_eq!(mask_credentials(text), shown, "{text}");
         }
     }
 }

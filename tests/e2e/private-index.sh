@@ -28,7 +28,7 @@ cleanup() {
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
   fi
-  podman rmi -f localhost/fabuild-e2e/private-index:e2e >/dev/null 2>&1 || true
+  podman rmi -f localhost/fabuild-e2e/private-index:e2e localhost/fabuild-e2e/private-index-uv:e2e >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -150,4 +150,107 @@ layers=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(
 (cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/oci") >"$WORK/verify.log" 2>&1 \
   || { cat "$WORK/verify.log" >&2; fail "fabuild verify"; }
 grep -q "build-secrets" "$WORK/verify.log" || fail "verify did not run its build-secrets check"
-log "ok: 401 without credentials (buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($(ls "$WORK"/oci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"
+pip_blobs=$(ls "$WORK"/oci/blobs/sha256 | wc -l)
+
+# The same index on the uv route: an app whose dependencies are locked by uv (python.lock),
+# the lock made here by the real uv fabuild pins against the authenticated index. In the
+# image uv exports the lock and installs it from UV_DEFAULT_INDEX, reading the netrc the
+# install step mounts (NETRC); without the secret the index refuses uv too.
+log "uv route: a uv.lock naming the private package, locked by the pinned uv"
+UVDIR=$WORK/uv
+"$PY" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary=:all: \
+  --target "$UVDIR" -r "$REPO/examples/fastapi-uv/requirements-uv.txt"
+uvctx=$WORK/uvctx
+mkdir -p "$uvctx"
+cat >"$uvctx/pyproject.toml" <<'TOML'
+[project]
+name = "private-index-uv"
+version = "1.0.0"
+requires-python = ">=3.11"
+dependencies = ["fabuild-private-greeting==0.1.0"]
+TOML
+cat >"$uvctx/app.py" <<'APP'
+import fabuild_private_greeting
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [fabuild_private_greeting.GREETING.encode()]
+APP
+cat >"$uvctx/app.yaml" <<YAML
+version: 1
+name: private-index-uv
+app:
+  module: app:app
+  interface: wsgi
+python:
+  version: "3.11"
+  lock: uv.lock
+server:
+  port: 8000
+  cpus: 1
+user:
+  uid: 10001
+  gid: 10001
+build:
+  index_url: http://127.0.0.1:$PORT/simple/
+YAML
+(cd "$uvctx" && NETRC=$WORK/netrc UV_CACHE_DIR=$WORK/uv-cache UV_PYTHON_DOWNLOADS=never UV_NATIVE_TLS=1 \
+  "$UVDIR/bin/uv" lock --quiet --python python3 --default-index "http://127.0.0.1:$PORT/simple/") \
+  >"$WORK/uv-lock.log" 2>&1 || { cat "$WORK/uv-lock.log" >&2; fail "uv lock against the private index"; }
+grep -q 'name = "fabuild-private-greeting"' "$uvctx/uv.lock" || fail "uv.lock does not lock the private package"
+if grep -q "$PASSWORD" "$uvctx/uv.lock" "$WORK/uv-lock.log"; then fail "the password is in uv.lock or uv's output"; fi
+(cd "$uvctx" && "$FAB" gen --base-image "$BASE" app.yaml) >"$WORK/uvgen.log" 2>&1 || { cat "$WORK/uvgen.log" >&2; fail "fabuild gen (uv)"; }
+grep -q "/opt/uv/bin/uv export" "$uvctx/Dockerfile" || fail "the uv-locked app's Dockerfile does not install with uv"
+grep -q -- "--mount=type=secret,id=index_netrc" "$uvctx/Dockerfile" || fail "the uv Dockerfile does not mount the index_netrc secret"
+if grep -rq "$PASSWORD" "$uvctx"; then fail "the password is in the uv build context"; fi
+
+UVTAG=localhost/fabuild-e2e/private-index-uv:e2e
+log "uv route: build without the secret: the index must refuse uv"
+if e2e_buildah_build "$WORK/uvbuild-nosecret.log" "$UVTAG" "$uvctx" --layers; then
+  fail "the uv build succeeded without the index's credentials"
+fi
+# (pip, fetching uv itself from the same index, is the first to be refused)
+grep -qi "401\|unauthorized\|could not find a version\|not found in the package registry" "$WORK/uvbuild-nosecret.log" \
+  || { tail -20 "$WORK/uvbuild-nosecret.log" >&2; fail "the uv build without credentials failed for another reason"; }
+log "uv route: build with the index_netrc secret"
+e2e_buildah_build "$WORK/uvbuild.log" "$UVTAG" "$uvctx" --layers --secret "id=index_netrc,src=$WORK/netrc" \
+  || { tail -30 "$WORK/uvbuild.log" >&2; fail "buildah build (uv) with the secret"; }
+if grep -q "$PASSWORD" "$WORK/uvbuild.log"; then fail "the password is in the uv build log"; fi
+grep -q "fabuild-private-greeting==0.1.0" "$WORK/uvbuild.log" || fail "uv did not report installing the private package"
+out=$(podman run --rm --network=none --user 10001:10001 --entrypoint /opt/venv/bin/python "$UVTAG" \
+  -c 'import fabuild_private_greeting as g; print(g.GREETING)')
+[ "$out" = "hello from the private index" ] || fail "the uv image's private package says: $out"
+if podman run --rm --network=none --entrypoint /bin/sh "$UVTAG" -c 'test -e /opt/uv'; then
+  fail "uv stayed in the image"
+fi
+skopeo copy --quiet "containers-storage:$UVTAG" "oci:$WORK/uvoci:e2e" >/dev/null
+for blob in "$WORK"/uvoci/blobs/sha256/*; do
+  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+    fail "the password is in blob $(basename "$blob") of the uv image"
+  fi
+done
+(cd "$uvctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/uvoci") >"$WORK/uvverify.log" 2>&1 \
+  || { cat "$WORK/uvverify.log" >&2; fail "fabuild verify (uv)"; }
+grep -q "build-secrets" "$WORK/uvverify.log" || fail "verify did not run its build-secrets check (uv)"
+podman rmi -f "$UVTAG" >/dev/null 2>&1 || true
+
+log "uv route, fabuild build: the uv.lock's closure from the same index, the netrc as NETRC"
+if PIP_NO_INPUT=1 "$FAB" build "$uvctx/app.yaml" --base "$WORK/base" --out "$WORK/uvbuilt-nosecret" \
+  --base-image "$BASE" --cache-dir "$WORK/uvcache" >"$WORK/uvfbuild-nosecret.log" 2>&1; then
+  fail "fabuild build (uv.lock) succeeded without the index's credentials"
+fi
+grep -qi "401\|No matching distribution\|could not find a version" "$WORK/uvfbuild-nosecret.log" \
+  || { tail -20 "$WORK/uvfbuild-nosecret.log" >&2; fail "fabuild build (uv.lock) without credentials failed for another reason"; }
+NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$uvctx/app.yaml" --base "$WORK/base" --out "$WORK/uvbuilt" \
+  --base-image "$BASE" --cache-dir "$WORK/uvcache" >"$WORK/uvfbuild.log" 2>&1 \
+  || { tail -20 "$WORK/uvfbuild.log" >&2; fail "fabuild build (uv.lock) with NETRC"; }
+if grep -q "$PASSWORD" "$WORK/uvfbuild.log"; then fail "the password is in fabuild build's output (uv.lock)"; fi
+for blob in "$WORK"/uvbuilt/blobs/sha256/*; do
+  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+    fail "the password is in blob $(basename "$blob") of fabuild build's uv.lock image"
+  fi
+done
+(cd "$uvctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/uvbuilt") >"$WORK/uvfverify.log" 2>&1 \
+  || { cat "$WORK/uvfverify.log" >&2; fail "fabuild verify of fabuild build's uv.lock image"; }
+log "ok: 401 without credentials (pip and uv, buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($pip_blobs + $(ls "$WORK"/uvoci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"

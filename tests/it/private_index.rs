@@ -97,3 +97,72 @@ fn credentials_in_the_url_or_a_secret_without_an_index_are_refused() {
         "the error repeats the password: {text}"
     );
 }
+
+/// A password written into a URL of the spec (FAB094's own case, or any other value such
+/// as an env var) never reaches stdout or stderr: every command that echoes the spec's
+/// lines or values shows `user:***@host`, with the caret still under the value.
+#[test]
+fn a_password_in_a_url_is_masked_wherever_fabuild_prints_it() {
+    const PASSWORD: &str = "Hunter2-s3cret";
+    let dir = project(&format!(
+        "env:\n  DATABASE_URL: postgres://app:{PASSWORD}@db.internal:5432/app\nbuild:\n  index_url: https://ci:{PASSWORD}@pypi.corp.example/simple/\n"
+    ));
+    let run = |args: &[&str]| {
+        let out = fabuild(dir.path()).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+            "fabuild {args:?} printed the password:\n{stdout}\n{stderr}"
+        );
+        (out.status.code(), stdout, stderr)
+    };
+
+    let (code, _, stderr) = run(&["check", "app.yaml"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // The caret line shows the masked URL, and the carets cover it exactly.
+    let shown = "index_url: https://ci:***@pypi.corp.example/simple/";
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(shown))
+        .unwrap_or_else(|| {
+            panic!("no masked source line in:\n{stderr}");
+        });
+    let carets = stderr.lines().skip_while(|l| *l != line).nth(1).unwrap();
+    let url_at = line.find("https://").unwrap();
+    assert_eq!(
+        carets.find('^'),
+        Some(url_at),
+        "carets not under the value:\n{stderr}"
+    );
+    assert_eq!(
+        carets.matches('^').count(),
+        "https://ci:***@pypi.corp.example/simple/".len(),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = run(&["check", "--format", "json", "app.yaml"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(stdout.contains("FAB094"), "{report}");
+
+    let (code, _, stderr) = run(&["gen", "app.yaml"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("ci:***@pypi.corp.example"), "{stderr}");
+    let (code, _, stderr) = run(&["plan", "app.yaml"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!dir.path().join("Dockerfile").exists());
+
+    // Once the index is fixed, plan shows the env value, masked.
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        format!("{APP}env:\n  DATABASE_URL: postgres://app:{PASSWORD}@db.internal:5432/app\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["plan", "app.yaml"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("postgres://app:***@db.internal:5432/app"),
+        "{stdout}"
+    );
+}
