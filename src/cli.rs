@@ -40,7 +40,10 @@ pub enum Command {
     /// flag instead, so it runs in scripts. Never replaces an app.yaml without --force.
     Init(InitArgs),
     /// Print the JSON Schema (draft 2020-12) of app.yaml, for editors and linters
-    Schema,
+    ///
+    /// With --platform, the schema of a platform file (`extends:`, docs/spec.md) instead:
+    /// the keys it may share with every spec, and its `policy`.
+    Schema(SchemaArgs),
     /// Check a built image against the spec: integrity, config, and the files in its layers
     ///
     /// Reads an OCI image layout directory, an oci-archive tar or a `docker save` archive
@@ -225,6 +228,13 @@ pub struct CheckArgs {
     pub base_image: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of a platform file (schema/platform.schema.json), not app.yaml's
+    #[arg(long)]
+    pub platform: bool,
 }
 
 #[derive(Debug, Args)]

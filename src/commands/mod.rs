@@ -35,8 +35,12 @@ pub fn run(command: Command) -> ExitStatus {
         Command::Plan(args) => plan::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Init(args) => init::run(&args),
-        Command::Schema => {
-            console::stdout_raw(fabuild::schema::APP_SCHEMA);
+        Command::Schema(args) => {
+            console::stdout_raw(if args.platform {
+                fabuild::schema::PLATFORM_SCHEMA
+            } else {
+                fabuild::schema::APP_SCHEMA
+            });
             ExitStatus::Success
         }
         Command::Verify(args) => verify::run(&args),

@@ -187,6 +187,19 @@ fn fabuild_schema_prints_the_committed_file() {
     assert_eq!(out.stdout, committed);
 }
 
+#[test]
+fn fabuild_schema_platform_prints_the_committed_platform_schema() {
+    let out = util::fabuild(&util::repo())
+        .args(["schema", "--platform"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read(util::repo().join("schema/platform.schema.json")).unwrap();
+    assert_eq!(out.stdout, committed);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema["properties"]["policy"].is_object(), "{schema}");
+}
+
 /// Runs check-jsonschema on `files`; returns (schema errors, parse errors) as file names.
 pub fn check_jsonschema(files: &[std::path::PathBuf]) -> (BTreeSet<String>, BTreeSet<String>) {
     check_against("schema/app.schema.json", files)

@@ -108,6 +108,7 @@ const PIPED: &[&[&str]] = &[
     &["plan", "examples/fastapi-tls/app.yaml"],
     &["check", "examples/fastapi-tls/app.yaml"],
     &["schema"],
+    &["schema", "--platform"],
 ];
 
 #[test]
