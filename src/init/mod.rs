@@ -821,11 +821,14 @@ fn render_checked(
     let mut checked = crate::check::check_text(&text, "app.yaml", root);
     if (!yaml.server.is_empty() || yaml.carried_tls().is_some())
         && let Err(spec::SpecError::Invalid { findings, .. }) = &checked
+        && findings
+            .iter()
+            .any(|f| f.is_error() && !about_what_init_chose(f))
     {
         // What the file set is not worth failing init over: leave it out, and say why.
         let refused: Vec<String> = findings
             .iter()
-            .filter(|f| f.is_error())
+            .filter(|f| f.is_error() && !about_what_init_chose(f))
             .map(one_line)
             .collect();
         let mut read: Vec<&str> = yaml.server.iter().map(|c| c.why.as_str()).collect();
@@ -934,22 +937,60 @@ fn conf_warning(
     out
 }
 
-/// The warnings of the app.yaml init would write. It must pass `fabuild check`: a flag with
-/// a bad value fails here, as `Invalid` with the validator's own message, before anything
-/// is written.
+/// A finding of the platform's policy that init cannot settle: a label only the service's
+/// owners know, a base image, uid or worker count the team chose. The app.yaml is
+/// written, and the finding is a warning saying what to change before `fabuild check`
+/// passes. (A forbidden flag or too many workers carried over from gunicorn.conf.py are
+/// left out first, as any value app.yaml refuses.)
+fn left_to_the_user(finding: &crate::diagnostic::Finding) -> bool {
+    use crate::rules;
+    about_what_init_chose(finding)
+        || [rules::POLICY_EXTRA_ARG, rules::POLICY_WORKERS].contains(&finding.rule)
+}
+
+/// A policy finding about what init chose, not what it carried over from the project.
+fn about_what_init_chose(finding: &crate::diagnostic::Finding) -> bool {
+    use crate::rules;
+    [
+        rules::POLICY_BASE_IMAGE,
+        rules::POLICY_LABEL,
+        rules::POLICY_UID,
+    ]
+    .contains(&finding.rule)
+}
+
+/// The warnings of the app.yaml init would write. It must pass `fabuild check` (with the
+/// platform file it extends): a flag with a bad value fails here, as `Invalid` with the
+/// validator's own message, before anything is written. What only the user can settle of
+/// the platform's policy (`left_to_the_user`) is a warning instead.
 fn validate(
     checked: Result<spec::Checked, spec::SpecError>,
 ) -> Result<Vec<crate::diagnostic::Finding>, InitError> {
     match checked {
         Ok(checked) => Ok(checked.warnings),
-        Err(spec::SpecError::Invalid { input, findings }) => Err(InitError::Invalid(
-            findings
+        Err(spec::SpecError::Invalid { input, findings })
+            if findings
                 .iter()
-                .filter(|f| f.is_error())
-                .map(|f| crate::diagnostic::render_text(f, &input, false))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )),
+                .any(|f| f.is_error() && !left_to_the_user(f)) =>
+        {
+            Err(InitError::Invalid(
+                findings
+                    .iter()
+                    .filter(|f| f.is_error() && !left_to_the_user(f))
+                    .map(|f| crate::diagnostic::render_text(f, &input, false))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ))
+        }
+        Err(spec::SpecError::Invalid { findings, .. }) => Ok(findings
+            .into_iter()
+            .map(|mut f| {
+                if left_to_the_user(&f) {
+                    f.severity = crate::diagnostic::Severity::Warning;
+                }
+                f
+            })
+            .collect()),
         Err(other) => Err(InitError::Invalid(other.to_string())),
     }
 }

@@ -89,10 +89,36 @@ pub struct Checked {
 /// The spec's `extends` chain is read and merged first, then `FABUILD_PLATFORM`'s file
 /// (see `platform`).
 pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecError> {
-    let env = std::env::var_os(platform::PLATFORM_ENV).filter(|v| !v.is_empty());
-    let chain = platform::load(path, display, env.as_deref().map(Path::new))?;
+    let env = platform_env();
+    validate_chain(
+        platform::load(path, display, env.as_deref().map(Path::new))?,
+        &project_dir(path),
+    )
+}
+
+/// Validates spec text that is not on disk (`check::check_text` adds the plan's limits);
+/// `project` is where relative paths resolve, `extends` included: the text is checked as
+/// the file `project/name` would be, platform files and `FABUILD_PLATFORM` too.
+pub(crate) fn validate_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
+    let env = platform_env();
+    validate_chain(
+        platform::load_text(
+            text,
+            &project.join(name),
+            name,
+            env.as_deref().map(Path::new),
+        )?,
+        project,
+    )
+}
+
+fn platform_env() -> Option<std::ffi::OsString> {
+    std::env::var_os(platform::PLATFORM_ENV).filter(|v| !v.is_empty())
+}
+
+/// The merged chain validated, its findings placed in the file each points into.
+fn validate_chain(chain: platform::Chain, project: &Path) -> Result<Checked, SpecError> {
     let source = chain.source;
-    let project = project_dir(path);
     let origins = platform::origins(&chain.raw, &chain.policy, &source);
     let (policy, policy_findings) = platform::policy(&chain.policy, &source);
     let localize = |mut findings: Vec<Finding>| {
@@ -103,7 +129,7 @@ pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecE
         }
         findings
     };
-    match validate::validate(&chain.raw, &source.text, &project) {
+    match validate::validate(&chain.raw, &source.text, project) {
         Ok((spec, warnings)) if policy_findings.is_empty() => Ok(Checked {
             spec,
             warnings: localize(warnings),
@@ -120,29 +146,6 @@ pub(crate) fn validate_file(path: &Path, display: &str) -> Result<Checked, SpecE
                 findings,
             })
         }
-    }
-}
-
-/// Validates spec text that is not on disk (`check::check_text` adds the plan's limits); `project` is where relative
-/// paths resolve.
-pub(crate) fn validate_text(text: &str, name: &str, project: &Path) -> Result<Checked, SpecError> {
-    let source = Source::new(name, text);
-    let raw = parse(text).map_err(|f| SpecError::Invalid {
-        input: source.clone(),
-        findings: vec![*f],
-    })?;
-    match validate::validate(&raw, text, project) {
-        Ok((spec, warnings)) => Ok(Checked {
-            spec,
-            origins: platform::origins(&raw, &raw::RawPolicy::default(), &source),
-            source,
-            warnings,
-            policy: platform::Policy::default(),
-        }),
-        Err(findings) => Err(SpecError::Invalid {
-            input: source,
-            findings,
-        }),
     }
 }
 

@@ -42,14 +42,41 @@ pub(crate) struct Chain {
 
 /// Reads the spec at `path` and every platform file it extends. `platform` is
 /// `FABUILD_PLATFORM`'s value, if set.
-// One link of the chain after another, each way it can fail with its own finding.
-#[allow(clippy::too_many_lines)]
 pub(crate) fn load(
     path: &Path,
     display: &str,
     platform: Option<&Path>,
 ) -> Result<Chain, SpecError> {
-    let (first, mut raw) = super::load::load(path, display)?;
+    let (first, raw) = super::load::load(path, display)?;
+    chain(path, display, first, raw, platform)
+}
+
+/// `load` for spec text that is not on disk (`init` checks the app.yaml it is about to
+/// write): its `extends` resolves as if the text were the file `path`.
+pub(crate) fn load_text(
+    text: &str,
+    path: &Path,
+    display: &str,
+    platform: Option<&Path>,
+) -> Result<Chain, SpecError> {
+    let first = Source::new(display, text);
+    let raw = super::parse(text).map_err(|f| SpecError::Invalid {
+        input: first.clone(),
+        findings: vec![*f],
+    })?;
+    chain(path, display, first, raw, platform)
+}
+
+/// The chain from the spec `first` (read from `path`, shown as `display`) on.
+// One link of the chain after another, each way it can fail with its own finding.
+#[allow(clippy::too_many_lines)]
+fn chain(
+    path: &Path,
+    display: &str,
+    first: Source,
+    mut raw: RawSpec,
+    platform: Option<&Path>,
+) -> Result<Chain, SpecError> {
     let mut text = first.text.to_string();
     let mut source = first;
     let mut seen = HashSet::new();
@@ -105,7 +132,7 @@ pub(crate) fn load(
                 "a chain is a team's file and perhaps an organisation's; flatten it",
             ));
         }
-        let body = match read_text(&file, &file_display) {
+        let body = match read_cached(&file, &file_display) {
             Ok(body) => body,
             Err(err) => {
                 let (via, help) = if at.is_some() {
@@ -217,6 +244,54 @@ pub(crate) fn load(
         raw,
         policy,
     })
+}
+
+/// Platform files this process has read, by canonical path: a batch (`check` or `gen`
+/// over 200 services) reads its team's file once, not once a spec. An entry is used only
+/// while the file's length and modification time are what they were when it was read, so
+/// a long-lived caller (a test, a fuzzer) never sees an edited file's old text.
+struct Cached {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    text: Arc<str>,
+}
+
+/// More platform files than a batch's chains hold; past it the cache starts over.
+const MAX_CACHED: usize = 64;
+
+static READ: std::sync::Mutex<BTreeMap<PathBuf, Cached>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// `read_text` of the platform file at `file`, from `READ` when it has not changed.
+fn read_cached(file: &Path, display: &str) -> Result<Arc<str>, SpecError> {
+    let stamp = |m: &std::fs::Metadata| (m.len(), m.modified().ok());
+    let Ok(key) = std::fs::canonicalize(file) else {
+        // Not there (or not reachable): the read says why.
+        return read_text(file, display).map(Arc::from);
+    };
+    let now = std::fs::metadata(&key).ok().map(|m| stamp(&m));
+    let mut cache = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let (Some(c), Some(now)) = (cache.get(&key), now)
+        && (c.len, c.modified) == now
+    {
+        return Ok(c.text.clone());
+    }
+    let text: Arc<str> = Arc::from(read_text(file, display)?);
+    if let Some((len, modified)) = now {
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(
+            key,
+            Cached {
+                len,
+                modified,
+                text: text.clone(),
+            },
+        );
+    }
+    Ok(text)
 }
 
 /// The name `fabuild init` looks for above a project.

@@ -467,3 +467,122 @@ fn a_platform_pins_file_is_read_beside_the_platform_file() {
     );
     assert!(!shown.contains(real), "{shown}");
 }
+
+/// init checks the app.yaml it writes as `fabuild check` will, with the platform file it
+/// extends: a worker count carried over from gunicorn.conf.py that the platform's policy
+/// forbids is left out (not written for check to refuse later), and what only the user
+/// can settle (the owner label) is a warning. Spec text checked without a file
+/// (`check_text`) follows `extends` from its project directory the same way.
+#[test]
+fn init_and_spec_text_are_held_to_the_platform_they_extend() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("platform.yaml"), PLATFORM).unwrap();
+    let dir = tmp.path().join("orders");
+    fs::create_dir_all(&dir).unwrap();
+    let fixture = util::repo().join("tests/fixtures/init/fastapi-main");
+    for name in ["main.py", "requirements.txt"] {
+        fs::copy(fixture.join(name), dir.join(name)).unwrap();
+    }
+    fs::write(dir.join("gunicorn.conf.py"), "workers = 8\n").unwrap();
+    let out = util::fabuild(&dir)
+        .env_remove("FABUILD_PLATFORM")
+        .env("SOURCE_DATE_EPOCH", "1795651200")
+        .arg("init")
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let yaml = fs::read_to_string(dir.join("app.yaml")).unwrap();
+    assert!(yaml.contains("extends: \"../platform.yaml\""), "{yaml}");
+    assert!(!yaml.contains("workers: 8"), "{yaml}");
+    assert!(
+        said.contains("gunicorn.conf.py:1: workers = 8")
+            && said.contains("the platform allows at most 4 [FAB079]"),
+        "{said}"
+    );
+    assert!(
+        said.contains("warning: label `com.example.owner` is missing"),
+        "{said}"
+    );
+    // check then has the one thing init said the user must add, nothing more.
+    let out = run(&dir, &["check", "--format", "json"], &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["FAB076"], "{report}");
+
+    // The same text checked without a file: the platform's keys and policy apply.
+    let spec = "version: 1\nextends: ../platform.yaml\nname: orders\napp:\n  module: main:app\n  interface: asgi\nlabels:\n  com.example.owner: ops\n";
+    let checked = fabuild::check::check_text(spec, "app.yaml", &dir).unwrap();
+    assert_eq!(checked.spec.python.version, "3.12");
+    assert!(
+        checked
+            .spec
+            .env
+            .iter()
+            .any(|(k, v)| k == "LOG_LEVEL" && v == "info"),
+        "{:?}",
+        checked.spec.env
+    );
+    let forbidden = format!("{spec}server:\n  extra_args: [--preload]\n");
+    match fabuild::check::check_text(&forbidden, "app.yaml", &dir) {
+        Err(fabuild::spec::SpecError::Invalid { findings, .. }) => {
+            assert!(
+                findings.iter().any(|f| f.rule.id == "FAB078"),
+                "{findings:?}"
+            );
+        }
+        other => panic!("--preload passed the platform's policy: {other:?}"),
+    }
+    let missing = spec.replace("../platform.yaml", "../nowhere.yaml");
+    match fabuild::check::check_text(&missing, "app.yaml", &dir) {
+        Err(fabuild::spec::SpecError::Invalid { findings, .. }) => {
+            assert_eq!(findings[0].rule.id, "FAB084", "{findings:?}");
+        }
+        other => panic!("a missing platform file passed: {other:?}"),
+    }
+}
+
+/// A batch reads its platform file once: `check` and `gen --check` over the 200 services
+/// open platform.yaml one time each (counted by strace), not once a spec, and still give
+/// every spec the platform's keys and policy.
+#[test]
+fn a_batch_reads_the_platform_file_once() {
+    let (tmp, specs) = fleet();
+    let dir = tmp.path();
+    for args in [&["check"][..], &["gen", "--check"][..]] {
+        let log = dir.join("strace.log");
+        let out = std::process::Command::new("strace")
+            .current_dir(dir)
+            .env_remove("FABUILD_PLATFORM")
+            .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+            .arg(&log)
+            .arg(env!("CARGO_BIN_EXE_fabuild"))
+            .args(args)
+            .args(&specs)
+            .output()
+            .expect("strace runs (apt-get install strace)");
+        let stderr = text(&out.stderr);
+        // The one breaking service is still held to the platform's policy.
+        assert!(stderr.contains("svc-137/app.yaml"), "{args:?}: {stderr}");
+        let trace = fs::read_to_string(&log).unwrap();
+        let opened = trace
+            .lines()
+            .filter(|l| l.contains("platform.yaml\"") && !l.contains("= -1"))
+            .count();
+        assert_eq!(opened, 1, "{args:?} opened platform.yaml {opened} times");
+        let specs_opened = trace
+            .lines()
+            .filter(|l| l.contains("/app.yaml\"") && !l.contains("= -1"))
+            .count();
+        assert!(
+            specs_opened >= FLEET,
+            "{specs_opened}: the trace missed the specs"
+        );
+    }
+}
