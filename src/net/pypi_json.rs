@@ -1,7 +1,10 @@
 //! A package index's JSON API (`GET {base}/{project}/json`, as `PyPI` serves it at
 //! `https://pypi.org/pypi`): every release's files with their sha256 and whether they are
-//! yanked, and the newest release's declared dependencies. What the index sends is
-//! untrusted: the body is bounded and only the fields read here are kept.
+//! yanked, and the newest release's declared dependencies; `GET {base}/{project}/{version}/json`
+//! gives any release's. pypiserver serves a smaller document at the same path (no name,
+//! no dependencies, files as bare URLs without hashes): it is read too, and the caller
+//! fills what it lacks. What the index sends is untrusted: the body is bounded and only
+//! the fields read here are kept.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +33,12 @@ pub struct Project {
 /// One file of a release.
 #[derive(Clone, Debug, Deserialize)]
 pub struct File {
+    /// The file's name; when the index gives only its URL, the URL's last segment.
+    #[serde(default)]
     pub filename: String,
+    /// Where to download it (absolute, as `PyPI` and pypiserver give it).
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub digests: Digests,
     #[serde(default)]
@@ -54,7 +62,8 @@ struct Document {
 
 #[derive(Deserialize)]
 struct Info {
-    name: String,
+    #[serde(default)]
+    name: Option<String>,
     version: String,
     #[serde(default)]
     requires_dist: Option<Vec<String>>,
@@ -84,20 +93,72 @@ pub fn project(
     authorization: Option<&str>,
 ) -> Result<Project, PypiError> {
     let url = project_url(base, project);
-    let mut request = agent.get(&url).header("Accept", "application/json");
+    let body = document(agent, &url, authorization)?;
+    let mut parsed = parse(&url, &body)?;
+    if parsed.name.is_empty() {
+        project.clone_into(&mut parsed.name);
+    }
+    Ok(parsed)
+}
+
+/// The `Requires-Dist` lines of release `version` of `project`, from the per-release
+/// document (`{base}/{project}/{version}/json`): the project document declares them for
+/// the newest release only.
+pub fn requires(
+    agent: &ureq::Agent,
+    base: &str,
+    project: &str,
+    version: &str,
+    authorization: Option<&str>,
+) -> Result<Vec<String>, PypiError> {
+    let url = format!("{}/{project}/{version}/json", base.trim_end_matches('/'));
+    let body = document(agent, &url, authorization)?;
+    Ok(parse(&url, &body)?.latest_requires)
+}
+
+/// The body of the JSON document at `url` (200 only, at most `MAX_PROJECT_BYTES`).
+fn document(
+    agent: &ureq::Agent,
+    url: &str,
+    authorization: Option<&str>,
+) -> Result<Vec<u8>, PypiError> {
+    get(
+        agent,
+        url,
+        Some("application/json"),
+        authorization,
+        MAX_PROJECT_BYTES,
+    )
+}
+
+/// The body at `url`, answered 200, at most `limit` bytes; `accept` and `authorization`
+/// sent as those headers when given.
+pub fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    accept: Option<&str>,
+    authorization: Option<&str>,
+    limit: u64,
+) -> Result<Vec<u8>, PypiError> {
+    let mut request = agent.get(url);
+    if let Some(value) = accept {
+        request = request.header("Accept", value);
+    }
     if let Some(value) = authorization {
         request = request.header("Authorization", value);
     }
     let response = request.call().map_err(|source| NetError::Http {
-        url: url.clone(),
+        url: url.to_owned(),
         source,
     })?;
     let status = response.status().as_u16();
     if status != 200 {
-        return Err(PypiError::Status { url, status });
+        return Err(PypiError::Status {
+            url: url.to_owned(),
+            status,
+        });
     }
-    let body = super::read_bounded(&url, response, MAX_PROJECT_BYTES)?;
-    parse(&url, &body)
+    Ok(super::read_bounded(url, response, limit)?)
 }
 
 /// The project document in `body`, fetched from `url`.
@@ -106,12 +167,59 @@ pub fn parse(url: &str, body: &[u8]) -> Result<Project, PypiError> {
         url: url.to_owned(),
         why: e.to_string(),
     })?;
+    let mut releases = doc.releases;
+    for file in releases.values_mut().flatten() {
+        if let Some(relative) = &file.url {
+            file.url = join(url, relative);
+        }
+        if file.filename.is_empty()
+            && let Some(url) = &file.url
+        {
+            let path = url.split(['?', '#']).next().unwrap_or_default();
+            path.rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .clone_into(&mut file.filename);
+        }
+    }
     Ok(Project {
-        name: doc.info.name,
+        name: doc.info.name.unwrap_or_default(),
         latest: doc.info.version,
         latest_requires: doc.info.requires_dist.unwrap_or_default(),
-        releases: doc.releases,
+        releases,
     })
+}
+
+/// `reference` (a file's URL in the document at `base`) made absolute, as a browser
+/// resolves a link: kept when absolute, from the host's root when it starts with `/`,
+/// else from `base`'s directory, `..` and `.` segments applied. `None` for another scheme.
+fn join(base: &str, reference: &str) -> Option<String> {
+    if reference.starts_with("https://") || reference.starts_with("http://") {
+        return Some(reference.to_owned());
+    }
+    if reference.contains("://") || reference.starts_with("//") {
+        return None;
+    }
+    let (scheme, rest) = base.split_once("://")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let mut segments: Vec<&str> = if reference.starts_with('/') {
+        Vec::new()
+    } else {
+        let mut dir: Vec<&str> = path.split('/').collect();
+        dir.pop();
+        dir
+    };
+    for segment in reference.trim_start_matches('/').split('/') {
+        match segment {
+            ".." => {
+                segments.pop();
+            }
+            "." => {}
+            other => segments.push(other),
+        }
+    }
+    Some(format!("{scheme}://{authority}/{}", segments.join("/")))
 }
 
 #[cfg(test)]
@@ -129,5 +237,30 @@ mod tests {
         assert!(f.yanked);
         assert_eq!(f.digests.sha256.as_deref(), Some("ab"));
         assert!(matches!(parse("u", b"[]"), Err(PypiError::Json { .. })));
+
+        // pypiserver's document: no name, no dependencies, files as bare URLs.
+        let body = br#"{"info": {"version": "2.0"}, "releases": {"2.0": [{"url": "http://127.0.0.1:8/packages/demo-2.0-py3-none-any.whl"}]}}"#;
+        let p = parse("u", body).unwrap();
+        let f = &p.releases["2.0"][0];
+        assert_eq!(f.filename, "demo-2.0-py3-none-any.whl");
+        assert_eq!(f.digests.sha256, None);
+        assert_eq!(
+            f.url.as_deref(),
+            Some("http://127.0.0.1:8/packages/demo-2.0-py3-none-any.whl")
+        );
+        // A mirror's relative links resolve against the document's URL.
+        assert_eq!(
+            join(
+                "https://pypi.org/pypi/uvicorn/json",
+                "../../packages/packages/38/0c/u-1-py3-none-any.whl"
+            )
+            .as_deref(),
+            Some("https://pypi.org/packages/packages/38/0c/u-1-py3-none-any.whl")
+        );
+        assert_eq!(
+            join("http://h:1/pypi/x/json", "/p/x.whl").as_deref(),
+            Some("http://h:1/p/x.whl")
+        );
+        assert_eq!(join("http://h/pypi/x/json", "file:///etc/passwd"), None);
     }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::refresh::{self, Request, Row};
 use super::{Pins, PinsError};
-use crate::net::pypi_json::{self as pypi, Project, PypiError};
+use sha2::Digest as _;
+
+use crate::net::pypi_json::{self as pypi, File, Project, PypiError};
 use crate::net::{self, index_auth};
 
 /// Where the index is and how to reach it.
@@ -54,25 +56,137 @@ pub enum IndexError {
     },
 }
 
+/// The most bytes of one wheel refresh downloads to hash it, when the index gives no
+/// sha256 (pypiserver): uv's wheels, the largest of the stack, are about 20 MB.
+pub const MAX_WHEEL_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The most bytes of a wheel's METADATA read for its `Requires-Dist` lines.
+const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The index, reached: its JSON API, and its files with the credentials the netrc gives
+/// for each file's own host (none for a host it does not name).
+struct Client<'a> {
+    options: &'a IndexOptions,
+    agent: ureq::Agent,
+}
+
+impl<'a> Client<'a> {
+    fn open(options: &'a IndexOptions) -> Result<Self, IndexError> {
+        if index_auth::has_userinfo(&options.base) {
+            return Err(IndexError::UrlCredentials);
+        }
+        Ok(Self {
+            options,
+            agent: net::agent(&options.net)?,
+        })
+    }
+
+    fn authorization(&self, url: &str) -> Result<Option<String>, IndexError> {
+        Ok(match &self.options.netrc {
+            Some(netrc) => index_auth::authorization(netrc, url)?,
+            None => None,
+        })
+    }
+
+    fn projects(&self, names: &[&str]) -> Result<BTreeMap<String, Project>, IndexError> {
+        let authorization = self.authorization(&self.options.base)?;
+        let mut out = BTreeMap::new();
+        for name in names {
+            let project = pypi::project(
+                &self.agent,
+                &self.options.base,
+                name,
+                authorization.as_deref(),
+            )?;
+            out.insert((*name).to_owned(), project);
+        }
+        Ok(out)
+    }
+
+    /// Release `version`'s `Requires-Dist`, from the per-release JSON document; `None`
+    /// when the index has none (404: pypiserver, some mirrors).
+    fn requires(&self, name: &str, version: &str) -> Result<Option<Vec<String>>, IndexError> {
+        let authorization = self.authorization(&self.options.base)?;
+        match pypi::requires(
+            &self.agent,
+            &self.options.base,
+            name,
+            version,
+            authorization.as_deref(),
+        ) {
+            Ok(declared) => Ok(Some(declared)),
+            Err(PypiError::Status { status: 404, .. }) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The wheel `file`, downloaded whole (at most `MAX_WHEEL_BYTES`): its sha256 and
+    /// its `Requires-Dist` lines.
+    fn wheel(&self, file: &File) -> Result<(String, Vec<String>), IndexError> {
+        let Some(url) = file
+            .url
+            .as_deref()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        else {
+            return Err(IndexError::Refused(format!(
+                "{}: the index gives neither its sha256 nor an http(s) URL to download it from",
+                file.filename
+            )));
+        };
+        let authorization = self.authorization(url)?;
+        let body = pypi::get(
+            &self.agent,
+            url,
+            None,
+            authorization.as_deref(),
+            MAX_WHEEL_BYTES,
+        )?;
+        let sha256 = format!("{:x}", sha2::Sha256::digest(&body));
+        let requires = wheel_requires(&body)
+            .map_err(|why| IndexError::Refused(format!("{}: not a wheel: {why}", file.filename)))?;
+        Ok((sha256, requires))
+    }
+}
+
+/// The `Requires-Dist` lines of the wheel in `bytes`: its `*.dist-info/METADATA`'s
+/// headers (up to the first blank line), read at most `MAX_METADATA_BYTES`.
+fn wheel_requires(bytes: &[u8]) -> Result<Vec<String>, String> {
+    use std::io::Read as _;
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let name = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| {
+            n.strip_suffix(".dist-info/METADATA")
+                .is_some_and(|dir| !dir.is_empty() && !dir.contains('/'))
+        })
+        .map(std::borrow::Cow::into_owned)
+        .ok_or("it has no .dist-info/METADATA")?;
+    let entry = archive.by_name(&name).map_err(|e| e.to_string())?;
+    let mut text = Vec::new();
+    entry
+        .take(MAX_METADATA_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_METADATA_BYTES {
+        return Err(format!("its METADATA is over {MAX_METADATA_BYTES} bytes"));
+    }
+    let text = String::from_utf8_lossy(&text);
+    Ok(text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+        .map(|r| r.trim().to_owned())
+        .collect())
+}
+
 /// Every project in `names` from the index.
 pub fn fetch(
     options: &IndexOptions,
     names: &[&str],
 ) -> Result<BTreeMap<String, Project>, IndexError> {
-    if index_auth::has_userinfo(&options.base) {
-        return Err(IndexError::UrlCredentials);
-    }
-    let agent = net::agent(&options.net)?;
-    let authorization = match &options.netrc {
-        Some(netrc) => index_auth::authorization(netrc, &options.base)?,
-        None => None,
-    };
-    let mut out = BTreeMap::new();
-    for name in names {
-        let project = pypi::project(&agent, &options.base, name, authorization.as_deref())?;
-        out.insert((*name).to_owned(), project);
-    }
-    Ok(out)
+    Client::open(options)?.projects(names)
 }
 
 /// What refresh did.
@@ -129,7 +243,8 @@ pub fn refresh(
         version.clone_into(&mut r.version);
     }
     let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
-    let projects = fetch(options, &names)?;
+    let client = Client::open(options)?;
+    let projects = client.projects(&names)?;
     if upgrade {
         for r in &mut requests {
             if let Some(newest) = refresh::newest(&projects[&r.name]) {
@@ -139,24 +254,18 @@ pub fn refresh(
     }
     let mut rows = Vec::new();
     let mut problems = Vec::new();
+    // Each wanted release's own dependencies, by name.
+    let mut requires = BTreeMap::new();
     for r in &requests {
-        let project = &projects[&r.name];
-        let Some(files) = refresh::release(project, &r.version) else {
-            problems.push(format!("{} {} is not on the index", r.name, r.version));
-            continue;
-        };
-        match refresh::select(r, files) {
-            Ok(chosen) => rows.extend(chosen.into_iter().map(|f| Row {
-                name: r.name.clone(),
-                version: r.version.clone(),
-                role: r.role,
-                sha256: f.digests.sha256.clone().unwrap_or_default(),
-                wheel: f.filename.clone(),
-            })),
+        match wanted_release(&client, r, &projects[&r.name])? {
+            Ok((release_rows, declared)) => {
+                rows.extend(release_rows);
+                requires.insert(r.name.clone(), declared);
+            }
             Err(why) => problems.push(why),
         }
     }
-    problems.extend(refresh::unmet(&requests, &projects));
+    problems.extend(refresh::unmet(&requests, &requires));
     let text = refresh::render(&requests, &rows);
     if problems.is_empty() {
         let written =
@@ -184,6 +293,62 @@ pub fn refresh(
         changed,
         rows: rows.len(),
     })
+}
+
+/// A wanted release's rows and the dependencies it declares, or why it cannot be pinned.
+type Wanted = Result<(Vec<Row>, Vec<String>), String>;
+
+/// The rows of wanted release `r` of `project` and the dependencies it declares; the
+/// inner `Err` names why the release cannot be pinned.
+fn wanted_release(
+    client: &Client<'_>,
+    r: &Request,
+    project: &Project,
+) -> Result<Wanted, IndexError> {
+    let Some(files) = refresh::release(project, &r.version) else {
+        return Ok(Err(format!("{} {} is not on the index", r.name, r.version)));
+    };
+    let chosen = match refresh::select(r, files) {
+        Ok(chosen) => chosen,
+        Err(why) => return Ok(Err(why)),
+    };
+    let mut rows = Vec::new();
+    let mut from_wheel = None;
+    for f in &chosen {
+        let sha256 = match &f.digests.sha256 {
+            Some(h) => h.clone(),
+            // No hash from the index (pypiserver): the wheel itself, downloaded.
+            None => {
+                let (sha256, declared) = client.wheel(f)?;
+                from_wheel.get_or_insert(declared);
+                sha256
+            }
+        };
+        rows.push(Row {
+            name: r.name.clone(),
+            version: r.version.clone(),
+            role: r.role,
+            sha256,
+            wheel: f.filename.clone(),
+        });
+    }
+    // Where the release's dependencies are declared: the wheel already downloaded, the
+    // project document (its newest release only), the per-release document, or, when
+    // the index has none, the METADATA of one of its wheels.
+    let declared = match from_wheel {
+        Some(declared) => declared,
+        None if refresh::same_version(&project.latest, &r.version) => {
+            project.latest_requires.clone()
+        }
+        None => match client.requires(&r.name, &r.version)? {
+            Some(declared) => declared,
+            None => match chosen.first() {
+                Some(f) => client.wheel(f)?.1,
+                None => Vec::new(),
+            },
+        },
+    };
+    Ok(Ok((rows, declared)))
 }
 
 /// One pinned package as the index sees it now.
@@ -216,35 +381,48 @@ impl Status {
 /// Every pin of `pins` against the index.
 pub fn check(pins: &Pins, options: &IndexOptions) -> Result<Vec<Status>, IndexError> {
     let names: Vec<&str> = pins.rows().map(|(p, _)| p.name).collect();
-    let projects = fetch(options, &names)?;
-    Ok(pins
-        .rows()
-        .map(|(pin, _)| {
-            let project = &projects[pin.name];
-            let files = refresh::release(project, pin.version).unwrap_or_default();
-            let yanked = files
-                .iter()
-                .find(|f| f.yanked)
-                .map(|f| f.yanked_reason.clone().unwrap_or_default());
-            let unknown_hashes = pin
-                .hashes
-                .iter()
-                .filter(|h| {
-                    !files
-                        .iter()
-                        .any(|f| f.digests.sha256.as_deref() == Some(**h))
-                })
-                .map(|h| (*h).to_owned())
-                .collect();
-            Status {
+    let client = Client::open(options)?;
+    let projects = client.projects(&names)?;
+    let mut out = Vec::new();
+    for (pin, role) in pins.rows() {
+        let project = &projects[pin.name];
+        let files = refresh::release(project, pin.version).unwrap_or_default();
+        let yanked = files
+            .iter()
+            .find(|f| f.yanked)
+            .map(|f| f.yanked_reason.clone().unwrap_or_default());
+        let mut known: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.digests.sha256.clone())
+            .collect();
+        // An index without hashes (pypiserver): the wheels refresh would keep, hashed.
+        if yanked.is_none() && files.iter().any(|f| f.digests.sha256.is_none()) {
+            let request = refresh::Request {
                 name: pin.name.to_owned(),
-                pinned: pin.version.to_owned(),
-                newest: refresh::newest(project).map(str::to_owned),
-                yanked,
-                unknown_hashes,
+                version: pin.version.to_owned(),
+                role,
+            };
+            for f in refresh::select(&request, files).unwrap_or_default() {
+                if f.digests.sha256.is_none() {
+                    known.push(client.wheel(f)?.0);
+                }
             }
-        })
-        .collect())
+        }
+        let unknown_hashes = pin
+            .hashes
+            .iter()
+            .filter(|h| !known.iter().any(|k| k == **h))
+            .map(|h| (*h).to_owned())
+            .collect();
+        out.push(Status {
+            name: pin.name.to_owned(),
+            pinned: pin.version.to_owned(),
+            newest: refresh::newest(project).map(str::to_owned),
+            yanked,
+            unknown_hashes,
+        });
+    }
+    Ok(out)
 }
 
 /// Writes `text` to `path` whole or not at all: a temporary file beside it, flushed to

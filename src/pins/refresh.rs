@@ -139,8 +139,17 @@ pub fn select<'a>(request: &Request, files: &'a [File]) -> Result<Vec<&'a File>,
                     python.map_or("Python 3".to_owned(), |p| format!("CPython {p}"))
                 ));
             };
-            if file.digests.sha256.as_deref().is_none_or(|h| !is_sha256(h)) {
-                return Err(format!("{}: the index gives no sha256", file.filename));
+            // No sha256 (pypiserver gives none): the caller hashes the downloaded wheel.
+            if file
+                .digests
+                .sha256
+                .as_deref()
+                .is_some_and(|h| !is_sha256(h))
+            {
+                return Err(format!(
+                    "{}: the index gives a sha256 that is not 64 hex digits",
+                    file.filename
+                ));
             }
             if !chosen.iter().any(|c| c.filename == file.filename) {
                 chosen.push(file);
@@ -154,6 +163,11 @@ fn is_sha256(h: &str) -> bool {
     h.len() == 64
         && h.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether two spellings name the same version, as PEP 440 compares them.
+pub fn same_version(a: &str, b: &str) -> bool {
+    Version::parse(a).is_some_and(|a| Some(a) == Version::parse(b))
 }
 
 /// The release `version` of `project`, matched as PEP 440 compares versions.
@@ -204,19 +218,16 @@ fn marker_may_hold(marker: &str) -> bool {
 }
 
 /// What the requests' own dependencies need that the requests do not give: for each
-/// request that is its project's newest release (the JSON API declares only the newest's
-/// dependencies), every `Requires-Dist` that can apply in the image must name a request
-/// whose version satisfies it.
-pub fn unmet(requests: &[Request], projects: &BTreeMap<String, Project>) -> Vec<String> {
+/// request, every `Requires-Dist` of its release (`requires`, by name: read from the
+/// index's per-release document or from the wheel itself) that can apply in the image must
+/// name a request whose version satisfies it.
+pub fn unmet(requests: &[Request], requires: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut out = Vec::new();
     for request in requests {
-        let Some(project) = projects.get(&request.name) else {
+        let Some(lines) = requires.get(&request.name) else {
             continue;
         };
-        if Version::parse(&project.latest) != Version::parse(&request.version) {
-            continue;
-        }
-        for line in &project.latest_requires {
+        for line in lines {
             let Some(req) = Requirement::parse(line) else {
                 continue;
             };
@@ -302,6 +313,7 @@ mod tests {
     fn file(name: &str) -> File {
         File {
             filename: name.to_owned(),
+            url: None,
             digests: Digests {
                 sha256: Some(format!("{:064x}", name.len())),
             },
@@ -365,29 +377,26 @@ mod tests {
     }
 
     #[test]
-    fn dependencies_of_the_newest_release_must_be_wanted() {
-        let project = Project {
-            name: "uvicorn-worker".into(),
-            latest: "0.4.0".into(),
-            latest_requires: vec![
+    fn dependencies_of_each_wanted_release_must_be_wanted() {
+        let requires = BTreeMap::from([(
+            "uvicorn-worker".to_owned(),
+            vec![
                 "gunicorn>=21.0.0".into(),
                 "uvicorn>=0.36.0".into(),
                 "typing-extensions>=4; python_version < \"3.11\"".into(),
                 "pytest; extra == \"test\"".into(),
             ],
-            releases: BTreeMap::new(),
-        };
-        let projects = BTreeMap::from([("uvicorn-worker".to_owned(), project)]);
+        )]);
         let mut requests = vec![
             request("gunicorn", "27.0.1", Role::All),
             request("uvicorn", "0.35.0", Role::Asgi),
             request("uvicorn-worker", "0.4.0", Role::Asgi),
         ];
         assert_eq!(
-            unmet(&requests, &projects),
+            unmet(&requests, &requires),
             ["uvicorn-worker 0.4.0 needs uvicorn>=0.36.0, but uvicorn 0.35.0 is wanted"]
         );
         requests[1].version = "0.54.0".into();
-        assert!(unmet(&requests, &projects).is_empty());
+        assert!(unmet(&requests, &requires).is_empty());
     }
 }

@@ -44,27 +44,41 @@ if [ ! -e "$VENV/.complete" ]; then
 fi
 PY=$VENV/bin/python
 
-# The private package: one module, built as a wheel by hand (zip with dist-info).
+# The private package: one module, built as a wheel by hand (zip with dist-info). Beside
+# it, for `fabuild pins refresh --index`: fabuild-top 1.0 (needs fabuild-dep>=2) and 2.0,
+# fabuild-dep 1.0 and 2.0.
+# The private package's version is new each run: the install step's cache mount outlives
+# the run (and the machine's other builds share it), and uv refuses a cached wheel of the
+# same name and version whose hash is not the lock's.
+PRIVATE_VERSION=0.1.$(date +%s)
 mkdir -p "$WORK/packages"
-"$PY" - "$WORK/packages" <<'PY'
+"$PY" - "$WORK/packages" "$PRIVATE_VERSION" <<'PY'
 import base64, hashlib, sys, zipfile
-out = sys.argv[1]
-name, version = "fabuild_private_greeting", "0.1.0"
-dist = f"{name}-{version}.dist-info"
-files = {
-    f"{name}.py": "GREETING = 'hello from the private index'\n",
-    f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: fabuild-private-greeting\nVersion: {version}\n",
-    f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: fabuild-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-record = []
-for path, text in files.items():
-    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-    record.append(f"{path},sha256={digest},{len(text.encode())}")
-record.append(f"{dist}/RECORD,,")
-files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
-with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+out, private_version = sys.argv[1], sys.argv[2]
+def wheel(project, version, code, requires=()):
+    name = project.replace("-", "_")
+    dist = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{name}.py": code,
+        f"{dist}/METADATA": metadata,
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: fabuild-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
     for path, text in files.items():
-        z.writestr(path, text)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+        for path, text in files.items():
+            z.writestr(zipfile.ZipInfo(path, date_time=(2026, 1, 1, 0, 0, 0)), text)
+wheel("fabuild-private-greeting", private_version, "GREETING = 'hello from the private index'\n")
+wheel("fabuild-top", "1.0", "", ["fabuild-dep>=2"])
+wheel("fabuild-top", "2.0", "")
+wheel("fabuild-dep", "1.0", "")
+wheel("fabuild-dep", "2.0", "")
 PY
 
 # The credentials: a random password, an htpasswd file by passlib, a netrc for the secret.
@@ -90,7 +104,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --netrc-file "$WORK/
 # The app: flask-http importing the private package.
 ctx=$WORK/ctx
 cp -a "$REPO/examples/flask-http" "$ctx"
-echo "fabuild-private-greeting==0.1.0" >>"$ctx/requirements.txt"
+echo "fabuild-private-greeting==$PRIVATE_VERSION" >>"$ctx/requirements.txt"
 printf '\nimport fabuild_private_greeting  # noqa: E402  (the private index'"'"'s package)\n' >>"$ctx/wsgi.py"
 sed -i -e 's/^name: .*/name: private-index/' "$ctx/app.yaml"
 printf 'build:\n  index_url: http://127.0.0.1:%s/simple/\n' "$PORT" >>"$ctx/app.yaml"
@@ -162,12 +176,12 @@ UVDIR=$WORK/uv
   --target "$UVDIR" -r "$REPO/examples/fastapi-uv/requirements-uv.txt"
 uvctx=$WORK/uvctx
 mkdir -p "$uvctx"
-cat >"$uvctx/pyproject.toml" <<'TOML'
+cat >"$uvctx/pyproject.toml" <<TOML
 [project]
 name = "private-index-uv"
 version = "1.0.0"
 requires-python = ">=3.11"
-dependencies = ["fabuild-private-greeting==0.1.0"]
+dependencies = ["fabuild-private-greeting==$PRIVATE_VERSION"]
 TOML
 cat >"$uvctx/app.py" <<'APP'
 import fabuild_private_greeting
@@ -217,7 +231,7 @@ log "uv route: build with the index_netrc secret"
 e2e_buildah_build "$WORK/uvbuild.log" "$UVTAG" "$uvctx" --layers --secret "id=index_netrc,src=$WORK/netrc" \
   || { tail -30 "$WORK/uvbuild.log" >&2; fail "buildah build (uv) with the secret"; }
 if grep -q "$PASSWORD" "$WORK/uvbuild.log"; then fail "the password is in the uv build log"; fi
-grep -q "fabuild-private-greeting==0.1.0" "$WORK/uvbuild.log" || fail "uv did not report installing the private package"
+grep -q "fabuild-private-greeting==$PRIVATE_VERSION" "$WORK/uvbuild.log" || fail "uv did not report installing the private package"
 out=$(podman run --rm --network=none --user 10001:10001 --entrypoint /opt/venv/bin/python "$UVTAG" \
   -c 'import fabuild_private_greeting as g; print(g.GREETING)')
 [ "$out" = "hello from the private index" ] || fail "the uv image's private package says: $out"
@@ -253,4 +267,35 @@ for blob in "$WORK"/uvbuilt/blobs/sha256/*; do
 done
 (cd "$uvctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/uvbuilt") >"$WORK/uvfverify.log" 2>&1 \
   || { cat "$WORK/uvfverify.log" >&2; fail "fabuild verify of fabuild build's uv.lock image"; }
-log "ok: 401 without credentials (pip and uv, buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($pip_blobs + $(ls "$WORK"/uvoci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes"
+# pins refresh against the same index: pypiserver's JSON API names files by URL only, with
+# no hashes and no dependencies, so fabuild downloads each wanted wheel (with the netrc's
+# credentials), hashes it, and reads its METADATA; fabuild-top 1.0 is not the newest
+# release, and its dependency is checked all the same.
+log "pins refresh --index: hashes and dependencies from the wheels themselves"
+pins=$WORK/pins
+mkdir -p "$pins"
+printf '# fabuild pins 1\nwant fabuild-top==1.0 tool\nwant fabuild-dep==1.0 tool\n' >"$pins/pins.txt"
+if (cd "$pins" && "$FAB" pins refresh --file pins.txt --index "http://127.0.0.1:$PORT") >"$WORK/pins-noauth.log" 2>&1; then
+  fail "pins refresh read the index without its credentials"
+fi
+grep -q "401" "$WORK/pins-noauth.log" || { cat "$WORK/pins-noauth.log" >&2; fail "pins refresh without credentials failed for another reason"; }
+if (cd "$pins" && "$FAB" pins refresh --file pins.txt --index "http://127.0.0.1:$PORT" --netrc "$WORK/netrc") >"$WORK/pins-unmet.log" 2>&1; then
+  fail "pins refresh accepted fabuild-top 1.0 with fabuild-dep 1.0"
+fi
+grep -q "fabuild-top 1.0 needs fabuild-dep>=2, but fabuild-dep 1.0 is wanted" "$WORK/pins-unmet.log" \
+  || { cat "$WORK/pins-unmet.log" >&2; fail "pins refresh did not name the unmet dependency"; }
+(cd "$pins" && "$FAB" pins refresh --file pins.txt --index "http://127.0.0.1:$PORT" --netrc "$WORK/netrc" fabuild-dep==2.0) \
+  >"$WORK/pins.log" 2>&1 || { cat "$WORK/pins.log" >&2; fail "pins refresh with fabuild-dep 2.0"; }
+for w in fabuild_top-1.0 fabuild_dep-2.0; do
+  sum=$(sha256sum "$WORK/packages/$w-py3-none-any.whl" | cut -d' ' -f1)
+  grep -q "$sum" "$pins/pins.txt" || { cat "$pins/pins.txt" >&2; fail "pins.txt lacks $w's sha256 $sum"; }
+done
+(cd "$pins" && "$FAB" pins check --file pins.txt --index "http://127.0.0.1:$PORT" --netrc "$WORK/netrc") \
+  >"$WORK/pins-check.log" 2>&1 || { cat "$WORK/pins-check.log" >&2; fail "pins check of the refreshed file"; }
+grep -q "OUTDATED  fabuild-top 1.0 (newest 2.0)" "$WORK/pins-check.log" \
+  || { cat "$WORK/pins-check.log" >&2; fail "pins check did not find fabuild-top outdated"; }
+grep -q "0 yanked or unknown" "$WORK/pins-check.log" \
+  || { cat "$WORK/pins-check.log" >&2; fail "pins check found hashes it could not match"; }
+if grep -q "$PASSWORD" "$WORK"/pins*.log "$pins/pins.txt"; then fail "the password is in pins refresh's output"; fi
+
+log "ok: 401 without credentials (pip and uv, buildah and fabuild build), build with the secret / NETRC, password in no log or layer ($pip_blobs + $(ls "$WORK"/uvoci/blobs/sha256 | wc -l) blobs scanned, $layers manifest), verify passes; pins refresh hashes and checks the index's wheels"

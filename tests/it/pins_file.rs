@@ -154,6 +154,23 @@ fn refresh_refuses_a_stack_whose_own_dependencies_disagree() {
     assert!(!dir.path().join("pins.txt").exists());
 }
 
+/// Every wanted release's dependencies are checked, not only the newest's: uvicorn 0.54.0
+/// (0.55.0 is out, so the project document does not declare 0.54.0's) needs h11>=0.8.
+#[test]
+fn refresh_checks_the_dependencies_of_a_release_that_is_not_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, text) = run(
+        dir.path(),
+        &["pins", "refresh", "--file", "pins.txt", "h11==0.7.0"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("uvicorn 0.54.0 needs h11>=0.8, but h11 0.7.0 is wanted"),
+        "{text}"
+    );
+    assert!(!dir.path().join("pins.txt").exists());
+}
+
 /// A pins file without the network: the built-in table with one package's rows changed.
 fn hand_made(dir: &Path, edit: impl Fn(&str) -> String) {
     let builtin = std::fs::read_to_string(repo().join("src/pins.txt")).unwrap();
