@@ -21,6 +21,36 @@ PORT=${FABUILD_E2E_INDEX_PORT:-18500}
 fail() { echo "!!! E2E FAILED (private-index): $*" >&2; exit 1; }
 log() { echo "[private-index $(date +%T)] $*"; }
 
+# no_password_in_blobs LAYOUT WHAT: fails when any blob of the OCI layout holds $PASSWORD.
+no_password_in_blobs() {
+  local blob
+  for blob in "$1"/blobs/sha256/*; do
+    if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
+      fail "the password is in blob $(basename "$blob") of $2"
+    fi
+  done
+}
+
+# fabuild_build CTX NAME WHAT: `fabuild build` of CTX/app.yaml is refused by the index
+# without credentials, builds with the netrc as NETRC into $WORK/NAME, leaves the password
+# out of its output and every blob, and `fabuild verify` passes.
+fabuild_build() {
+  local ctx=$1 name=$2 what=$3
+  if PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/$name-nosecret" \
+    --base-image "$BASE" --cache-dir "$WORK/$name-cache" >"$WORK/$name-nosecret.log" 2>&1; then
+    fail "fabuild build ($what) succeeded without the index's credentials"
+  fi
+  grep -qi "401\|No matching distribution\|could not find a version" "$WORK/$name-nosecret.log" \
+    || { tail -20 "$WORK/$name-nosecret.log" >&2; fail "fabuild build ($what) without credentials failed for another reason"; }
+  NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/$name" \
+    --base-image "$BASE" --cache-dir "$WORK/$name-cache" >"$WORK/$name.log" 2>&1 \
+    || { tail -20 "$WORK/$name.log" >&2; fail "fabuild build ($what) with NETRC"; }
+  if grep -q "$PASSWORD" "$WORK/$name.log"; then fail "the password is in fabuild build's output ($what)"; fi
+  no_password_in_blobs "$WORK/$name" "fabuild build's image ($what)"
+  (cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/$name") >"$WORK/$name-verify.log" 2>&1 \
+    || { cat "$WORK/$name-verify.log" >&2; fail "fabuild verify of fabuild build's image ($what)"; }
+}
+
 WORK=$(mktemp -d /tmp/fabuild-e2e-index.XXXXXX)
 server=
 cleanup() {
@@ -132,33 +162,10 @@ out=$(podman run --rm --network=none --user 10001:10001 --entrypoint /opt/venv/b
 
 log "layer scan and fabuild verify"
 skopeo copy --quiet "containers-storage:$TAG" "oci:$WORK/oci:e2e" >/dev/null
-found=0
-for blob in "$WORK"/oci/blobs/sha256/*; do
-  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
-    echo "password found in blob $(basename "$blob")" >&2
-    found=1
-  fi
-done
-((found == 0)) || fail "the password is in the image"
+no_password_in_blobs "$WORK/oci" "the image"
 log "fabuild build: the same index, the netrc given to the host's pip as NETRC"
 skopeo copy --quiet "containers-storage:$BASE" "oci:$WORK/base:base" >/dev/null
-if PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built-nosecret" \
-  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild-nosecret.log" 2>&1; then
-  fail "fabuild build succeeded without the index's credentials"
-fi
-grep -qi "401\|No matching distribution\|could not find a version" "$WORK/fbuild-nosecret.log" \
-  || { tail -20 "$WORK/fbuild-nosecret.log" >&2; fail "fabuild build without credentials failed for another reason"; }
-NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/built" \
-  --base-image "$BASE" --cache-dir "$WORK/cache" >"$WORK/fbuild.log" 2>&1 \
-  || { tail -20 "$WORK/fbuild.log" >&2; fail "fabuild build with NETRC"; }
-if grep -q "$PASSWORD" "$WORK/fbuild.log"; then fail "the password is in fabuild build's output"; fi
-for blob in "$WORK"/built/blobs/sha256/*; do
-  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
-    fail "the password is in blob $(basename "$blob") of fabuild build's image"
-  fi
-done
-(cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/built") >"$WORK/fverify.log" 2>&1 \
-  || { cat "$WORK/fverify.log" >&2; fail "fabuild verify of fabuild build's image"; }
+fabuild_build "$ctx" built "pip"
 
 layers=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(len(m["manifests"]))' "$WORK/oci/index.json")
 (cd "$ctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/oci") >"$WORK/verify.log" 2>&1 \
@@ -239,34 +246,15 @@ if podman run --rm --network=none --entrypoint /bin/sh "$UVTAG" -c 'test -e /opt
   fail "uv stayed in the image"
 fi
 skopeo copy --quiet "containers-storage:$UVTAG" "oci:$WORK/uvoci:e2e" >/dev/null
-for blob in "$WORK"/uvoci/blobs/sha256/*; do
-  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
-    fail "the password is in blob $(basename "$blob") of the uv image"
-  fi
-done
+no_password_in_blobs "$WORK/uvoci" "the uv image"
 (cd "$uvctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/uvoci") >"$WORK/uvverify.log" 2>&1 \
   || { cat "$WORK/uvverify.log" >&2; fail "fabuild verify (uv)"; }
 grep -q "build-secrets" "$WORK/uvverify.log" || fail "verify did not run its build-secrets check (uv)"
 podman rmi -f "$UVTAG" >/dev/null 2>&1 || true
 
 log "uv route, fabuild build: the uv.lock's closure from the same index, the netrc as NETRC"
-if PIP_NO_INPUT=1 "$FAB" build "$uvctx/app.yaml" --base "$WORK/base" --out "$WORK/uvbuilt-nosecret" \
-  --base-image "$BASE" --cache-dir "$WORK/uvcache" >"$WORK/uvfbuild-nosecret.log" 2>&1; then
-  fail "fabuild build (uv.lock) succeeded without the index's credentials"
-fi
-grep -qi "401\|No matching distribution\|could not find a version" "$WORK/uvfbuild-nosecret.log" \
-  || { tail -20 "$WORK/uvfbuild-nosecret.log" >&2; fail "fabuild build (uv.lock) without credentials failed for another reason"; }
-NETRC=$WORK/netrc PIP_NO_INPUT=1 "$FAB" build "$uvctx/app.yaml" --base "$WORK/base" --out "$WORK/uvbuilt" \
-  --base-image "$BASE" --cache-dir "$WORK/uvcache" >"$WORK/uvfbuild.log" 2>&1 \
-  || { tail -20 "$WORK/uvfbuild.log" >&2; fail "fabuild build (uv.lock) with NETRC"; }
-if grep -q "$PASSWORD" "$WORK/uvfbuild.log"; then fail "the password is in fabuild build's output (uv.lock)"; fi
-for blob in "$WORK"/uvbuilt/blobs/sha256/*; do
-  if { gzip -dc "$blob" 2>/dev/null || cat "$blob"; } | grep -aq "$PASSWORD"; then
-    fail "the password is in blob $(basename "$blob") of fabuild build's uv.lock image"
-  fi
-done
-(cd "$uvctx" && "$FAB" verify --base-image "$BASE" app.yaml --image "$WORK/uvbuilt") >"$WORK/uvfverify.log" 2>&1 \
-  || { cat "$WORK/uvfverify.log" >&2; fail "fabuild verify of fabuild build's uv.lock image"; }
+fabuild_build "$uvctx" uvbuilt "uv.lock"
+
 # pins refresh against the same index: pypiserver's JSON API names files by URL only, with
 # no hashes and no dependencies, so fabuild downloads each wanted wheel (with the netrc's
 # credentials), hashes it, and reads its METADATA; fabuild-top 1.0 is not the newest
