@@ -316,9 +316,16 @@ pub struct BuildArgs {
     pub spec: Option<PathBuf>,
     /// The base image: a registry reference (`python:3.12-slim`, `host/repo@sha256:...`,
     /// pulled and cached by digest), an OCI layout directory or an oci-archive tar
-    /// (default: python.base_image from the registry)
+    /// (default: python.base_image from the registry). For several platforms, one base
+    /// whose index has them all, or --base once per platform (each platform is built on
+    /// the first base that has it)
     #[arg(long, value_name = "REF|PATH")]
-    pub base: Option<PathBuf>,
+    pub base: Vec<PathBuf>,
+    /// The platforms to build, comma-separated: linux/amd64 (the default), linux/arm64.
+    /// Several give one image index: each platform's base and wheels, the app layer shared
+    /// byte for byte; nothing is emulated (see docs/build.md, "Several platforms")
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Where to write the image: a directory (oci) or a file (oci-archive)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -356,7 +363,9 @@ pub struct BuildArgs {
     pub check_reproducible: bool,
     /// Write a CycloneDX 1.6 SBOM of the image to FILE (every Python distribution with its
     /// wheel's sha256, licence and purl; the base's OS packages) and attach it to the image
-    /// in the layout as an OCI 1.1 artifact whose subject is the image manifest
+    /// in the layout as an OCI 1.1 artifact whose subject is the image manifest. With
+    /// several platforms, one per platform: FILE's name with the architecture before its
+    /// extension (sbom.amd64.json, sbom.arm64.json)
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
     /// Push the image to REF (`host/repo:tag`) after building it: only the blobs the
