@@ -16,7 +16,7 @@ use crate::oci::{Image, OciError};
 pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
     let first = image::open(a, None)?;
     if first.platforms.is_empty() {
-        return image_pair(first, image::open(b, None)?);
+        return image_pair(&first, &image::open(b, None)?);
     }
     let mut out = Vec::new();
     for platform in &first.platforms {
@@ -25,7 +25,7 @@ pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
             image::open(b, Some(platform))?,
         );
         out.extend(
-            image_pair(ia, ib)?
+            image_pair(&ia, &ib)?
                 .into_iter()
                 .map(|d| format!("{platform}: {d}")),
         );
@@ -33,7 +33,7 @@ pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
     Ok(out)
 }
 
-fn image_pair(ia: Image, ib: Image) -> Result<Vec<String>, OciError> {
+fn image_pair(ia: &Image, ib: &Image) -> Result<Vec<String>, OciError> {
     let mut out = Vec::new();
     if ia.manifest_digest == ib.manifest_digest {
         return Ok(out);
@@ -49,7 +49,7 @@ fn image_pair(ia: Image, ib: Image) -> Result<Vec<String>, OciError> {
             .and_then(|c| serde_json::to_value(c).ok())
             .unwrap_or_default()
     };
-    let (ca, cb) = (config(&ia), config(&ib));
+    let (ca, cb) = (config(ia), config(ib));
     if ca != cb {
         for key in [
             "config",
@@ -82,7 +82,7 @@ fn image_pair(ia: Image, ib: Image) -> Result<Vec<String>, OciError> {
             da.unwrap_or_default(),
             db.unwrap_or_default()
         ));
-        let (fa, fb) = (files(&ia, &la.name)?, files(&ib, &lb.name)?);
+        let (fa, fb) = (files(ia, &la.name)?, files(ib, &lb.name)?);
         let mut shown = 0;
         for path in fa.keys().chain(fb.keys().filter(|k| !fa.contains_key(*k))) {
             let what = match (fa.get(path), fb.get(path)) {

@@ -479,7 +479,7 @@ fn same_python(targets: &[Target]) -> Result<(), BuildError> {
 /// Python version, not on the machine: a platform whose base's interpreter does not run
 /// on this machine borrows one that does (every platform has the same Python X.Y, see
 /// `same_python`); only when none does is its own tried (it runs when the kernel runs
-/// foreign binaries through binfmt_misc, e.g. qemu-user), else there is no bytecode.
+/// foreign binaries through `binfmt_misc`, e.g. qemu-user), else there is no bytecode.
 fn compilers(
     targets: &mut [Target],
     staging: &Path,

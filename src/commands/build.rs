@@ -209,6 +209,9 @@ fn print_built(built: &builder::Built, options: &builder::Options) {
     }
 }
 
+/// A base pulled by reference: the reference and where it was put.
+type Pulled = (Reference, remote::Pulled);
+
 /// The bases to build on: layouts or archives on disk, or references pulled into the
 /// cache (`python.base_image` when --base is not given), one layout per platform, and
 /// what was pulled. Sets `base_image` to the pulled reference when --base-image did not
@@ -219,7 +222,7 @@ fn base(
     base_image: &mut Option<fabuild::spec::ImageRef>,
     cache: Option<&Path>,
     machines: &[Machine],
-) -> Result<(Vec<std::path::PathBuf>, Vec<(Reference, remote::Pulled)>), ExitStatus> {
+) -> Result<(Vec<std::path::PathBuf>, Vec<Pulled>), ExitStatus> {
     // Each --base: a layout or archive on disk, or a reference pulled (python.base_image
     // when --base is not given).
     let mut wanted = Vec::new();

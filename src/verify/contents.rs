@@ -377,11 +377,7 @@ impl Scan {
             }
         }
         // A shared object's ELF header is read before the rest of the file streams on.
-        let mut head = Vec::new();
-        if entry.kind == Kind::File && shared_object(path, app_code) {
-            content.take(ELF_HEADER).read_to_end(&mut head)?;
-            marks.extend(elf_machine(&head).map(|machine| Mark::Elf { machine }));
-        }
+        let head = elf_head(entry, app_code, content, &mut marks)?;
         let mut rest = (&head[..]).chain(content);
         let python = self.python_file(entry, app_code);
         let mut tee = Tee::new(&mut rest, python.as_ref());
@@ -934,8 +930,26 @@ fn venv_python(path: &str) -> Option<&str> {
 /// The bytes of an ELF header read, up to and with `e_machine`.
 const ELF_HEADER: u64 = 20;
 
+/// The first bytes of a shared object (marked with its machine), read from `content`;
+/// nothing for any other entry.
+fn elf_head(
+    entry: &Entry,
+    app_code: bool,
+    content: &mut dyn Read,
+    marks: &mut Vec<Mark>,
+) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    if entry.kind == Kind::File && shared_object(&entry.path, app_code) {
+        content.take(ELF_HEADER).read_to_end(&mut head)?;
+        marks.extend(elf_machine(&head).map(|machine| Mark::Elf { machine }));
+    }
+    Ok(head)
+}
+
 /// A shared object the `machine` check reads: `NAME.so` or `NAME.so.N` in the venv's `lib`
 /// or the app (extension modules, and the libraries auditwheel vendors beside them).
+// The loader and Python's import system match `.so` exactly, case and all.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 fn shared_object(path: &str, app_code: bool) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
     (app_code || under(path, &format!("{VENV_DIR}/lib")))
