@@ -73,6 +73,10 @@ pub struct Options {
     /// More paths to leave out of the app layer, like `out`: the first build's image when
     /// `--check-reproducible` builds again elsewhere.
     pub skip: Vec<PathBuf>,
+    /// The bases pulled by reference: the layout each was put in and the digest the
+    /// reference resolved to (the index's, for a multi-platform image), which a pin in the
+    /// spec may name.
+    pub pulled: Vec<(PathBuf, String)>,
 }
 
 impl Options {
@@ -721,8 +725,17 @@ fn check_base(
         .base_image
         .clone()
         .or_else(|| ImageRef::parse(&plan.base_image));
+    // The pin may name the platform's manifest or the index it was chosen from (what
+    // `fabuild pin` writes, so that every platform stays pinned).
+    let pulled = options
+        .pulled
+        .iter()
+        .find(|(layout, _)| layout == path)
+        .map(|(_, resolved)| resolved);
     if let Some(pinned) = base_ref.as_ref().and_then(|r| r.digest.clone())
         && pinned != base_digest
+        && base.image.index_digest.as_ref() != Some(&pinned)
+        && pulled != Some(&pinned)
     {
         return Err(BuildError::Base {
             path: path.display().to_string(),

@@ -73,6 +73,10 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
         tag: args.tag.clone(),
         sbom: args.sbom.clone(),
         skip: args.skip_in_context.clone(),
+        pulled: pulled
+            .iter()
+            .map(|(_, p)| (p.layout.clone(), p.resolved.clone()))
+            .collect(),
     };
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,

@@ -23,7 +23,7 @@
 #   5. through a real registry (distribution, TLS): the two-platform base pushed with
 #      `skopeo copy --all`, `fabuild build --base REF --platform ... --push REF`: both
 #      platforms pulled by reference, the index pushed, skopeo inspect --raw on the
-#      registry lists both platforms.
+#      registry lists both platforms; the base pinned by its index's digest builds too.
 # Needs root and the e2e state. Ports: 18611.. for the apps, 18620 for the registry.
 set -Eeuo pipefail
 
@@ -261,4 +261,10 @@ printf '%s' "$raw" | sha256sum | grep -q "^${pushed_index#sha256:} " || die regi
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert [m["platform"]["architecture"] for m in d["manifests"]] == ["amd64", "arm64"], d' "$raw" \
   || die registry "skopeo inspect --raw: $raw"
 log "[registry] pushed index $pushed_index (amd64, arm64)"
+# A base pinned by its index's digest (what `fabuild pin` writes) builds every platform.
+base_index=sha256:$(skopeo inspect --raw --cert-dir "$WORK/certs" "docker://$HOST/base/python:multi" | sha256sum | cut -d' ' -f1)
+"$FAB" build "$ctx/app.yaml" --platform linux/amd64,linux/arm64 --base "$HOST/base/python@$base_index" \
+  --out "$WORK/pinned.oci" --cache-dir "$WORK/cache-reg" --registry-ca "$WORK/ca.pem" >"$WORK/pinned.out" 2>&1 \
+  || { cat "$WORK/pinned.out" >&2; die registry "a base pinned by its index digest was refused"; }
+log "[registry] a base pinned by its index digest $base_index: built"
 echo "multiarch: every example built for linux/amd64 and linux/arm64 as one index, verified, and served 200 on both (arm64 under qemu)"

@@ -214,3 +214,68 @@ fn a_platform_no_base_has_and_bases_of_two_pythons_are_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_base_index_pinned_by_its_digest_builds_every_platform() {
+    let project = Project::new();
+    let tmp = project.path("");
+    let layer = |python: &str| {
+        vec![
+            dir("/etc"),
+            file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+            file("/etc/group", "root:x:0:\n"),
+            dir("/usr"),
+            dir("/usr/bin"),
+            file(&format!("/usr/bin/python{python}"), "not really python"),
+        ]
+    };
+    let runtime = json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["python3"]});
+    let amd = Image::build(&runtime, "amd64", &[layer("3.11")], Compression::Gzip);
+    let arm = Image::build(&runtime, "arm64", &[layer("3.11")], Compression::Gzip);
+    let both = tmp.join("base-index");
+    image_writer::write_nested_layout(&both, &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(both.join("index.json")).unwrap()).unwrap();
+    let index = top["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    let out = project.path("img");
+    // `fabuild pin` writes the index's digest: each platform's manifest is in that index.
+    let pinned = run(
+        &project,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--base-image",
+            &format!("registry.example/base@{index}"),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[&both],
+    );
+    assert!(
+        pinned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pinned.stderr)
+    );
+    let other = format!("registry.example/base@sha256:{}", "0".repeat(64));
+    let wrong = run(
+        &project,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--base-image",
+            &other,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[&both],
+    );
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "the spec pins the base at sha256:{}",
+            "0".repeat(64)
+        )),
+        "{stderr}"
+    );
+}
