@@ -49,11 +49,13 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Build the image itself, without a container engine: the same bytes from the same inputs
     ///
-    /// Reads the base (an OCI layout or oci-archive; linux/amd64), installs the hash-pinned
-    /// server stack and the app's requirements as wheels for the base's Python into a
-    /// virtualenv at /opt/venv, adds the numeric user and the app code (root-owned, minus
-    /// .dockerignore), and writes an OCI layout or oci-archive whose config is the one the
-    /// generated Dockerfile gives. The dependency layer is cached. See docs/build.md.
+    /// Reads the base (a registry reference, an OCI layout or oci-archive; linux/amd64, or
+    /// each platform of --platform), installs the hash-pinned server stack and the app's
+    /// requirements as wheels for the base's Python and machine into a virtualenv at
+    /// /opt/venv, adds the numeric user and the app code (root-owned, minus .dockerignore),
+    /// and writes an OCI layout or oci-archive whose config is the one the generated
+    /// Dockerfile gives: one image, or one image index of several platforms. The
+    /// dependency layer is cached. See docs/build.md.
     Build(BuildArgs),
     /// Resolve python.base_image's tag in its registry and write the digest into app.yaml
     ///
@@ -298,7 +300,8 @@ pub struct VerifyArgs {
     /// Trust this CA (PEM) for the registry, besides the system's and certs.d's
     #[arg(long, value_name = "FILE")]
     pub registry_ca: Option<PathBuf>,
-    /// Which image of a multi-platform index to check (os/arch[/variant]; default: the host's)
+    /// Which image of a multi-platform index to check (os/arch[/variant]); default: every
+    /// image of an index on disk in turn, the host's of a registry reference
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// The base image the build used instead of python.base_image (as given to `gen`)
