@@ -3,7 +3,8 @@
 # build --platform linux/amd64` against `--platform linux/amd64,linux/arm64` of the same
 # example on the same bases (tests/e2e's amd64 and arm64 bookworm bases, as OCI layouts).
 # Cold: an empty cache each build (every wheel fetched, both dependency layers compiled and
-# written). Warm: the cache filled by a first build (what a code change costs). One and two
+# written). Warm: the cache filled by a first build (what a code change costs). Wall time
+# and CPU time (user + system, children included: GNU time). One and two
 # platforms alternate run by run; each figure is the median of BENCH_RUNS runs, so the
 # ratio holds whatever the machine's load.
 #
@@ -34,16 +35,16 @@ skopeo copy --quiet "containers-storage:$FABUILD_E2E_BASE_IMAGE_ARM64" "oci:$STA
 RESULTS=$STATE/results.jsonl
 : >"$RESULTS"
 
-# build EXAMPLE PLATFORMS CACHE: seconds of one build.
+# build EXAMPLE PLATFORMS CACHE: "WALL CPU" seconds of one build (CPU: user + system, its
+# children's too: pip, the interpreter that compiles), by GNU time.
 build() {
-  local ctx=$STATE/ctx/$1 platforms=$2 cache=$3 t0 t1
+  local ctx=$STATE/ctx/$1 platforms=$2 cache=$3
   rm -rf "$STATE/out"
-  t0=$(date +%s.%N)
-  "$FAB" build "$ctx/app.yaml" --platform "$platforms" --base "$STATE/base-amd64" \
-    --base "$STATE/base-arm64" --out "$STATE/out" --base-image "$FABUILD_E2E_BASE_IMAGE" \
-    --cache-dir "$cache" >/dev/null 2>"$STATE/build.err" || { cat "$STATE/build.err" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.3f}")' "$t0" "$t1"
+  /usr/bin/time -o "$STATE/time" -f '%e %U %S' "$FAB" build "$ctx/app.yaml" --platform "$platforms" \
+    --base "$STATE/base-amd64" --base "$STATE/base-arm64" --out "$STATE/out" \
+    --base-image "$FABUILD_E2E_BASE_IMAGE" --cache-dir "$cache" >/dev/null 2>"$STATE/build.err" \
+    || { cat "$STATE/build.err" >&2; exit 1; }
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$STATE/time"
 }
 
 for example in "${EXAMPLES[@]}"; do
@@ -56,11 +57,11 @@ for example in "${EXAMPLES[@]}"; do
     for platforms in linux/amd64 linux/amd64,linux/arm64; do
       n=$(tr ',' '\n' <<<"$platforms" | wc -l)
       rm -rf "$STATE/cold"
-      cold=$(build "$example" "$platforms" "$STATE/cold")
-      warm=$(build "$example" "$platforms" "$STATE/warm-${platforms//[\/,]/_}")
-      printf '{"example":"%s","platforms":%d,"run":%d,"cold":%s,"warm":%s}\n' \
-        "$example" "$n" "$run" "$cold" "$warm" >>"$RESULTS"
-      log "$example, $n platform(s), run $run: cold ${cold}s, warm ${warm}s"
+      read -r cold cold_cpu <<<"$(build "$example" "$platforms" "$STATE/cold")"
+      read -r warm warm_cpu <<<"$(build "$example" "$platforms" "$STATE/warm-${platforms//[\/,]/_}")"
+      printf '{"example":"%s","platforms":%d,"run":%d,"cold":%s,"cold_cpu":%s,"warm":%s,"warm_cpu":%s}\n' \
+        "$example" "$n" "$run" "$cold" "$cold_cpu" "$warm" "$warm_cpu" >>"$RESULTS"
+      log "$example, $n platform(s), run $run: cold ${cold}s (cpu ${cold_cpu}s), warm ${warm}s (cpu ${warm_cpu}s)"
     done
   done
 done
@@ -72,7 +73,7 @@ out = {"runs": rows, "medians": {}}
 print("| example | | one platform | two platforms | ratio |")
 print("| --- | --- | ---: | ---: | ---: |")
 for example in dict.fromkeys(r["example"] for r in rows):
-    for kind in ("cold", "warm"):
+    for kind in ("cold", "cold_cpu", "warm", "warm_cpu"):
         med = {n: statistics.median(r[kind] for r in rows if r["example"] == example and r["platforms"] == n) for n in (1, 2)}
         ratio = med[2] / med[1]
         out["medians"][f"{example} {kind}"] = {"one": med[1], "two": med[2], "ratio": round(ratio, 2)}
