@@ -55,29 +55,7 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
         Ok(found) => found,
         Err(status) => return status,
     };
-    let options = builder::Options {
-        bases: base_paths.clone(),
-        machines,
-        out: args.out.clone(),
-        format: match args.format {
-            ImageFormat::Oci => OutFormat::Oci,
-            ImageFormat::OciArchive => OutFormat::OciArchive,
-        },
-        base_image,
-        wheels: match (&args.wheels, args.pip_only) {
-            (Some(dir), _) => WheelSource::Dir(dir.clone()),
-            (None, true) => WheelSource::PipOnly(args.pip.clone()),
-            (None, false) => WheelSource::Pip(args.pip.clone()),
-        },
-        cache,
-        tag: args.tag.clone(),
-        sbom: args.sbom.clone(),
-        skip: args.skip_in_context.clone(),
-        pulled: pulled
-            .iter()
-            .map(|(_, p)| (p.layout.clone(), p.resolved.clone()))
-            .collect(),
-    };
+    let options = options(args, &base_paths, machines, base_image, cache, &pulled);
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,
         Err(BuildError::Gen(GenError::Spec(err))) => {
@@ -121,6 +99,40 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             pulled.first().map(|(r, _)| r),
         ),
         None => ExitStatus::Success,
+    }
+}
+
+/// The build's options from the arguments and the bases found.
+fn options(
+    args: &BuildArgs,
+    base_paths: &[std::path::PathBuf],
+    machines: Vec<Machine>,
+    base_image: Option<fabuild::spec::ImageRef>,
+    cache: Option<std::path::PathBuf>,
+    pulled: &[Pulled],
+) -> builder::Options {
+    builder::Options {
+        bases: base_paths.to_vec(),
+        machines,
+        out: args.out.clone(),
+        format: match args.format {
+            ImageFormat::Oci => OutFormat::Oci,
+            ImageFormat::OciArchive => OutFormat::OciArchive,
+        },
+        base_image,
+        wheels: match (&args.wheels, args.pip_only) {
+            (Some(dir), _) => WheelSource::Dir(dir.clone()),
+            (None, true) => WheelSource::PipOnly(args.pip.clone()),
+            (None, false) => WheelSource::Pip(args.pip.clone()),
+        },
+        cache,
+        tag: args.tag.clone(),
+        sbom: args.sbom.clone(),
+        skip: args.skip_in_context.clone(),
+        pulled: pulled
+            .iter()
+            .map(|(_, p)| (p.layout.clone(), p.resolved.clone()))
+            .collect(),
     }
 }
 
