@@ -52,11 +52,13 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Build the image itself, without a container engine: the same bytes from the same inputs
     ///
-    /// Reads the base (an OCI layout or oci-archive; linux/amd64), installs the hash-pinned
-    /// server stack and the app's requirements as wheels for the base's Python into a
-    /// virtualenv at /opt/venv, adds the numeric user and the app code (root-owned, minus
-    /// .dockerignore), and writes an OCI layout or oci-archive whose config is the one the
-    /// generated Dockerfile gives. The dependency layer is cached. See docs/build.md.
+    /// Reads the base (a registry reference, an OCI layout or oci-archive; linux/amd64, or
+    /// each platform of --platform), installs the hash-pinned server stack and the app's
+    /// requirements as wheels for the base's Python and machine into a virtualenv at
+    /// /opt/venv, adds the numeric user and the app code (root-owned, minus .dockerignore),
+    /// and writes an OCI layout or oci-archive whose config is the one the generated
+    /// Dockerfile gives: one image, or one image index of several platforms. The
+    /// dependency layer is cached. See docs/build.md.
     Build(BuildArgs),
     /// Resolve python.base_image's tag in its registry and write the digest into app.yaml
     ///
@@ -308,7 +310,8 @@ pub struct VerifyArgs {
     /// Trust this CA (PEM) for the registry, besides the system's and certs.d's
     #[arg(long, value_name = "FILE")]
     pub registry_ca: Option<PathBuf>,
-    /// Which image of a multi-platform index to check (os/arch[/variant]; default: the host's)
+    /// Which image of a multi-platform index to check (os/arch[/variant]); default: every
+    /// image of an index on disk in turn, the host's of a registry reference
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// The base image the build used instead of python.base_image (as given to `gen`)
@@ -326,9 +329,16 @@ pub struct BuildArgs {
     pub spec: Option<PathBuf>,
     /// The base image: a registry reference (`python:3.12-slim`, `host/repo@sha256:...`,
     /// pulled and cached by digest), an OCI layout directory or an oci-archive tar
-    /// (default: python.base_image from the registry)
+    /// (default: python.base_image from the registry). For several platforms, one base
+    /// whose index has them all, or --base once per platform (each platform is built on
+    /// the first base that has it)
     #[arg(long, value_name = "REF|PATH")]
-    pub base: Option<PathBuf>,
+    pub base: Vec<PathBuf>,
+    /// The platforms to build, comma-separated: linux/amd64 (the default), linux/arm64.
+    /// Several give one image index: each platform's base and wheels, the app layer shared
+    /// byte for byte; nothing is emulated (see docs/build.md, "Several platforms")
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Where to write the image: a directory (oci) or a file (oci-archive)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -366,7 +376,9 @@ pub struct BuildArgs {
     pub check_reproducible: bool,
     /// Write a CycloneDX 1.6 SBOM of the image to FILE (every Python distribution with its
     /// wheel's sha256, licence and purl; the base's OS packages) and attach it to the image
-    /// in the layout as an OCI 1.1 artifact whose subject is the image manifest
+    /// in the layout as an OCI 1.1 artifact whose subject is the image manifest. With
+    /// several platforms, one per platform: FILE's name with the architecture before its
+    /// extension (sbom.amd64.json, sbom.arm64.json)
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
     /// Push the image to REF (`host/repo:tag`) after building it: only the blobs the

@@ -19,7 +19,7 @@ use crate::oci::image::{self, Format, SMALL_BLOB_LIMIT};
 use crate::oci::layer::{self, Kind};
 use crate::oci::tarstream::Holes;
 use crate::oci::writer::Layout;
-use crate::oci::{BlobCheck, Found, Image, LayerRef, Platform};
+use crate::oci::{BlobCheck, Found, Image, LayerRef, Machine, Platform};
 
 /// Where interpreters live in the bases fabuild knows (official python images first).
 const PYTHON_DIRS: [&str; 2] = ["/usr/local/bin/", "/usr/bin/"];
@@ -27,11 +27,6 @@ const WATCHED: [&str; 2] = ["/etc/passwd", "/etc/group"];
 /// The most of /etc/passwd or /etc/group the build reads: the identity layer holds the
 /// whole file plus one line, in memory. A larger one is refused, never cut short.
 pub const MAX_ACCOUNT_FILE_BYTES: u64 = 1 << 20;
-const GLIBC: [&str; 2] = [
-    "/lib/x86_64-linux-gnu/libc.so.6",
-    "/usr/lib/x86_64-linux-gnu/libc.so.6",
-];
-const MUSL: &str = "/lib/ld-musl-x86_64.so.1";
 
 /// The facts the build takes from the base's files; cached by manifest digest.
 ///
@@ -54,6 +49,8 @@ pub struct BaseFacts {
 
 /// The base image: its manifest and config as they are, and the facts read from its files.
 pub struct Base {
+    /// The machine its binaries are for: the platform the build asked for.
+    pub machine: Machine,
     pub image: Image,
     pub manifest: Value,
     pub config: Value,
@@ -62,18 +59,23 @@ pub struct Base {
     pub warnings: Vec<String>,
 }
 
-/// Opens the base at `path` (OCI layout or oci-archive, linux/amd64 of an index).
-pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
+/// Opens the base at `path` (OCI layout or oci-archive; `machine`'s image of an index).
+pub fn open(path: &Path, cache: Option<&Path>, machine: Machine) -> Result<Base, BuildError> {
     let platform = Platform {
-        os: "linux".to_owned(),
-        arch: "amd64".to_owned(),
         variant: None,
+        ..machine.platform()
     };
     let mut image = image::open(path, Some(&platform))?;
     let bad = |why: String| BuildError::Base {
         path: path.display().to_string(),
         why,
     };
+    // A single image says its platform only in its config: it must be the one asked for.
+    if let Some(got) = &image.platform
+        && Machine::of(got) != Ok(machine)
+    {
+        return Err(bad(format!("it is a {got} image, not {platform}")));
+    }
     if image.format == Format::DockerArchive {
         return Err(bad(
             "it is a docker archive; give an OCI layout or oci-archive (`skopeo copy ... oci:DIR:TAG`)".to_owned(),
@@ -107,6 +109,7 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
             Lookup::Hit(bytes) => {
                 if let Ok(facts) = serde_json::from_slice::<BaseFacts>(&bytes) {
                     return Ok(Base {
+                        machine,
                         image,
                         manifest,
                         config,
@@ -119,7 +122,7 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
             Lookup::Miss => {}
         }
     }
-    let facts = read_facts(&image).map_err(&bad)?;
+    let facts = read_facts(&image, machine).map_err(&bad)?;
     if let Some(cache) = &cache {
         cache.put(
             "base",
@@ -128,6 +131,7 @@ pub fn open(path: &Path, cache: Option<&Path>) -> Result<Base, BuildError> {
         );
     }
     Ok(Base {
+        machine,
         image,
         manifest,
         config,
@@ -312,8 +316,8 @@ fn bounded(content: &mut dyn Read, size: u64, limit: u64) -> std::io::Result<Acc
     Ok(Account::Text(bytes))
 }
 
-fn interesting(path: &str) -> bool {
-    GLIBC.contains(&path) || path == MUSL || python_version_of(path).is_some()
+fn interesting(path: &str, machine: Machine) -> bool {
+    path == machine.musl_loader() || python_version_of(path).is_some()
 }
 
 /// `X.Y` when `path` is `<python dir>/python3.Y`.
@@ -323,7 +327,7 @@ fn python_version_of(path: &str) -> Option<String> {
     (!minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit())).then(|| format!("3.{minor}"))
 }
 
-fn read_facts(image: &Image) -> Result<BaseFacts, String> {
+fn read_facts(image: &Image, machine: Machine) -> Result<BaseFacts, String> {
     let mut seen = Seen::default();
     for layer_ref in &image.layers {
         let (reader, size) = open_layer(image, layer_ref)?;
@@ -346,12 +350,14 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
                     let count = seen.dists.len();
                     added.take_inventory(&entry.path, entry.size, content, count)?;
                 }
-                Kind::File if glibc::is_library(&entry.path) => {
+                Kind::File if glibc::is_library(&entry.path, machine) => {
                     if let Some(version) = glibc::version_of(&entry.path, content)? {
                         added.glibc.insert(entry.path.clone(), version);
                     }
                 }
-                Kind::File | Kind::Symlink | Kind::HardLink(_) if interesting(&entry.path) => {
+                Kind::File | Kind::Symlink | Kind::HardLink(_)
+                    if interesting(&entry.path, machine) =>
+                {
                     added.present.insert(entry.path.clone());
                 }
                 _ => {}
@@ -385,7 +391,7 @@ fn read_facts(image: &Image) -> Result<BaseFacts, String> {
         }
         seen.extend(added);
     }
-    if seen.present.contains(MUSL) {
+    if seen.present.contains(machine.musl_loader()) {
         return Err("it is a musl-based image (Alpine?): fabuild build installs manylinux wheels, which need glibc".to_owned());
     }
     // The first directory wins (/usr/local/bin in the official images), then the newest.

@@ -38,12 +38,12 @@ const NEEDED: [&str; 8] = [
     "usr/bin/python3",
     "etc/ld.so.conf",
 ];
-/// Where the base's loader and libraries are, searched in this order.
-const LOADER: &str = "lib64/ld-linux-x86-64.so.2";
+/// Where the base's libraries are, searched in this order (`{}`: the machine's multiarch
+/// directory).
 const LIBRARY_DIRS: [&str; 6] = [
     "usr/local/lib",
-    "lib/x86_64-linux-gnu",
-    "usr/lib/x86_64-linux-gnu",
+    "lib/{}",
+    "usr/lib/{}",
     "lib64",
     "lib",
     "usr/lib",
@@ -80,11 +80,13 @@ impl Compiler {
         unpack(base, &root)?;
         let rel = base.facts.python.trim_start_matches('/');
         let python = resolve(&root, rel)?;
-        let loader = resolve(&root, LOADER)
-            .map_err(|e| format!("the base's dynamic loader /{LOADER}: {e}"))?;
+        let loader_path = base.machine.glibc_loader();
+        let loader = resolve(&root, loader_path)
+            .map_err(|e| format!("the base's dynamic loader /{loader_path}: {e}"))?;
         let library_path = LIBRARY_DIRS
             .iter()
-            .filter_map(|d| resolve(&root, d).ok())
+            .map(|d| d.replace("{}", base.machine.triplet()))
+            .filter_map(|d| resolve(&root, &d).ok())
             .filter(|p| p.is_dir())
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()

@@ -11,9 +11,29 @@ use crate::oci::layer::{self, Kind};
 use crate::oci::tarstream::Holes;
 use crate::oci::{Image, OciError};
 
-/// The differences between the images at `a` and `b`; empty when they are identical.
+/// The differences between the images at `a` and `b`; empty when they are identical. An
+/// image index is compared platform by platform.
 pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
-    let (ia, ib) = (image::open(a, None)?, image::open(b, None)?);
+    let first = image::open(a, None)?;
+    if first.platforms.is_empty() {
+        return image_pair(&first, &image::open(b, None)?);
+    }
+    let mut out = Vec::new();
+    for platform in &first.platforms {
+        let (ia, ib) = (
+            image::open(a, Some(platform))?,
+            image::open(b, Some(platform))?,
+        );
+        out.extend(
+            image_pair(&ia, &ib)?
+                .into_iter()
+                .map(|d| format!("{platform}: {d}")),
+        );
+    }
+    Ok(out)
+}
+
+fn image_pair(ia: &Image, ib: &Image) -> Result<Vec<String>, OciError> {
     let mut out = Vec::new();
     if ia.manifest_digest == ib.manifest_digest {
         return Ok(out);
@@ -29,7 +49,7 @@ pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
             .and_then(|c| serde_json::to_value(c).ok())
             .unwrap_or_default()
     };
-    let (ca, cb) = (config(&ia), config(&ib));
+    let (ca, cb) = (config(ia), config(ib));
     if ca != cb {
         for key in [
             "config",
@@ -62,7 +82,7 @@ pub fn images(a: &Path, b: &Path) -> Result<Vec<String>, OciError> {
             da.unwrap_or_default(),
             db.unwrap_or_default()
         ));
-        let (fa, fb) = (files(&ia, &la.name)?, files(&ib, &lb.name)?);
+        let (fa, fb) = (files(ia, &la.name)?, files(ib, &lb.name)?);
         let mut shown = 0;
         for path in fa.keys().chain(fb.keys().filter(|k| !fa.contains_key(*k))) {
             let what = match (fa.get(path), fb.get(path)) {

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::layout::APP_DIR;
+use crate::oci::Machine;
 use crate::oci::digest::Sum;
 use crate::oci::writer::{
     Layout, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, canonical_json,
@@ -34,7 +35,14 @@ pub(super) fn write_metadata(layout: &Layout, m: Metadata) -> Result<(Sum, Sum),
         m.epoch,
     );
     let layout_dir = &layout.dir;
-    let config = config_json(plan, m.base_config, layers, epoch, base_digest);
+    let config = config_json(
+        plan,
+        m.base_config,
+        layers,
+        epoch,
+        base_digest,
+        base.machine,
+    );
     let config_bytes = canonical_json(&config);
     let config_sum = layout
         .put_blob(&config_bytes)
@@ -68,21 +76,39 @@ pub(super) fn write_metadata(layout: &Layout, m: Metadata) -> Result<(Sum, Sum),
     Ok((config_sum, manifest_sum))
 }
 
-/// Writes index.json: the image's manifest under `tag`, then `artifacts` (index entries of
-/// OCI 1.1 artifacts about it, such as the SBOM).
+/// Writes index.json: under `tag`, the image's manifest (one platform) or an image index
+/// of every platform's manifest (several), then `artifacts` (index entries of OCI 1.1
+/// artifacts about them, such as the SBOMs). Returns the sum of what the tag names.
 pub(super) fn write_index(
     layout: &Layout,
-    manifest_sum: &Sum,
+    images: &[(Machine, Sum)],
     tag: &str,
     artifacts: Vec<Value>,
-) -> Result<(), BuildError> {
-    let mut manifests = vec![json!({
-        "mediaType": MEDIA_MANIFEST,
-        "digest": manifest_sum.digest(),
-        "size": manifest_sum.size,
-        "platform": {"os": "linux", "architecture": "amd64"},
-        "annotations": {"org.opencontainers.image.ref.name": tag},
-    })];
+) -> Result<Sum, BuildError> {
+    let io = |e: std::io::Error| BuildError::io(&layout.dir, &e);
+    let descriptor = |machine: Machine, sum: &Sum| {
+        json!({
+            "mediaType": MEDIA_MANIFEST,
+            "digest": sum.digest(),
+            "size": sum.size,
+            "platform": platform_json(machine),
+        })
+    };
+    let (mut top, sum) = match images {
+        [(machine, sum)] => (descriptor(*machine, sum), sum.clone()),
+        _ => {
+            let index = json!({
+                "schemaVersion": 2,
+                "mediaType": MEDIA_INDEX,
+                "manifests": images.iter().map(|(m, s)| descriptor(*m, s)).collect::<Vec<_>>(),
+            });
+            let sum = layout.put_blob(&canonical_json(&index)).map_err(io)?;
+            let top = json!({"mediaType": MEDIA_INDEX, "digest": sum.digest(), "size": sum.size});
+            (top, sum)
+        }
+    };
+    top["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+    let mut manifests = vec![top];
     manifests.extend(artifacts);
     let index = json!({
         "schemaVersion": 2,
@@ -91,7 +117,19 @@ pub(super) fn write_index(
     });
     layout
         .write_file("index.json", &canonical_json(&index))
-        .map_err(|e| BuildError::io(&layout.dir, &e))
+        .map_err(io)?;
+    Ok(sum)
+}
+
+/// The platform as an index entry says it: `{"os", "architecture"}`, and `variant` when
+/// the machine has one (arm64's v8).
+pub(super) fn platform_json(machine: Machine) -> Value {
+    let platform = machine.platform();
+    let mut value = json!({"os": platform.os, "architecture": platform.arch});
+    if let Some(variant) = platform.variant {
+        value["variant"] = Value::from(variant);
+    }
+    value
 }
 
 /// The base's config with the plan's settings applied the way Dockerfile instructions
@@ -102,6 +140,7 @@ pub(super) fn config_json(
     layers: &[AddedLayer],
     epoch: u64,
     base_digest: &str,
+    machine: Machine,
 ) -> Value {
     let created = crate::date::rfc3339(epoch);
     let mut config = base;
@@ -143,8 +182,13 @@ pub(super) fn config_json(
     root.insert("config".to_owned(), Value::Object(inner));
 
     root.insert("created".to_owned(), Value::from(created.as_str()));
-    root.insert("architecture".to_owned(), Value::from("amd64"));
-    root.insert("os".to_owned(), Value::from("linux"));
+    let platform = machine.platform();
+    root.insert("architecture".to_owned(), Value::from(platform.arch));
+    root.insert("os".to_owned(), Value::from(platform.os));
+    // amd64 keeps whatever the base said; arm64 says v8, as its index entry does.
+    if let Some(variant) = platform.variant {
+        root.insert("variant".to_owned(), Value::from(variant));
+    }
     let mut rootfs = object(root.remove("rootfs"));
     rootfs.insert("type".to_owned(), Value::from("layers"));
     let mut diff_ids = array(rootfs.remove("diff_ids"));

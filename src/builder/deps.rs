@@ -18,12 +18,10 @@ use super::spool::Spool;
 use super::wheel::{self, VenvPaths};
 use crate::layout::{FABUILD_DIR, VENV_DIR};
 use crate::net::pypi::IndexConfig;
+use crate::oci::Machine;
 use crate::oci::digest::HashingReader;
 use crate::oci::writer::Tree;
 use crate::plan::Plan;
-
-/// The machine the wheels are for (linux/amd64 is the platform `fabuild build` builds).
-const ARCH: &str = "x86_64";
 
 /// Where the wheels come from.
 #[derive(Clone, Debug)]
@@ -45,6 +43,8 @@ pub struct DepsInput<'a> {
     pub python_version: &'a str,
     /// The base's glibc: pip is asked for every manylinux wheel it can run.
     pub glibc: Glibc,
+    /// The machine the wheels are for: the platform being built.
+    pub machine: Machine,
     pub source: &'a WheelSource,
     /// fabuild's runtime files: (path in the image, content).
     pub runtime_files: Vec<(String, String)>,
@@ -61,7 +61,7 @@ struct PipPlan {
 impl DepsInput<'_> {
     /// pip's `--platform` values: what pip inside the base would accept.
     pub fn platforms(&self) -> Vec<String> {
-        glibc::manylinux_platforms(self.glibc, ARCH)
+        glibc::manylinux_platforms(self.glibc, self.machine.name())
     }
 
     fn app_requirements(&self) -> Result<Option<String>, BuildError> {
@@ -454,10 +454,12 @@ impl DepsInput<'_> {
             || stderr.contains("Could not find a version")
         {
             format!(
-                "\nno wheel for CPython {} on x86_64 with glibc {} ({} down to manylinux1): either the package has no wheel this old a glibc runs, or it is published only as an sdist, which `fabuild build` does not build; use a base with a newer glibc, the Dockerfile route, or build the wheel and pass --wheels DIR",
+                "\nno wheel for CPython {} on {} with glibc {} ({} down to {}): either the package has no wheel this old a glibc runs, or it is published only as an sdist, which `fabuild build` does not build; use a base with a newer glibc, the Dockerfile route, or build the wheel and pass --wheels DIR",
                 self.python_version,
+                self.machine,
                 self.glibc,
-                platforms.first().map_or("", String::as_str)
+                platforms.first().map_or("", String::as_str),
+                platforms.last().map_or("", String::as_str)
             )
         } else {
             String::new()

@@ -10,14 +10,19 @@ use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
+use crate::oci::Machine;
+
 /// The directories a glibc base keeps its C library in (Debian's multiarch ones, and
 /// lib64 of Fedora, RHEL and their kin).
-const LIB_DIRS: [&str; 4] = [
-    "/lib/x86_64-linux-gnu/",
-    "/usr/lib/x86_64-linux-gnu/",
-    "/lib64/",
-    "/usr/lib64/",
-];
+fn lib_dirs(machine: Machine) -> [String; 4] {
+    let triplet = machine.triplet();
+    [
+        format!("/lib/{triplet}/"),
+        format!("/usr/lib/{triplet}/"),
+        "/lib64/".to_owned(),
+        "/usr/lib64/".to_owned(),
+    ]
+}
 
 /// The most of a libc.so.6 read to find its banner (glibc's is about 2 MB): a file from
 /// an untrusted base is never read further, and is held 64 KiB at a time.
@@ -27,6 +32,9 @@ const BANNER: &[u8] = b" release version ";
 
 /// The oldest glibc `x86_64` manylinux wheels are built for (manylinux1, PEP 513).
 const OLDEST_MINOR: u32 = 5;
+/// The oldest for every other machine: manylinux2014 (PEP 599) was the first to cover
+/// aarch64, as the `packaging` library's tags say.
+const OLDEST_MINOR_OTHERS: u32 = 17;
 /// What is assumed when the base's glibc cannot be read: manylinux2014's 2.17, which every
 /// glibc base fabuild targets (Debian 10 and later, the official python images) has.
 pub const ASSUMED: Glibc = Glibc {
@@ -68,10 +76,10 @@ impl Libc {
 }
 
 /// Whether the file at `path` (absolute, as a layer names it) tells the glibc version.
-pub fn is_library(path: &str) -> bool {
-    LIB_DIRS
+pub fn is_library(path: &str, machine: Machine) -> bool {
+    lib_dirs(machine)
         .iter()
-        .filter_map(|dir| path.strip_prefix(dir))
+        .filter_map(|dir| path.strip_prefix(dir.as_str()))
         .any(|name| name == "libc.so.6" || versioned_name(name).is_some())
 }
 
@@ -146,8 +154,13 @@ pub fn manylinux_platforms(glibc: Glibc, arch: &str) -> Vec<String> {
     if glibc.major != 2 {
         return manylinux_platforms(ASSUMED, arch);
     }
+    let oldest = if matches!(arch, "x86_64" | "i686") {
+        OLDEST_MINOR
+    } else {
+        OLDEST_MINOR_OTHERS
+    };
     let mut tags = Vec::new();
-    for minor in (OLDEST_MINOR..=glibc.minor.max(OLDEST_MINOR)).rev() {
+    for minor in (oldest..=glibc.minor.max(oldest)).rev() {
         tags.push(format!("manylinux_2_{minor}_{arch}"));
         let alias = match minor {
             17 => "manylinux2014",
@@ -170,12 +183,35 @@ mod tests {
 
     #[test]
     fn the_library_is_found_where_glibc_bases_keep_it() {
-        assert!(is_library("/usr/lib/x86_64-linux-gnu/libc.so.6"));
-        assert!(is_library("/lib/x86_64-linux-gnu/libc-2.31.so"));
-        assert!(is_library("/usr/lib64/libc.so.6"));
-        assert!(!is_library("/usr/lib/x86_64-linux-gnu/libc.so"));
-        assert!(!is_library("/opt/lib/libc.so.6"));
-        assert!(!is_library("/lib/x86_64-linux-gnu/libc-2.31.so.bak"));
+        let x86 = |p: &str| is_library(p, Machine::X86_64);
+        assert!(x86("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+        assert!(x86("/lib/x86_64-linux-gnu/libc-2.31.so"));
+        assert!(x86("/usr/lib64/libc.so.6"));
+        assert!(!x86("/usr/lib/x86_64-linux-gnu/libc.so"));
+        assert!(!x86("/opt/lib/libc.so.6"));
+        assert!(!x86("/lib/x86_64-linux-gnu/libc-2.31.so.bak"));
+        // Each platform's base is read for its own machine's library.
+        assert!(!x86("/lib/aarch64-linux-gnu/libc.so.6"));
+        assert!(is_library(
+            "/lib/aarch64-linux-gnu/libc.so.6",
+            Machine::Aarch64
+        ));
+        assert!(!is_library(
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            Machine::Aarch64
+        ));
+    }
+
+    #[test]
+    fn aarch64_wheels_start_at_manylinux2014() {
+        let tags = manylinux_platforms(v(2, 36), "aarch64");
+        assert_eq!(tags.first().unwrap(), "manylinux_2_36_aarch64");
+        assert_eq!(tags.last().unwrap(), "manylinux2014_aarch64");
+        assert!(
+            !tags
+                .iter()
+                .any(|t| t.contains("manylinux1") || t.contains("2_12"))
+        );
     }
 
     #[test]

@@ -30,10 +30,10 @@ use std::path::{Path, PathBuf};
 use crate::exit::{CommandError, ExitStatus};
 use crate::generate::{self, GenError};
 use crate::layout::{APP_DIR, FABUILD_DIR};
-use crate::oci::OciError;
 use crate::oci::referrer::{Artifact, Subject};
 use crate::oci::writer::MEDIA_MANIFEST;
 use crate::oci::writer::{Layout, WrittenLayer};
+use crate::oci::{Machine, OciError};
 use crate::plan::Plan;
 use crate::read::MAX_TEXT_BYTES;
 use crate::render;
@@ -50,8 +50,12 @@ pub enum OutFormat {
 
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The base image: an OCI layout directory or an oci-archive.
-    pub base: PathBuf,
+    /// The base images: OCI layouts or oci-archives. Each platform is built on the first
+    /// that has it: one index with every platform, or one single-platform base each.
+    pub bases: Vec<PathBuf>,
+    /// The platforms to build, in the order the image index lists them; empty: linux/amd64
+    /// alone. One platform gives one image manifest, several give one image index.
+    pub machines: Vec<Machine>,
     pub out: PathBuf,
     pub format: OutFormat,
     /// The base's name for the labels (`org.opencontainers.image.base.name`); the spec's
@@ -63,11 +67,53 @@ pub struct Options {
     /// `org.opencontainers.image.ref.name` in index.json.
     pub tag: String,
     /// Write a CycloneDX SBOM of the image here, and attach it to the image in the layout
-    /// as an OCI 1.1 artifact whose subject is the image manifest.
+    /// as an OCI 1.1 artifact whose subject is the image manifest (with several
+    /// platforms, one per platform: see `sbom_paths`).
     pub sbom: Option<PathBuf>,
     /// More paths to leave out of the app layer, like `out`: the first build's image when
     /// `--check-reproducible` builds again elsewhere.
     pub skip: Vec<PathBuf>,
+    /// The bases pulled by reference: the layout each was put in and the digest the
+    /// reference resolved to (the index's, for a multi-platform image), which a pin in the
+    /// spec may name.
+    pub pulled: Vec<(PathBuf, String)>,
+}
+
+impl Options {
+    /// The platforms to build: as given, without repeats; linux/amd64 when none is.
+    pub fn machines(&self) -> Vec<Machine> {
+        let mut machines: Vec<Machine> = Vec::new();
+        for m in &self.machines {
+            if !machines.contains(m) {
+                machines.push(*m);
+            }
+        }
+        if machines.is_empty() {
+            machines.push(Machine::X86_64);
+        }
+        machines
+    }
+}
+
+/// Where `--sbom FILE` puts each platform's SBOM: FILE itself for one platform; for
+/// several, FILE with the architecture before its extension (`sbom.json` ->
+/// `sbom.amd64.json`, `sbom.arm64.json`), in the order of `machines`.
+pub fn sbom_paths(file: &Path, machines: &[Machine]) -> Vec<PathBuf> {
+    if machines.len() <= 1 {
+        return vec![file.to_path_buf()];
+    }
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = file
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    machines
+        .iter()
+        .map(|m| file.with_file_name(format!("{stem}.{}{ext}", m.platform().arch)))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +191,21 @@ pub struct AddedLayer {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Built {
     pub out: PathBuf,
+    /// What index.json names under the tag: the image manifest (one platform) or the image
+    /// index (several).
+    pub digest: String,
+    /// Whether `digest` is an image index.
+    pub is_index: bool,
+    pub source_date_epoch: u64,
+    /// One image per platform, in the index's order.
+    pub images: Vec<PlatformImage>,
+    pub notes: Vec<String>,
+}
+
+/// One platform's image.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PlatformImage {
+    pub platform: String,
     pub manifest_digest: String,
     pub config_digest: String,
     pub base_manifest_digest: String,
@@ -152,13 +213,11 @@ pub struct Built {
     pub python_version: String,
     /// The base's C library, which decided the manylinux wheels asked for.
     pub libc: base::Libc,
-    pub source_date_epoch: u64,
     pub deps_cached: bool,
     pub layers: Vec<AddedLayer>,
     /// The SBOM written, with `--sbom`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sbom: Option<SbomWritten>,
-    pub notes: Vec<String>,
 }
 
 /// The SBOM a build wrote and attached.
@@ -171,6 +230,17 @@ pub struct SbomWritten {
     pub python_packages: usize,
     /// The base's OS packages it lists.
     pub os_packages: usize,
+}
+
+/// One platform on its way through the build.
+struct Target {
+    path: PathBuf,
+    base: base::Base,
+    base_ref: Option<ImageRef>,
+    /// Which of the build's compilers compiles its modules, if any.
+    compiler: Option<usize>,
+    deps: Option<layers::DepsLayer>,
+    identity: Option<WrittenLayer>,
 }
 
 /// Builds the image for the spec at `spec_path`.
@@ -196,96 +266,283 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
             .map(|c| c.new.clone())
     };
     let mut notes = Vec::new();
+    let machines = options.machines();
+    let several = machines.len() > 1;
+    // Notes about one platform say which, when there are several.
+    let about = |machine: Machine, note: String| {
+        if several {
+            format!("{}: {note}", machine.platform())
+        } else {
+            note
+        }
+    };
 
-    let mut base = base::open(&options.base, options.cache.as_deref())?;
-    notes.extend(base.warnings.iter().cloned());
-    let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
-    let facts = &base.facts;
-    let base_ref = check_base(plan, &base, options, &mut notes)?;
+    // Every base is opened before anything is written: a missing platform stops the
+    // build with the output untouched.
+    let mut targets = Vec::new();
+    for &machine in &machines {
+        let (path, base) = open_base(options, machine)?;
+        notes.extend(base.warnings.iter().map(|w| about(machine, w.clone())));
+        let mut said = Vec::new();
+        let base_ref = check_base(plan, &base, &path, options, &mut said)?;
+        notes.extend(said.into_iter().map(|n| about(machine, n)));
+        targets.push(Target {
+            path,
+            base,
+            base_ref,
+            compiler: None,
+            deps: None,
+            identity: None,
+        });
+    }
+    same_python(&targets)?;
     let epoch = source_date_epoch(&project);
 
     let (staging, layout_dir, layout) = stage(options)?;
 
-    base.copy_layers(&options.base, &layout)?;
+    for target in &targets {
+        target.base.copy_layers(&target.path, &layout)?;
+    }
 
-    let (_scratch, compiler) = compiler(&base, staging.path(), &mut notes)?;
-    let input = deps::DepsInput {
-        plan,
-        project: &project,
-        python: &facts.python,
-        python_version: &facts.python_version,
-        glibc: facts.libc.glibc(),
-        source: &options.wheels,
-        runtime_files: runtime_files(&rendered),
-    };
-    let deps = dependencies(
-        &input,
-        options,
-        &layout,
-        staging.path(),
-        compiler.as_ref(),
-        &mut notes,
-    )?;
-    let (deps_layer, deps_cached) = (deps.layer, deps.cached);
+    let (_scratch, compilers) = compilers(&mut targets, staging.path(), &mut notes, &about)?;
+    for target in &mut targets {
+        let facts = &target.base.facts;
+        let machine = target.base.machine;
+        let input = deps::DepsInput {
+            plan,
+            project: &project,
+            python: &facts.python,
+            python_version: &facts.python_version,
+            glibc: facts.libc.glibc(),
+            machine,
+            source: &options.wheels,
+            runtime_files: runtime_files(&rendered),
+        };
+        let mut said = Vec::new();
+        let compiler = target.compiler.map(|i| &compilers[i]);
+        let deps = dependencies(
+            &input,
+            options,
+            &layout,
+            staging.path(),
+            compiler,
+            &mut said,
+        )?;
+        notes.extend(said.into_iter().map(|n| about(machine, n)));
+        let identity = identity_tree(plan, facts)?;
+        target.identity = Some(put_layer(&layout, &identity, STABLE_MTIME)?);
+        target.deps = Some(deps);
+    }
 
-    let identity = identity_tree(plan, facts)?;
-    let identity_layer = put_layer(&layout, &identity, STABLE_MTIME)?;
-
+    // The app layer is built once: every platform's manifest names the same blob.
     let ignore = app_ignore(plan, &project, rendered(".dockerignore"))?;
     let staged = staging.path().to_path_buf();
     let mut skip = vec![Some(&options.out), options.cache.as_ref(), Some(&staged)];
     skip.extend(options.skip.iter().map(Some));
     let mut app = app_tree(&project, &ignore, &skip)?;
-    compile(compiler.as_ref(), &mut app, APP_DIR, "the app", &mut notes)?;
+    let app_compiler = targets
+        .iter()
+        .find_map(|t| t.compiler)
+        .map(|i| &compilers[i]);
+    compile(app_compiler, &mut app, APP_DIR, "the app", &mut notes)?;
     let app_layer = put_layer(&layout, &app, epoch)?;
 
-    let layers: Vec<AddedLayer> = [
-        ("dependencies", deps_layer),
-        ("identity", identity_layer),
-        ("app", app_layer),
-    ]
-    .into_iter()
-    .map(|(role, layer)| AddedLayer { role, layer })
-    .collect();
-    let base_name = base_ref.map_or_else(|| plan.base_image.clone(), |r| r.without_digest());
-    // Moved, not copied: a base config can be megabytes of JSON.
-    let base_config = std::mem::take(&mut base.config);
-    let (config_sum, manifest_sum) = write_metadata(
-        &layout,
-        Metadata {
-            plan,
-            base_config,
-            base: &base,
-            base_name: &base_name,
-            base_digest: &base_digest,
-            layers: &layers,
-            epoch,
-        },
-    )?;
-    let artifact = (options.sbom.as_ref())
-        .map(|_| attach_sbom(&layout, plan, &manifest_sum, epoch, &base, &deps.dists))
-        .transpose()?;
-    let entries = artifact.iter().map(Artifact::index_entry).collect();
-    config::write_index(&layout, &manifest_sum, &options.tag, entries)?;
+    let sbom_files = options
+        .sbom
+        .as_deref()
+        .map(|f| sbom_paths(f, &machines))
+        .unwrap_or_default();
+    let mut images = Vec::new();
+    let mut entries = Vec::new();
+    let mut artifacts = Vec::new();
+    for (i, target) in targets.iter_mut().enumerate() {
+        let deps = target.deps.take().expect("built above");
+        let identity = target.identity.take().expect("built above");
+        let base = &mut target.base;
+        let base_digest = base.image.manifest_digest.clone().unwrap_or_default();
+        let layers: Vec<AddedLayer> = [
+            ("dependencies", deps.layer),
+            ("identity", identity),
+            ("app", app_layer.clone()),
+        ]
+        .into_iter()
+        .map(|(role, layer)| AddedLayer { role, layer })
+        .collect();
+        let base_name = (target.base_ref.as_ref())
+            .map_or_else(|| plan.base_image.clone(), ImageRef::without_digest);
+        // Moved, not copied: a base config can be megabytes of JSON.
+        let base_config = std::mem::take(&mut base.config);
+        let (config_sum, manifest_sum) = write_metadata(
+            &layout,
+            Metadata {
+                plan,
+                base_config,
+                base,
+                base_name: &base_name,
+                base_digest: &base_digest,
+                layers: &layers,
+                epoch,
+            },
+        )?;
+        let artifact = (options.sbom.as_ref())
+            .map(|_| attach_sbom(&layout, plan, &manifest_sum, epoch, base, &deps.dists))
+            .transpose()?;
+        entries.push((base.machine, manifest_sum.clone()));
+        let facts = &base.facts;
+        images.push(PlatformImage {
+            platform: base.machine.platform().to_string(),
+            manifest_digest: manifest_sum.digest(),
+            config_digest: config_sum.digest(),
+            base_manifest_digest: base_digest,
+            python: facts.python.clone(),
+            python_version: facts.python_version.clone(),
+            libc: facts.libc,
+            deps_cached: deps.cached,
+            layers,
+            sbom: None,
+        });
+        if let Some(artifact) = artifact {
+            artifacts.push((i, artifact, deps.dists));
+        }
+    }
+    let index_entries = artifacts.iter().map(|(_, a, _)| a.index_entry()).collect();
+    let top = config::write_index(&layout, &entries, &options.tag, index_entries)?;
 
     finish(options, &layout_dir, staging.path(), epoch)?;
-    let sbom = (options.sbom.as_deref().zip(artifact.as_ref()))
-        .map(|(path, artifact)| write_sbom(path, artifact, &deps.dists, &base))
-        .transpose()?;
+    for (i, artifact, dists) in &artifacts {
+        images[*i].sbom = Some(write_sbom(
+            &sbom_files[*i],
+            artifact,
+            dists,
+            &targets[*i].base,
+        )?);
+    }
     Ok(Built {
         out: options.out.clone(),
-        manifest_digest: manifest_sum.digest(),
-        config_digest: config_sum.digest(),
-        base_manifest_digest: base_digest,
-        python: facts.python.clone(),
-        python_version: facts.python_version.clone(),
-        libc: facts.libc,
+        digest: top.digest(),
+        is_index: several,
         source_date_epoch: epoch,
-        deps_cached,
-        layers,
-        sbom,
+        images,
         notes,
     })
+}
+
+/// Opens `machine`'s base: the first of `--base` that has that platform.
+fn open_base(options: &Options, machine: Machine) -> Result<(PathBuf, base::Base), BuildError> {
+    let mut elsewhere = Vec::new();
+    for path in &options.bases {
+        match base::open(path, options.cache.as_deref(), machine) {
+            Ok(base) => return Ok((path.clone(), base)),
+            Err(BuildError::Oci(OciError::NoPlatform { available, .. }))
+                if options.bases.len() > 1 =>
+            {
+                elsewhere.push(format!("{} has {available}", path.display()));
+            }
+            Err(BuildError::Base { why, path: shown })
+                if options.bases.len() > 1 && why.starts_with("it is a ") =>
+            {
+                elsewhere.push(format!("{shown}: {why}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(BuildError::Other(format!(
+        "no base has a {} image ({})",
+        machine.platform(),
+        if elsewhere.is_empty() {
+            "no --base given".to_owned()
+        } else {
+            elsewhere.join("; ")
+        }
+    )))
+}
+
+/// The platforms' bases must run the same Python X.Y: the app layer, shared, holds
+/// bytecode for one version, and the wheels are chosen for it.
+fn same_python(targets: &[Target]) -> Result<(), BuildError> {
+    let first = &targets[0].base;
+    for other in &targets[1..] {
+        let other = &other.base;
+        if other.facts.python_version != first.facts.python_version {
+            return Err(BuildError::Other(format!(
+                "the bases' Python versions differ: {} has {} ({}), {} has {} ({}); every platform of one image must run the same Python, as the app layer is shared",
+                first.machine.platform(),
+                first.facts.python_version,
+                first.facts.python,
+                other.machine.platform(),
+                other.facts.python_version,
+                other.facts.python
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The interpreters that compile each platform's modules, and the scratch directories
+/// they were unpacked in (kept until the layers are written). Bytecode depends on the
+/// Python version, not on the machine: a platform whose base's interpreter does not run
+/// on this machine borrows one that does (every platform has the same Python X.Y, see
+/// `same_python`); only when none does is its own tried (it runs when the kernel runs
+/// foreign binaries through `binfmt_misc`, e.g. qemu-user), else there is no bytecode.
+fn compilers(
+    targets: &mut [Target],
+    staging: &Path,
+    notes: &mut Vec<String>,
+    about: &dyn Fn(Machine, String) -> String,
+) -> Result<(Vec<tempfile::TempDir>, Vec<bytecode::Compiler>), BuildError> {
+    let host = Machine::host();
+    let mut scratches = Vec::new();
+    let mut compilers = Vec::new();
+    // Native ones first, then the foreign ones that have nothing to borrow.
+    let order: Vec<usize> = (0..targets.len())
+        .filter(|&i| Some(targets[i].base.machine) == host)
+        .chain((0..targets.len()).filter(|&i| Some(targets[i].base.machine) != host))
+        .collect();
+    let mut failures = Vec::new();
+    for i in order {
+        let machine = targets[i].base.machine;
+        if Some(machine) != host && !compilers.is_empty() {
+            if let Some(lender) = targets.iter().find(|t| t.compiler == Some(0)) {
+                notes.push(about(
+                    machine,
+                    format!(
+                        "bytecode compiled by the {} base's Python {} (bytecode does not depend on the machine): nothing ran emulated",
+                        lender.base.machine.platform(),
+                        lender.base.facts.python_version
+                    ),
+                ));
+            }
+            targets[i].compiler = Some(0);
+            continue;
+        }
+        let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
+        match bytecode::Compiler::prepare(&targets[i].base, scratch.path()) {
+            Ok(compiler) => {
+                if Some(machine) != host {
+                    notes.push(about(
+                        machine,
+                        "bytecode compiled by the base's own interpreter, run through the kernel's binfmt_misc handler (emulated): no interpreter for this Python runs natively here".to_owned(),
+                    ));
+                }
+                targets[i].compiler = Some(compilers.len());
+                compilers.push(compiler);
+                scratches.push(scratch);
+            }
+            Err(why) => failures.push((machine, why)),
+        }
+    }
+    for (machine, why) in failures {
+        let lent = targets
+            .iter()
+            .find(|t| t.base.machine == machine)
+            .is_some_and(|t| t.compiler.is_some());
+        if !lent {
+            notes.push(about(machine, format!(
+                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
+            )));
+        }
+    }
+    Ok((scratches, compilers))
 }
 
 /// The dependency layer (with the distributions it holds when an SBOM is asked for).
@@ -368,25 +625,6 @@ fn write_sbom(
     })
 }
 
-/// The base's interpreter (unpacked beside the output) ready to compile both layers'
-/// modules, in a scratch directory under `staging` (kept
-/// until the layers are written), or `None` and a note saying why.
-fn compiler(
-    base: &base::Base,
-    staging: &Path,
-    notes: &mut Vec<String>,
-) -> Result<(tempfile::TempDir, Option<bytecode::Compiler>), BuildError> {
-    let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
-    let compiler = bytecode::Compiler::prepare(base, scratch.path())
-        .map_err(|why| {
-            notes.push(format!(
-                "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
-            ));
-        })
-        .ok();
-    Ok((scratch, compiler))
-}
-
 /// Compiles the `.py` files of `tree` under `dir` (absolute, as in the image), when there is
 /// a compiler, and notes the files left source only. An interpreter that stopped half-way
 /// is an error: the layer would hold some bytecode and not the rest.
@@ -456,6 +694,7 @@ fn finish(
 fn check_base(
     plan: &Plan,
     base: &base::Base,
+    path: &Path,
     options: &Options,
     notes: &mut Vec<String>,
 ) -> Result<Option<ImageRef>, BuildError> {
@@ -465,7 +704,7 @@ fn check_base(
         && let Some(why) = facts.inventory.incomplete()
     {
         return Err(BuildError::Base {
-            path: options.base.display().to_string(),
+            path: path.display().to_string(),
             why,
         });
     }
@@ -477,19 +716,29 @@ fn check_base(
     }
     if facts.libc == base::Libc::Unknown {
         notes.push(format!(
-            "no glibc version found in the base (looked for libc.so.6 and libc-2.X.so in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64, /usr/lib64): wheels were asked for glibc {}, manylinux2014",
-            glibc::ASSUMED
+            "no glibc version found in the base (looked for libc.so.6 and libc-2.X.so in /lib/{t}, /usr/lib/{t}, /lib64, /usr/lib64): wheels were asked for glibc {}, manylinux2014",
+            glibc::ASSUMED,
+            t = base.machine.triplet()
         ));
     }
     let base_ref = options
         .base_image
         .clone()
         .or_else(|| ImageRef::parse(&plan.base_image));
+    // The pin may name the platform's manifest or the index it was chosen from (what
+    // `fabuild pin` writes, so that every platform stays pinned).
+    let pulled = options
+        .pulled
+        .iter()
+        .find(|(layout, _)| layout == path)
+        .map(|(_, resolved)| resolved);
     if let Some(pinned) = base_ref.as_ref().and_then(|r| r.digest.clone())
         && pinned != base_digest
+        && base.image.index_digest.as_ref() != Some(&pinned)
+        && pulled != Some(&pinned)
     {
         return Err(BuildError::Base {
-            path: options.base.display().to_string(),
+            path: path.display().to_string(),
             why: format!("the spec pins the base at {pinned}, this base is {base_digest}"),
         });
     }

@@ -9,8 +9,8 @@ use fabuild::exit::{CommandError, ExitStatus};
 use fabuild::generate::GenError;
 
 use fabuild::net::registry::Reference;
-use fabuild::oci::Platform;
 use fabuild::oci::remote;
+use fabuild::oci::{Machine, Platform};
 
 use super::{default_spec, image_path, parse_base, registry, spec_failure};
 use crate::cli::{BuildArgs, Format, ImageFormat};
@@ -38,28 +38,24 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     } else {
         args.cache_dir.clone().or_else(registry::default_cache)
     };
-    let (base_path, pulled) = match base(args, &spec_path, &mut base_image, cache.as_deref()) {
+    let machines = match machines(&args.platform) {
+        Ok(m) => m,
+        Err(why) => {
+            eoutln!("error: --platform: {why}");
+            return ExitStatus::Error;
+        }
+    };
+    let (base_paths, pulled) = match base(
+        args,
+        &spec_path,
+        &mut base_image,
+        cache.as_deref(),
+        &machines,
+    ) {
         Ok(found) => found,
         Err(status) => return status,
     };
-    let options = builder::Options {
-        base: base_path.clone(),
-        out: args.out.clone(),
-        format: match args.format {
-            ImageFormat::Oci => OutFormat::Oci,
-            ImageFormat::OciArchive => OutFormat::OciArchive,
-        },
-        base_image,
-        wheels: match (&args.wheels, args.pip_only) {
-            (Some(dir), _) => WheelSource::Dir(dir.clone()),
-            (None, true) => WheelSource::PipOnly(args.pip.clone()),
-            (None, false) => WheelSource::Pip(args.pip.clone()),
-        },
-        cache,
-        tag: args.tag.clone(),
-        sbom: args.sbom.clone(),
-        skip: args.skip_in_context.clone(),
-    };
+    let options = options(args, &base_paths, machines, base_image, cache, &pulled);
     let built = match builder::build(&spec_path, &options) {
         Ok(built) => built,
         Err(BuildError::Gen(GenError::Spec(err))) => {
@@ -77,7 +73,7 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     if args.check_reproducible {
         // The second build reads the base already pulled and pushes nothing.
         let again = BuildArgs {
-            base: Some(base_path),
+            base: base_paths,
             base_image: options.base_image.as_ref().map(ToString::to_string),
             push: None,
             digest_file: None,
@@ -100,10 +96,55 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
             },
             &built.out,
             &target,
-            pulled.as_ref().map(|(r, _)| r),
+            pulled.first().map(|(r, _)| r),
         ),
         None => ExitStatus::Success,
     }
+}
+
+/// The build's options from the arguments and the bases found.
+fn options(
+    args: &BuildArgs,
+    base_paths: &[std::path::PathBuf],
+    machines: Vec<Machine>,
+    base_image: Option<fabuild::spec::ImageRef>,
+    cache: Option<std::path::PathBuf>,
+    pulled: &[Pulled],
+) -> builder::Options {
+    builder::Options {
+        bases: base_paths.to_vec(),
+        machines,
+        out: args.out.clone(),
+        format: match args.format {
+            ImageFormat::Oci => OutFormat::Oci,
+            ImageFormat::OciArchive => OutFormat::OciArchive,
+        },
+        base_image,
+        wheels: match (&args.wheels, args.pip_only) {
+            (Some(dir), _) => WheelSource::Dir(dir.clone()),
+            (None, true) => WheelSource::PipOnly(args.pip.clone()),
+            (None, false) => WheelSource::Pip(args.pip.clone()),
+        },
+        cache,
+        tag: args.tag.clone(),
+        sbom: args.sbom.clone(),
+        skip: args.skip_in_context.clone(),
+        pulled: pulled
+            .iter()
+            .map(|(_, p)| (p.layout.clone(), p.resolved.clone()))
+            .collect(),
+    }
+}
+
+/// The platforms `--platform` names (comma-separated or repeated).
+fn machines(given: &[String]) -> Result<Vec<Machine>, String> {
+    given
+        .iter()
+        .map(|text| {
+            let platform = Platform::parse(text.trim()).map_err(|e| e.to_string())?;
+            Machine::of(&platform)
+        })
+        .collect()
 }
 
 /// What a build wrote, on stdout; its notes on stderr.
@@ -112,98 +153,146 @@ fn print_built(built: &builder::Built, options: &builder::Options) {
         OutFormat::Oci => "OCI layout",
         OutFormat::OciArchive => "oci-archive",
     };
-    outln!(
-        "built {} ({kind}, tag {}) on base {} with {} (Python {}, {}), SOURCE_DATE_EPOCH {}",
-        built.out.display(),
-        options.tag,
-        built.base_manifest_digest,
-        built.python,
-        built.python_version,
-        match built.libc {
-            builder::base::Libc::Glibc(v) => format!("glibc {v}"),
-            builder::base::Libc::Unknown => "glibc version unknown".to_owned(),
-        },
-        built.source_date_epoch
-    );
-    for layer in &built.layers {
-        let cached = if layer.role == "dependencies" && built.deps_cached {
-            " (cached)"
-        } else {
-            ""
-        };
+    let several = built.images.len() > 1;
+    if several {
         outln!(
-            "  {:<13} {} {:>10} bytes{cached}",
-            layer.role,
-            layer.layer.digest,
-            layer.layer.size
+            "built {} ({kind}, tag {}): an image index of {} platforms, SOURCE_DATE_EPOCH {}",
+            built.out.display(),
+            options.tag,
+            built.images.len(),
+            built.source_date_epoch
         );
     }
-    outln!("  config        {}", built.config_digest);
-    outln!("manifest {}", built.manifest_digest);
-    if let Some(sbom) = &built.sbom {
+    for image in &built.images {
+        let libc = match image.libc {
+            builder::base::Libc::Glibc(v) => format!("glibc {v}"),
+            builder::base::Libc::Unknown => "glibc version unknown".to_owned(),
+        };
+        if several {
+            outln!(
+                "{} on base {} with {} (Python {}, {libc})",
+                image.platform,
+                image.base_manifest_digest,
+                image.python,
+                image.python_version,
+            );
+        } else {
+            outln!(
+                "built {} ({kind}, tag {}) on base {} with {} (Python {}, {libc}), SOURCE_DATE_EPOCH {}",
+                built.out.display(),
+                options.tag,
+                image.base_manifest_digest,
+                image.python,
+                image.python_version,
+                built.source_date_epoch
+            );
+        }
+        for layer in &image.layers {
+            let cached = if layer.role == "dependencies" && image.deps_cached {
+                " (cached)"
+            } else {
+                ""
+            };
+            outln!(
+                "  {:<13} {} {:>10} bytes{cached}",
+                layer.role,
+                layer.layer.digest,
+                layer.layer.size
+            );
+        }
+        outln!("  config        {}", image.config_digest);
         outln!(
-            "sbom {} (CycloneDX 1.6: {} Python distributions, {} OS packages), attached as {}",
-            sbom.path.display(),
-            sbom.python_packages,
-            sbom.os_packages,
-            sbom.artifact_digest
+            "{}manifest {}",
+            if several { "  " } else { "" },
+            image.manifest_digest
         );
+        if let Some(sbom) = &image.sbom {
+            outln!(
+                "{}sbom {} (CycloneDX 1.6: {} Python distributions, {} OS packages), attached as {}",
+                if several { "  " } else { "" },
+                sbom.path.display(),
+                sbom.python_packages,
+                sbom.os_packages,
+                sbom.artifact_digest
+            );
+        }
+    }
+    if several {
+        outln!("index {}", built.digest);
     }
     for note in &built.notes {
         eoutln!("note: {note}");
     }
 }
 
-/// The base to build on: a layout or archive on disk, or a reference pulled into the cache
-/// (`python.base_image` when --base is not given), and what was pulled. Sets `base_image`
-/// to the pulled reference when --base-image did not name the base.
+/// A base pulled by reference: the reference and where it was put.
+type Pulled = (Reference, remote::Pulled);
+
+/// The bases to build on: layouts or archives on disk, or references pulled into the
+/// cache (`python.base_image` when --base is not given), one layout per platform, and
+/// what was pulled. Sets `base_image` to the pulled reference when --base-image did not
+/// name the base.
 fn base(
     args: &BuildArgs,
     spec_path: &Path,
     base_image: &mut Option<fabuild::spec::ImageRef>,
     cache: Option<&Path>,
-) -> Result<(std::path::PathBuf, Option<(Reference, remote::Pulled)>), ExitStatus> {
-    // The base: a layout or archive on disk, or a reference pulled (python.base_image when
-    // --base is not given).
-    let wanted = match &args.base {
-        Some(given) => match registry::as_reference(given) {
-            Some(Ok(r)) => Some((given.display().to_string(), r)),
+    machines: &[Machine],
+) -> Result<(Vec<std::path::PathBuf>, Vec<Pulled>), ExitStatus> {
+    // Each --base: a layout or archive on disk, or a reference pulled (python.base_image
+    // when --base is not given).
+    let mut wanted = Vec::new();
+    if args.base.is_empty() {
+        let display = spec_path.display().to_string();
+        let checked = match fabuild::check::check(spec_path, &display) {
+            Ok(c) => c,
+            Err(err) => return Err(spec_failure(&err, &display, Format::Text, false)),
+        };
+        let plan = fabuild::plan::plan(
+            &checked.spec,
+            &fabuild::plan::Overrides {
+                base_image: base_image.clone(),
+            },
+        );
+        match Reference::parse(&plan.base_image) {
+            Ok(r) => wanted.push((plan.base_image.clone(), Some(r))),
+            Err(why) => {
+                eoutln!("error: python.base_image: {why}");
+                return Err(ExitStatus::Error);
+            }
+        }
+    }
+    for given in &args.base {
+        match registry::as_reference(given) {
+            Some(Ok(r)) => wanted.push((given.display().to_string(), Some(r))),
             Some(Err(why)) => {
                 eoutln!("error: --base: {why}");
                 return Err(ExitStatus::Error);
             }
-            None => None,
-        },
-        None => {
-            let display = spec_path.display().to_string();
-            let checked = match fabuild::check::check(spec_path, &display) {
-                Ok(c) => c,
-                Err(err) => return Err(spec_failure(&err, &display, Format::Text, false)),
-            };
-            let plan = fabuild::plan::plan(
-                &checked.spec,
-                &fabuild::plan::Overrides {
-                    base_image: base_image.clone(),
-                },
-            );
-            match Reference::parse(&plan.base_image) {
-                Ok(r) => Some((plan.base_image.clone(), r)),
-                Err(why) => {
-                    eoutln!("error: python.base_image: {why}");
-                    return Err(ExitStatus::Error);
-                }
-            }
+            None => wanted.push((given.display().to_string(), None)),
         }
-    };
-    let platform = Platform {
-        os: "linux".to_owned(),
-        arch: "amd64".to_owned(),
+    }
+    let platforms: Vec<Platform> = if machines.is_empty() {
+        vec![Machine::X86_64]
+    } else {
+        machines.to_vec()
+    }
+    .into_iter()
+    .map(|m| Platform {
         variant: None,
-    };
-    let mut pulled = None;
-    let base_path = match &wanted {
-        Some((text, reference)) => {
-            match registry::pull(reference, args.registry_ca.as_deref(), cache, &platform) {
+        ..m.platform()
+    })
+    .collect();
+    let mut pulled = Vec::new();
+    let mut paths = Vec::new();
+    let only = wanted.len() == 1;
+    for (text, reference) in &wanted {
+        let Some(reference) = reference else {
+            paths.push(image_path(Path::new(text)));
+            continue;
+        };
+        for platform in &platforms {
+            match registry::pull(reference, args.registry_ca.as_deref(), cache, platform) {
                 Ok(p) => {
                     outln!(
                         "base {text} is {} ({platform} manifest {}, {} bytes fetched)",
@@ -216,9 +305,12 @@ fn base(
                             text.strip_prefix("docker://").unwrap_or(text),
                         );
                     }
-                    let path = p.layout.clone();
-                    pulled = Some((reference.clone(), p));
-                    path
+                    paths.push(p.layout.clone());
+                    pulled.push((reference.clone(), p));
+                }
+                // With several bases, another may have this platform.
+                Err(err) if !only => {
+                    eoutln!("note: no {platform} image from {text}: {err}");
                 }
                 Err(err) => {
                     eoutln!("error: cannot pull the base {text}: {err}");
@@ -226,9 +318,8 @@ fn base(
                 }
             }
         }
-        None => image_path(args.base.as_deref().expect("a path when not a reference")),
-    };
-    Ok((base_path, pulled))
+    }
+    Ok((paths, pulled))
 }
 
 /// Where and how to push, as the user gave it.
@@ -328,13 +419,15 @@ fn check_reproducible(args: &BuildArgs, first: &Path) -> ExitStatus {
         eoutln!("error: the second build (umask 077, TZ=Pacific/Chatham, empty cache) failed");
         return ExitStatus::Error;
     }
-    let sboms = args.sbom.as_ref().map(|first| {
-        (
-            std::fs::read(first).ok(),
-            std::fs::read(scratch.path().join("sbom.json")).ok(),
-        )
+    let machines = machines(&args.platform).unwrap_or_default();
+    let sbom_differs = args.sbom.as_ref().is_some_and(|first| {
+        let ours = builder::sbom_paths(first, &machines);
+        let theirs = builder::sbom_paths(&scratch.path().join("sbom.json"), &machines);
+        ours.iter().zip(&theirs).any(|(a, b)| {
+            let (a, b) = (std::fs::read(a).ok(), std::fs::read(b).ok());
+            a.is_none() || a != b
+        })
     });
-    let sbom_differs = sboms.is_some_and(|(a, b)| a.is_none() || a != b);
     match builder::compare::images(first, &second).map(|mut diffs| {
         if sbom_differs {
             diffs.push("the SBOM (--sbom) differs".to_owned());
@@ -343,7 +436,7 @@ fn check_reproducible(args: &BuildArgs, first: &Path) -> ExitStatus {
     }) {
         Ok(diffs) if diffs.is_empty() => {
             outln!(
-                "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same manifest digest"
+                "reproducible: a second build with umask 077, TZ=Pacific/Chatham and an empty cache gave the same digest"
             );
             ExitStatus::Success
         }
@@ -370,6 +463,7 @@ impl BuildArgs {
         let Self {
             spec,
             base,
+            platform,
             out,
             format,
             base_image,
@@ -391,8 +485,11 @@ impl BuildArgs {
             args.push(format!("--{name}").into());
             args.push(value.as_ref().to_owned());
         };
-        if let Some(b) = base {
+        for b in base {
             flag("base", b);
+        }
+        if !platform.is_empty() {
+            flag("platform", &platform.join(","));
         }
         flag("out", out);
         flag(
@@ -506,5 +603,16 @@ mod tests {
             "-odd.yaml",
         ]);
         round_trip(&["build", "--base", "b", "--out", "o"]);
+        round_trip(&[
+            "build",
+            "--base",
+            "amd",
+            "--base",
+            "arm",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--out",
+            "o",
+        ]);
     }
 }

@@ -75,21 +75,38 @@ pub fn run(args: &VerifyArgs) -> ExitStatus {
         }
         None => image_path(&args.image),
     };
-    let options = verify::Options { platform };
-    let verified = verify::verify(&plan, &image, &options);
+    let options = verify::Options {
+        platform,
+        every: false,
+    };
+    // A multi-platform index on disk is checked platform by platform; a pulled image is
+    // the one platform pulled.
+    let verified = if pulled.is_some() {
+        verify::verify(&plan, &image, &options).map(|r| vec![r])
+    } else {
+        verify::verify_each(&plan, &image, &options)
+    };
     drop(pulled);
     match verified {
-        Ok(report) => {
-            match args.format {
-                Format::Text => out!("{}", report.to_text()),
-                Format::Json => print_json(&VerifyReport {
-                    spec: display,
+        Ok(reports) => {
+            let documents: Vec<VerifyReport> = reports
+                .iter()
+                .map(|report| VerifyReport {
+                    spec: display.clone(),
                     ok: report.ok(),
                     image: &report.image,
                     checks: &report.checks,
-                }),
+                })
+                .collect();
+            match (args.format, &documents[..]) {
+                (Format::Text, _) => {
+                    let texts: Vec<String> = reports.iter().map(verify::Report::to_text).collect();
+                    out!("{}", texts.join("\n"));
+                }
+                (Format::Json, [one]) => print_json(one),
+                (Format::Json, several) => print_json(&several),
             }
-            ExitStatus::failure_if(!report.ok())
+            ExitStatus::failure_if(reports.iter().any(|r| !r.ok()))
         }
         Err(err) => {
             stopped(args.format, &err.to_string(), None);

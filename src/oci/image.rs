@@ -190,6 +190,9 @@ pub struct Image {
     /// Every platform the index offers (empty for a single image).
     pub platforms: Vec<Platform>,
     pub manifest_digest: Option<String>,
+    /// The image index index.json names, when the manifest was found through one (a
+    /// multi-platform image): the digest a registry serves for the whole image.
+    pub index_digest: Option<String>,
     /// Integrity of the index, manifest and config blobs read so far.
     pub blobs: Vec<BlobCheck>,
     /// `None` when the manifest or config could not be read; `broken` says why.
@@ -233,6 +236,7 @@ pub fn open(path: &Path, platform: Option<&Platform>) -> Result<Image, OciError>
         platform: None,
         platforms: Vec::new(),
         manifest_digest: None,
+        index_digest: None,
         blobs: Vec::new(),
         config: None,
         broken: None,
@@ -345,12 +349,18 @@ fn choose_manifest(
         )));
     }
     let mut candidates: Vec<Descriptor> = Vec::new();
-    let mut queue: Vec<(Descriptor, usize)> =
-        index.manifests().iter().cloned().map(|d| (d, 0)).collect();
+    // For each candidate, the index index.json names that it was found in, if any.
+    let mut roots: Vec<Option<String>> = Vec::new();
+    let mut queue: Vec<(Descriptor, usize, Option<String>)> = index
+        .manifests()
+        .iter()
+        .cloned()
+        .map(|d| (d, 0, None))
+        .collect();
     queue.reverse();
     let mut listed = queue.len();
     let mut nested_read = 0;
-    while let Some((descriptor, depth)) = queue.pop() {
+    while let Some((descriptor, depth, root)) = queue.pop() {
         if is_index(descriptor.media_type()) {
             if depth >= MAX_INDEX_DEPTH || nested_read >= MAX_NESTED_INDEXES {
                 return Err(too_many(format!(
@@ -376,16 +386,18 @@ fn choose_manifest(
                     "its indexes list more than {MAX_INDEX_ENTRIES} manifests"
                 )));
             }
+            let root = root.or_else(|| Some(descriptor.digest().to_string()));
             let mut inner: Vec<_> = nested
                 .manifests()
                 .iter()
                 .cloned()
-                .map(|d| (d, depth + 1))
+                .map(|d| (d, depth + 1, root.clone()))
                 .collect();
             inner.reverse();
             queue.extend(inner);
         } else if !is_attestation(&descriptor) {
             candidates.push(descriptor);
+            roots.push(root);
         }
     }
     if candidates.is_empty() {
@@ -396,6 +408,7 @@ fn choose_manifest(
         .filter_map(|d| d.platform().as_ref().map(Platform::of))
         .collect();
     let chosen = if candidates.len() == 1 {
+        image.index_digest = roots.remove(0);
         candidates.remove(0)
     } else if platforms.len() == candidates.len() {
         let target = wanted.cloned().unwrap_or_else(Platform::host);
@@ -415,6 +428,7 @@ fn choose_manifest(
                     .join(", "),
             })?;
         image.platforms = platforms;
+        image.index_digest = roots.remove(position);
         candidates.remove(position)
     } else {
         image.notes.push(format!(
@@ -422,6 +436,7 @@ fn choose_manifest(
             candidates.len(),
             candidates[0].digest()
         ));
+        image.index_digest = roots.remove(0);
         candidates.remove(0)
     };
     Ok(chosen)

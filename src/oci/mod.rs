@@ -8,6 +8,7 @@ pub mod content;
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod machine;
 pub mod referrer;
 pub mod remote;
 pub mod store;
@@ -15,6 +16,7 @@ pub mod tarstream;
 pub mod writer;
 
 pub use image::{BlobCheck, Format, Found, Image, LayerRef, Platform};
+pub use machine::Machine;
 
 /// Why an image could not be read at all (as opposed to read and found wrong).
 #[derive(Debug, thiserror::Error)]

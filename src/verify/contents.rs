@@ -15,7 +15,7 @@ use super::Check;
 use crate::layout::{APP_DIR, VENV_DIR};
 use crate::oci::layer::{self, Compression, Entry, Kind};
 use crate::oci::tarstream::Holes;
-use crate::oci::{BlobCheck, Found, Image};
+use crate::oci::{BlobCheck, Found, Image, Machine};
 use crate::packaging::pyc;
 use crate::plan::Plan;
 
@@ -70,6 +70,11 @@ enum Mark {
     /// A `__pycache__/NAME.cpython-XY.pyc` there: its header.
     Bytecode {
         header: Option<pyc::Header>,
+    },
+    /// A shared object (an extension module or a library a wheel vendors) in the venv's
+    /// `lib` or the app: its ELF header's `e_machine`.
+    Elf {
+        machine: u16,
     },
     /// What is at one of the spec's `app.writable` paths.
     Writable {
@@ -371,8 +376,11 @@ impl Scan {
                 marks.push(Mark::Secret { size: entry.size });
             }
         }
+        // A shared object's ELF header is read before the rest of the file streams on.
+        let head = elf_head(entry, app_code, content, &mut marks)?;
+        let mut rest = (&head[..]).chain(content);
         let python = self.python_file(entry, app_code);
-        let mut tee = Tee::new(content, python.as_ref());
+        let mut tee = Tee::new(&mut rest, python.as_ref());
         match &entry.kind {
             Kind::File if pem.has_private_key(&mut tee)? => marks.push(Mark::PemKey),
             Kind::HardLink(target) => {
@@ -446,6 +454,58 @@ impl Scan {
             self.writable_dirs(plan),
             self.bytecode(plan),
         ]
+    }
+
+    /// `machine`: every shared object in the venv's `lib` and the app is an ELF file for
+    /// the image's architecture (`arch`, the config's): a wheel for another machine
+    /// installs without complaint and fails only when its module is imported.
+    pub fn machine(&self, arch: Option<&str>) -> Check {
+        let objects: Vec<(&String, u16)> = self
+            .marked(|m| matches!(m, Mark::Elf { .. }))
+            .filter_map(|(path, t)| match t.mark {
+                Mark::Elf { machine } => Some((path, machine)),
+                _ => None,
+            })
+            .collect();
+        let Some(arch) = arch else {
+            return Check::skip("machine", "the image's config names no architecture");
+        };
+        let platform = crate::oci::Platform {
+            os: "linux".to_owned(),
+            arch: arch.to_owned(),
+            variant: None,
+        };
+        let Ok(want) = Machine::of(&platform) else {
+            return Check::skip(
+                "machine",
+                format!("the image is {arch}; fabuild knows the ELF machine of amd64 and arm64"),
+            );
+        };
+        let wrong: Vec<String> = objects
+            .iter()
+            .filter(|(_, m)| *m != want.e_machine())
+            .map(|(path, m)| {
+                let named = Machine::of_elf(*m)
+                    .map_or_else(|| "another machine".to_owned(), |k| k.to_string());
+                format!("/{path} is for {named} (ELF e_machine {m})")
+            })
+            .collect();
+        let ok = format!(
+            "{} shared objects in {VENV_DIR}/lib and {APP_DIR} are {want} ELF (e_machine {}), as the image's architecture {arch}",
+            objects.len(),
+            want.e_machine()
+        );
+        let count = wrong.len();
+        let mut problems: Vec<String> = wrong.into_iter().take(5).collect();
+        if count > problems.len() {
+            problems.push(format!("and {} more", count - problems.len()));
+        }
+        if count > 0 {
+            problems.push(format!(
+                "the image is {arch}: these fail to import; build each platform with its own wheels (`fabuild build --platform linux/{arch}`)"
+            ));
+        }
+        self.finish("machine", problems, ok)
     }
 
     /// `bytecode`: each Python source in the venv's `lib` and the app has the
@@ -865,6 +925,48 @@ fn venv_python(path: &str) -> Option<&str> {
     let (version, _) = rest.split_once('/')?;
     (version.split('.').count() == 2 && version.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
         .then_some(version)
+}
+
+/// The bytes of an ELF header read, up to and with `e_machine`.
+const ELF_HEADER: u64 = 20;
+
+/// The first bytes of a shared object (marked with its machine), read from `content`;
+/// nothing for any other entry.
+fn elf_head(
+    entry: &Entry,
+    app_code: bool,
+    content: &mut dyn Read,
+    marks: &mut Vec<Mark>,
+) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    if entry.kind == Kind::File && shared_object(&entry.path, app_code) {
+        content.take(ELF_HEADER).read_to_end(&mut head)?;
+        marks.extend(elf_machine(&head).map(|machine| Mark::Elf { machine }));
+    }
+    Ok(head)
+}
+
+/// A shared object the `machine` check reads: `NAME.so` or `NAME.so.N` in the venv's `lib`
+/// or the app (extension modules, and the libraries auditwheel vendors beside them).
+// The loader and Python's import system match `.so` exactly, case and all.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
+fn shared_object(path: &str, app_code: bool) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    (app_code || under(path, &format!("{VENV_DIR}/lib")))
+        && (name.ends_with(".so") || name.contains(".so."))
+}
+
+/// The `e_machine` of an ELF header (either byte order); `None` for anything else.
+fn elf_machine(head: &[u8]) -> Option<u16> {
+    if head.len() < 20 || head[..4] != *b"\x7fELF" {
+        return None;
+    }
+    let bytes = [head[18], head[19]];
+    match head[5] {
+        1 => Some(u16::from_le_bytes(bytes)),
+        2 => Some(u16::from_be_bytes(bytes)),
+        _ => None,
+    }
 }
 
 /// Whether `name` ends `.EXT`: Python imports `.py` and loads `.pyc` in lower case only.

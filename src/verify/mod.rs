@@ -21,6 +21,8 @@ pub use report::{Check, ImageSummary, Report, Status};
 pub struct Options {
     /// The platform to check in a multi-platform image; the host's when `None`.
     pub platform: Option<Platform>,
+    /// `platform` is one of every platform checked in turn (`verify_each`), not one asked for.
+    pub every: bool,
 }
 
 /// Opens the image at `path` and runs every check against `plan`.
@@ -44,10 +46,34 @@ pub fn verify(plan: &Plan, path: &Path, options: &Options) -> Result<Report, Oci
         }
     }
     checks.extend(scan.checks(plan, image.layers.len()));
+    let arch = image.config.as_ref().map(|c| c.architecture().to_string());
+    checks.push(scan.machine(arch.as_deref()));
     Ok(Report {
         image: ImageSummary::of(path, &image),
         checks,
     })
+}
+
+/// Every image of the image at `path`: each platform of a multi-platform index in its
+/// order (unless `options` names one), else the one image; one report each.
+pub fn verify_each(plan: &Plan, path: &Path, options: &Options) -> Result<Vec<Report>, OciError> {
+    if options.platform.is_none() {
+        let image = oci::image::open(path, None)?;
+        if image.platforms.len() > 1 {
+            return image
+                .platforms
+                .iter()
+                .map(|platform| {
+                    let one = Options {
+                        platform: Some(platform.clone()),
+                        every: true,
+                    };
+                    verify(plan, path, &one)
+                })
+                .collect();
+        }
+    }
+    Ok(vec![verify(plan, path, options)?])
 }
 
 fn platform_check(image: &Image, options: &Options) -> Check {
@@ -59,7 +85,9 @@ fn platform_check(image: &Image, options: &Options) -> Check {
         return Check::pass("platform", format!("{chosen} (a single-platform image)"));
     }
     let listed: Vec<String> = image.platforms.iter().map(ToString::to_string).collect();
-    let how = if options.platform.is_some() {
+    let how = if options.every {
+        "every platform is checked in turn; one with --platform"
+    } else if options.platform.is_some() {
         "as asked with --platform"
     } else {
         "the host's; choose another with --platform"

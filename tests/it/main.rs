@@ -30,6 +30,7 @@ mod json_output;
 mod local_requirements;
 mod manifests;
 mod manylinux;
+mod multiarch;
 mod oracle;
 mod oracle_quoting;
 mod pdm_lock;

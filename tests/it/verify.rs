@@ -190,6 +190,7 @@ fn assert_all_pass(run: &Run) {
         "server-pins",
         "app-files-read-only",
         "bytecode",
+        "machine",
     ] {
         run.row("PASS", name);
     }
@@ -206,7 +207,7 @@ fn a_good_layout_passes_every_check() {
             .contains("gunicorn 27.0.1, uvicorn 0.54.0, uvicorn-worker 0.4.0 as pinned")
     );
     assert!(
-        run.has("18 checks: 17 passed, 0 failed, 1 skipped"),
+        run.has("19 checks: 18 passed, 0 failed, 1 skipped"),
         "{}",
         run.stdout
     );
@@ -221,7 +222,7 @@ fn json_report_lists_every_check() {
     assert_eq!(report["ok"], json!(true));
     assert_eq!(report["image"]["format"], json!("oci-layout"));
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 18);
+    assert_eq!(checks.len(), 19);
     for check in checks {
         // The example has no app.writable: that check does not apply.
         let want = if check["name"] == "writable-dirs" {
@@ -654,11 +655,16 @@ fn a_multi_platform_index_checks_the_platform_asked_for() {
     assert!(run.row("PASS", "platform").contains("checked linux/arm64"));
     assert!(run.row("FAIL", "user").contains("runs as root"));
 
+    // Without --platform every image of the index is checked: the arm64 one fails.
     let run = verify(&path, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.row("PASS", "platform")
-            .contains(&format!("checked linux/{}", host_arch()))
+        run.row("PASS", "platform").contains(
+            "checked linux/amd64 (every platform is checked in turn; one with --platform)"
+        )
     );
+    assert!(run.stdout.contains("image: ") && run.stdout.contains(", linux/arm64, manifest"));
+    assert!(run.row("FAIL", "user").contains("runs as root"));
 
     let run = verify(&path, &["--platform", "linux/s390x"]);
     assert_eq!(run.code, 2);
@@ -668,6 +674,93 @@ fn a_multi_platform_index_checks_the_platform_asked_for() {
         "{}",
         run.stderr
     );
+}
+
+/// The first bytes of a 64-bit little-endian ELF shared object for `e_machine`.
+fn elf(e_machine: u16) -> Vec<u8> {
+    let mut head = b"\x7fELF\x02\x01\x01".to_vec();
+    head.resize(16, 0);
+    head.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+    head.extend_from_slice(&e_machine.to_le_bytes());
+    head.extend_from_slice(&[0; 44]);
+    head
+}
+
+#[test]
+fn an_extension_module_for_another_machine_fails_the_machine_check() {
+    let plan = plan();
+    let site = "/opt/venv/lib/python3.12/site-packages";
+    let with_module = |e_machine: u16| {
+        let mut layers = good_layers(&plan);
+        layers[1].push(dir(&format!("{site}/markupsafe")));
+        layers[1].push(file(
+            &format!("{site}/markupsafe/_speedups.cpython-312-x86_64-linux-gnu.so"),
+            elf(e_machine),
+        ));
+        // A library auditwheel vendors is checked too.
+        layers[1].push(dir(&format!("{site}/numpy.libs")));
+        layers[1].push(file(
+            &format!("{site}/numpy.libs/libgfortran-040039e1.so.5.0.0"),
+            elf(e_machine),
+        ));
+        layers
+    };
+    // Right: x86-64 modules in the amd64 image, aarch64 ones in the arm64 image.
+    let amd = Image::build(
+        &good_config(&plan),
+        "amd64",
+        &with_module(62),
+        Compression::Gzip,
+    );
+    let arm = Image::build(
+        &good_config(&plan),
+        "arm64",
+        &with_module(183),
+        Compression::Gzip,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("good");
+    write_nested_layout(&path, &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+    let run = verify(&path, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "2 shared objects in /opt/venv/lib and /app are x86_64 ELF (e_machine 62), as the image's architecture amd64"
+    ), "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "2 shared objects in /opt/venv/lib and /app are aarch64 ELF (e_machine 183), as the image's architecture arm64"
+    ), "{}", run.stdout);
+
+    // Wrong: the amd64 wheels' modules in the arm64 image.
+    let wrong = Image::build(
+        &good_config(&plan),
+        "arm64",
+        &with_module(62),
+        Compression::Gzip,
+    );
+    let path = tmp.path().join("bad");
+    write_nested_layout(&path, &[(&amd, "linux/amd64"), (&wrong, "linux/arm64")]);
+    let run = verify(&path, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let row = run.row("FAIL", "machine");
+    assert!(
+        row.contains(&format!(
+            "/{}/markupsafe/_speedups.cpython-312-x86_64-linux-gnu.so is for x86_64 (ELF e_machine 62)",
+            &site[1..]
+        )),
+        "{row}"
+    );
+    assert!(
+        row.contains("the image is arm64: these fail to import"),
+        "{row}"
+    );
+    // The amd64 image of the same index still passes.
+    assert!(
+        run.stdout.contains("as the image's architecture amd64"),
+        "{}",
+        run.stdout
+    );
+    let run = verify(&path, &["--platform", "linux/amd64"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
 }
 
 #[test]
