@@ -272,17 +272,31 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
 }
 
 /// `extends` for the platform file above the project, if there is one, noted.
-fn extends(root: &Path, notes: &mut Vec<Note>) -> Option<(String, String)> {
+fn extends(root: &Path, notes: &mut Vec<Note>) -> Option<(String, String, bool)> {
     let path = crate::spec::platform::discover(root)?;
     let why = format!(
         "the platform file above the project ({path}): its keys apply where this file sets none"
     );
+    let sizes = platform_sizes_workers(root, &path);
     notes.push(Note {
         what: "extends",
         value: path.clone(),
         why: why.clone(),
     });
-    Some((path, why))
+    Some((path, why, sizes))
+}
+
+/// Whether the platform chain at `path` (relative to `root`) sets `server.cpus` or
+/// `server.workers`: init then leaves the worker count to it instead of writing
+/// `cpus: 1`, which would override the team's value in every service.
+fn platform_sizes_workers(root: &Path, path: &str) -> bool {
+    // The least spec that parses: only the chain it extends is wanted.
+    let text = format!(
+        "version: 1\nextends: {}\nname: probe\napp:\n  module: main:app\n  interface: asgi\n",
+        crate::init::write::scalar(path)
+    );
+    crate::spec::platform::load_text(&text, &root.join("app.yaml"), "app.yaml", None)
+        .is_ok_and(|chain| chain.raw.server.cpus.is_some() || chain.raw.server.workers.is_some())
 }
 
 /// How the image installs the dependencies found, noted, with a warning for a lock that

@@ -8,8 +8,9 @@ use crate::spec::Interface;
 #[derive(Clone, Debug)]
 pub struct AppYaml {
     pub schema_ref: String,
-    /// `extends`: a platform file found above the project, and where.
-    pub extends: Option<(String, String)>,
+    /// `extends`: a platform file found above the project, why, and whether it sizes the
+    /// workers (`server.cpus` or `server.workers`).
+    pub extends: Option<(String, String, bool)>,
     pub name: (String, String),
     pub module: (String, String),
     pub interface: (Interface, String),
@@ -197,7 +198,7 @@ impl AppYaml {
         );
         out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
         out.push_str("version: 1\n");
-        if let Some((path, why)) = &self.extends {
+        if let Some((path, why, _)) = &self.extends {
             out.push_str(&format!("# {}\n", comment_safe(why)));
             out.push_str(&format!("extends: {}\n", scalar(path)));
         }
@@ -234,36 +235,48 @@ impl AppYaml {
         if let Some(apt) = &self.apt {
             apt.render(&mut out);
         }
-        out.push_str("\nserver:\n");
+        // The section is written only when it sets a key: `server:` over comments alone
+        // is null, which the spec refuses.
+        let mut server = String::new();
         let carried = |key: &str| self.server.iter().find(|c| c.key == key);
         match (self.port, carried("port")) {
-            (Some(port), _) => out.push_str(&format!("  port: {port}\n")),
+            (Some(port), _) => server.push_str(&format!("  port: {port}\n")),
             (None, Some(c)) => {
-                out.push_str(&format!(
+                server.push_str(&format!(
                     "  # {}\n  port: {}\n",
                     comment_safe(&c.why),
                     c.value
                 ));
             }
-            (None, None) => out.push_str(&format!(
+            (None, None) => server.push_str(&format!(
                 "  # port: {}   # the default\n",
                 crate::defaults::port(self.tls.is_some())
             )),
         }
-        if carried("workers").is_none() {
-            out.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
+        let platform_sizes = self.extends.as_ref().is_some_and(|e| e.2);
+        if platform_sizes && carried("workers").is_none() {
+            server.push_str("  # The worker count comes from the platform file's server.cpus or workers;\n  # set cpus here (the container's CPU limit) to override it for this service.\n");
+        } else if carried("workers").is_none() {
+            server.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
         }
         for c in self.server.iter().filter(|c| c.key != "port") {
-            out.push_str(&format!("  # {}\n  {}:", comment_safe(&c.why), c.key));
+            server.push_str(&format!("  # {}\n  {}:", comment_safe(&c.why), c.key));
             match &c.value {
                 Value::List(items) => {
-                    out.push('\n');
+                    server.push('\n');
                     for item in items {
-                        out.push_str(&format!("    - {}\n", scalar(item)));
+                        server.push_str(&format!("    - {}\n", scalar(item)));
                     }
                 }
-                other => out.push_str(&format!(" {other}\n")),
+                other => server.push_str(&format!(" {other}\n")),
             }
+        }
+        if server.lines().any(|l| !l.trim_start().starts_with('#')) {
+            out.push_str("\nserver:\n");
+            out.push_str(&server);
+        } else {
+            out.push_str("\n# server:\n");
+            out.push_str(&server);
         }
         if let Some(tls) = &self.tls {
             tls.render(&mut out);
@@ -335,7 +348,7 @@ impl AppYaml {
 
 /// A YAML scalar: plain when it cannot be read as anything but this string, else JSON
 /// double-quoted (valid YAML).
-fn scalar(value: &str) -> String {
+pub(super) fn scalar(value: &str) -> String {
     let plain = value.bytes().all(|b| {
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':' | b'(' | b')')
     }) && value

@@ -387,16 +387,26 @@ fn init_writes_extends_when_a_platform_file_is_above_the_project() {
     let dir = tmp.path().join("orders");
     let yaml = init(&dir);
     assert!(yaml.contains("\nextends: \"../platform.yaml\"\n"), "{yaml}");
+    // The platform sets server.cpus: init leaves the worker count to it.
+    assert!(!yaml.contains("\n  cpus:"), "{yaml}");
     // The platform's policy now applies: its required owner label is missing.
     let out = run(&dir, &["check"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("error[FAB076]: label `com.example.owner` is missing"));
+    // With the label the user adds, the service's CPUs are the platform's.
+    let mut owned = yaml.clone();
+    owned.push_str("labels:\n  com.example.owner: orders-team\n");
+    fs::write(dir.join("app.yaml"), owned).unwrap();
+    let plan = plan(&dir, "app.yaml");
+    let cpus = plan["origins"]["server.cpus"].as_str().unwrap_or_default();
+    assert!(cpus.ends_with("platform.yaml:7"), "{}", plan["origins"]);
 
     // A project that is a repository's root looks no higher.
     let repo_root = tmp.path().join("standalone");
     fs::create_dir_all(repo_root.join(".git")).unwrap();
     let yaml = init(&repo_root);
     assert!(!yaml.contains("extends:"), "{yaml}");
+    assert!(yaml.contains("\n  cpus: 1\n"), "{yaml}");
 }
 
 #[test]
