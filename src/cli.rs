@@ -360,6 +360,11 @@ pub struct BuildArgs {
     /// fetching those from the index directly
     #[arg(long, conflicts_with = "wheels")]
     pub pip_only: bool,
+    /// Compile no .pyc files. Bytecode is compiled by the base's own Python, run on this
+    /// host (as this user) from a scratch copy of the base: turn it off when the base is not
+    /// trusted to run here. Workers then compile what they import at every start
+    #[arg(long)]
+    pub no_bytecode: bool,
     /// Cache the dependency layer and the base's facts in DIR
     /// (default: $XDG_CACHE_HOME/fabuild, else ~/.cache/fabuild)
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]

@@ -77,6 +77,9 @@ pub struct Options {
     /// reference resolved to (the index's, for a multi-platform image), which a pin in the
     /// spec may name.
     pub pulled: Vec<(PathBuf, String)>,
+    /// Compile `.pyc` files with the base's interpreter (`--no-bytecode` turns it off: the
+    /// build then runs nothing from the base on this host).
+    pub bytecode: bool,
 }
 
 impl Options {
@@ -304,7 +307,14 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         target.base.copy_layers(&target.path, &layout)?;
     }
 
-    let (_scratch, compilers) = compilers(&mut targets, staging.path(), &mut notes, &about)?;
+    let (_scratch, compilers) = if options.bytecode {
+        compilers(&mut targets, staging.path(), &mut notes, &about)?
+    } else {
+        notes.push(
+            "no bytecode (--no-bytecode): nothing from the base ran on this host; each worker compiles the modules it imports, every time it starts".to_owned(),
+        );
+        (Vec::new(), Vec::new())
+    };
     for target in &mut targets {
         let facts = &target.base.facts;
         let machine = target.base.machine;

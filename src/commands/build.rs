@@ -133,6 +133,7 @@ fn options(
             .iter()
             .map(|(_, p)| (p.layout.clone(), p.resolved.clone()))
             .collect(),
+        bytecode: !args.no_bytecode,
     }
 }
 
@@ -470,6 +471,7 @@ impl BuildArgs {
             wheels,
             pip,
             pip_only,
+            no_bytecode,
             cache_dir,
             no_cache,
             tag,
@@ -530,6 +532,9 @@ impl BuildArgs {
         }
         if *pip_only {
             args.push("--pip-only".into());
+        }
+        if *no_bytecode {
+            args.push("--no-bytecode".into());
         }
         if *check_reproducible {
             args.push("--check-reproducible".into());
@@ -599,6 +604,7 @@ mod tests {
             "--out",
             "o",
             "--no-cache",
+            "--no-bytecode",
             "--",
             "-odd.yaml",
         ]);

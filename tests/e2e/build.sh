@@ -89,6 +89,21 @@ for src in "${examples[@]}"; do
   [[ $row =~ ([0-9]+)\ of\ ([0-9]+)\ Python\ sources ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] \
     && [ "${BASH_REMATCH[1]}" -gt 100 ] || die "$name" "not every module has bytecode: $row"
   log "[$name] $row"
+  if [ "$src" = "${examples[0]}" ]; then
+    # --no-bytecode runs nothing of the base: no .pyc in either layer, and the build says so.
+    "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/$name.nopyc" --tag e2e \
+        --base-image "$BASE" --cache-dir "$WORK/cache-one" --no-bytecode 2>"$WORK/$name.nopyc.err" \
+      || { cat "$WORK/$name.nopyc.err" >&2; die "$name" "fabuild build --no-bytecode failed"; }
+    grep -q 'no bytecode (--no-bytecode)' "$WORK/$name.nopyc.err" \
+      || { cat "$WORK/$name.nopyc.err" >&2; die "$name" "--no-bytecode did not say so"; }
+    "$FAB" verify "$ctx/app.yaml" --image "$WORK/$name.nopyc" --base-image "$BASE" >"$WORK/$name.nopyc.verify" \
+      || { cat "$WORK/$name.nopyc.verify" >&2; die "$name" "verify failed on the --no-bytecode image"; }
+    row=$(grep -E '^PASS +bytecode ' "$WORK/$name.nopyc.verify") || die "$name" "no bytecode row for --no-bytecode"
+    [[ $row =~ ([0-9]+)\ of\ ([0-9]+)\ Python\ sources ]] && [ "${BASH_REMATCH[1]}" = 0 ] \
+      || die "$name" "--no-bytecode image has bytecode: $row"
+    [ "$(digest "$WORK/$name.nopyc")" != "$one" ] || die "$name" "--no-bytecode gave the same image"
+    log "[$name] --no-bytecode: $row"
+  fi
 
   ref=localhost/fabuild-build/$image_name:e2e
   log "[$name] skopeo copy -> containers-storage:$ref"

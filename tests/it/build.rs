@@ -517,3 +517,24 @@ fn a_base_whose_interpreter_cannot_run_builds_without_bytecode_and_says_so() {
     assert!(row.contains("0 of "), "{row}");
     assert!(row.contains("/app/pkg/__init__.py"), "{row}");
 }
+
+/// `--no-bytecode` runs nothing of the base: the build does not even try the interpreter
+/// (the note is the flag's, not the loader's), and the image has no .pyc.
+#[test]
+fn no_bytecode_does_not_try_the_base_interpreter() {
+    let project = Project::new();
+    let output = fabuild(&project.root)
+        .args(["build", "app.yaml", "--no-bytecode", "--base"])
+        .arg(&project.base)
+        .arg("--out")
+        .arg(project.path("img"))
+        .arg("--wheels")
+        .arg(&project.wheels)
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("no bytecode (--no-bytecode)"), "{stderr}");
+    assert!(!stderr.contains("dynamic loader"), "{stderr}");
+}
