@@ -321,6 +321,8 @@ pub struct VerifyArgs {
     pub format: Format,
 }
 
+// Each bool is a command-line switch the user sets on its own, not a state in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Debug, PartialEq, Eq, Args)]
 pub struct BuildArgs {
     /// The spec to build (default: app.yaml in the current directory); its directory is
