@@ -71,13 +71,26 @@ pub struct Compiled {
 }
 
 impl Compiler {
-    /// Unpacks what the base's interpreter needs into `scratch` and checks it runs.
-    pub fn prepare(base: &Base, scratch: &Path) -> Result<Self, String> {
-        let root = scratch.join("base-root");
+    /// Unpacks what the base's interpreter needs into `scratch` (or takes it from the
+    /// build cache, see `kept_root`) and checks it runs.
+    pub fn prepare(
+        base: &Base,
+        scratch: &Path,
+        cache: Option<&Path>,
+        notes: &mut Vec<String>,
+    ) -> Result<Self, String> {
         let work = scratch.join("bytecode");
-        fs::create_dir_all(&root).map_err(|e| e.to_string())?;
         fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-        unpack(base, &root)?;
+        let root = match cache.map(|c| kept_root(base, c, notes)) {
+            Some(Ok(root)) => root,
+            Some(Err(why)) => {
+                notes.push(format!(
+                    "the base's interpreter was unpacked for this build only: {why}"
+                ));
+                fresh_root(base, scratch)?
+            }
+            None => fresh_root(base, scratch)?,
+        };
         let rel = base.facts.python.trim_start_matches('/');
         let python = resolve(&root, rel)?;
         let loader_path = base.machine.glibc_loader();
@@ -272,6 +285,115 @@ fn wanted(path: &str) -> bool {
         path.starts_with(n)
             && (path.len() == n.len() || path.as_bytes()[n.len()] == b'/' || n.ends_with("python3"))
     })
+}
+
+/// Unpacks the interpreter's part of the base into `scratch/base-root`.
+fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
+    let root = scratch.join("base-root");
+    fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    unpack(base, &root)?;
+    Ok(root)
+}
+
+/// The interpreter's part of the base, kept in the build cache between builds: unpacking
+/// it (thousands of files) was most of a code-only rebuild. `interpreters/<key>/root`,
+/// keyed by the base's layer digests and machine, beside `listing`: every file's path,
+/// mode, size and sha256 and every link's target, as it was unpacked. The listing is
+/// made again and compared on every use, so a tree changed since (by hand, by a disk
+/// error) is never an input: it is unpacked again, with a note. A new tree is unpacked
+/// in a temporary directory and renamed into place whole: two builds sharing the cache,
+/// or one killed midway, leave a whole tree or none (and at worst a `.tmp-*` directory).
+fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathBuf, String> {
+    let mut key = format!("fabuild-interpreter-1\n{}\n", base.machine.triplet());
+    for layer in &base.image.layers {
+        let digest = layer.expected.as_ref().map(|e| e.digest.as_str());
+        key.push_str(digest.ok_or("a base layer has no digest")?);
+        key.push('\n');
+    }
+    let key = crate::oci::digest::Sum::of(key.as_bytes()).sha256;
+    let kept = cache.join("interpreters");
+    let dir = kept.join(&key);
+    if dir.is_dir() {
+        match same_listing(&dir) {
+            Ok(true) => return Ok(dir.join("root")),
+            Ok(false) | Err(_) => {
+                notes.push(format!(
+                    "the cached interpreter tree {} changed after it was unpacked: unpacked again",
+                    dir.display()
+                ));
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+    }
+    fs::create_dir_all(&kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&kept)
+        .map_err(|e| format!("{}: {e}", kept.display()))?;
+    let root = tmp.path().join("root");
+    fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    unpack(base, &root)?;
+    let listing = listing(&root).map_err(|e| format!("listing {}: {e}", root.display()))?;
+    fs::write(tmp.path().join("listing"), listing).map_err(|e| e.to_string())?;
+    match fs::rename(tmp.path(), &dir) {
+        Ok(()) => {
+            // Renamed: nothing is left for the guard to remove.
+            let _ = tmp.keep();
+            Ok(dir.join("root"))
+        }
+        // Another build put the same tree there first: use it, once it is checked.
+        Err(_) if dir.is_dir() && same_listing(&dir).unwrap_or(false) => Ok(dir.join("root")),
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
+}
+
+/// Whether the tree under `dir/root` is still the one `dir/listing` describes.
+fn same_listing(dir: &Path) -> std::io::Result<bool> {
+    let kept = fs::read(dir.join("listing"))?;
+    Ok(listing(&dir.join("root"))? == kept)
+}
+
+/// Every entry under `root`, sorted: `d PATH MODE`, `f PATH MODE SIZE SHA256`, `l PATH
+/// TARGET`.
+fn listing(root: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let mut names: Vec<_> = fs::read_dir(root.join(&rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        // Pushed in reverse, so the walk takes them in order.
+        let mut dirs = Vec::new();
+        for name in names {
+            let child = rel.join(&name);
+            let path = root.join(&child);
+            let meta = fs::symlink_metadata(&path)?;
+            let mode = meta.permissions().mode() & 0o7777;
+            let shown = child.as_os_str().as_bytes();
+            if meta.file_type().is_symlink() {
+                out.extend_from_slice(b"l ");
+                out.extend_from_slice(shown);
+                out.push(b' ');
+                out.extend_from_slice(fs::read_link(&path)?.as_os_str().as_bytes());
+            } else if meta.is_dir() {
+                out.extend_from_slice(b"d ");
+                out.extend_from_slice(shown);
+                out.extend_from_slice(format!(" {mode:o}").as_bytes());
+                dirs.push(child);
+            } else {
+                let hashing = crate::oci::digest::HashingReader::new(fs::File::open(&path)?);
+                let sum = hashing.finish_draining()?;
+                out.extend_from_slice(b"f ");
+                out.extend_from_slice(shown);
+                out.extend_from_slice(format!(" {mode:o} {} {}", sum.size, sum.sha256).as_bytes());
+            }
+            out.push(b'\n');
+        }
+        pending.extend(dirs.into_iter().rev());
+    }
+    Ok(out)
 }
 
 /// Unpacks the base's entries under `NEEDED` into `root`, layer by layer, whiteouts

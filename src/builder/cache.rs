@@ -1,7 +1,8 @@
 //! The build cache, content-addressed and checked on every read: an entry is a file named
 //! after the sha256 of its bytes, in a directory named after what it is the cache of
 //! (`base/<manifest hex>/<sha256>`, `deps/<key>/<sha256>`), and a blob is kept under its
-//! digest (`blobs/sha256/<hex>`).
+//! digest (`blobs/sha256/<hex>`). The one directory tree, `interpreters/<key>/`, is checked
+//! against its listing on every use instead (see bytecode.rs).
 //!
 //! A file whose bytes no longer hash to its name was changed after fabuild wrote it: it is
 //! a cache miss, with a note saying so, and it is removed; it is never an input. Entries

@@ -308,7 +308,8 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     }
 
     let (_scratch, compilers) = if options.bytecode {
-        compilers(&mut targets, staging.path(), &mut notes, &about)?
+        let cache = options.cache.as_deref();
+        compilers(&mut targets, staging.path(), cache, &mut notes, &about)?
     } else {
         notes.push(
             "no bytecode (--no-bytecode): nothing from the base ran on this host; each worker compiles the modules it imports, every time it starts".to_owned(),
@@ -497,6 +498,7 @@ fn same_python(targets: &[Target]) -> Result<(), BuildError> {
 fn compilers(
     targets: &mut [Target],
     staging: &Path,
+    cache: Option<&Path>,
     notes: &mut Vec<String>,
     about: &dyn Fn(Machine, String) -> String,
 ) -> Result<(Vec<tempfile::TempDir>, Vec<bytecode::Compiler>), BuildError> {
@@ -526,7 +528,7 @@ fn compilers(
             continue;
         }
         let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
-        match bytecode::Compiler::prepare(&targets[i].base, scratch.path()) {
+        match bytecode::Compiler::prepare(&targets[i].base, scratch.path(), cache, notes) {
             Ok(compiler) => {
                 if Some(machine) != host {
                     notes.push(about(

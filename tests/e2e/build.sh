@@ -80,6 +80,14 @@ for src in "${examples[@]}"; do
   two=$(digest "$WORK/$name.two")
   [ "$one" = "$two" ] || die "$name" "two builds gave different digests: $one vs $two"
   log "[$name] both builds: $one"
+  # Again with the first cache: the interpreter comes from the tree the first build kept
+  # there (checked against its listing), and compiles the same bytes.
+  "$FAB" build "$ctx/app.yaml" --base "$WORK/base" --out "$WORK/$name.three" --tag e2e \
+      --base-image "$BASE" --cache-dir "$WORK/cache-one" \
+    || die "$name" "the build from the kept interpreter tree failed"
+  ls "$WORK"/cache-one/interpreters/*/listing >/dev/null 2>&1 || die "$name" "no interpreter tree was kept"
+  three=$(digest "$WORK/$name.three")
+  [ "$three" = "$one" ] || die "$name" "the kept interpreter tree gave $three, a fresh one $one"
 
   log "[$name] fabuild verify"
   "$FAB" verify "$ctx/app.yaml" --image "$WORK/$name.one" --base-image "$BASE" >"$WORK/$name.verify" \

@@ -538,3 +538,82 @@ fn no_bytecode_does_not_try_the_base_interpreter() {
     assert!(stderr.contains("no bytecode (--no-bytecode)"), "{stderr}");
     assert!(!stderr.contains("dynamic loader"), "{stderr}");
 }
+
+/// The part of the base the interpreter needs is unpacked once per base and kept in the
+/// build cache (a code-only rebuild spent most of its time re-creating those files), with a
+/// listing compared on every use: a changed tree is unpacked again, with a note, never used;
+/// builds racing to put it there all succeed and leave one tree and no temporary directory.
+#[test]
+fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
+    let project = Project::new();
+    let build = |cache: &Path, out: &str| {
+        let mut cmd = fabuild(&project.root);
+        cmd.args(["build", "app.yaml", "--base"])
+            .arg(&project.base)
+            .arg("--out")
+            .arg(project.path(out))
+            .arg("--wheels")
+            .arg(&project.wheels)
+            .arg("--cache-dir")
+            .arg(cache);
+        cmd
+    };
+    let stderr_of = |mut cmd: Command| {
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("for this build only"), "{stderr}");
+        stderr
+    };
+    let trees = |cache: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(cache.join("interpreters"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let cache = project.path("cache");
+    stderr_of(build(&cache, "one"));
+    let kept = trees(&cache);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let root = kept[0].join("root");
+    assert!(kept[0].join("listing").is_file());
+
+    // Unchanged: used as it is.
+    let stderr = stderr_of(build(&cache, "two"));
+    assert!(
+        !stderr.contains("changed after it was unpacked"),
+        "{stderr}"
+    );
+    // One file more in it: not the tree that was unpacked.
+    std::fs::write(root.join("planted"), b"x").unwrap();
+    let stderr = stderr_of(build(&cache, "three"));
+    assert!(
+        stderr.contains("changed after it was unpacked: unpacked again"),
+        "{stderr}"
+    );
+    assert!(!root.join("planted").exists());
+    let stderr = stderr_of(build(&cache, "four"));
+    assert!(
+        !stderr.contains("changed after it was unpacked"),
+        "{stderr}"
+    );
+
+    // Three builds on an empty cache at once.
+    let fresh = project.path("fresh-cache");
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            build(&fresh, &format!("race{i}"))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("for this build only"), "{stderr}");
+    }
+    let kept = trees(&fresh);
+    assert_eq!(kept.len(), 1, "one tree, no temporary directory: {kept:?}");
+}
