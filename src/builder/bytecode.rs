@@ -302,7 +302,8 @@ fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
 /// made again and compared on every use, so a tree changed since (by hand, by a disk
 /// error) is never an input: it is unpacked again, with a note. A new tree is unpacked
 /// in a temporary directory and renamed into place whole: two builds sharing the cache,
-/// or one killed midway, leave a whole tree or none (and at worst a `.tmp-*` directory).
+/// or one killed midway, leave a whole tree or none (and a `.tmp-*` directory, removed by
+/// the next unpack once it is an hour old).
 fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathBuf, String> {
     let mut key = format!("fabuild-interpreter-1\n{}\n", base.machine.triplet());
     for layer in &base.image.layers {
@@ -326,6 +327,7 @@ fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
         }
     }
     fs::create_dir_all(&kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+    collect_abandoned(&kept);
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempdir_in(&kept)
@@ -344,6 +346,28 @@ fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
         // Another build put the same tree there first: use it, once it is checked.
         Err(_) if dir.is_dir() && same_listing(&dir).unwrap_or(false) => Ok(dir.join("root")),
         Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
+}
+
+/// How old a `.tmp-*` tree must be to count as left by a killed build: an unpack takes
+/// seconds, so no live build is still writing one this old.
+const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+
+/// Removes the `.tmp-*` trees builds killed mid-unpack left in `kept`.
+fn collect_abandoned(kept: &Path) {
+    let Ok(entries) = fs::read_dir(kept) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED_AFTER);
+        if old && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 

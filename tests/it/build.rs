@@ -598,6 +598,26 @@ fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
         "{stderr}"
     );
 
+    // What a build killed mid-unpack left: collected by the next unpack once an hour old,
+    // kept while it could still be a live build's.
+    let interpreters = cache.join("interpreters");
+    for (name, age) in [
+        (".tmp-killed", "2 hours ago"),
+        (".tmp-live", "1 minute ago"),
+    ] {
+        std::fs::create_dir_all(interpreters.join(name).join("root/lib")).unwrap();
+        let touched = Command::new("touch")
+            .args(["-d", age])
+            .arg(interpreters.join(name))
+            .status()
+            .unwrap();
+        assert!(touched.success());
+    }
+    std::fs::write(root.join("planted"), b"x").unwrap();
+    stderr_of(build(&cache, "five"));
+    assert!(!interpreters.join(".tmp-killed").exists());
+    assert!(interpreters.join(".tmp-live").exists());
+
     // Three builds on an empty cache at once.
     let fresh = project.path("fresh-cache");
     let children: Vec<_> = (0..3)
