@@ -131,9 +131,44 @@ fn document(
     )
 }
 
+/// Tries for one document. A dropped connection, a timeout or a 429/5xx answer is often
+/// gone a moment later (a mirror under load, several refreshes at once); a 4xx other than
+/// 429, a wrong body or one too large is an answer, not tried again.
+const ATTEMPTS: u32 = 3;
+/// The wait before the second try; doubled before the third.
+const FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The body at `url`, answered 200, at most `limit` bytes; `accept` and `authorization`
-/// sent as those headers when given.
+/// sent as those headers when given. Tried up to `ATTEMPTS` times when the failure may be
+/// passing.
 pub fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    accept: Option<&str>,
+    authorization: Option<&str>,
+    limit: u64,
+) -> Result<Vec<u8>, PypiError> {
+    let mut wait = FIRST_WAIT;
+    for _ in 1..ATTEMPTS {
+        match get_once(agent, url, accept, authorization, limit) {
+            Err(e) if passing(&e) => std::thread::sleep(wait),
+            done => return done,
+        }
+        wait *= 2;
+    }
+    get_once(agent, url, accept, authorization, limit)
+}
+
+/// Whether `e` may be gone on the next try.
+fn passing(e: &PypiError) -> bool {
+    match e {
+        PypiError::Status { status, .. } => *status == 429 || *status >= 500,
+        PypiError::Net(NetError::Http { .. }) => true,
+        _ => false,
+    }
+}
+
+fn get_once(
     agent: &ureq::Agent,
     url: &str,
     accept: Option<&str>,
@@ -225,6 +260,65 @@ fn join(base: &str, reference: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers each connection with the next of `answers` (status, body).
+    fn serve(answers: Vec<(u16, &'static str)>) -> (String, std::thread::JoinHandle<usize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/pypi/demo/json", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut served = 0;
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let mut stream = stream;
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                served += 1;
+            }
+            served
+        });
+        (url, server)
+    }
+
+    fn plain_agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    #[test]
+    fn a_passing_failure_is_tried_again_and_an_answer_is_not() {
+        let (url, server) = serve(vec![(503, "busy"), (429, "slow down"), (200, "{}")]);
+        let body = get(&plain_agent(), &url, None, None, 1024).unwrap();
+        assert_eq!(body, b"{}");
+        assert_eq!(server.join().unwrap(), 3);
+
+        let (url, server) = serve(vec![(404, "no")]);
+        let err = get(&plain_agent(), &url, None, None, 1024).unwrap_err();
+        assert!(
+            matches!(err, PypiError::Status { status: 404, .. }),
+            "{err}"
+        );
+        assert_eq!(server.join().unwrap(), 1);
+
+        let (url, server) = serve(vec![(502, "a"), (502, "b"), (502, "c")]);
+        let err = get(&plain_agent(), &url, None, None, 1024).unwrap_err();
+        assert!(
+            matches!(err, PypiError::Status { status: 502, .. }),
+            "{err}"
+        );
+        assert_eq!(server.join().unwrap(), 3, "three tries, no more");
+    }
 
     #[test]
     fn reads_releases_files_and_yanks() {

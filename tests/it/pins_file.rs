@@ -232,13 +232,18 @@ fn concurrent_refreshes_leave_one_whole_file() {
             fabuild(dir.path())
                 .args(["pins", "refresh", "--file", "pins.txt"])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = std::fs::read_to_string(dir.path().join("pins.txt")).unwrap();
     assert_eq!(rows(&text).len(), 23);
