@@ -245,6 +245,9 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
     let extends = extends(root, &mut notes);
     let mut yaml = AppYaml {
         schema_ref,
+        platform_sizes_workers: extends
+            .as_ref()
+            .is_some_and(|e| platform_sizes_workers(root, &e.0)),
         extends,
         name,
         interface: (interface.0, interface.1),
@@ -272,18 +275,17 @@ pub fn survey(options: &Options) -> Result<Outcome, InitError> {
 }
 
 /// `extends` for the platform file above the project, if there is one, noted.
-fn extends(root: &Path, notes: &mut Vec<Note>) -> Option<(String, String, bool)> {
+fn extends(root: &Path, notes: &mut Vec<Note>) -> Option<(String, String)> {
     let path = crate::spec::platform::discover(root)?;
     let why = format!(
         "the platform file above the project ({path}): its keys apply where this file sets none"
     );
-    let sizes = platform_sizes_workers(root, &path);
     notes.push(Note {
         what: "extends",
         value: path.clone(),
         why: why.clone(),
     });
-    Some((path, why, sizes))
+    Some((path, why))
 }
 
 /// Whether the platform chain at `path` (relative to `root`) sets `server.cpus` or

@@ -8,9 +8,11 @@ use crate::spec::Interface;
 #[derive(Clone, Debug)]
 pub struct AppYaml {
     pub schema_ref: String,
-    /// `extends`: a platform file found above the project, why, and whether it sizes the
-    /// workers (`server.cpus` or `server.workers`).
-    pub extends: Option<(String, String, bool)>,
+    /// `extends`: a platform file found above the project, and why.
+    pub extends: Option<(String, String)>,
+    /// Whether that platform file's chain sets `server.cpus` or `server.workers`: then the
+    /// worker count is left to it.
+    pub platform_sizes_workers: bool,
     pub name: (String, String),
     pub module: (String, String),
     pub interface: (Interface, String),
@@ -198,7 +200,7 @@ impl AppYaml {
         );
         out.push_str("# then run `fabuild gen`. Every key and its default: docs/spec.md.\n");
         out.push_str("version: 1\n");
-        if let Some((path, why, _)) = &self.extends {
+        if let Some((path, why)) = &self.extends {
             out.push_str(&format!("# {}\n", comment_safe(why)));
             out.push_str(&format!("extends: {}\n", scalar(path)));
         }
@@ -253,8 +255,7 @@ impl AppYaml {
                 crate::defaults::port(self.tls.is_some())
             )),
         }
-        let platform_sizes = self.extends.as_ref().is_some_and(|e| e.2);
-        if platform_sizes && carried("workers").is_none() {
+        if self.platform_sizes_workers && carried("workers").is_none() {
             server.push_str("  # The worker count comes from the platform file's server.cpus or workers;\n  # set cpus here (the container's CPU limit) to override it for this service.\n");
         } else if carried("workers").is_none() {
             server.push_str("  # Set cpus to the container's CPU limit; the worker count follows from it.\n  cpus: 1\n");
@@ -404,6 +405,7 @@ mod tests {
         AppYaml {
             schema_ref: "schema.json".to_owned(),
             extends: None,
+            platform_sizes_workers: false,
             name: ("svc".to_owned(), why()),
             module: ("main:app".to_owned(), why()),
             interface: (Interface::Asgi, why()),
