@@ -126,15 +126,24 @@ impl Project {
         self.root.parent().unwrap().join(name)
     }
 
-    /// Runs `fabuild build` into `out` with the cache `cache`; returns stdout.
-    pub(crate) fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
-        let output = fabuild(&self.root)
+    /// `fabuild build` of the project into `out` with the wheels in `wheels`; the caller
+    /// adds the cache flags and runs it.
+    pub(crate) fn build_command(&self, out: &str, wheels: &Path) -> Command {
+        let mut command = fabuild(&self.root);
+        command
             .args(["build", "app.yaml", "--base"])
             .arg(&self.base)
             .arg("--out")
             .arg(self.path(out))
             .arg("--wheels")
-            .arg(&self.wheels)
+            .arg(wheels);
+        command
+    }
+
+    /// Runs `fabuild build` into `out` with the cache `cache`; returns stdout.
+    pub(crate) fn build(&self, out: &str, cache: &str, extra: &[&str]) -> String {
+        let output = self
+            .build_command(out, &self.wheels)
             .arg("--cache-dir")
             .arg(self.path(cache))
             .args(extra)
@@ -153,13 +162,7 @@ impl Project {
     /// Runs `fabuild build` into `img` with `wheels` and no cache, for builds expected to
     /// fail: the output is returned, whatever it is.
     pub fn build_failing(&self, wheels: &Path) -> std::process::Output {
-        fabuild(&self.root)
-            .args(["build", "app.yaml", "--base"])
-            .arg(&self.base)
-            .arg("--out")
-            .arg(self.path("img"))
-            .arg("--wheels")
-            .arg(wheels)
+        self.build_command("img", wheels)
             .arg("--no-cache")
             .output()
             .unwrap()
@@ -488,13 +491,8 @@ fn a_dockerignore_that_leads_out_of_the_project_is_an_error() {
 #[test]
 fn a_base_whose_interpreter_cannot_run_builds_without_bytecode_and_says_so() {
     let project = Project::new();
-    let output = fabuild(&project.root)
-        .args(["build", "app.yaml", "--base"])
-        .arg(&project.base)
-        .arg("--out")
-        .arg(project.path("img"))
-        .arg("--wheels")
-        .arg(&project.wheels)
+    let output = project
+        .build_command("img", &project.wheels)
         .arg("--no-cache")
         .output()
         .unwrap();
@@ -523,14 +521,9 @@ fn a_base_whose_interpreter_cannot_run_builds_without_bytecode_and_says_so() {
 #[test]
 fn no_bytecode_does_not_try_the_base_interpreter() {
     let project = Project::new();
-    let output = fabuild(&project.root)
-        .args(["build", "app.yaml", "--no-bytecode", "--base"])
-        .arg(&project.base)
-        .arg("--out")
-        .arg(project.path("img"))
-        .arg("--wheels")
-        .arg(&project.wheels)
-        .arg("--no-cache")
+    let output = project
+        .build_command("img", &project.wheels)
+        .args(["--no-cache", "--no-bytecode"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -547,15 +540,8 @@ fn no_bytecode_does_not_try_the_base_interpreter() {
 fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
     let project = Project::new();
     let build = |cache: &Path, out: &str| {
-        let mut cmd = fabuild(&project.root);
-        cmd.args(["build", "app.yaml", "--base"])
-            .arg(&project.base)
-            .arg("--out")
-            .arg(project.path(out))
-            .arg("--wheels")
-            .arg(&project.wheels)
-            .arg("--cache-dir")
-            .arg(cache);
+        let mut cmd = project.build_command(out, &project.wheels);
+        cmd.arg("--cache-dir").arg(cache);
         cmd
     };
     let stderr_of = |mut cmd: Command| {
