@@ -52,6 +52,8 @@ fn app_yaml(carried: Vec<Carried>, tls: Option<Tls>, interface: Interface) -> St
         env_reads: Vec::new(),
         django: None,
         extends: None,
+        // Only with extends, which this app.yaml has not.
+        platform_sizes_workers: false,
     }
     .render()
 }
