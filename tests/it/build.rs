@@ -584,6 +584,49 @@ fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
         "{stderr}"
     );
 
+    // The cheap check (stamps: lstat of every entry, no file read) is what an unchanged
+    // tree passes; without stamps (an older cache) the full check passes and writes them.
+    let stamps = kept[0].join("stamps");
+    assert!(stamps.is_file());
+    std::fs::remove_file(&stamps).unwrap();
+    let stderr = stderr_of(build(&cache, "four-b"));
+    assert!(
+        !stderr.contains("changed after it was unpacked"),
+        "{stderr}"
+    );
+    assert!(stamps.is_file(), "stamps taken again after the full check");
+    // A file edited in place, same size, its modification time set back: its change time
+    // differs, the full check runs and finds other bytes.
+    let found = Command::new("find")
+        .arg(&root)
+        .args(["-type", "f", "-size", "+0", "-print", "-quit"])
+        .output()
+        .unwrap();
+    let edited = PathBuf::from(String::from_utf8(found.stdout).unwrap().trim());
+    assert!(edited.is_file(), "{edited:?}");
+    let saved = project.path("mtime-ref");
+    std::fs::write(&saved, b"").unwrap();
+    let touch = |args: &[&std::ffi::OsStr]| {
+        assert!(Command::new("touch").args(args).status().unwrap().success())
+    };
+    touch(&["-r".as_ref(), edited.as_os_str(), saved.as_os_str()]);
+    let mut bytes = std::fs::read(&edited).unwrap();
+    bytes[0] ^= 0x20;
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&edited)
+            .unwrap();
+        f.write_all(&bytes).unwrap();
+    }
+    touch(&["-r".as_ref(), saved.as_os_str(), edited.as_os_str()]);
+    let stderr = stderr_of(build(&cache, "four-c"));
+    assert!(
+        stderr.contains("changed after it was unpacked: unpacked again"),
+        "{stderr}"
+    );
+
     // What a build killed mid-unpack left: collected by the next unpack once an hour old,
     // kept while it could still be a live build's.
     let interpreters = cache.join("interpreters");
