@@ -298,9 +298,10 @@ fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
 /// The interpreter's part of the base, kept in the build cache between builds: unpacking
 /// it (thousands of files) was most of a code-only rebuild. `interpreters/<key>/root`,
 /// keyed by the base's layer digests and machine, beside `listing`: every file's path,
-/// mode, size and sha256 and every link's target, as it was unpacked. The listing is
-/// made again and compared on every use, so a tree changed since (by hand, by a disk
-/// error) is never an input: it is unpacked again, with a note. A new tree is unpacked
+/// mode, size and sha256 and every link's target, as it was unpacked. The tree is
+/// checked on every use (its stamps, else the listing made again: see `same_listing`),
+/// so a tree changed since (by hand, by a disk error) is never an input: it is unpacked
+/// again, with a note. A new tree is unpacked
 /// in a temporary directory and renamed into place whole: two builds sharing the cache,
 /// or one killed midway, leave a whole tree or none (and a `.tmp-*` directory, removed by
 /// the next unpack once it is an hour old).

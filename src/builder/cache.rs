@@ -3,6 +3,8 @@
 //! (`base/<manifest hex>/<sha256>`, `deps/<key>/<sha256>`), and a blob is kept under its
 //! digest (`blobs/sha256/<hex>`). The one directory tree, `interpreters/<key>/`, is checked
 //! against its listing on every use instead (see bytecode.rs).
+//! `out-blobs/` holds the stamps of the blobs builds moved into their `--out` (see
+//! `publish::Kept`).
 //!
 //! A file whose bytes no longer hash to its name was changed after fabuild wrote it: it is
 //! a cache miss, with a note saying so, and it is removed; it is never an input. Entries

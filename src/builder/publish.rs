@@ -143,7 +143,7 @@ fn is_temp(name: &str) -> bool {
 ///
 /// When a build moves a blob into `--out` (its bytes hashed to its name as they were
 /// written), it records the blob's stamp in the cache (`out-blobs/<sha256 of the blob's
-/// path>`): its path, digest, size, and what `lstat` says of it, device, inode,
+/// path>.stamp`): its path, digest, size, and what `lstat` says of it, device, inode,
 /// modification time and change time to the nanosecond. A later build into the same
 /// `--out` whose image has that blob leaves it out of its staging layout when the stamp
 /// still matches (`holds`), and publishing keeps the blob there. Writing to the file,
@@ -175,7 +175,7 @@ impl Kept {
         use std::os::unix::ffi::OsStrExt;
         let path = self.blobs.join(hex);
         let key = crate::oci::digest::Sum::of(path.as_os_str().as_bytes()).sha256;
-        self.stamps.join(key)
+        self.stamps.join(format!("{key}.stamp"))
     }
 
     /// The stamp of the blob `hex` in `--out` as it is now; `None` if it is not a regular
