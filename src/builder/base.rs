@@ -143,7 +143,15 @@ pub fn open(path: &Path, cache: Option<&Path>, machine: Machine) -> Result<Base,
 impl Base {
     /// Copies the base's layers into `layout`, byte for byte and never linked, each
     /// checked against its digest as it is copied.
-    pub fn copy_layers(&self, path: &Path, layout: &Layout) -> Result<(), BuildError> {
+    /// Copies the base's layer blobs into `layout`, each checked against its digest as it
+    /// is copied; a blob `kept` says `--out` holds as a build put it there is left out (and
+    /// kept there when the image is published).
+    pub fn copy_layers(
+        &self,
+        path: &Path,
+        layout: &Layout,
+        kept: Option<&super::publish::Kept>,
+    ) -> Result<(), BuildError> {
         let bad = |why: String| BuildError::Base {
             path: path.display().to_string(),
             why,
@@ -155,6 +163,13 @@ impl Base {
                 .and_then(|e| crate::oci::digest::sha256_hex(&e.digest))
                 .ok_or_else(|| bad(format!("{} has no sha256 digest", layer.role)))?
                 .to_owned();
+            let size = layer.expected.as_ref().and_then(|e| e.size);
+            if let (Some(kept), Some(size)) = (kept, size)
+                && kept.holds(&hex, size)
+            {
+                kept.defer(&hex, size);
+                continue;
+            }
             let (mut reader, _) = open_layer(&self.image, layer).map_err(&bad)?;
             layout
                 .put_blob_reader(&mut reader, &hex)

@@ -298,9 +298,10 @@ fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
 /// The interpreter's part of the base, kept in the build cache between builds: unpacking
 /// it (thousands of files) was most of a code-only rebuild. `interpreters/<key>/root`,
 /// keyed by the base's layer digests and machine, beside `listing`: every file's path,
-/// mode, size and sha256 and every link's target, as it was unpacked. The listing is
-/// made again and compared on every use, so a tree changed since (by hand, by a disk
-/// error) is never an input: it is unpacked again, with a note. A new tree is unpacked
+/// mode, size and sha256 and every link's target, as it was unpacked. The tree is
+/// checked on every use (its stamps, else the listing made again: see `same_listing`),
+/// so a tree changed since (by hand, by a disk error) is never an input: it is unpacked
+/// again, with a note. A new tree is unpacked
 /// in a temporary directory and renamed into place whole: two builds sharing the cache,
 /// or one killed midway, leave a whole tree or none (and a `.tmp-*` directory, removed by
 /// the next unpack once it is an hour old).
@@ -335,8 +336,13 @@ fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
     let root = tmp.path().join("root");
     fs::create_dir_all(&root).map_err(|e| e.to_string())?;
     unpack(base, &root)?;
-    let listing = listing(&root).map_err(|e| format!("listing {}: {e}", root.display()))?;
+    let listed = |e: std::io::Error| format!("listing {}: {e}", root.display());
+    let before = stamps(&root).map_err(listed)?;
+    let listing = listing(&root).map_err(listed)?;
     fs::write(tmp.path().join("listing"), listing).map_err(|e| e.to_string())?;
+    if stamps(&root).map_err(listed)? == before {
+        let _ = write_stamps(tmp.path(), &before);
+    }
     match fs::rename(tmp.path(), &dir) {
         Ok(()) => {
             // Renamed: nothing is left for the guard to remove.
@@ -372,14 +378,83 @@ fn collect_abandoned(kept: &Path) {
 }
 
 /// Whether the tree under `dir/root` is still the one `dir/listing` describes.
+///
+/// Reading and hashing every file (about 110 MB for Debian's Python) was most of a
+/// code-only rebuild, so a cheaper check comes first, as git's index does it: `stamps`
+/// holds every entry's path, mode and link target, and each file's size, device, inode,
+/// modification time and change time (to the nanosecond), taken when the tree last
+/// passed the full check. Writing to a file, replacing it, renaming it, or changing its
+/// mode or times changes its change time, which no one but root (setting the clock) can
+/// set back; adding or removing an entry changes the list. When the stamps all match,
+/// the tree is the one the listing describes. When any differs (or there are none yet),
+/// the full check runs, and the stamps are taken again when it passes and nothing moved
+/// while it ran.
 fn same_listing(dir: &Path) -> std::io::Result<bool> {
+    let root = dir.join("root");
+    let before = stamps(&root)?;
+    if fs::read(dir.join("stamps")).is_ok_and(|kept| kept == before) {
+        return Ok(true);
+    }
     let kept = fs::read(dir.join("listing"))?;
-    Ok(listing(&dir.join("root"))? == kept)
+    if listing(&root)? != kept {
+        return Ok(false);
+    }
+    if stamps(&root)? == before {
+        // A cache that cannot be written only costs the full check next time.
+        let _ = write_stamps(dir, &before);
+    }
+    Ok(true)
+}
+
+/// Replaces `dir/stamps` atomically: a reader sees the old stamps or the new ones.
+fn write_stamps(dir: &Path, stamps: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stamps-")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, stamps)?;
+    tmp.persist(dir.join("stamps")).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Every entry under `root` as `listing` walks them, with what `lstat` says of each file
+/// instead of its sha256: `f PATH MODE SIZE DEV INO MTIME CTIME` (seconds.nanoseconds).
+fn stamps(root: &Path) -> std::io::Result<Vec<u8>> {
+    walk(root, &mut |_, meta, out| {
+        use std::os::unix::fs::MetadataExt;
+        out.extend_from_slice(
+            format!(
+                " {} {} {} {}.{:09} {}.{:09}",
+                meta.len(),
+                meta.dev(),
+                meta.ino(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec()
+            )
+            .as_bytes(),
+        );
+        Ok(())
+    })
 }
 
 /// Every entry under `root`, sorted: `d PATH MODE`, `f PATH MODE SIZE SHA256`, `l PATH
 /// TARGET`.
 fn listing(root: &Path) -> std::io::Result<Vec<u8>> {
+    walk(root, &mut |path, _, out| {
+        let hashing = crate::oci::digest::HashingReader::new(fs::File::open(path)?);
+        let sum = hashing.finish_draining()?;
+        out.extend_from_slice(format!(" {} {}", sum.size, sum.sha256).as_bytes());
+        Ok(())
+    })
+}
+
+/// What a regular file adds to its line of a walk.
+type FileFacts<'a> = dyn FnMut(&Path, &fs::Metadata, &mut Vec<u8>) -> std::io::Result<()> + 'a;
+
+/// Every entry under `root`, sorted: `d PATH MODE`, `f PATH MODE` and what `file` adds,
+/// `l PATH TARGET`.
+fn walk(root: &Path, file: &mut FileFacts<'_>) -> std::io::Result<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     let mut pending = vec![PathBuf::new()];
@@ -407,11 +482,10 @@ fn listing(root: &Path) -> std::io::Result<Vec<u8>> {
                 out.extend_from_slice(format!(" {mode:o}").as_bytes());
                 dirs.push(child);
             } else {
-                let hashing = crate::oci::digest::HashingReader::new(fs::File::open(&path)?);
-                let sum = hashing.finish_draining()?;
                 out.extend_from_slice(b"f ");
                 out.extend_from_slice(shown);
-                out.extend_from_slice(format!(" {mode:o} {} {}", sum.size, sum.sha256).as_bytes());
+                out.extend_from_slice(format!(" {mode:o}").as_bytes());
+                file(&path, &meta, &mut out)?;
             }
             out.push(b'\n');
         }

@@ -3,6 +3,8 @@
 //! (`base/<manifest hex>/<sha256>`, `deps/<key>/<sha256>`), and a blob is kept under its
 //! digest (`blobs/sha256/<hex>`). The one directory tree, `interpreters/<key>/`, is checked
 //! against its listing on every use instead (see bytecode.rs).
+//! `out-blobs/` holds the stamps of the blobs builds moved into their `--out` (see
+//! `publish::Kept`).
 //!
 //! A file whose bytes no longer hash to its name was changed after fabuild wrote it: it is
 //! a cache miss, with a note saying so, and it is removed; it is never an input. Entries
@@ -135,11 +137,16 @@ impl Cache {
 impl Cache {
     /// The layer kept for `kind/key`, copied into `layout` once its blob is checked: its
     /// size, its sha256, and the sha256 of the tar it decompresses to (the diff id).
+    ///
+    /// A blob `kept` says `--out` holds as a build put it there (its sha256 checked, so its
+    /// diff id is the one this entry names) is neither read nor copied: publishing keeps
+    /// `--out`'s.
     pub fn layer(
         &self,
         kind: &str,
         key: &str,
         layout: &Layout,
+        kept: Option<&super::publish::Kept>,
         notes: &mut Vec<String>,
     ) -> Option<WrittenLayer> {
         let bytes = match self.get(kind, key, 64 << 10) {
@@ -152,6 +159,12 @@ impl Cache {
         };
         let layer: WrittenLayer = serde_json::from_slice(&bytes).ok()?;
         let hex = sha256_hex(&layer.digest)?;
+        if let Some(kept) = kept
+            && kept.holds(hex, layer.size)
+        {
+            kept.defer(hex, layer.size);
+            return Some(layer);
+        }
         let (file, size) = self.open_blob(hex)?;
         let read = layer::read_layer(file, size, Holes::Compact, &mut |_, _| Ok(()));
         let diff = read.diff.as_ref().map(Sum::digest);

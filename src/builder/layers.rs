@@ -43,10 +43,13 @@ pub(super) struct DepsLayer {
 /// also lists its distributions). The wheels are downloaded and
 /// unpacked in `staging`, beside the output: on its file system, not in a memory-backed
 /// /tmp, and cleaned with the staging area after a crash.
+// The layer's inputs, where it goes (the layout, and the blobs --out keeps), and scratch.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn deps_layer(
     input: &deps::DepsInput,
     cache: Option<&Path>,
     layout: &Layout,
+    kept: Option<&super::publish::Kept>,
     staging: &Path,
     want_dists: bool,
     compiler: Option<&bytecode::Compiler>,
@@ -78,7 +81,7 @@ pub(super) fn deps_layer(
             Some(Vec::new())
         };
         if let Some(dists) = dists
-            && let Some(layer) = cache.layer(kind, key, layout, notes)
+            && let Some(layer) = cache.layer(kind, key, layout, kept, notes)
         {
             return Ok(DepsLayer {
                 layer,

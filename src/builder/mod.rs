@@ -303,8 +303,16 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
 
     let (staging, layout_dir, layout) = stage(options)?;
 
+    // The blobs --out holds from the last build (the base's, the cached dependency layer),
+    // unchanged since: not copied again (see publish::Kept).
+    let kept = match (options.format, options.cache.as_deref()) {
+        (OutFormat::Oci, Some(cache)) => Some(publish::Kept::new(&options.out, cache)?),
+        _ => None,
+    };
     for target in &targets {
-        target.base.copy_layers(&target.path, &layout)?;
+        target
+            .base
+            .copy_layers(&target.path, &layout, kept.as_ref())?;
     }
 
     let (_scratch, compilers) = if options.bytecode {
@@ -334,7 +342,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         let deps = dependencies(
             &input,
             options,
-            &layout,
+            (&layout, kept.as_ref()),
             staging.path(),
             compiler,
             &mut said,
@@ -419,7 +427,14 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     let index_entries = artifacts.iter().map(|(_, a, _)| a.index_entry()).collect();
     let top = config::write_index(&layout, &entries, &options.tag, index_entries)?;
 
-    finish(options, &layout_dir, staging.path(), epoch)?;
+    finish(
+        options,
+        &layout_dir,
+        staging.path(),
+        epoch,
+        kept.as_ref(),
+        &targets,
+    )?;
     for (i, artifact, dists) in &artifacts {
         images[*i].sbom = Some(write_sbom(
             &sbom_files[*i],
@@ -561,14 +576,16 @@ fn compilers(
 fn dependencies(
     input: &deps::DepsInput,
     options: &Options,
-    layout: &Layout,
+    (layout, kept): (&Layout, Option<&publish::Kept>),
     staging: &Path,
     compiler: Option<&bytecode::Compiler>,
     notes: &mut Vec<String>,
 ) -> Result<layers::DepsLayer, BuildError> {
     let cache = options.cache.as_deref();
     let want_dists = options.sbom.is_some();
-    let deps = deps_layer(input, cache, layout, staging, want_dists, compiler, notes)?;
+    let deps = deps_layer(
+        input, cache, layout, kept, staging, want_dists, compiler, notes,
+    )?;
     if !deps.cached {
         notes.extend(unhashed_note(input.plan, input.project, &options.wheels));
     }
@@ -690,9 +707,48 @@ fn finish(
     layout_dir: &Path,
     staging: &Path,
     epoch: u64,
+    kept: Option<&publish::Kept>,
+    targets: &[Target],
 ) -> Result<(), BuildError> {
     match options.format {
-        OutFormat::Oci => publish::publish_layout(layout_dir, &options.out),
+        OutFormat::Oci => {
+            if publish::publish_layout(layout_dir, &options.out, kept)? == publish::Published::Done
+            {
+                return Ok(());
+            }
+            // --out no longer holds a blob left out of the staging layout (another build
+            // published meanwhile): copy them all in, then publish.
+            let layout = Layout {
+                dir: layout_dir.to_path_buf(),
+            };
+            let deferred = kept.map(publish::Kept::take_deferred).unwrap_or_default();
+            for target in targets {
+                target.base.copy_layers(&target.path, &layout, None)?;
+            }
+            // The rest is the cached dependency layer's blob.
+            let cache = options.cache.as_deref().map(cache::Cache::new);
+            for (hex, _) in deferred {
+                if layout.dir.join("blobs/sha256").join(&hex).exists() {
+                    continue;
+                }
+                let copied = cache
+                    .as_ref()
+                    .and_then(|c| c.open_blob(&hex))
+                    .is_some_and(|(mut file, _)| layout.put_blob_reader(&mut file, &hex).is_ok());
+                if !copied {
+                    return Err(BuildError::Other(format!(
+                        "the cached layer sha256:{hex} changed while the image was published; build again"
+                    )));
+                }
+            }
+            match publish::publish_layout(layout_dir, &options.out, kept)? {
+                publish::Published::Done => Ok(()),
+                publish::Published::Missing => Err(BuildError::Other(format!(
+                    "{}: a blob of the image went missing while it was published",
+                    options.out.display()
+                ))),
+            }
+        }
         OutFormat::OciArchive => {
             let tar_path = staging.join("image.tar");
             write_archive(layout_dir, &tar_path, epoch)?;

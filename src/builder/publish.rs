@@ -9,6 +9,7 @@
 //! it no longer reaches are removed. An oci-archive is written beside the target and
 //! renamed over it. Every file is flushed to disk before the rename that makes it count.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -137,32 +138,167 @@ fn is_temp(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
+/// The blobs `--out` already holds as fabuild put them there, which a build need not copy
+/// again (the base's layers: 82 MB for Debian's Python, copied and hashed on every build).
+///
+/// When a build moves a blob into `--out` (its bytes hashed to its name as they were
+/// written), it records the blob's stamp in the cache (`out-blobs/<sha256 of the blob's
+/// path>.stamp`): its path, digest, size, and what `lstat` says of it, device, inode,
+/// modification time and change time to the nanosecond. A later build into the same
+/// `--out` whose image has that blob leaves it out of its staging layout when the stamp
+/// still matches (`holds`), and publishing keeps the blob there. Writing to the file,
+/// replacing it, renaming it, or changing its mode or times changes its change time, which
+/// only root can set back (by setting the clock); so a blob changed since it was recorded
+/// is copied again, from the base, hashed. The stamps are as trustworthy as the cache
+/// they are in (see docs/build.md, "The cache").
+pub struct Kept {
+    /// `--out`'s `blobs/sha256`, absolute.
+    blobs: PathBuf,
+    /// The cache's `out-blobs` directory.
+    stamps: PathBuf,
+    /// The blobs of the image left out of the staging layout: (hex, size).
+    deferred: RefCell<Vec<(String, u64)>>,
+}
+
+impl Kept {
+    /// For a build of a layout at `out` with a cache at `cache`.
+    pub fn new(out: &Path, cache: &Path) -> Result<Self, BuildError> {
+        let out = parent_of(out)?.join(out.file_name().unwrap_or_default());
+        Ok(Self {
+            blobs: out.join("blobs/sha256"),
+            stamps: cache.join("out-blobs"),
+            deferred: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn stamp_path(&self, hex: &str) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let path = self.blobs.join(hex);
+        let key = crate::oci::digest::Sum::of(path.as_os_str().as_bytes()).sha256;
+        self.stamps.join(format!("{key}.stamp"))
+    }
+
+    /// The stamp of the blob `hex` in `--out` as it is now; `None` if it is not a regular
+    /// file there.
+    fn stamp_now(&self, hex: &str) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.blobs.join(hex);
+        let meta = fs::symlink_metadata(&path).ok()?;
+        meta.file_type().is_file().then(|| {
+            format!(
+                "fabuild-out-blob-1\n{}\nsha256:{hex}\n{} {} {} {}.{:09} {}.{:09}\n",
+                path.display(),
+                meta.len(),
+                meta.dev(),
+                meta.ino(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec()
+            )
+        })
+    }
+
+    /// Whether `--out` holds the blob `hex` of `size` bytes unchanged since a build put it
+    /// there.
+    pub fn holds(&self, hex: &str, size: u64) -> bool {
+        let Some(now) = self.stamp_now(hex) else {
+            return false;
+        };
+        let size_line = format!("\n{size} ");
+        now.contains(&size_line)
+            && fs::read(self.stamp_path(hex)).is_ok_and(|kept| kept == now.as_bytes())
+    }
+
+    /// Leaves the blob `hex` out of the staging layout: publishing keeps `--out`'s.
+    pub fn defer(&self, hex: &str, size: u64) {
+        self.deferred.borrow_mut().push((hex.to_owned(), size));
+    }
+
+    /// The blobs left out, forgotten: they are to be copied after all.
+    pub fn take_deferred(&self) -> Vec<(String, u64)> {
+        std::mem::take(&mut self.deferred.borrow_mut())
+    }
+
+    /// Records the stamp of the blob `hex` a build just moved into `--out`. A cache that
+    /// cannot be written only costs a copy next time.
+    fn record(&self, hex: &str) {
+        let Some(now) = self.stamp_now(hex) else {
+            return;
+        };
+        let _ = fs::create_dir_all(&self.stamps).and_then(|()| {
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.stamps)?;
+            tmp.write_all(now.as_bytes())?;
+            tmp.persist(self.stamp_path(hex)).map_err(|e| e.error)?;
+            Ok(())
+        });
+    }
+
+    fn forget(&self, hex: &str) {
+        let _ = fs::remove_file(self.stamp_path(hex));
+    }
+}
+
+/// What publishing did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Published {
+    Done,
+    /// A blob left out of the staging layout is no longer `--out`'s as recorded (another
+    /// build replaced the image meanwhile, or it was changed): nothing was published; copy
+    /// the deferred blobs in and publish again.
+    Missing,
+}
+
 /// Publishes the layout staged at `staged` as `out`: blobs, then index.json, then the
 /// blobs no longer referenced are removed. At every moment `out` is the previous image
-/// or the new one, whole.
-pub fn publish_layout(staged: &Path, out: &Path) -> Result<(), BuildError> {
+/// or the new one, whole. The blobs `kept` deferred must be in `out` as recorded, else
+/// nothing is published (`Published::Missing`).
+pub fn publish_layout(
+    staged: &Path,
+    out: &Path,
+    kept: Option<&Kept>,
+) -> Result<Published, BuildError> {
     let parent = parent_of(out)?;
     let _guard = lock(&parent)?;
     check_layout_out(out)?;
     let blobs_dir = out.join("blobs/sha256");
+    let mut keep = BTreeSet::new();
+    if let Some(kept) = kept {
+        for (hex, size) in kept.deferred.borrow().iter() {
+            if !kept.holds(hex, *size) {
+                return Ok(Published::Missing);
+            }
+            keep.insert(hex.clone());
+        }
+    }
     fs::create_dir_all(&blobs_dir).map_err(|e| BuildError::io(&blobs_dir, &e))?;
     if !out.join("oci-layout").is_file() {
         let bytes = fs::read(staged.join("oci-layout")).map_err(|e| BuildError::io(staged, &e))?;
         write_atomic(&out.join("oci-layout"), &bytes)?;
     }
     let staged_blobs = staged.join("blobs/sha256");
-    let mut keep = BTreeSet::new();
+    let mut moved = Vec::new();
     for entry in fs::read_dir(&staged_blobs).map_err(|e| BuildError::io(&staged_blobs, &e))? {
         let entry = entry.map_err(|e| BuildError::io(&staged_blobs, &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         move_in(&entry.path(), &blobs_dir.join(&name))?;
-        keep.insert(name);
+        keep.insert(name.clone());
+        moved.push(name);
     }
     sync_dir(&blobs_dir)?;
     let index = fs::read(staged.join("index.json")).map_err(|e| BuildError::io(staged, &e))?;
     write_atomic(&out.join("index.json"), &index)?;
-    collect_garbage(out, &keep);
-    Ok(())
+    let removed = collect_garbage(out, &keep);
+    if let Some(kept) = kept {
+        // Every staged blob hashed to its name as it was written.
+        for hex in &moved {
+            kept.record(hex);
+        }
+        for hex in &removed {
+            kept.forget(hex);
+        }
+    }
+    Ok(Published::Done)
 }
 
 /// Replaces the archive at `out` with the one written at `staged` (beside it).
@@ -244,7 +380,8 @@ fn sync_dir(dir: &Path) -> Result<(), BuildError> {
 /// Removes the blobs index.json no longer reaches and the temp files of interrupted
 /// publishes. Runs under the lock, after index.json was replaced: nothing it removes is
 /// in use by the image there. What cannot be removed is garbage the next build retries.
-fn collect_garbage(out: &Path, keep: &BTreeSet<String>) {
+fn collect_garbage(out: &Path, keep: &BTreeSet<String>) -> Vec<String> {
+    let mut removed = Vec::new();
     let blobs = out.join("blobs/sha256");
     for dir in [out, blobs.as_path()] {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -257,11 +394,16 @@ fn collect_garbage(out: &Path, keep: &BTreeSet<String>) {
             } else {
                 !keep.contains(&name)
             };
-            if garbage && entry.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = fs::remove_file(entry.path());
+            if garbage
+                && entry.file_type().is_ok_and(|t| t.is_file())
+                && fs::remove_file(entry.path()).is_ok()
+                && dir != out
+            {
+                removed.push(name);
             }
         }
     }
+    removed
 }
 
 #[cfg(test)]

@@ -812,7 +812,8 @@ fn assert_cache_whole(cache: &Path) {
 }
 
 /// Two builds sharing a cold cache, and builds killed at random moments: every later build
-/// gives the same image, and every cache file still hashes to its name.
+/// gives the same image (into the killed build's --out too), and every cache file and
+/// layout blob still hashes to its name.
 #[test]
 fn the_cache_survives_concurrent_builds_and_kill_9() {
     let project = Project::new();
@@ -867,6 +868,16 @@ fn the_cache_survives_concurrent_builds_and_kill_9() {
             want,
             "round {round}, killed after {delay} ms"
         );
+        // The --out the killed build was writing, with the stamps of the blobs it kept
+        // (from an earlier round) or had recorded when killed: built into again, the same
+        // image, every blob hashing to its name.
+        build(&project, "killed", &["--cache-dir", &cache_arg]).expect(0, &[]);
+        assert_eq!(
+            project.manifest("killed").0,
+            want,
+            "round {round}, killed after {delay} ms, built again"
+        );
+        assert_cache_whole(&project.path("killed"));
     }
 }
 

@@ -584,6 +584,33 @@ fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
         "{stderr}"
     );
 
+    // The cheap check (stamps: lstat of every entry, no file read) is what an unchanged
+    // tree passes; without stamps (an older cache) the full check passes and writes them.
+    let stamps = kept[0].join("stamps");
+    assert!(stamps.is_file());
+    std::fs::remove_file(&stamps).unwrap();
+    let stderr = stderr_of(build(&cache, "four-b"));
+    assert!(
+        !stderr.contains("changed after it was unpacked"),
+        "{stderr}"
+    );
+    assert!(stamps.is_file(), "stamps taken again after the full check");
+    // A file edited in place, same size, its modification time set back: its change time
+    // differs, the full check runs and finds other bytes.
+    let found = Command::new("find")
+        .arg(&root)
+        .args(["-type", "f", "-size", "+0", "-print", "-quit"])
+        .output()
+        .unwrap();
+    let edited = PathBuf::from(String::from_utf8(found.stdout).unwrap().trim());
+    assert!(edited.is_file(), "{edited:?}");
+    edit_in_place_keeping_mtime(&edited, &project.path("mtime-ref"));
+    let stderr = stderr_of(build(&cache, "four-c"));
+    assert!(
+        stderr.contains("changed after it was unpacked: unpacked again"),
+        "{stderr}"
+    );
+
     // What a build killed mid-unpack left: collected by the next unpack once an hour old,
     // kept while it could still be a live build's.
     let interpreters = cache.join("interpreters");
@@ -622,4 +649,112 @@ fn the_interpreter_tree_is_kept_checked_and_unpacked_again_when_changed() {
     }
     let kept = trees(&fresh);
     assert_eq!(kept.len(), 1, "one tree, no temporary directory: {kept:?}");
+}
+
+/// The blobs `--out` holds from the last build (the base's layers, the cached dependency
+/// layer) stay there instead of being copied and hashed again (the base's 82 MB was most of
+/// a code-only build + push) while their stamps in the cache say they are unchanged; a
+/// blob edited in place, same size, its modification time set back, is copied again from
+/// the base; the image is the same to the byte throughout.
+#[test]
+fn blobs_out_already_holds_are_kept_unless_changed() {
+    use sha2::Digest as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let project = Project::new();
+    let blobs = project.path("out/blobs/sha256");
+    let image = || -> (String, Vec<String>) {
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(project.path("out/index.json")).unwrap())
+                .unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(blobs.join(digest.trim_start_matches("sha256:"))).unwrap(),
+        )
+        .unwrap();
+        let layers = manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                l["digest"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:")
+                    .to_owned()
+            })
+            .collect();
+        (digest, layers)
+    };
+    let inode = |hex: &str| std::fs::metadata(blobs.join(hex)).unwrap().ino();
+    let every_blob_hashes_to_its_name = || {
+        for entry in std::fs::read_dir(&blobs).unwrap() {
+            let entry = entry.unwrap();
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            assert_eq!(format!("{:x}", sha2::Sha256::digest(&bytes)), name);
+        }
+    };
+
+    project.build("out", "cache", &[]);
+    let (digest, layers) = image();
+    let inodes: Vec<u64> = layers.iter().map(|h| inode(h)).collect();
+    // Base layers, then dependencies, identity, app.
+    let added = 3;
+    assert!(layers.len() > added, "{layers:?}");
+
+    project.build("out", "cache", &[]);
+    assert_eq!(image(), (digest.clone(), layers.clone()));
+    let now: Vec<u64> = layers.iter().map(|h| inode(h)).collect();
+    let kept = layers.len() - 2;
+    assert_eq!(
+        now[..kept],
+        inodes[..kept],
+        "base and dependency blobs kept"
+    );
+    assert_ne!(now[kept..], inodes[kept..], "identity and app written anew");
+    every_blob_hashes_to_its_name();
+
+    // A base blob edited in place, same size, its modification time set back.
+    let edited = blobs.join(&layers[0]);
+    edit_in_place_keeping_mtime(&edited, &project.path("mtime-ref"));
+    project.build("out", "cache", &[]);
+    assert_eq!(image(), (digest.clone(), layers.clone()));
+    every_blob_hashes_to_its_name();
+    assert_ne!(inode(&layers[0]), now[0], "copied again");
+
+    // Without a cache nothing is kept: every blob is copied.
+    let before = inode(&layers[1.min(kept - 1)]);
+    let output = project
+        .build_command("out", &project.wheels)
+        .arg("--no-cache")
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(image(), (digest, layers.clone()));
+    assert_ne!(inode(&layers[1.min(kept - 1)]), before);
+    every_blob_hashes_to_its_name();
+}
+
+/// Flips the first byte of `file` in place (same inode, same size) and sets its
+/// modification time back to what it was (`saved` keeps it meanwhile): only its change
+/// time tells.
+fn edit_in_place_keeping_mtime(file: &Path, saved: &Path) {
+    use std::io::Write as _;
+    std::fs::write(saved, b"").unwrap();
+    let touch = |from: &Path, to: &Path| {
+        let status = Command::new("touch").arg("-r").arg(from).arg(to).status();
+        assert!(status.unwrap().success());
+    };
+    touch(file, saved);
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[0] ^= 0xff;
+    let mut f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+    f.write_all(&bytes).unwrap();
+    drop(f);
+    touch(saved, file);
 }
