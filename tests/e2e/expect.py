@@ -23,7 +23,9 @@ DEFAULT_PINS = {
     "asgi": {"gunicorn": "27.0.1", "uvicorn": "0.54.0", "uvicorn-worker": "0.4.0"},
     "wsgi": {"gunicorn": "27.0.1"},
 }
-DEFAULT_ABSENT = {"asgi": [], "wsgi": ["uvicorn", "uvicorn-worker"]}
+# No installer stays in an image: pip and uv run from the build cache mount.
+INSTALLERS = ["pip", "setuptools", "uv"]
+DEFAULT_ABSENT = {"asgi": INSTALLERS, "wsgi": ["uvicorn", "uvicorn-worker"] + INSTALLERS}
 
 
 def die(msg):
@@ -278,6 +280,7 @@ def cmd_probe(extra):
         "uid": os.getuid(), "gid": os.getgid(),
         "run_secrets": os.path.exists("/run/secrets/pip_ca"),
         "tmp_fabuild": os.path.exists("/tmp/fabuild"),
+        "install_cache": sorted(os.listdir("/root/.cache/fabuild")) if os.path.isdir("/root/.cache/fabuild") else [],
         "python": sys.version.split()[0],
         "bytecode": bytecode(["/opt/venv/lib", "/app"]),
     }))
@@ -311,6 +314,8 @@ def cmd_check_probe(exp_path, probe_path, dockerignore):
             f"default process runs as {e['uid']}:{e['gid']}", f"got {p['uid']}:{p['gid']}")
     c.check(not p["run_secrets"], "no /run/secrets/pip_ca in the image")
     c.check(not p["tmp_fabuild"], "no /tmp/fabuild leftovers in the image")
+    c.check(not p.get("install_cache"), "the installer cache mount left nothing in the image",
+            f"/root/.cache/fabuild holds {p.get('install_cache')}")
     app = p["app"] or []
     c.check(bool(app), "/app is populated", f"got {app!r}")
     # Compiled at build time, unchecked-hash: no worker compiles a module at boot.

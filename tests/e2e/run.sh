@@ -33,7 +33,7 @@
 #     "pins": {"gunicorn": "27.0.1", ...}
 #                       # default asgi: gunicorn 27.0.1, uvicorn 0.54.0, uvicorn-worker 0.4.0
 #                       #         wsgi: gunicorn 27.0.1
-#     "absent": ["uvicorn"]   # default asgi: [], wsgi: ["uvicorn", "uvicorn-worker"]
+#     "absent": ["uvicorn"]   # default asgi: pip, setuptools, uv; wsgi: also uvicorn, uvicorn-worker
 #     "graceful_timeout": 30  # default: --graceful-timeout from gunicorn_cmd_args, else 30
 #     "workers": 3            # default: --workers from gunicorn_cmd_args (checks N+1 processes)
 #     "slow_path": "/slow?seconds=3"   # must answer 200 after sleeping (graceful-stop test)

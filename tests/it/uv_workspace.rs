@@ -121,7 +121,7 @@ fn init_at_the_root_or_in_the_member_writes_a_spec_that_builds_the_member() {
         }
     }
     let export = dockerfile
-        .split("&& /opt/uv/bin/uv export ")
+        .split("&& \"$uv\" export ")
         .nth(1)
         .and_then(|rest| rest.split(" --output-file").next())
         .expect("the Dockerfile exports the lock");
