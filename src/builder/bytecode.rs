@@ -420,20 +420,8 @@ fn write_stamps(dir: &Path, stamps: &[u8]) -> std::io::Result<()> {
 /// instead of its sha256: `f PATH MODE SIZE DEV INO MTIME CTIME` (seconds.nanoseconds).
 fn stamps(root: &Path) -> std::io::Result<Vec<u8>> {
     walk(root, &mut |_, meta, out| {
-        use std::os::unix::fs::MetadataExt;
-        out.extend_from_slice(
-            format!(
-                " {} {} {} {}.{:09} {}.{:09}",
-                meta.len(),
-                meta.dev(),
-                meta.ino(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-                meta.ctime(),
-                meta.ctime_nsec()
-            )
-            .as_bytes(),
-        );
+        out.push(b' ');
+        out.extend_from_slice(super::publish::file_stamp(meta).as_bytes());
         Ok(())
     })
 }

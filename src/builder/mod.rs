@@ -301,7 +301,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
     same_python(&targets)?;
     let epoch = source_date_epoch(&project);
 
-    let (staging, layout_dir, layout) = stage(options)?;
+    let (staging, layout) = stage(options)?;
 
     // The blobs --out holds from the last build (the base's, the cached dependency layer),
     // unchanged since: not copied again (see publish::Kept).
@@ -429,7 +429,7 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
 
     finish(
         options,
-        &layout_dir,
+        &layout,
         staging.path(),
         epoch,
         kept.as_ref(),
@@ -595,7 +595,7 @@ fn dependencies(
 /// The staging directory next to the destination, and the layout in it: a build is
 /// staged, then published, so a failed or killed build leaves the previous image alone
 /// (see publish.rs).
-fn stage(options: &Options) -> Result<(publish::Staging, PathBuf, Layout), BuildError> {
+fn stage(options: &Options) -> Result<(publish::Staging, Layout), BuildError> {
     match options.format {
         OutFormat::Oci => publish::check_layout_out(&options.out)?,
         OutFormat::OciArchive => publish::check_archive_out(&options.out)?,
@@ -603,7 +603,7 @@ fn stage(options: &Options) -> Result<(publish::Staging, PathBuf, Layout), Build
     let staging = publish::Staging::create(&options.out)?;
     let layout_dir = staging.path().join("layout");
     let layout = Layout::create(&layout_dir).map_err(|e| BuildError::io(&layout_dir, &e))?;
-    Ok((staging, layout_dir, layout))
+    Ok((staging, layout))
 }
 
 /// Writes the SBOM of the image whose manifest is `manifest_sum` into `layout` as an OCI
@@ -704,7 +704,7 @@ fn runtime_files(rendered: &dyn Fn(&str) -> Option<String>) -> Vec<(String, Stri
 /// Puts the finished layout where `--out` says, as a directory or an archive.
 fn finish(
     options: &Options,
-    layout_dir: &Path,
+    layout: &Layout,
     staging: &Path,
     epoch: u64,
     kept: Option<&publish::Kept>,
@@ -712,18 +712,15 @@ fn finish(
 ) -> Result<(), BuildError> {
     match options.format {
         OutFormat::Oci => {
-            if publish::publish_layout(layout_dir, &options.out, kept)? == publish::Published::Done
+            if publish::publish_layout(&layout.dir, &options.out, kept)? == publish::Published::Done
             {
                 return Ok(());
             }
             // --out no longer holds a blob left out of the staging layout (another build
             // published meanwhile): copy them all in, then publish.
-            let layout = Layout {
-                dir: layout_dir.to_path_buf(),
-            };
             let deferred = kept.map(publish::Kept::take_deferred).unwrap_or_default();
             for target in targets {
-                target.base.copy_layers(&target.path, &layout, None)?;
+                target.base.copy_layers(&target.path, layout, None)?;
             }
             // The rest is the cached dependency layer's blob.
             let cache = options.cache.as_deref().map(cache::Cache::new);
@@ -741,7 +738,7 @@ fn finish(
                     )));
                 }
             }
-            match publish::publish_layout(layout_dir, &options.out, kept)? {
+            match publish::publish_layout(&layout.dir, &options.out, kept)? {
                 publish::Published::Done => Ok(()),
                 publish::Published::Missing => Err(BuildError::Other(format!(
                     "{}: a blob of the image went missing while it was published",
@@ -751,7 +748,7 @@ fn finish(
         }
         OutFormat::OciArchive => {
             let tar_path = staging.join("image.tar");
-            write_archive(layout_dir, &tar_path, epoch)?;
+            write_archive(&layout.dir, &tar_path, epoch)?;
             publish::publish_archive(&tar_path, &options.out)
         }
     }

@@ -178,36 +178,27 @@ impl Kept {
         self.stamps.join(format!("{key}.stamp"))
     }
 
-    /// The stamp of the blob `hex` in `--out` as it is now; `None` if it is not a regular
-    /// file there.
-    fn stamp_now(&self, hex: &str) -> Option<String> {
-        use std::os::unix::fs::MetadataExt;
+    /// The stamp of the blob `hex` in `--out` as it is now, and its size; `None` if it is
+    /// not a regular file there.
+    fn stamp_now(&self, hex: &str) -> Option<(String, u64)> {
         let path = self.blobs.join(hex);
         let meta = fs::symlink_metadata(&path).ok()?;
         meta.file_type().is_file().then(|| {
-            format!(
-                "fabuild-out-blob-1\n{}\nsha256:{hex}\n{} {} {} {}.{:09} {}.{:09}\n",
+            let stamp = format!(
+                "fabuild-out-blob-1\n{}\nsha256:{hex}\n{}\n",
                 path.display(),
-                meta.len(),
-                meta.dev(),
-                meta.ino(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-                meta.ctime(),
-                meta.ctime_nsec()
-            )
+                file_stamp(&meta)
+            );
+            (stamp, meta.len())
         })
     }
 
     /// Whether `--out` holds the blob `hex` of `size` bytes unchanged since a build put it
     /// there.
     pub fn holds(&self, hex: &str, size: u64) -> bool {
-        let Some(now) = self.stamp_now(hex) else {
-            return false;
-        };
-        let size_line = format!("\n{size} ");
-        now.contains(&size_line)
-            && fs::read(self.stamp_path(hex)).is_ok_and(|kept| kept == now.as_bytes())
+        self.stamp_now(hex).is_some_and(|(now, len)| {
+            len == size && fs::read(self.stamp_path(hex)).is_ok_and(|kept| kept == now.as_bytes())
+        })
     }
 
     /// Leaves the blob `hex` out of the staging layout: publishing keeps `--out`'s.
@@ -223,7 +214,7 @@ impl Kept {
     /// Records the stamp of the blob `hex` a build just moved into `--out`. A cache that
     /// cannot be written only costs a copy next time.
     fn record(&self, hex: &str) {
-        let Some(now) = self.stamp_now(hex) else {
+        let Some((now, _)) = self.stamp_now(hex) else {
             return;
         };
         let _ = fs::create_dir_all(&self.stamps).and_then(|()| {
@@ -237,6 +228,24 @@ impl Kept {
     fn forget(&self, hex: &str) {
         let _ = fs::remove_file(self.stamp_path(hex));
     }
+}
+
+/// What `lstat` says of a file that changes whenever it is written, replaced, renamed or
+/// has its mode or times changed: `SIZE DEV INO MTIME CTIME` (seconds.nanoseconds). The
+/// change time is set by the kernel; only root (setting the clock) can set it back. Used
+/// for the blobs `--out` keeps and for the kept interpreter tree's stamps.
+pub(super) fn file_stamp(meta: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {} {}.{:09} {}.{:09}",
+        meta.len(),
+        meta.dev(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
 }
 
 /// What publishing did.
