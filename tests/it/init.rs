@@ -269,8 +269,9 @@ fn writable_directories_come_from_the_flag_and_are_checked() {
     assert_eq!(code, 0, "{stderr}");
     let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(
-        dockerfile
-            .contains("&& install -d -o 10001 -g 10001 -m 0750 /app/uploads /var/lib/notes\n"),
+        dockerfile.contains(
+            "&& install -d -o 10001 -g 10001 -m 0750 /app/uploads /var/lib/notes; } \\\n"
+        ),
         "{dockerfile}"
     );
     let ignore = fs::read_to_string(dir.join(".dockerignore")).unwrap();

@@ -155,8 +155,8 @@ fn installed_by_dockerfile(dir: &Path, target: &str) -> PathBuf {
     dir.join(source)
 }
 
-/// The constraints the image build resolves the app's dependencies against: what `pip
-/// freeze` prints after the server stack is installed (`--no-deps`, so the pins alone).
+/// The constraints the image build resolves the app's dependencies against: the server
+/// stack's pins, one `name==version` a line, as the generated Dockerfile writes them.
 fn server_constraints(dir: &Path, interface: fabuild::spec::Interface) -> PathBuf {
     let text: String = fabuild::pins::for_interface(interface)
         .iter()
