@@ -1,7 +1,8 @@
 //! Bytecode compiled by a real interpreter: a base made of this machine's own Python (its
 //! binary, the libraries it links, its `encodings` package), so `fabuild build` runs it
 //! through the base's loader as it runs any base's. The `.pyc` the build writes are
-//! compared with what `py_compile` writes for the same sources.
+//! compared with what `py_compile` writes for the same sources, and a relative
+//! `--cache-dir` gives bytecode as an absolute one does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +96,28 @@ fn pyc(files: &[LayerFile], source: &str, version: &str) -> Option<LayerFile> {
         files,
         &format!("{parent}/__pycache__/{stem}.cpython-{tag}.pyc"),
     )
+}
+
+/// A relative `--cache-dir` is where the base's interpreter is kept between builds, and
+/// the interpreter runs from it in another working directory: the build makes the path
+/// absolute, so both layers get their bytecode (before, the interpreter did not start
+/// and the image silently had none).
+#[test]
+fn a_relative_cache_dir_still_gives_bytecode() {
+    let (project, _, version) = project();
+    let output = project
+        .build_command("img", &project.wheels)
+        .args(["--cache-dir", "../relative-cache"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("no bytecode"), "{stderr}");
+    assert!(project.path("relative-cache/interpreters").is_dir());
+    let [deps, _, app] = project.added_layers("img");
+    assert!(pyc(&app, "app/wsgi.py", &version).is_some(), "{stderr}");
+    let gunicorn = format!("opt/venv/lib/python{version}/site-packages/gunicorn/__init__.py");
+    assert!(pyc(&deps, &gunicorn, &version).is_some(), "{stderr}");
 }
 
 /// Sources the compile script must treat as `py_compile` does: encodings by PEP 263 (a
