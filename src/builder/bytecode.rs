@@ -17,8 +17,8 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use crate::oci::content::Content;
 use crate::oci::layer::{self, Kind};
@@ -152,9 +152,11 @@ impl Compiler {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("the base's interpreter does not start here: {e}"))?;
+        // Written beside the wait, so an interpreter that reads none of it is still
+        // stopped at the time limit.
         let mut input = child.stdin.take().expect("piped");
-        input.write_all(stdin).map_err(|e| e.to_string())?;
-        drop(input);
+        let stdin = stdin.to_vec();
+        let writer = std::thread::spawn(move || input.write_all(&stdin));
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let reader = std::thread::spawn(move || {
@@ -168,21 +170,14 @@ impl Compiler {
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             err
         });
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                break status;
-            }
-            if started.elapsed() > TIME_LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the base's interpreter ran past {} s",
-                    TIME_LIMIT.as_secs()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = wait_within(&mut child, TIME_LIMIT).map_err(|e| e.to_string())? else {
+            // The pipes' threads are left to end with whatever still holds the pipes.
+            return Err(format!(
+                "the base's interpreter ran past {} s",
+                TIME_LIMIT.as_secs()
+            ));
         };
+        let written = writer.join().unwrap_or(Ok(()));
         let out = reader.join().unwrap_or_default();
         let err = errors.join().unwrap_or_default();
         if !status.success() {
@@ -193,6 +188,7 @@ impl Compiler {
                 if last.is_empty() { "" } else { ": " }
             ));
         }
+        written.map_err(|e| format!("the base's interpreter did not read its input: {e}"))?;
         Ok(out)
     }
 
@@ -267,6 +263,50 @@ impl Compiler {
             failed: failed.into_iter().collect(),
         })
     }
+}
+
+/// Waits for `child` to end, killing it once it has run for `limit`; `None` when it was
+/// killed. No polling: the wait blocks in the kernel, and a watchdog thread sleeps until
+/// the wait ends or the limit passes. The wait leaves the ended child unreaped until the
+/// watchdog has been told, so the process the watchdog may signal is the child (or its
+/// zombie), never another process given the same id.
+fn wait_within(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    let pid = Pid::from_child(child);
+    let ended = Arc::new(Mutex::new(false));
+    let (done, told) = channel::<()>();
+    let watchdog = {
+        let ended = Arc::clone(&ended);
+        std::thread::spawn(move || {
+            if told.recv_timeout(limit) != Err(RecvTimeoutError::Timeout) {
+                return false;
+            }
+            let ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
+            !*ended && kill_process(pid, Signal::KILL).is_ok()
+        })
+    };
+    let waited = loop {
+        match waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => {}
+            other => break other,
+        }
+    };
+    *ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    drop(done);
+    let killed = watchdog.join().unwrap_or(false);
+    if let Err(e) = waited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e.into());
+    }
+    let status = child.wait()?;
+    Ok((!killed).then_some(status))
 }
 
 /// Where the bytecode of the source `path` goes, as `importlib.util.cache_from_source`
@@ -693,6 +733,23 @@ fn components(path: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_ends_with_the_child_or_kills_it_at_the_limit() {
+        let mut quick = Command::new("true").spawn().unwrap();
+        let status = wait_within(&mut quick, Duration::from_secs(60)).unwrap();
+        assert!(status.is_some_and(|s| s.success()));
+        let started = std::time::Instant::now();
+        let mut slow = Command::new("sleep").arg("60").spawn().unwrap();
+        assert!(
+            wait_within(&mut slow, Duration::from_millis(200))
+                .unwrap()
+                .is_none()
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // Killed and reaped: nothing is left to wait for.
+        assert!(slow.try_wait().unwrap().is_some());
+    }
 
     #[test]
     fn bytecode_goes_to_pycache_beside_its_source() {
