@@ -291,3 +291,51 @@ fn the_build_writes_the_bytecode_py_compile_writes() {
         app.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
 }
+
+/// A kept interpreter tree records the version its interpreter said (`ran`); a later build
+/// on that tree, checked unchanged, trusts the record instead of starting the interpreter
+/// once more to ask (the record is not rewritten), and still compiles. A record saying
+/// another version is not trusted: the interpreter is asked, and the record corrected.
+#[test]
+fn the_version_the_kept_interpreter_said_is_recorded_and_trusted() {
+    use std::os::unix::fs::MetadataExt;
+    let (project, _, version) = project();
+    let build = |out: &str| {
+        let output = project
+            .build_command(out, &project.wheels)
+            .arg("--cache-dir")
+            .arg(project.path("cache"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("no bytecode"), "{stderr}");
+        let [_, _, app] = project.added_layers(out);
+        assert!(pyc(&app, "app/wsgi.py", &version).is_some(), "{stderr}");
+    };
+    build("one");
+    let trees: Vec<PathBuf> = std::fs::read_dir(project.path("cache/interpreters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let ran = trees[0].join("ran");
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap(),
+        format!("{version}\n")
+    );
+    let inode = std::fs::metadata(&ran).unwrap().ino();
+    build("two");
+    assert_eq!(
+        std::fs::metadata(&ran).unwrap().ino(),
+        inode,
+        "record rewritten"
+    );
+    std::fs::write(&ran, "3.0\n").unwrap();
+    build("three");
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap(),
+        format!("{version}\n")
+    );
+}
