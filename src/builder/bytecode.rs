@@ -17,8 +17,8 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use crate::oci::content::Content;
 use crate::oci::layer::{self, Kind};
@@ -61,6 +61,9 @@ pub struct Compiler {
     home: PathBuf,
     work: PathBuf,
     version: String,
+    /// The kept tree's `ran` record, when this build trusted it instead of starting the
+    /// interpreter to ask its version (see `prepare`).
+    trusted: Option<PathBuf>,
 }
 
 /// What compiling a tree gave.
@@ -72,7 +75,7 @@ pub struct Compiled {
 
 impl Compiler {
     /// Unpacks what the base's interpreter needs into `scratch` (or takes it from the
-    /// build cache, see `kept_root`) and checks it runs.
+    /// build cache, see `kept_tree`) and checks it runs.
     pub fn prepare(
         base: &Base,
         scratch: &Path,
@@ -81,15 +84,15 @@ impl Compiler {
     ) -> Result<Self, String> {
         let work = scratch.join("bytecode");
         fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-        let root = match cache.map(|c| kept_root(base, c, notes)) {
-            Some(Ok(root)) => root,
+        let (root, kept) = match cache.map(|c| kept_tree(base, c, notes)) {
+            Some(Ok(dir)) => (dir.join("root"), Some(dir)),
             Some(Err(why)) => {
                 notes.push(format!(
                     "the base's interpreter was unpacked for this build only: {why}"
                 ));
-                fresh_root(base, scratch)?
+                (fresh_root(base, scratch)?, None)
             }
-            None => fresh_root(base, scratch)?,
+            None => (fresh_root(base, scratch)?, None),
         };
         let rel = base.facts.python.trim_start_matches('/');
         let python = resolve(&root, rel)?;
@@ -110,14 +113,30 @@ impl Compiler {
             .and_then(Path::parent)
             .ok_or_else(|| format!("{} is not in a bin directory", base.facts.python))?;
         let home = resolve(&root, &prefix.to_string_lossy())?;
-        let compiler = Self {
+        let mut compiler = Self {
             python,
             loader,
             library_path,
             home,
             work,
             version: base.facts.python_version.clone(),
+            trusted: None,
         };
+        // A kept tree, just checked unchanged, whose interpreter already ran here natively
+        // and said this version (its `ran` record) is not started again to ask: that start
+        // was 11 ms of a 60 ms code-only build of examples/fastapi-tls. A base run through
+        // binfmt_misc is always asked (the handler can go away); so is a tree without the
+        // record, or with another version in it.
+        let record = kept
+            .filter(|_| Some(base.machine) == crate::oci::Machine::host())
+            .map(|dir| dir.join("ran"));
+        let said_before = format!("{}\n", compiler.version);
+        if let Some(record) = &record
+            && fs::read(record).is_ok_and(|r| r == said_before.as_bytes())
+        {
+            compiler.trusted = Some(record.clone());
+            return Ok(compiler);
+        }
         let out = compiler.run(
             &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             b"",
@@ -128,6 +147,10 @@ impl Compiler {
                 "the base's interpreter says Python {said}, its files say {}",
                 compiler.version
             ));
+        }
+        if let Some(record) = &record {
+            // A record that cannot be written only costs this check next time.
+            let _ = write_atomic(record, said_before.as_bytes());
         }
         Ok(compiler)
     }
@@ -152,9 +175,11 @@ impl Compiler {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("the base's interpreter does not start here: {e}"))?;
+        // Written beside the wait, so an interpreter that reads none of it is still
+        // stopped at the time limit.
         let mut input = child.stdin.take().expect("piped");
-        input.write_all(stdin).map_err(|e| e.to_string())?;
-        drop(input);
+        let stdin = stdin.to_vec();
+        let writer = std::thread::spawn(move || input.write_all(&stdin));
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let reader = std::thread::spawn(move || {
@@ -168,21 +193,14 @@ impl Compiler {
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             err
         });
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                break status;
-            }
-            if started.elapsed() > TIME_LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the base's interpreter ran past {} s",
-                    TIME_LIMIT.as_secs()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = wait_within(&mut child, TIME_LIMIT).map_err(|e| e.to_string())? else {
+            // The pipes' threads are left to end with whatever still holds the pipes.
+            return Err(format!(
+                "the base's interpreter ran past {} s",
+                TIME_LIMIT.as_secs()
+            ));
         };
+        let written = writer.join().unwrap_or(Ok(()));
         let out = reader.join().unwrap_or_default();
         let err = errors.join().unwrap_or_default();
         if !status.success() {
@@ -193,6 +211,7 @@ impl Compiler {
                 if last.is_empty() { "" } else { ": " }
             ));
         }
+        written.map_err(|e| format!("the base's interpreter did not read its input: {e}"))?;
         Ok(out)
     }
 
@@ -217,15 +236,19 @@ impl Compiler {
             })
             .map(|(path, _)| path.clone())
             .collect();
-        // The snapshot of each source, where the interpreter reads it.
+        let tag = format!("cpython-{}", self.version.replace('.', ""));
+        // The snapshot of each source, where the interpreter reads it, and the directory
+        // its bytecode goes to.
         let mut list = Vec::new();
+        let mut written = Vec::new();
         for path in &sources {
             let entry = tree.entries.get_mut(path).expect("listed");
             let Node::File(content) = &entry.node else {
                 continue;
             };
             let copy = dir.join(path);
-            if let Some(parent) = copy.parent() {
+            let cached = cached_path(path, &tag);
+            if let Some(parent) = dir.join(&cached).parent() {
                 fs::create_dir_all(parent).map_err(|e| e.to_string())?;
             }
             let (_, mut reader) = content.open().map_err(|e| e.to_string())?;
@@ -233,38 +256,33 @@ impl Compiler {
             std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
             drop(reader);
             entry.node = Node::File(Content::File(copy));
-            list.extend_from_slice(path.as_bytes());
-            list.push(0);
+            for name in [path, &cached] {
+                list.extend_from_slice(name.as_bytes());
+                list.push(0);
+            }
+            written.push((path, cached));
         }
-        let script = r#"
-import importlib.util, os, py_compile, sys
-base = sys.argv[1]
-mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-for rel in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0"):
-    if not rel:
-        continue
-    source = os.path.join(base, rel)
-    try:
-        py_compile.compile(source, cfile=importlib.util.cache_from_source(source),
-                           dfile="/" + rel, doraise=True, invalidation_mode=mode)
-    except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
-        sys.stdout.write(rel + "\0")
-"#;
         let dir_arg = dir.display().to_string();
-        let out = self.run(&["-c", script, &dir_arg], &list)?;
+        let out = self
+            .run(&["-c", COMPILE_SCRIPT, &dir_arg, &tag], &list)
+            .map_err(|why| match &self.trusted {
+                // It ran here before and does not now: the next build asks it first
+                // again, and builds without bytecode if it still does not run.
+                Some(record) => {
+                    let _ = fs::remove_file(record);
+                    format!("{why}; it ran here in an earlier build, and the next build will check it again")
+                }
+                None => why,
+            })?;
         let failed: BTreeSet<String> = String::from_utf8_lossy(&out)
             .split('\0')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let tag = format!("cpython-{}", self.version.replace('.', ""));
-        for path in &sources {
+        for (path, cached) in written {
             if failed.contains(path) {
                 continue;
             }
-            let (parent, file) = path.rsplit_once('/').unwrap_or(("", path));
-            let stem = file.strip_suffix(".py").unwrap_or(file);
-            let cached = format!("{parent}/__pycache__/{stem}.{tag}.pyc");
             let on_disk = dir.join(&cached);
             if !on_disk.is_file() {
                 return Err(format!(
@@ -279,6 +297,119 @@ for rel in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0"
         })
     }
 }
+
+/// Waits for `child` to end, killing it once it has run for `limit`; `None` when it was
+/// killed. No polling: the wait blocks in the kernel, and a watchdog thread sleeps until
+/// the wait ends or the limit passes. The wait leaves the ended child unreaped until the
+/// watchdog has been told, so the process the watchdog may signal is the child (or its
+/// zombie), never another process given the same id.
+fn wait_within(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    let pid = Pid::from_child(child);
+    let ended = Arc::new(Mutex::new(false));
+    let (done, told) = channel::<()>();
+    let watchdog = {
+        let ended = Arc::clone(&ended);
+        std::thread::spawn(move || {
+            if told.recv_timeout(limit) != Err(RecvTimeoutError::Timeout) {
+                return false;
+            }
+            let ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
+            !*ended && kill_process(pid, Signal::KILL).is_ok()
+        })
+    };
+    let waited = loop {
+        match waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => {}
+            other => break other,
+        }
+    };
+    *ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    drop(done);
+    let killed = watchdog.join().unwrap_or(false);
+    if let Err(e) = waited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e.into());
+    }
+    let status = child.wait()?;
+    Ok((!killed).then_some(status))
+}
+
+/// Where the bytecode of the source `path` goes, as `importlib.util.cache_from_source`
+/// names it: `DIR/__pycache__/NAME.TAG.pyc`.
+fn cached_path(path: &str, tag: &str) -> String {
+    let (parent, file) = match path.rsplit_once('/') {
+        Some((parent, file)) => (format!("{parent}/"), file),
+        None => (String::new(), path),
+    };
+    let stem = file.strip_suffix(".py").unwrap_or(file);
+    format!("{parent}__pycache__/{stem}.{tag}.pyc")
+}
+
+/// What the base's interpreter runs to compile: `argv[1]` the directory the sources are
+/// copied to, `argv[2]` the cache tag the build expects (`cpython-XY`); on standard input
+/// NUL-separated pairs of a source's path and its `.pyc`'s, both under `argv[1]`; on
+/// standard output, NUL-terminated, the sources that do not compile.
+///
+/// It writes what `py_compile.compile(..., dfile="/" + rel, invalidation_mode=
+/// UNCHECKED_HASH)` writes, without importing `py_compile`, `importlib.util` and `os`
+/// (importing them was most of the interpreter's time on a code-only build): the header
+/// is the magic number, the flags `1` (hash-based, source not checked) and the source's
+/// hash as `importlib.util.source_hash` takes it, then the marshalled code object of
+/// `compile(source, dfile, "exec", dont_inherit=True)`, as `SourceLoader.source_to_code`
+/// compiles it (from the bytes, so the encoding is found as PEP 263 says). `sys`,
+/// `marshal` and `_imp` are built into the interpreter; the magic number is read from the
+/// import system already loaded, `importlib.util` only where that has none. A source
+/// that does not compile (any exception, as `py_compile` wraps them all) is listed and
+/// gets no `.pyc`.
+///
+/// The code objects are `py_compile`'s; the bytes can differ where marshal marks a string
+/// as shared (its reference count above one) or interned, which depends on what else the
+/// process has loaded. Each file is compiled in a function of its own, holding `dfile`
+/// as `py_compile` does, so nothing of one file is alive while the next is marshalled.
+/// Measured on the first 800 modules of each standard library (`CPython` 3.7 to 3.13):
+/// 3.11 and 3.12 give `py_compile`'s bytes for every file; 3.13 for all but one (a string
+/// marked interned); 3.7 to 3.10 for about a quarter, the others differing in the shared
+/// marks only (loaded and marshalled again, they are `py_compile`'s bytes). Headers, code
+/// objects and the files that do not compile were the same for every file. The
+/// dependencies of examples/fastapi-tls on Debian's 3.11: 6 of 447 files differ, in those
+/// marks only. tests/it/bytecode.rs compares the build's files with `py_compile`'s.
+const COMPILE_SCRIPT: &str = r#"
+import sys, marshal, _imp
+base, tag = sys.argv[1], sys.argv[2]
+if sys.implementation.cache_tag != tag:
+    sys.exit("its cache tag is %s, not %s" % (sys.implementation.cache_tag, tag))
+try:
+    magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+except (KeyError, AttributeError):
+    from importlib.util import MAGIC_NUMBER as magic
+key = int.from_bytes(magic, "little")
+head = magic + (1).to_bytes(4, "little")
+
+def one(rel, cached):
+    with open(base + "/" + rel, "rb") as f:
+        source = f.read()
+    dfile = "/" + rel
+    try:
+        code = compile(source, dfile, "exec", dont_inherit=True)
+    except Exception:
+        return False
+    with open(base + "/" + cached, "wb") as f:
+        f.write(head + _imp.source_hash(key, source) + marshal.dumps(code))
+    return True
+
+names = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0")
+for rel, cached in zip(names[0::2], names[1::2]):
+    if not one(rel, cached):
+        sys.stdout.write(rel + "\0")
+"#;
 
 fn wanted(path: &str) -> bool {
     NEEDED.iter().any(|n| {
@@ -304,8 +435,10 @@ fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
 /// again, with a note. A new tree is unpacked
 /// in a temporary directory and renamed into place whole: two builds sharing the cache,
 /// or one killed midway, leave a whole tree or none (and a `.tmp-*` directory, removed by
-/// the next unpack once it is an hour old).
-fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathBuf, String> {
+/// the next unpack once it is an hour old). Returns `interpreters/<key>`, which also
+/// holds `ran` once the interpreter has run (see `Compiler::prepare`): a tree unpacked
+/// again is a new directory, without it.
+fn kept_tree(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathBuf, String> {
     let mut key = format!("fabuild-interpreter-1\n{}\n", base.machine.triplet());
     for layer in &base.image.layers {
         let digest = layer.expected.as_ref().map(|e| e.digest.as_str());
@@ -317,7 +450,7 @@ fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
     let dir = kept.join(&key);
     if dir.is_dir() {
         match same_listing(&dir) {
-            Ok(true) => return Ok(dir.join("root")),
+            Ok(true) => return Ok(dir),
             Ok(false) | Err(_) => {
                 notes.push(format!(
                     "the cached interpreter tree {} changed after it was unpacked: unpacked again",
@@ -347,10 +480,10 @@ fn kept_root(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
         Ok(()) => {
             // Renamed: nothing is left for the guard to remove.
             let _ = tmp.keep();
-            Ok(dir.join("root"))
+            Ok(dir)
         }
         // Another build put the same tree there first: use it, once it is checked.
-        Err(_) if dir.is_dir() && same_listing(&dir).unwrap_or(false) => Ok(dir.join("root")),
+        Err(_) if dir.is_dir() && same_listing(&dir).unwrap_or(false) => Ok(dir),
         Err(e) => Err(format!("{}: {e}", dir.display())),
     }
 }
@@ -408,11 +541,15 @@ fn same_listing(dir: &Path) -> std::io::Result<bool> {
 
 /// Replaces `dir/stamps` atomically: a reader sees the old stamps or the new ones.
 fn write_stamps(dir: &Path, stamps: &[u8]) -> std::io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stamps-")
-        .tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp, stamps)?;
-    tmp.persist(dir.join("stamps")).map_err(|e| e.error)?;
+    write_atomic(&dir.join("stamps"), stamps)
+}
+
+/// Replaces `path` atomically: a reader sees the old bytes or the new ones.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".new-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -636,6 +773,35 @@ fn components(path: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_ends_with_the_child_or_kills_it_at_the_limit() {
+        let mut quick = Command::new("true").spawn().unwrap();
+        let status = wait_within(&mut quick, Duration::from_secs(60)).unwrap();
+        assert!(status.is_some_and(|s| s.success()));
+        let started = std::time::Instant::now();
+        let mut slow = Command::new("sleep").arg("60").spawn().unwrap();
+        assert!(
+            wait_within(&mut slow, Duration::from_millis(200))
+                .unwrap()
+                .is_none()
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // Killed and reaped: nothing is left to wait for.
+        assert!(slow.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn bytecode_goes_to_pycache_beside_its_source() {
+        assert_eq!(
+            cached_path("app/pkg/mod.py", "cpython-311"),
+            "app/pkg/__pycache__/mod.cpython-311.pyc"
+        );
+        assert_eq!(
+            cached_path("main.py", "cpython-312"),
+            "__pycache__/main.cpython-312.pyc"
+        );
+    }
 
     #[test]
     fn links_resolve_inside_the_root_never_onto_the_host() {

@@ -57,9 +57,12 @@ pub(super) fn deps_layer(
 ) -> Result<DepsLayer, BuildError> {
     let cache = cache.map(cache::Cache::new);
     // A layer with bytecode is cached apart from one without (and from those of earlier
-    // fabuilds, which had none).
+    // fabuilds, which had none). `-2`: since the compile script writes the .pyc without
+    // py_compile, a few files' bytes differ from what the older fabuilds' `deps-pyc`
+    // layers hold (marshal's reference marks: see bytecode::COMPILE_SCRIPT), so those
+    // layers are not reused.
     let kind = if compiler.is_some() {
-        "deps-pyc"
+        "deps-pyc-2"
     } else {
         "deps"
     };

@@ -38,6 +38,16 @@ pub fn run(args: &BuildArgs) -> ExitStatus {
     } else {
         args.cache_dir.clone().or_else(registry::default_cache)
     };
+    // Absolute, as everything the build runs from it must be: the base's interpreter is
+    // started from the cache in another working directory, where a relative path named
+    // nothing and the image silently had no bytecode.
+    let cache = match cache.as_deref().map(std::path::absolute).transpose() {
+        Ok(cache) => cache,
+        Err(e) => {
+            eoutln!("error: --cache-dir: {e}");
+            return ExitStatus::Error;
+        }
+    };
     let machines = match machines(&args.platform) {
         Ok(m) => m,
         Err(why) => {

@@ -10,6 +10,7 @@ mod base_python;
 mod build;
 mod build_bounded;
 mod build_robust;
+mod bytecode;
 mod cli;
 mod clutter;
 mod django;
