@@ -4,10 +4,13 @@
 # example, same base, same registry (Debian's docker-registry, TLS, htpasswd, loopback), in
 # one run, alternating the two tools round by round.
 #
-#   cold   buildah: --no-cache, then push to a new repository; the base is in local
-#          storage (--pull=never).
+#   cold   buildah: --no-cache and an empty installer cache mount (buildah keeps cache
+#          mounts under $TMPDIR/buildah-cache: a private TMPDIR, emptied), then push to a
+#          new repository; the base is in local storage (--pull=never).
 #          fabuild: an empty cache, the base pulled by reference from the registry (as a
-#          CI job does), then push to a new repository.
+#          CI job does), then push to a new repository. pip's HTTP cache is off
+#          (PIP_NO_CACHE_DIR) for fabuild's pip; buildah's pip caches in the emptied mount.
+#          Neither tool starts with a downloaded wheel, as on a fresh CI runner.
 #   code   one line appended to main.py, warm caches, push to the same repository again.
 #          fabuild's uploaded bytes are read from its push note.
 # Prints one markdown table of medians and buildah/fabuild ratios.
@@ -82,7 +85,7 @@ timed() { # NAME CMD...: runs CMD, records its wall time under NAME
 buildah_build_push() { # REPO [buildah build flags]
   local target=$1
   shift
-  buildah build --isolation=chroot --network=host --pull=never --layers "$@" \
+  TMPDIR=$WORK/buildah-tmp buildah build --isolation=chroot --network=host --pull=never --layers "$@" \
     --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt \
     -f "$ctx/Dockerfile" -t "$B_IMG" "$ctx" \
     && buildah push --cert-dir "$WORK/certs" --creds bench:bench-pass "$B_IMG" "docker://$target"
@@ -94,6 +97,7 @@ fabuild_build_push() { # REPO
 
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r/$ROUNDS" >&2
+  rm -rf "$WORK/buildah-tmp" && mkdir "$WORK/buildah-tmp"
   timed buildah_cold buildah_build_push "$HOST/bench/buildah-$r:cold" --no-cache
   rm -rf "$WORK/cache"
   timed fabuild_cold fabuild_build_push "$HOST/bench/fabuild-$r:cold"
