@@ -239,8 +239,8 @@ impl Compiler {
         let tag = format!("cpython-{}", self.version.replace('.', ""));
         // The snapshot of each source, where the interpreter reads it, and the directory
         // its bytecode goes to.
-        let mut list = Vec::new();
         let mut written = Vec::new();
+        let mut sizes = Vec::new();
         for path in &sources {
             let entry = tree.entries.get_mut(path).expect("listed");
             let Node::File(content) = &entry.node else {
@@ -253,19 +253,41 @@ impl Compiler {
             }
             let (_, mut reader) = content.open().map_err(|e| e.to_string())?;
             let mut file = fs::File::create(&copy).map_err(|e| e.to_string())?;
-            std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
+            let size = std::io::copy(&mut reader, &mut file).map_err(|e| e.to_string())?;
             drop(reader);
             entry.node = Node::File(Content::File(copy));
-            for name in [path, &cached] {
-                list.extend_from_slice(name.as_bytes());
-                list.push(0);
-            }
-            written.push((path, cached));
+            written.push((path.clone(), cached));
+            sizes.push(size);
         }
+        // Big trees are compiled by several interpreters at once, each a contiguous run of
+        // the sorted sources. How many, and where the runs split, depends only on the
+        // sources (never on this machine's cores): marshal's marks depend on what else the
+        // process compiled (see COMPILE_SCRIPT), so the same split gives the same bytes.
+        let runs = runs(&written, &sizes);
         let dir_arg = dir.display().to_string();
-        let out = self
-            .run(&["-c", COMPILE_SCRIPT, &dir_arg, &tag], &list)
-            .map_err(|why| match &self.trusted {
+        let outputs: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
+            let started: Vec<_> = runs
+                .iter()
+                .map(|run| {
+                    let mut list = Vec::new();
+                    for (path, cached) in &written[run.clone()] {
+                        for name in [path.as_str(), cached.as_str()] {
+                            list.extend_from_slice(name.as_bytes());
+                            list.push(0);
+                        }
+                    }
+                    let args = [dir_arg.as_str(), tag.as_str()];
+                    scope.spawn(move || self.run(&["-c", COMPILE_SCRIPT, args[0], args[1]], &list))
+                })
+                .collect();
+            started
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut out = Vec::new();
+        for output in outputs {
+            out.extend(output.map_err(|why| match &self.trusted {
                 // It ran here before and does not now: the next build asks it first
                 // again, and builds without bytecode if it still does not run.
                 Some(record) => {
@@ -273,14 +295,15 @@ impl Compiler {
                     format!("{why}; it ran here in an earlier build, and the next build will check it again")
                 }
                 None => why,
-            })?;
+            })?);
+        }
         let failed: BTreeSet<String> = String::from_utf8_lossy(&out)
             .split('\0')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
         for (path, cached) in written {
-            if failed.contains(path) {
+            if failed.contains(&path) {
                 continue;
             }
             let on_disk = dir.join(&cached);
@@ -296,6 +319,38 @@ impl Compiler {
             failed: failed.into_iter().collect(),
         })
     }
+}
+
+/// Sources per interpreter below which one interpreter compiles them all: an app's few
+/// files, a code-only rebuild's.
+const SOURCES_PER_RUN: usize = 64;
+/// The most interpreters one compile starts.
+const MAX_RUNS: usize = 4;
+
+/// How the sources (in order, with their sizes in bytes) are split between interpreters:
+/// up to `MAX_RUNS` contiguous runs of about the same bytes, each of at least
+/// `SOURCES_PER_RUN` sources. A function of the sources alone, so a build gives the same
+/// bytes on any machine.
+fn runs<T>(sources: &[T], sizes: &[u64]) -> Vec<std::ops::Range<usize>> {
+    let count = (sources.len() / SOURCES_PER_RUN).clamp(1, MAX_RUNS);
+    let total: u64 = sizes.iter().sum();
+    let mut runs = Vec::with_capacity(count);
+    let (mut start, mut seen) = (0, 0u64);
+    for (i, size) in sizes.iter().enumerate() {
+        seen += size;
+        // The run ends once it holds its share of the bytes, keeping at least one source
+        // for each run still to come.
+        let share = total * (runs.len() as u64 + 1) / count as u64;
+        if runs.len() + 1 < count
+            && seen >= share
+            && sources.len() - (i + 1) >= count - runs.len() - 1
+        {
+            runs.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    runs.push(start..sources.len());
+    runs
 }
 
 /// Waits for `child` to end, killing it once it has run for `limit`; `None` when it was
@@ -468,7 +523,9 @@ fn kept_tree(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathB
         .map_err(|e| format!("{}: {e}", kept.display()))?;
     let root = tmp.path().join("root");
     fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+
     unpack(base, &root)?;
+
     let listed = |e: std::io::Error| format!("listing {}: {e}", root.display());
     let before = stamps(&root).map_err(listed)?;
     let listing = listing(&root).map_err(listed)?;
@@ -789,6 +846,36 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(30));
         // Killed and reaped: nothing is left to wait for.
         assert!(slow.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn sources_are_split_in_contiguous_runs_of_about_the_same_bytes() {
+        let split = |sizes: &[u64]| runs(sizes, sizes);
+        // An app's few files, and anything under two runs' worth: one interpreter.
+        assert_eq!(split(&[100; 3]), vec![0..3]);
+        assert_eq!(split(&[100; 127]), vec![0..127]);
+        // Four at most, each a contiguous run, together every source once.
+        let sizes: Vec<u64> = (0..447u64).map(|i| 1 + (i * 7919) % 5000).collect();
+        let got = split(&sizes);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got.first().unwrap().start, 0);
+        assert_eq!(got.last().unwrap().end, sizes.len());
+        assert!(got.windows(2).all(|w| w[0].end == w[1].start));
+        let total: u64 = sizes.iter().sum();
+        for run in &got {
+            let bytes: u64 = sizes[run.clone()].iter().sum();
+            assert!(
+                bytes * 4 > total * 3 / 4 && bytes * 4 < total * 5 / 4,
+                "{run:?} holds {bytes} of {total} bytes"
+            );
+        }
+        // One huge file: the others still get runs, none is empty.
+        let mut lopsided = vec![10u64; 300];
+        lopsided[0] = 1 << 30;
+        let got = split(&lopsided);
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|r| !r.is_empty()), "{got:?}");
+        assert_eq!(got.last().unwrap().end, 300);
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl Cache {
         self.root.join(kind).join(key)
     }
 
+    /// Whether anything is stored for `kind/key` (not checked: `get` checks).
+    pub fn has(&self, kind: &str, key: &str) -> bool {
+        self.entry_dir(kind, key).is_dir()
+    }
+
     /// The bytes stored for `kind/key` (at most `limit`), checked against their name.
     pub fn get(&self, kind: &str, key: &str, limit: u64) -> Lookup {
         let dir = self.entry_dir(kind, key);

@@ -38,6 +38,23 @@ pub(super) struct DepsLayer {
     pub(super) dists: Vec<PyDist>,
 }
 
+/// The cache kinds of a dependency layer with bytecode and without (a layer without
+/// bytecode is cached apart from one with it). `-3`: marshal's reference marks in a `.pyc`
+/// depend on what else its interpreter compiled (see `bytecode::COMPILE_SCRIPT`), so the
+/// layers of fabuilds that compiled in one process with `py_compile` (`deps-pyc`), or in
+/// one process without it (`-2`), may differ from these, compiled by up to four
+/// interpreters (`bytecode::runs`), and are not reused.
+const DEPS_PYC: &str = "deps-pyc-3";
+const DEPS_PLAIN: &str = "deps";
+
+fn deps_kind(compiler: Option<&bytecode::Compiler>) -> &'static str {
+    if compiler.is_some() {
+        DEPS_PYC
+    } else {
+        DEPS_PLAIN
+    }
+}
+
 /// The dependency layer, from the cache when everything it is made of is unchanged and
 /// the cached layer still hashes to what was written (and, with `want_dists`, the cache
 /// also lists its distributions). The wheels are downloaded and
@@ -45,32 +62,30 @@ pub(super) struct DepsLayer {
 /// /tmp, and cleaned with the staging area after a crash.
 // The layer's inputs, where it goes (the layout, and the blobs --out keeps), and scratch.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn deps_layer(
+pub(super) fn deps_layer<'c>(
     input: &deps::DepsInput,
     cache: Option<&Path>,
     layout: &Layout,
     kept: Option<&super::publish::Kept>,
     staging: &Path,
     want_dists: bool,
-    compiler: Option<&bytecode::Compiler>,
+    compiler: &dyn Fn() -> Result<Option<&'c bytecode::Compiler>, BuildError>,
     notes: &mut Vec<String>,
 ) -> Result<DepsLayer, BuildError> {
     let cache = cache.map(cache::Cache::new);
-    // A layer with bytecode is cached apart from one without (and from those of earlier
-    // fabuilds, which had none). `-2`: since the compile script writes the .pyc without
-    // py_compile, a few files' bytes differ from what the older fabuilds' `deps-pyc`
-    // layers hold (marshal's reference marks: see bytecode::COMPILE_SCRIPT), so those
-    // layers are not reused.
-    let kind = if compiler.is_some() {
-        "deps-pyc-2"
-    } else {
-        "deps"
-    };
     let key = match &cache {
         Some(_) => Some(input.key()?),
         None => None,
     };
-    if let (Some(cache), Some(key)) = (&cache, &key) {
+    // The cache is looked in only when it has an entry for the key, of either kind: only
+    // then is the interpreter waited for, to know which kind is wanted. A miss goes on to
+    // the wheels while the interpreter is still being unpacked.
+    if let (Some(cache), Some(key)) = (&cache, &key)
+        && [DEPS_PYC, DEPS_PLAIN]
+            .iter()
+            .any(|kind| cache.has(kind, key))
+    {
+        let kind = deps_kind(compiler()?);
         let dists = if want_dists {
             match cache.get(DEPS_DISTS, key, MAX_TEXT_BYTES) {
                 cache::Lookup::Hit(bytes) => serde_json::from_slice(&bytes).ok(),
@@ -107,6 +122,8 @@ pub(super) fn deps_layer(
         Vec::new()
     };
     let venv_lib = format!("{}/lib", crate::layout::VENV_DIR);
+    let compiler = compiler()?;
+    let kind = deps_kind(compiler);
     super::compile(compiler, &mut tree, &venv_lib, "the virtualenv", notes)?;
     let layer = put_layer(layout, &tree, STABLE_MTIME)?;
     if let (Some(cache), Some(key)) = (&cache, &key) {

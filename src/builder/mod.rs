@@ -309,49 +309,64 @@ pub fn build(spec_path: &Path, options: &Options) -> Result<Built, BuildError> {
         (OutFormat::Oci, Some(cache)) => Some(publish::Kept::new(&options.out, cache)?),
         _ => None,
     };
-    for target in &targets {
-        target
-            .base
-            .copy_layers(&target.path, &layout, kept.as_ref())?;
-    }
-
-    let (_scratch, compilers) = if options.bytecode {
-        let cache = options.cache.as_deref();
-        compilers(&mut targets, staging.path(), cache, &mut notes, &about)?
-    } else {
-        notes.push(
-            "no bytecode (--no-bytecode): nothing from the base ran on this host; each worker compiles the modules it imports, every time it starts".to_owned(),
-        );
-        (Vec::new(), Vec::new())
-    };
-    for target in &mut targets {
-        let facts = &target.base.facts;
-        let machine = target.base.machine;
-        let input = deps::DepsInput {
-            plan,
-            project: &project,
-            python: &facts.python,
-            python_version: &facts.python_version,
-            glibc: facts.libc.glibc(),
-            machine,
-            source: &options.wheels,
-            runtime_files: runtime_files(&rendered),
-        };
-        let mut said = Vec::new();
-        let compiler = target.compiler.map(|i| &compilers[i]);
-        let deps = dependencies(
-            &input,
-            options,
-            (&layout, kept.as_ref()),
-            staging.path(),
-            compiler,
-            &mut said,
-        )?;
-        notes.extend(said.into_iter().map(|n| about(machine, n)));
-        let identity = identity_tree(plan, facts)?;
-        target.identity = Some(put_layer(&layout, &identity, STABLE_MTIME)?);
+    // Copying the base's layers into the layout and unpacking its interpreter (seconds on
+    // a cold cache) run on a thread of their own, beside the dependencies: pip resolving
+    // and the wheels downloading need neither, only compiling the wheels' modules waits
+    // for the interpreter. The preparation's error comes first, as when it ran first.
+    let (prepared, deps) = std::thread::scope(|scope| {
+        let targets = &targets;
+        let (layout, kept, staging) = (&layout, kept.as_ref(), staging.path());
+        let pending = Pending::new(scope.spawn(move || {
+            for target in targets {
+                target.base.copy_layers(&target.path, layout, kept)?;
+            }
+            if !options.bytecode {
+                let note = "no bytecode (--no-bytecode): nothing from the base ran on this host; each worker compiles the modules it imports, every time it starts";
+                return Ok(Prepared::none(targets.len(), vec![note.to_owned()]));
+            }
+            compilers(targets, staging, options.cache.as_deref(), &about)
+        }));
+        let mut notes = Vec::new();
+        let mut built = Vec::new();
+        for (i, target) in targets.iter().enumerate() {
+            let compiler = || match pending.get() {
+                Ok(prepared) => Ok(prepared.compiler(i)),
+                // Never shown: the preparation's own error is returned instead.
+                Err(_) => Err(BuildError::Other("the base was not prepared".to_owned())),
+            };
+            let one = target_layers(
+                target,
+                plan,
+                &project,
+                &rendered,
+                options,
+                (layout, kept),
+                staging,
+                &compiler,
+            );
+            match one {
+                Ok((deps, identity, said)) => {
+                    let machine = target.base.machine;
+                    notes.extend(said.into_iter().map(|n| about(machine, n)));
+                    built.push((deps, identity));
+                }
+                Err(e) => return (pending.into_inner(), Err(e)),
+            }
+        }
+        (pending.into_inner(), Ok((built, notes)))
+    });
+    let mut prepared = prepared?;
+    let (built, deps_notes) = deps?;
+    notes.append(&mut prepared.notes);
+    notes.extend(deps_notes);
+    for ((target, (deps, identity)), compiler) in
+        targets.iter_mut().zip(built).zip(&prepared.assigned)
+    {
         target.deps = Some(deps);
+        target.identity = Some(identity);
+        target.compiler = *compiler;
     }
+    let compilers = &prepared.compilers;
 
     // The app layer is built once: every platform's manifest names the same blob.
     let ignore = app_ignore(plan, &project, rendered(".dockerignore"))?;
@@ -504,22 +519,79 @@ fn same_python(targets: &[Target]) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// The interpreters that compile each platform's modules, and the scratch directories
-/// they were unpacked in (kept until the layers are written). Bytecode depends on the
-/// Python version, not on the machine: a platform whose base's interpreter does not run
-/// on this machine borrows one that does (every platform has the same Python X.Y, see
-/// `same_python`); only when none does is its own tried (it runs when the kernel runs
-/// foreign binaries through `binfmt_misc`, e.g. qemu-user), else there is no bytecode.
+/// What the preparation made beside the dependencies (see `build`): the interpreters that
+/// compile each platform's modules, the scratch directories they were unpacked in (kept
+/// until the layers are written), which compiler each target uses, and the notes taken.
+struct Prepared {
+    /// Held, never read: dropping one removes its directory.
+    #[allow(dead_code)]
+    scratches: Vec<tempfile::TempDir>,
+    compilers: Vec<bytecode::Compiler>,
+    /// For each target, in order: the index of its compiler, if any.
+    assigned: Vec<Option<usize>>,
+    notes: Vec<String>,
+}
+
+impl Prepared {
+    /// No compiler for any of `targets` targets.
+    fn none(targets: usize, notes: Vec<String>) -> Self {
+        Self {
+            scratches: Vec::new(),
+            compilers: Vec::new(),
+            assigned: vec![None; targets],
+            notes,
+        }
+    }
+
+    fn compiler(&self, target: usize) -> Option<&bytecode::Compiler> {
+        self.assigned[target].map(|i| &self.compilers[i])
+    }
+}
+
+/// A value made on another thread of a scope, waited for the first time it is asked for.
+struct Pending<'scope, T> {
+    handle: std::cell::Cell<Option<std::thread::ScopedJoinHandle<'scope, T>>>,
+    value: std::cell::OnceCell<T>,
+}
+
+impl<'scope, T> Pending<'scope, T> {
+    fn new(handle: std::thread::ScopedJoinHandle<'scope, T>) -> Self {
+        Self {
+            handle: std::cell::Cell::new(Some(handle)),
+            value: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The value, once the thread has made it. A panic on the thread goes on here.
+    fn get(&self) -> &T {
+        self.value.get_or_init(|| {
+            let handle = self.handle.take().expect("a handle until the value is set");
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn into_inner(self) -> T {
+        self.get();
+        self.value.into_inner().expect("set by get")
+    }
+}
+
+/// Bytecode depends on the Python version, not on the machine: a platform whose base's
+/// interpreter does not run on this machine borrows one that does (every platform has the
+/// same Python X.Y, see `same_python`); only when none does is its own tried (it runs when
+/// the kernel runs foreign binaries through `binfmt_misc`, e.g. qemu-user), else there is
+/// no bytecode.
 fn compilers(
-    targets: &mut [Target],
+    targets: &[Target],
     staging: &Path,
     cache: Option<&Path>,
-    notes: &mut Vec<String>,
     about: &dyn Fn(Machine, String) -> String,
-) -> Result<(Vec<tempfile::TempDir>, Vec<bytecode::Compiler>), BuildError> {
+) -> Result<Prepared, BuildError> {
     let host = Machine::host();
-    let mut scratches = Vec::new();
-    let mut compilers = Vec::new();
+    let mut prepared = Prepared::none(targets.len(), Vec::new());
+    let notes = &mut prepared.notes;
     // Native ones first, then the foreign ones that have nothing to borrow.
     let order: Vec<usize> = (0..targets.len())
         .filter(|&i| Some(targets[i].base.machine) == host)
@@ -528,18 +600,19 @@ fn compilers(
     let mut failures = Vec::new();
     for i in order {
         let machine = targets[i].base.machine;
-        if Some(machine) != host && !compilers.is_empty() {
-            if let Some(lender) = targets.iter().find(|t| t.compiler == Some(0)) {
+        if Some(machine) != host && !prepared.compilers.is_empty() {
+            let lender = prepared.assigned.iter().position(|c| *c == Some(0));
+            if let Some(lender) = lender.map(|l| &targets[l].base) {
                 notes.push(about(
                     machine,
                     format!(
                         "bytecode compiled by the {} base's Python {} (bytecode does not depend on the machine): nothing ran emulated",
-                        lender.base.machine.platform(),
-                        lender.base.facts.python_version
+                        lender.machine.platform(),
+                        lender.facts.python_version
                     ),
                 ));
             }
-            targets[i].compiler = Some(0);
+            prepared.assigned[i] = Some(0);
             continue;
         }
         let scratch = tempfile::tempdir_in(staging).map_err(|e| BuildError::io(staging, &e))?;
@@ -551,34 +624,70 @@ fn compilers(
                         "bytecode compiled by the base's own interpreter, run through the kernel's binfmt_misc handler (emulated): no interpreter for this Python runs natively here".to_owned(),
                     ));
                 }
-                targets[i].compiler = Some(compilers.len());
-                compilers.push(compiler);
-                scratches.push(scratch);
+                prepared.assigned[i] = Some(prepared.compilers.len());
+                prepared.compilers.push(compiler);
+                prepared.scratches.push(scratch);
             }
             Err(why) => failures.push((machine, why)),
         }
     }
     for (machine, why) in failures {
-        let lent = targets
-            .iter()
-            .find(|t| t.base.machine == machine)
-            .is_some_and(|t| t.compiler.is_some());
+        let lent = (targets.iter().zip(&prepared.assigned))
+            .any(|(t, c)| t.base.machine == machine && c.is_some());
         if !lent {
-            notes.push(about(machine, format!(
+            prepared.notes.push(about(machine, format!(
                 "no bytecode: {why}; each worker compiles the modules it imports, every time it starts"
             )));
         }
     }
-    Ok((scratches, compilers))
+    Ok(prepared)
+}
+
+/// One target's dependency layer and identity layer, with the notes taken making them
+/// (not yet saying which platform). `compiler` waits for the target's interpreter.
+#[allow(clippy::too_many_arguments)]
+fn target_layers<'c>(
+    target: &Target,
+    plan: &Plan,
+    project: &Path,
+    rendered: &dyn Fn(&str) -> Option<String>,
+    options: &Options,
+    (layout, kept): (&Layout, Option<&publish::Kept>),
+    staging: &Path,
+    compiler: &dyn Fn() -> Result<Option<&'c bytecode::Compiler>, BuildError>,
+) -> Result<(layers::DepsLayer, WrittenLayer, Vec<String>), BuildError> {
+    let facts = &target.base.facts;
+    let input = deps::DepsInput {
+        plan,
+        project,
+        python: &facts.python,
+        python_version: &facts.python_version,
+        glibc: facts.libc.glibc(),
+        machine: target.base.machine,
+        source: &options.wheels,
+        runtime_files: runtime_files(rendered),
+    };
+    let mut said = Vec::new();
+    let deps = dependencies(
+        &input,
+        options,
+        (layout, kept),
+        staging,
+        compiler,
+        &mut said,
+    )?;
+    let identity = identity_tree(plan, facts)?;
+    let identity = put_layer(layout, &identity, STABLE_MTIME)?;
+    Ok((deps, identity, said))
 }
 
 /// The dependency layer (with the distributions it holds when an SBOM is asked for).
-fn dependencies(
+fn dependencies<'c>(
     input: &deps::DepsInput,
     options: &Options,
     (layout, kept): (&Layout, Option<&publish::Kept>),
     staging: &Path,
-    compiler: Option<&bytecode::Compiler>,
+    compiler: &dyn Fn() -> Result<Option<&'c bytecode::Compiler>, BuildError>,
     notes: &mut Vec<String>,
 ) -> Result<layers::DepsLayer, BuildError> {
     let cache = options.cache.as_deref();

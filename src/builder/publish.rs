@@ -9,11 +9,11 @@
 //! it no longer reaches are removed. An oci-archive is written beside the target and
 //! renamed over it. Every file is flushed to disk before the rename that makes it count.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::BuildError;
 use crate::oci::writer::set_readable;
@@ -156,8 +156,10 @@ pub struct Kept {
     blobs: PathBuf,
     /// The cache's `out-blobs` directory.
     stamps: PathBuf,
-    /// The blobs of the image left out of the staging layout: (hex, size).
-    deferred: RefCell<Vec<(String, u64)>>,
+    /// The blobs of the image left out of the staging layout: (hex, size). Behind a lock:
+    /// the base's layers are deferred on the thread that copies them while the dependency
+    /// layer is on the build's own (see `build`).
+    deferred: Mutex<Vec<(String, u64)>>,
 }
 
 impl Kept {
@@ -167,7 +169,7 @@ impl Kept {
         Ok(Self {
             blobs: out.join("blobs/sha256"),
             stamps: cache.join("out-blobs"),
-            deferred: RefCell::new(Vec::new()),
+            deferred: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,12 +205,20 @@ impl Kept {
 
     /// Leaves the blob `hex` out of the staging layout: publishing keeps `--out`'s.
     pub fn defer(&self, hex: &str, size: u64) {
-        self.deferred.borrow_mut().push((hex.to_owned(), size));
+        self.deferred_now().push((hex.to_owned(), size));
     }
 
     /// The blobs left out, forgotten: they are to be copied after all.
     pub fn take_deferred(&self) -> Vec<(String, u64)> {
-        std::mem::take(&mut self.deferred.borrow_mut())
+        std::mem::take(&mut self.deferred_now())
+    }
+
+    /// The list of deferred blobs. A thread that panicked while holding the lock left it
+    /// whole (every change is one push or one take), so its poisoning is ignored.
+    fn deferred_now(&self) -> std::sync::MutexGuard<'_, Vec<(String, u64)>> {
+        self.deferred
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records the stamp of the blob `hex` a build just moved into `--out`. A cache that
@@ -273,7 +283,7 @@ pub fn publish_layout(
     let blobs_dir = out.join("blobs/sha256");
     let mut keep = BTreeSet::new();
     if let Some(kept) = kept {
-        for (hex, size) in kept.deferred.borrow().iter() {
+        for (hex, size) in kept.deferred_now().iter() {
             if !kept.holds(hex, *size) {
                 return Ok(Published::Missing);
             }
