@@ -12,6 +12,7 @@ pub mod index_auth;
 pub mod pypi;
 pub mod pypi_json;
 pub mod registry;
+pub mod resolve;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,11 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The most bytes of CA certificates read from one file.
 const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Idle connections kept per host: as many as requests that run at once (the wheel
+/// fetcher's four threads, a registry push's uploads), so none is closed only to be
+/// opened again, with its lookup and TLS handshake.
+const IDLE_PER_HOST: usize = 8;
 
 /// How an agent connects.
 #[derive(Clone, Debug)]
@@ -60,7 +66,8 @@ pub enum NetError {
 
 /// An agent that trusts the system bundle and `options.extra_ca`, with the timeouts of
 /// `options`. HTTP error statuses are responses, not errors: callers decide (a 404 is an
-/// answer for a registry's HEAD).
+/// answer for a registry's HEAD). Each host is looked up once (`resolve`), and up to
+/// `IDLE_PER_HOST` connections to a host are kept open for the next requests.
 pub fn agent(options: &Options) -> Result<ureq::Agent, NetError> {
     let system = std::env::var_os("SSL_CERT_FILE")
         .map_or_else(|| PathBuf::from(SYSTEM_BUNDLE), PathBuf::from);
@@ -78,8 +85,13 @@ pub fn agent(options: &Options) -> Result<ureq::Agent, NetError> {
         .timeout_recv_response(Some(options.timeout))
         .timeout_recv_body(Some(options.timeout))
         .user_agent(concat!("fabuild/", env!("CARGO_PKG_VERSION")))
+        .max_idle_connections_per_host(IDLE_PER_HOST)
         .build();
-    Ok(config.into())
+    Ok(ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        resolve::Caching::<ureq::unversioned::resolver::DefaultResolver>::default(),
+    ))
 }
 
 /// Every certificate in a PEM file (other items, such as keys, are skipped).
