@@ -39,13 +39,14 @@ pub(super) struct DepsLayer {
 }
 
 /// The cache kinds of a dependency layer with bytecode and without (a layer without
-/// bytecode is cached apart from one with it). `-3`: marshal's reference marks in a `.pyc`
-/// depend on what else its interpreter compiled (see `bytecode::COMPILE_SCRIPT`), so the
-/// layers of fabuilds that compiled in one process with `py_compile` (`deps-pyc`), or in
-/// one process without it (`-2`), may differ from these, compiled by up to four
-/// interpreters (`bytecode::runs`), and are not reused.
-const DEPS_PYC: &str = "deps-pyc-3";
-const DEPS_PLAIN: &str = "deps";
+/// bytecode is cached apart from one with it). Layers written by older fabuilds are not
+/// reused, as they hold other bytes for the same inputs: their gzip was one stream, not
+/// chunks (`oci::gzip`), and marshal's reference marks in a `.pyc` depend on what else
+/// its interpreter compiled (see `bytecode::COMPILE_SCRIPT`), which was everything in one
+/// process (with `py_compile`: `deps-pyc`; without: `-2`; then `-3` for one commit),
+/// not up to four runs (`bytecode::runs`).
+const DEPS_PYC: &str = "deps-pyc-4";
+const DEPS_PLAIN: &str = "deps-2";
 
 fn deps_kind(compiler: Option<&bytecode::Compiler>) -> &'static str {
     if compiler.is_some() {

@@ -6,6 +6,7 @@
 
 pub mod content;
 pub mod digest;
+pub mod gzip;
 pub mod image;
 pub mod layer;
 pub mod machine;
