@@ -470,8 +470,13 @@ fn wanted(path: &str) -> bool {
     NEEDED.iter().any(|n| {
         path.starts_with(n)
             && (path.len() == n.len() || path.as_bytes()[n.len()] == b'/' || n.ends_with("python3"))
-    })
+    }) && !path.split('/').any(|part| SKIPPED.contains(&part))
 }
+
+/// Directories under `NEEDED` the interpreter never reads: it runs with `-S`, so no
+/// site-packages is on its path. In Debian's bookworm base they are a third of the
+/// files unpacked (1,502 of 4,003: pip, setuptools and Debian's own Python packages).
+const SKIPPED: [&str; 2] = ["site-packages", "dist-packages"];
 
 /// Unpacks the interpreter's part of the base into `scratch/base-root`.
 fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
@@ -494,7 +499,8 @@ fn fresh_root(base: &Base, scratch: &Path) -> Result<PathBuf, String> {
 /// holds `ran` once the interpreter has run (see `Compiler::prepare`): a tree unpacked
 /// again is a new directory, without it.
 fn kept_tree(base: &Base, cache: &Path, notes: &mut Vec<String>) -> Result<PathBuf, String> {
-    let mut key = format!("fabuild-interpreter-1\n{}\n", base.machine.triplet());
+    // `-2`: trees without site-packages (`SKIPPED`).
+    let mut key = format!("fabuild-interpreter-2\n{}\n", base.machine.triplet());
     for layer in &base.image.layers {
         let digest = layer.expected.as_ref().map(|e| e.digest.as_str());
         key.push_str(digest.ok_or("a base layer has no digest")?);
@@ -846,6 +852,28 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(30));
         // Killed and reaped: nothing is left to wait for.
         assert!(slow.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn the_interpreter_s_part_of_the_base_has_no_site_packages() {
+        for kept in [
+            "usr/lib/python3.11/encodings/utf_8.py",
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+            "usr/local/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so",
+            "usr/bin/python3.11",
+            "lib64/ld-linux-x86-64.so.2",
+        ] {
+            assert!(wanted(kept), "{kept}");
+        }
+        for skipped in [
+            "usr/lib/python3/dist-packages/pip/__init__.py",
+            "usr/local/lib/python3.12/site-packages/setuptools/dist.py",
+            "usr/local/lib/python3.12/site-packages",
+            "usr/share/doc/python3.11/copyright",
+            "usr/libexec/x",
+        ] {
+            assert!(!wanted(skipped), "{skipped}");
+        }
     }
 
     #[test]
