@@ -17,6 +17,8 @@
 #
 # Usage: benches/push-vs-buildah.sh [FABUILD_BIN] [EXAMPLE_DIR]
 #   BENCH_ROUNDS (default 3), BENCH_REGISTRY_PORT (default 18670)
+#   BENCH_BEFORE=BIN: also a cold build + push by another fabuild each round (an earlier
+#   commit's), with the sizes of both dependency layers, to compare in the same run.
 # Needs root, the e2e state (tests/e2e/setup.sh), docker-registry, htpasswd, network to PyPI.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -90,9 +92,15 @@ buildah_build_push() { # REPO [buildah build flags]
     -f "$ctx/Dockerfile" -t "$B_IMG" "$ctx" \
     && buildah push --cert-dir "$WORK/certs" --creds bench:bench-pass "$B_IMG" "docker://$target"
 }
-fabuild_build_push() { # REPO
-  "$FAB" build "$ctx/app.yaml" --base "$BASE_REF" --base-image "$BASE" --out "$WORK/fab" \
+fabuild_build_push() { # REPO [BIN]
+  "${2:-$FAB}" build "$ctx/app.yaml" --base "$BASE_REF" --base-image "$BASE" --out "$WORK/fab" \
     --cache-dir "$WORK/cache" --registry-ca "$WORK/ca.pem" --push "$1"
+}
+
+deps_size() { # the size of the layout's dependency layer (the first layer after the base's)
+  python3 -c 'import json,sys
+d=sys.argv[1]; i=json.load(open(d+"/index.json"))["manifests"][0]["digest"].split(":")[1]
+m=json.load(open(d+"/blobs/sha256/"+i)); print(m["layers"][-3]["size"])' "$WORK/fab"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
@@ -101,6 +109,15 @@ for r in $(seq 1 "$ROUNDS"); do
   timed buildah_cold buildah_build_push "$HOST/bench/buildah-$r:cold" --no-cache
   rm -rf "$WORK/cache"
   timed fabuild_cold fabuild_build_push "$HOST/bench/fabuild-$r:cold"
+  record deps_layer_bytes "$(deps_size)"
+  if [ -n "${BENCH_BEFORE:-}" ]; then
+    rm -rf "$WORK/cache" "$WORK/fab"
+    timed before_cold fabuild_build_push "$HOST/bench/before-$r:cold" "$BENCH_BEFORE"
+    record before_deps_layer_bytes "$(deps_size)"
+    # The rounds' code builds start from the binary under test's own output and cache.
+    rm -rf "$WORK/cache" "$WORK/fab"
+    fabuild_build_push "$HOST/bench/fabuild-$r:cold" >/dev/null 2>&1
+  fi
   echo "# bench round $r" >>"$ctx/main.py"
   timed buildah_code buildah_build_push "$HOST/bench/buildah-$r:code"
   timed fabuild_code fabuild_build_push "$HOST/bench/fabuild-$r:code"
@@ -121,6 +138,12 @@ for m in cold code; do
   f=$(median <<<"${T[fabuild_$m]}")
   echo "| $m build + push (median of $ROUNDS, s) | $b | $f | $(ratio "$f" "$b") |"
 done
+if [ -n "${BENCH_BEFORE:-}" ]; then
+  b=$(median <<<"${T[before_cold]}")
+  f=$(median <<<"${T[fabuild_cold]}")
+  echo "| cold build + push, $BENCH_BEFORE (median, s) | | $b | $(ratio "$b" "$(median <<<"${T[buildah_cold]}")") (this fabuild / that one: $(awk -v a="$f" -v b="$b" 'BEGIN { printf "%.2fx", a / b }')) |"
+  echo "| dependency layer (bytes) | | $(median <<<"${T[deps_layer_bytes]}") (that one: $(median <<<"${T[before_deps_layer_bytes]}")) | |"
+fi
 echo "| code: fabuild uploaded (median) | | $(median <<<"${T[fabuild_code_blobs]}") blobs, $(median <<<"${T[fabuild_code_bytes]}") bytes (app layer + config: $app bytes) | |"
 echo
 echo "raw (s): $(for k in "${!T[@]}"; do printf '%s=[%s] ' "$k" "${T[$k]% }"; done)"
