@@ -37,6 +37,7 @@ pub mod packaging;
 pub mod pin;
 pub mod pins;
 pub mod plan;
+pub mod process;
 pub mod read;
 pub mod render;
 pub mod rules;

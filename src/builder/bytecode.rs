@@ -17,7 +17,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::oci::content::Content;
@@ -193,7 +193,9 @@ impl Compiler {
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             err
         });
-        let Some(status) = wait_within(&mut child, TIME_LIMIT).map_err(|e| e.to_string())? else {
+        let Some(status) =
+            crate::process::wait_within(&mut child, TIME_LIMIT).map_err(|e| e.to_string())?
+        else {
             // The pipes' threads are left to end with whatever still holds the pipes.
             return Err(format!(
                 "the base's interpreter ran past {} s",
@@ -263,7 +265,7 @@ impl Compiler {
         // the sorted sources. How many, and where the runs split, depends only on the
         // sources (never on this machine's cores): marshal's marks depend on what else the
         // process compiled (see COMPILE_SCRIPT), so the same split gives the same bytes.
-        let runs = runs(&written, &sizes);
+        let runs = runs(&sizes);
         let dir_arg = dir.display().to_string();
         let outputs: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
             let started: Vec<_> = runs
@@ -327,12 +329,12 @@ const SOURCES_PER_RUN: usize = 64;
 /// The most interpreters one compile starts.
 const MAX_RUNS: usize = 4;
 
-/// How the sources (in order, with their sizes in bytes) are split between interpreters:
-/// up to `MAX_RUNS` contiguous runs of about the same bytes, each of at least
-/// `SOURCES_PER_RUN` sources. A function of the sources alone, so a build gives the same
-/// bytes on any machine.
-fn runs<T>(sources: &[T], sizes: &[u64]) -> Vec<std::ops::Range<usize>> {
-    let count = (sources.len() / SOURCES_PER_RUN).clamp(1, MAX_RUNS);
+/// How the sources, given by their sizes in bytes in order, are split between
+/// interpreters: one run per `SOURCES_PER_RUN` sources (at least one, at most
+/// `MAX_RUNS`), contiguous, of about the same bytes, none empty. A function of the sources
+/// alone, so a build gives the same bytes on any machine.
+fn runs(sizes: &[u64]) -> Vec<std::ops::Range<usize>> {
+    let count = (sizes.len() / SOURCES_PER_RUN).clamp(1, MAX_RUNS);
     let total: u64 = sizes.iter().sum();
     let mut runs = Vec::with_capacity(count);
     let (mut start, mut seen) = (0, 0u64);
@@ -343,58 +345,14 @@ fn runs<T>(sources: &[T], sizes: &[u64]) -> Vec<std::ops::Range<usize>> {
         let share = total * (runs.len() as u64 + 1) / count as u64;
         if runs.len() + 1 < count
             && seen >= share
-            && sources.len() - (i + 1) >= count - runs.len() - 1
+            && sizes.len() - (i + 1) >= count - runs.len() - 1
         {
             runs.push(start..i + 1);
             start = i + 1;
         }
     }
-    runs.push(start..sources.len());
+    runs.push(start..sizes.len());
     runs
-}
-
-/// Waits for `child` to end, killing it once it has run for `limit`; `None` when it was
-/// killed. No polling: the wait blocks in the kernel, and a watchdog thread sleeps until
-/// the wait ends or the limit passes. The wait leaves the ended child unreaped until the
-/// watchdog has been told, so the process the watchdog may signal is the child (or its
-/// zombie), never another process given the same id.
-fn wait_within(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
-    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
-    use std::sync::mpsc::{RecvTimeoutError, channel};
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    let pid = Pid::from_child(child);
-    let ended = Arc::new(Mutex::new(false));
-    let (done, told) = channel::<()>();
-    let watchdog = {
-        let ended = Arc::clone(&ended);
-        std::thread::spawn(move || {
-            if told.recv_timeout(limit) != Err(RecvTimeoutError::Timeout) {
-                return false;
-            }
-            let ended = ended.lock().unwrap_or_else(PoisonError::into_inner);
-            !*ended && kill_process(pid, Signal::KILL).is_ok()
-        })
-    };
-    let waited = loop {
-        match waitid(
-            WaitId::Pid(pid),
-            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
-        ) {
-            Err(rustix::io::Errno::INTR) => {}
-            other => break other,
-        }
-    };
-    *ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
-    drop(done);
-    let killed = watchdog.join().unwrap_or(false);
-    if let Err(e) = waited {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e.into());
-    }
-    let status = child.wait()?;
-    Ok((!killed).then_some(status))
 }
 
 /// Where the bytecode of the source `path` goes, as `importlib.util.cache_from_source`
@@ -838,23 +796,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wait_ends_with_the_child_or_kills_it_at_the_limit() {
-        let mut quick = Command::new("true").spawn().unwrap();
-        let status = wait_within(&mut quick, Duration::from_secs(60)).unwrap();
-        assert!(status.is_some_and(|s| s.success()));
-        let started = std::time::Instant::now();
-        let mut slow = Command::new("sleep").arg("60").spawn().unwrap();
-        assert!(
-            wait_within(&mut slow, Duration::from_millis(200))
-                .unwrap()
-                .is_none()
-        );
-        assert!(started.elapsed() < Duration::from_secs(30));
-        // Killed and reaped: nothing is left to wait for.
-        assert!(slow.try_wait().unwrap().is_some());
-    }
-
-    #[test]
     fn the_interpreter_s_part_of_the_base_has_no_site_packages() {
         for kept in [
             "usr/lib/python3.11/encodings/utf_8.py",
@@ -878,13 +819,12 @@ mod tests {
 
     #[test]
     fn sources_are_split_in_contiguous_runs_of_about_the_same_bytes() {
-        let split = |sizes: &[u64]| runs(sizes, sizes);
         // An app's few files, and anything under two runs' worth: one interpreter.
-        assert_eq!(split(&[100; 3]), vec![0..3]);
-        assert_eq!(split(&[100; 127]), vec![0..127]);
+        assert_eq!(runs(&[100; 3]), vec![0..3]);
+        assert_eq!(runs(&[100; 127]), vec![0..127]);
         // Four at most, each a contiguous run, together every source once.
         let sizes: Vec<u64> = (0..447u64).map(|i| 1 + (i * 7919) % 5000).collect();
-        let got = split(&sizes);
+        let got = runs(&sizes);
         assert_eq!(got.len(), 4);
         assert_eq!(got.first().unwrap().start, 0);
         assert_eq!(got.last().unwrap().end, sizes.len());
@@ -900,7 +840,7 @@ mod tests {
         // One huge file: the others still get runs, none is empty.
         let mut lopsided = vec![10u64; 300];
         lopsided[0] = 1 << 30;
-        let got = split(&lopsided);
+        let got = runs(&lopsided);
         assert_eq!(got.len(), 4);
         assert!(got.iter().all(|r| !r.is_empty()), "{got:?}");
         assert_eq!(got.last().unwrap().end, 300);

@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
@@ -292,21 +292,15 @@ fn run_helper(helper: &str, host: &str) -> Result<Option<Credentials>, AuthError
         let _ = stdout.take(MAX_AUTH_BYTES + 1).read_to_end(&mut out);
         out
     });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > HELPER_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "gave no answer in {} s",
-                    HELPER_TIMEOUT.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(fail(e.to_string())),
+    let status = match crate::process::wait_within(&mut child, HELPER_TIMEOUT) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            return Err(fail(format!(
+                "gave no answer in {} s",
+                HELPER_TIMEOUT.as_secs()
+            )));
         }
+        Err(e) => return Err(fail(e.to_string())),
     };
     let out = reader.join().unwrap_or_default();
     if !status.success() {
