@@ -20,14 +20,8 @@ BUILD_RUNS=${BENCH_BUILD_RUNS:-3}
 PORT=${BENCH_PORT:-18101}
 NONCE=$(date +%s%N)
 log() { printf '[bytecode %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-[ "$(id -u)" = 0 ] || { echo "benches/bytecode.sh needs root (buildah/podman)" >&2; exit 1; }
-exec </dev/null
-bash "$REPO/tests/e2e/setup.sh" >/dev/null 2>&1
-# shellcheck source=/dev/null
-. "${FABUILD_E2E_STATE:-/var/tmp/fabuild-e2e}/env.sh"
-# shellcheck source=tests/e2e/lib.sh
-. "$REPO/tests/e2e/lib.sh"
-BASE=$FABUILD_E2E_BASE_IMAGE
+# shellcheck source=benches/e2e-state.sh
+. "$HERE/e2e-state.sh" bytecode.sh buildah/podman
 rm -rf "$STATE" && mkdir -p "$STATE"
 RESULTS=$STATE/results.jsonl
 : >"$RESULTS"

@@ -26,14 +26,8 @@ STATE=${BENCH_STATE:-/var/tmp/fabuild-bench-dockerfile}
 ROUNDS=${BENCH_ROUNDS:-3}
 NONCE=$(date +%s%N)
 log() { printf '[dockerfile-rebuild %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-[ "$(id -u)" = 0 ] || { echo "benches/dockerfile-rebuild.sh needs root (buildah)" >&2; exit 1; }
-exec </dev/null
-bash "$REPO/tests/e2e/setup.sh" >/dev/null 2>&1
-# shellcheck source=/dev/null
-. "${FABUILD_E2E_STATE:-/var/tmp/fabuild-e2e}/env.sh"
-# shellcheck source=tests/e2e/lib.sh
-. "$REPO/tests/e2e/lib.sh"
-BASE=$FABUILD_E2E_BASE_IMAGE
+# shellcheck source=benches/e2e-state.sh
+. "$HERE/e2e-state.sh" dockerfile-rebuild.sh buildah
 rm -rf "$STATE" && mkdir -p "$STATE" "$(dirname "$OUT")"
 : >"$OUT"
 VARIANTS=(before after floor)
