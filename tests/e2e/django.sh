@@ -19,6 +19,8 @@ FAB=$1
 case $FAB in /*) ;; *) FAB=$PWD/$FAB ;; esac
 # shellcheck source=/dev/null
 . "${FABUILD_E2E_STATE:-/var/tmp/fabuild-e2e}/env.sh"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BASE=$FABUILD_E2E_BASE_IMAGE
 WORK=$(mktemp -d /tmp/fabuild-e2e-django.XXXXXX)
 cname=fabuild-e2e-django-$$
@@ -105,9 +107,7 @@ for project in startproject settings-pkg; do
   for layers in --layers=true --layers=false; do
     image=localhost/fabuild-e2e-django/$project:${layers#--layers=}
     if [ -n "$why" ]; then break; fi
-    if ! buildah build --isolation=chroot --network=host --pull=never "$layers" \
-        --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt -t "$image" "$dir" \
-        >"$WORK/$project.build.log" 2>&1; then
+    if ! e2e_buildah_build "$WORK/$project.build.log" "$image" "$dir" "$layers"; then
       why="build $layers failed: $(tail -3 "$WORK/$project.build.log" | tr '\n' ' ')"; break
     fi
     owner=$(podman run --rm --entrypoint stat "$image" -c '%u:%g %a' /app)

@@ -14,11 +14,38 @@ e2e_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # e2e_buildah_build LOG TAG CONTEXT [buildah args...]: buildah build as every suite runs it
 # here (chroot isolation, host network, the local base only, the host's CA bundle as the
 # pip_ca build secret). The output goes to LOG; the exit status is buildah's.
+#
+# One failure is retried: buildah failing to re-exec itself. Before a RUN step, buildah
+# copies its own binary into a sealed memfd and executes that; the kernel refuses the seal
+# (EBUSY) while another task briefly holds one of the copy's pages, which a busy shared
+# machine does now and then. The failing step's command has not started then, so the build
+# is tried once more; LOG holds both attempts, the second last.
 e2e_buildah_build() {
+  local log=$1 tag=$2 ctx=$3 rc=0
+  shift 3
+  e2e_buildah_once "$log" "$tag" "$ctx" "$@" || rc=$?
+  if ((rc != 0)) && e2e_engine_reexec_failed "$log"; then
+    echo "e2e: buildah could not re-exec itself; building again" >&2
+    rc=0
+    e2e_buildah_once "$log.again" "$tag" "$ctx" "$@" || rc=$?
+    { echo "=== buildah could not re-exec itself (above); building again"; cat "$log.again"; } >>"$log"
+    rm -f "$log.again"
+  fi
+  return "$rc"
+}
+
+e2e_buildah_once() {
   local log=$1 tag=$2 ctx=$3
   shift 3
   timeout 900 buildah build --isolation=chroot --network=host --pull=never \
     --secret "id=pip_ca,src=$E2E_PIP_CA" "$@" -t "$tag" "$ctx" >"$log" 2>&1
+}
+
+# e2e_engine_reexec_failed LOG: whether LOG holds the engine's own re-exec failure (the
+# messages of containers/storage's re-exec into a memfd copy of the binary), which comes
+# before any step of the build runs.
+e2e_engine_reexec_failed() {
+  grep -q -E 'sealing memfd copy: |Error during reexec\(' "$1"
 }
 
 # e2e_wait_2xx CONTAINER URL TIMEOUT BODY [curl args...]: polls URL until it answers 2xx and

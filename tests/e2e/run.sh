@@ -79,7 +79,6 @@ START_TIMEOUT=${FABUILD_E2E_START_TIMEOUT:-60}
 # UvicornWorker with TLS, gunicorn's default ssl_version (ssl.PROTOCOL_TLS) reaches
 # ssl.SSLContext() in uvicorn/config.py and warns "ssl.PROTOCOL_TLS is deprecated".
 PYWARN=${FABUILD_E2E_PYTHONWARNINGS-default::DeprecationWarning,ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning}
-PIP_CA=/etc/ssl/certs/ca-certificates.crt
 KEY_MODE=${FABUILD_E2E_KEY_MODE:-0440}   # mode of the mounted key/cert (owner root:<gid>)
 RUN_ID=$$
 FORBIDDEN_LOG_PATTERNS=(
@@ -119,6 +118,8 @@ fi
 [ -r "$STATE_DIR/env.sh" ] || { echo "!!! $STATE_DIR/env.sh missing: run tests/e2e/setup.sh" >&2; exit 1; }
 # shellcheck source=/dev/null
 . "$STATE_DIR/env.sh"
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 PY=$FABUILD_E2E_VENV/bin/python
 export PYTHONDONTWRITEBYTECODE=1
 EXPECT_PY=$HERE/expect.py
@@ -191,10 +192,8 @@ run_example() {
   step build
   local t0 t1 build_s
   t0=$(now)
-  if ! timeout 900 buildah build --isolation=chroot --network=host --pull=never --layers --force-rm "${no_cache[@]}" \
-      --build-arg "BASE_IMAGE=$FABUILD_E2E_BASE_IMAGE" \
-      --secret "id=pip_ca,src=$PIP_CA" \
-      -f "$dir/Dockerfile" -t "$EX_IMAGE" "$dir" >"$ex/build.log" 2>&1; then
+  if ! e2e_buildah_build "$ex/build.log" "$EX_IMAGE" "$dir" --layers --force-rm "${no_cache[@]}" \
+      --build-arg "BASE_IMAGE=$FABUILD_E2E_BASE_IMAGE" -f "$dir/Dockerfile"; then
     tail -40 "$ex/build.log" >&2
     fail build "buildah build failed (log above)"
   fi
@@ -211,10 +210,8 @@ run_example() {
   step build-no-layers
   local flat_image=${EX_IMAGE}-no-layers
   t0=$(now)
-  if ! timeout 900 buildah build --isolation=chroot --network=host --pull=never --layers=false \
-      --build-arg "BASE_IMAGE=$FABUILD_E2E_BASE_IMAGE" \
-      --secret "id=pip_ca,src=$PIP_CA" \
-      -f "$dir/Dockerfile" -t "$flat_image" "$dir" >"$ex/build-no-layers.log" 2>&1; then
+  if ! e2e_buildah_build "$ex/build-no-layers.log" "$flat_image" "$dir" --layers=false \
+      --build-arg "BASE_IMAGE=$FABUILD_E2E_BASE_IMAGE" -f "$dir/Dockerfile"; then
     tail -40 "$ex/build-no-layers.log" >&2
     fail build-no-layers "buildah build --layers=false failed (log above)"
   fi

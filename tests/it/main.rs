@@ -15,6 +15,7 @@ mod cli;
 mod clutter;
 mod django;
 mod dockerignore;
+mod e2e_harness;
 mod every_rule;
 mod examples;
 mod explain;
